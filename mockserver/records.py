@@ -190,7 +190,7 @@ def short(event: dict[str, Any], limit: int = 160) -> str:
         if isinstance(value, dict):
             if depth > 2:
                 return "{…}"
-            return {k: shrink(v, depth + 1) for k, v in value.items() if k not in ("type", "event_id")}
+            return {k: shrink(v, depth + 1) for k, v in value.items() if depth or k not in ("type", "event_id")}
         if isinstance(value, list):
             if depth > 2:
                 return "[…]"

@@ -1,0 +1,388 @@
+"""Hypothesis strategies for function-call `arguments`: the JSON text a model streams to a client.
+
+A realtime function call carries its arguments as JSON *text*, written by a model and streamed in
+`response.function_call_arguments.delta` chunks. Models get it wrong in recurring ways, so this
+module generates three families of `Payload`, each tagged with a stable `kind` id:
+
+- `valid_arguments(schema)`: objects the tool's JSON Schema accepts (what a client must handle);
+- `schema_violating_arguments(schema)`: objects that break the schema in one named way;
+- `hostile_arguments()`: text that breaks naive parsers (invalid JSON, non-objects, 1 MB strings,
+  depth 100 000, escaped lone surrogates, bidi controls, numbers past float range, NaN, ...);
+
+and `delta_chunks(text)` splits any text the way the server streams it. `rtmock fuzz` is built on
+this module; import it in your own Hypothesis tests too. What belongs here: payload text and its
+chunking. What does not: sending frames, judging clients (see `harness.rules`).
+
+Every payload's text is a Python string of code points that encodes to UTF-8, so the server can
+put it in a frame; a lone surrogate appears only as the six-character JSON escape `\\ud800`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+from hypothesis_jsonschema import from_schema
+
+__all__ = [
+    "KINDS",
+    "Payload",
+    "any_arguments",
+    "delta_chunks",
+    "hostile_arguments",
+    "schema_violating_arguments",
+    "valid_arguments",
+]
+
+KINDS: tuple[str, ...] = (
+    "valid",
+    # schema_violating_arguments
+    "missing-required", "wrong-type", "null-value", "extra-key",
+    # hostile_arguments, simplest first
+    "empty", "not-an-object", "not-json", "truncated-json", "duplicate-key", "control-character",
+    "huge-number", "nan-or-infinity", "lone-surrogate", "bidi-and-zero-width", "deep-nesting",
+    "huge-string",
+)  # fmt: skip
+"""Every `Payload.kind` this module produces. Stable ids: fuzz reports and users key on them."""
+
+
+@dataclass(frozen=True, repr=False)
+class Payload:
+    """One `arguments` string as the server sends it, with its category and a human note."""
+
+    text: str
+    kind: str
+    note: str
+
+    def __post_init__(self) -> None:
+        try:
+            self.text.encode("utf-8")
+        except UnicodeEncodeError as err:  # rtmock bug, not the client's fault
+            raise ValueError(f"payload text must encode to UTF-8 (use the \\uXXXX escape): {err}") from None
+
+    @property
+    def parses_as_object(self) -> bool:
+        """True when `json.loads(text)` returns a dict (False on RecursionError, too)."""
+        try:
+            return isinstance(json.loads(self.text), dict)
+        except (ValueError, RecursionError):
+            return False
+
+    def __repr__(self) -> str:
+        # Fuzz reports print the minimal failing payload; a 1 MB repr helps nobody.
+        text = self.text if len(self.text) <= 120 else f"{self.text[:100]}…{self.text[-12:]}"
+        size = "" if text is self.text else f" ({len(self.text)} chars)"
+        return f"Payload(kind={self.kind!r}, note={self.note!r}, text={text!r}{size})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas as real tools declare them, made acceptable to hypothesis-jsonschema.
+
+_REF_DEPTH = 3  # recursive $refs are unrolled this deep, then forbidden (hypothesis-jsonschema can't)
+_META = jsonschema.Draft7Validator(jsonschema.Draft7Validator.META_SCHEMA)
+
+
+def _pointer(root: Any, ref: str) -> Any:
+    """The local target of `ref` ("#/$defs/Unit"), or None when it is remote or missing."""
+    if not ref.startswith("#"):
+        return None
+    node = root
+    for part in filter(None, ref[1:].split("/")):
+        step = unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and step.isdigit() and int(step) < len(node):
+            node = node[int(step)]
+        elif isinstance(node, dict) and step in node:
+            node = node[step]
+        else:
+            return None
+    return node
+
+
+def _inline_refs(node: Any, root: Any, depth: int = 0) -> Any:
+    if isinstance(node, list):
+        return [_inline_refs(item, root, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return {key: _inline_refs(value, root, depth) for key, value in node.items()}
+    rest = _inline_refs({k: v for k, v in node.items() if k != "$ref"}, root, depth)
+    target = _pointer(root, ref)
+    if target is None:  # remote or dangling: hypothesis-jsonschema would fail; keep the rest
+        return rest
+    inlined = _inline_refs(target, root, depth + 1) if depth < _REF_DEPTH else False
+    return {"allOf": [inlined, rest]} if rest else inlined
+
+
+def _usable_schema(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of a tool's `parameters` that hypothesis-jsonschema accepts, for an object.
+
+    Local `$ref`s are inlined, remote ones dropped; then every keyword the draft-7 meta-schema
+    rejects (`"type": "str"`, `"required": "q"`, ...) is removed, innermost first. Annotations
+    (`title`, `description`, `examples`) and unknown keys are harmless and stay.
+    """
+    raw = copy.deepcopy(dict(schema)) if isinstance(schema, Mapping) else {}
+    cleaned: dict[str, Any] = _inline_refs(raw, raw)
+    for key in ("$schema", "$id", "$defs", "definitions"):
+        cleaned.pop(key, None)
+    for _ in range(1000):
+        error = next(iter(_META.iter_errors(cleaned)), None)
+        if error is None:
+            break
+        owner: Any = None
+        node: Any = cleaned
+        for step in error.absolute_path:
+            if isinstance(node, dict):
+                owner, key = node, step
+            node = node[step]
+        if owner is None:
+            cleaned = {}
+        else:
+            del owner[key]
+    cleaned["type"] = "object"  # a tool's arguments are an object, whatever the schema said
+    return cleaned
+
+
+def _declared_types(subschema: Any) -> set[str] | None:
+    declared = subschema.get("type") if isinstance(subschema, dict) else None
+    if isinstance(declared, str):
+        return {declared}
+    return set(declared) if isinstance(declared, list) and declared else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The three families.
+
+_STYLES: tuple[dict[str, Any], ...] = ({}, {"separators": (",", ":")}, {"indent": 2})
+
+
+def _render(value: Any, style: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, **style)
+
+
+def _objects(cleaned: dict[str, Any]) -> SearchStrategy[dict[str, Any]]:
+    objects: SearchStrategy[Any] = from_schema(cleaned)
+    return objects.filter(lambda value: isinstance(value, dict))
+
+
+def valid_arguments(schema: Mapping[str, Any] | None) -> SearchStrategy[Payload]:
+    """JSON text of objects that `schema` (a function tool's `parameters`) accepts; kind "valid".
+
+    Generated by hypothesis-jsonschema after `schema` is cleaned of what it rejects (remote or
+    recursive `$ref`s, malformed keywords); an empty or missing schema means "any object". Text is
+    compact, spaced or indented, as models write all three. A client must answer every one.
+    """
+    objects = _objects(_usable_schema(schema))
+    return st.builds(
+        lambda value, style: Payload(_render(value, style), "valid", "matches the schema"),
+        objects,
+        st.sampled_from(_STYLES),
+    )
+
+
+_REMOVE = object()
+_WRONG_VALUES: tuple[tuple[str, Any], ...] = (
+    ("string", "1"), ("integer", 1), ("number", 0.5), ("boolean", True), ("array", []), ("object", {}),
+)  # fmt: skip
+_EXTRA_KEYS: tuple[tuple[str, Any], ...] = (("unexpected", 1), ("self", "x"), ("__proto__", {}), ("kwargs", None))
+
+
+def _edited(
+    cleaned: dict[str, Any], kind: str, edits: list[tuple[str, Any, str]], *, must_violate: bool
+) -> SearchStrategy[Payload]:
+    """Valid objects with one edit (key, new value or _REMOVE, note) applied."""
+
+    def apply(value: dict[str, Any], edit: tuple[str, Any, str]) -> Payload:
+        key, new, note = edit
+        edited = {k: v for k, v in value.items() if k != key}
+        if new is not _REMOVE:
+            edited[key] = new
+        return Payload(_render(edited, {}), kind, note)
+
+    payloads = st.builds(apply, _objects(cleaned), st.sampled_from(edits))
+    if not must_violate:
+        return payloads
+    validator = jsonschema.Draft7Validator(cleaned)  # safety net: patternProperties, allOf, ...
+    return payloads.filter(lambda payload: not validator.is_valid(json.loads(payload.text)))
+
+
+def _violation_branches(schema: Mapping[str, Any] | None) -> list[SearchStrategy[Payload]]:
+    cleaned = _usable_schema(schema)
+    properties: dict[str, Any] = cleaned.get("properties", {})
+    branches: list[SearchStrategy[Payload]] = []
+    if required := [key for key in cleaned.get("required", []) if isinstance(key, str)]:
+        edits = [(key, _REMOVE, f"required key {key!r} removed") for key in required]
+        branches.append(_edited(cleaned, "missing-required", edits, must_violate=True))
+    typed = {key: types for key, sub in properties.items() if (types := _declared_types(sub))}
+    wrong = [
+        (key, value, f"{key!r} is {name} {value!r}, schema says {' or '.join(sorted(types))}")
+        for key, types in typed.items()
+        for name, value in _WRONG_VALUES
+        if name not in types and not (name == "integer" and "number" in types)
+    ]
+    if wrong:
+        branches.append(_edited(cleaned, "wrong-type", wrong, must_violate=True))
+    if nulls := [(key, None, f"{key!r} is null") for key, types in typed.items() if "null" not in types]:
+        branches.append(_edited(cleaned, "null-value", nulls, must_violate=True))
+    closed = cleaned.get("additionalProperties") is False
+    why = "additionalProperties is false" if closed else "allowed by the schema, breaks fn(**arguments)"
+    extras = [(key, value, f"extra key {key!r} ({why})") for key, value in _EXTRA_KEYS if key not in properties]
+    if extras:
+        branches.append(_edited(cleaned, "extra-key", extras, must_violate=closed))
+    return branches
+
+
+def schema_violating_arguments(schema: Mapping[str, Any] | None) -> SearchStrategy[Payload]:
+    """JSON objects that break `schema` in one named way: what a model gets wrong most often.
+
+    Kinds: "missing-required" (one required key removed), "wrong-type" (a typed property gets a
+    value of another JSON type, e.g. the string "1" for an integer), "null-value" (a property
+    that does not allow null is null) and "extra-key" (`self`, `__proto__`, ...). An extra key
+    breaks the schema only when `additionalProperties` is false; it is generated either way,
+    because clients that call `fn(**arguments)` crash on it.
+    """
+    return st.one_of(*_violation_branches(schema))
+
+
+def _fixed(kind: str, texts: list[tuple[str, str]]) -> SearchStrategy[Payload]:
+    return st.sampled_from([Payload(text, kind, note) for text, note in texts])
+
+
+def _truncated(texts: SearchStrategy[str]) -> SearchStrategy[Payload]:
+    # Any proper prefix of an object's text is invalid JSON: the closing brace is missing.
+    return texts.flatmap(
+        lambda text: st.integers(1, len(text) - 1).map(
+            lambda n: Payload(text[:n], "truncated-json", f"cut after {n} of {len(text)} characters")
+        )
+    )
+
+
+def _nested(spec: tuple[int, str]) -> Payload:
+    depth, shape = spec
+    value = "[" * depth + "]" * depth if shape == "array" else '{"a": ' * depth + "1" + "}" * depth
+    why = "json.loads raises RecursionError, not ValueError"
+    return Payload('{"query": ' + value + "}", "deep-nesting", f"{depth} nested {shape}s ({why})")
+
+
+_MiB = 1 << 20
+
+
+def _huge(spec: tuple[str, int]) -> Payload:
+    # Built by repetition when drawn: cheap, and nothing megabyte-sized lives at import.
+    fill, count = spec
+    return Payload('{"query": "' + fill * count + '"}', "huge-string", f"{count} x {fill!r} in one string")
+
+
+_WEATHER = '{"query": "weather in Paris", "limit": 3}'
+_ODD = "\u202e\u202d\u202c\u200b\u200c\u200d\u2060\ufeff\u0301\u0336\u05d0\u0627a"
+_FIXED: dict[str, list[tuple[str, str]]] = {  # kind -> (text, note), simplest first
+    "empty": [("", "empty string"), (" ", "a single space"), ("\n", "a newline")],
+    "not-an-object": [
+        ("[]", "an array"), ("null", "null"), ('"weather"', "a string"), ("42", "a number"), ("true", "a boolean"),
+        (f"[{_WEATHER}]", "the object inside an array"), (json.dumps(_WEATHER), "the object double-encoded as a JSON string"),
+    ],
+    "not-json": [
+        ("{query: 'weather'}", "JavaScript object literal"), ("{'query': 'weather'}", "Python dict repr"),
+        ('{"query": "weather",}', "trailing comma"), (f"```json\n{_WEATHER}\n```", "markdown code fence"),
+        (_WEATHER + _WEATHER, "two objects back to back"), ("\ufeff" + _WEATHER, "UTF-8 byte-order mark first"),
+        (_WEATHER + " // search", "trailing comment"), ("undefined", "the word undefined"),
+    ],
+    "duplicate-key": [('{"query": "a", "query": "b"}', "'query' twice; parsers differ on which wins")],
+    "control-character": [
+        ('{"query": "line 1\nline 2"}', "raw newline in a string (invalid JSON)"),
+        ('{"query": "a\tb"}', "raw tab in a string (invalid JSON)"),
+        ('{"query": "a\x00b"}', "raw NUL in a string (invalid JSON)"),
+        ('{"query": "a\\u0000b"}', "escaped NUL (valid JSON; ends a C string)"),
+    ],
+    "huge-number": [
+        ('{"limit": 1e400}', "1e400 (json.loads gives inf)"), ('{"limit": -1e400}', "-1e400 (-inf)"),
+        ('{"limit": 1e-400}', "1e-400 (underflows to 0.0)"),
+        ('{"limit": 9007199254740993}', "2**53 + 1 (not exact as a double)"),
+        ('{"limit": ' + "9" * 400 + "}", "a 400-digit integer (too large for a float)"),
+        ('{"limit": ' + "9" * 5000 + "}", "a 5000-digit integer (json.loads: over the 4300-digit limit)"),
+    ],
+    "nan-or-infinity": [
+        (f'{{"limit": {word}}}', f"{word}: invalid JSON that Python's json.loads accepts")
+        for word in ("NaN", "Infinity", "-Infinity")
+    ],
+    "lone-surrogate": [  # JSON escapes: json.loads accepts them, encoding the result to UTF-8 fails
+        ('{"query": "\\ud800"}', "escaped lone high surrogate"),
+        ('{"query": "\\udc00"}', "escaped lone low surrogate"),
+        ('{"query": "ok \\ud83d"}', "an emoji's surrogate pair cut after its first half"),
+        ('{"query": "\\ude00\\ud83d"}', "surrogate pair in the wrong order"),
+        ('{"\\ud800": "x"}', "escaped lone surrogate in a key"),
+    ],
+    "bidi-and-zero-width": [
+        ('{"query": "\u202eexe.txt\u202c"}', "right-to-left override"),
+        ('{"que\u200bry": "weather"}', "zero-width space inside the key 'query'"),
+        ('{"query": "cafe\u0301"}', "combining accent (NFD, not NFC)"),
+        ('{"query": "\u05e9\u05dc\u05d5\u05dd abc"}', "right-to-left script mixed with Latin"),
+        ('{"query": "Z' + "\u0336\u0301" * 50 + '"}', "100 combining marks on one letter"),
+    ],
+}  # fmt: skip
+
+
+def _hostile_branches() -> list[SearchStrategy[Payload]]:
+    fixed = {kind: _fixed(kind, texts) for kind, texts in _FIXED.items()}
+    odd = st.text(st.sampled_from(_ODD), min_size=1, max_size=16).map(
+        lambda s: Payload(_render({"query": s}, {}), "bidi-and-zero-width", "bidi and zero-width mix")
+    )
+    return [
+        *(fixed[kind] for kind in ("empty", "not-an-object", "not-json")),
+        _truncated(st.sampled_from([_WEATHER, '{"query": "caf\\u00e9 \\ud83d\\ude00"}'])),
+        *(fixed[kind] for kind in ("duplicate-key", "control-character", "huge-number", "nan-or-infinity")),
+        fixed["lone-surrogate"],
+        st.one_of(fixed["bidi-and-zero-width"], odd),
+        st.sampled_from([(1000, "array"), (1000, "object"), (100_000, "array")]).map(_nested),
+        st.sampled_from([("a", _MiB), ("é", _MiB), ("\\n", _MiB // 2)]).map(_huge),
+    ]
+
+
+def hostile_arguments() -> SearchStrategy[Payload]:
+    """Text a model can stream that breaks naive clients, simplest first, whatever the tool.
+
+    Invalid JSON (truncated, fenced, JS/Python literals, raw control characters, NaN), empty
+    text, JSON that is not an object, duplicate keys, numbers past float or Python int range,
+    escaped lone surrogates (`json.loads` accepts them, UTF-8 encoding then fails), bidi and
+    zero-width characters, nesting 1000-100 000 deep (RecursionError) and 1 MB strings. Each is
+    a fixed, readable text so failures shrink to something a person can paste into a test.
+    """
+    return st.one_of(*_hostile_branches())
+
+
+def any_arguments(schema: Mapping[str, Any] | None) -> SearchStrategy[Payload]:
+    """A mix of the three families, one branch per kind, so a few hundred examples cover all.
+
+    Also truncates valid payloads, as a stream cut mid-call would. Shrinks toward "valid".
+    """
+    valid = valid_arguments(schema)
+    truncated_valid = _truncated(valid.map(lambda payload: payload.text))
+    return st.one_of(valid, *_violation_branches(schema), truncated_valid, *_hostile_branches())
+
+
+def delta_chunks(text: str, *, max_chunks: int = 64) -> SearchStrategy[list[str]]:
+    """Splits of `text` into 1..max_chunks non-empty chunks that concatenate to exactly `text`.
+
+    This is how `response.function_call_arguments.delta` events carry it: a split may fall
+    anywhere, inside a key or a `\\u00e9` escape. Empty text gives `[]` (no delta events, only
+    `.done`). Shrinks toward a single chunk. `max_chunks` keeps a 1 MB payload to a few frames.
+    """
+    if max_chunks < 1:
+        raise ValueError(f"max_chunks must be at least 1, not {max_chunks}")
+    if not text:
+        return st.just([])
+    cuts = st.sets(st.integers(1, len(text) - 1), max_size=max_chunks - 1) if len(text) > 1 else st.just(set())
+
+    def split(at: set[int]) -> list[str]:
+        bounds = [0, *sorted(at), len(text)]
+        return [text[start:end] for start, end in itertools.pairwise(bounds)]
+
+    return cuts.map(split)

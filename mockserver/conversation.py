@@ -1,0 +1,57 @@
+"""Conversation state as the service keeps it: items in order, function calls by call_id, the
+active response, and the input audio buffer. No I/O and no scenario logic: `session.py` asks it
+questions and records what happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ActiveResponse", "Conversation"]
+
+
+@dataclass(slots=True)
+class ActiveResponse:
+    """A response between `response.created` and `response.done`; while one exists, a
+    `response.create` is refused with `conversation_already_has_active_response`."""
+
+    id: str
+    output: list[dict[str, Any]] = field(default_factory=list)
+    metadata: Any = None
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class Conversation:
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # insertion-ordered by id
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)  # call_id → function_call item
+    outputs: dict[str, str] = field(default_factory=dict)  # call_id → id of its first output item
+    active: ActiveResponse | None = None
+    audio_bytes: int = 0
+
+    @property
+    def last_item_id(self) -> str | None:
+        return next(reversed(self.items)) if self.items else None
+
+    def add(self, item: dict[str, Any], previous_item_id: str | None = None) -> str | None:
+        """Insert an item (after `previous_item_id`, or at the end); returns the id it follows."""
+        before = self.last_item_id
+        if previous_item_id is None or previous_item_id == before:
+            self.items[item["id"]] = item
+        else:
+            ordered = list(self.items.items())
+            position = 0 if previous_item_id == "root" else [k for k, _ in ordered].index(previous_item_id) + 1
+            ordered.insert(position, (item["id"], item))
+            self.items = dict(ordered)
+            before = None if previous_item_id == "root" else previous_item_id
+        if item.get("type") == "function_call" and isinstance(item.get("call_id"), str):
+            self.calls[item["call_id"]] = item
+        if item.get("type") == "function_call_output":
+            self.outputs.setdefault(item["call_id"], item["id"])
+        return before
+
+    def knows(self, item_id: str) -> bool:
+        return item_id == "root" or item_id in self.items
+
+    def delete(self, item_id: str) -> bool:
+        return self.items.pop(item_id, None) is not None

@@ -1,0 +1,278 @@
+"""Server events for both dialects, built as plain dicts ready to encode.
+
+Shapes follow the official `openai` package's server-event models (GA `openai.types.realtime`,
+beta `openai.types.beta.realtime`); the test suite validates every event the mock emits against
+them. Only construction lives here: which event to send when is the session's business.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import enum
+import math
+import os
+import random
+import string
+import struct
+import time
+from typing import Any
+
+__all__ = ["Dialect", "EventFactory", "IdSource", "pcm16_tone"]
+
+
+class Dialect(enum.StrEnum):
+    GA = "ga"
+    BETA = "beta"
+
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+class IdSource:
+    """Ids in the real service's formats (`event_…`, `resp_…`, `item_…`, `call_…`, `sess_…`).
+    With a seed they are the same on every run, so transcripts of a scenario can be diffed."""
+
+    def __init__(self, seed: int | str | None = None) -> None:
+        self._random = random.Random(seed if seed is not None else os.urandom(16))
+
+    def new(self, prefix: str, length: int = 22) -> str:
+        return f"{prefix}_{''.join(self._random.choices(_ALPHABET, k=length))}"
+
+
+def pcm16_tone(seconds: float, *, rate: int = 24000, hz: float = 440.0) -> bytes:
+    """A short sine tone as PCM16 little-endian mono: audio a client can play or count."""
+    count = int(seconds * rate)
+    amplitude = 0.2 * 32767
+    return struct.pack(f"<{count}h", *(int(amplitude * math.sin(2 * math.pi * hz * i / rate)) for i in range(count)))
+
+
+def split_text(text: str, chunks: int) -> list[str]:
+    """`text` in `chunks` nearly equal pieces (fewer when the text is shorter); never empty pieces,
+    except one empty piece for empty text so that a delta event is still sent."""
+    if not text:
+        return [""]
+    chunks = max(1, min(chunks, len(text)))
+    size, extra = divmod(len(text), chunks)
+    out, start = [], 0
+    for i in range(chunks):
+        end = start + size + (1 if i < extra else 0)
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+_USAGE = {
+    "total_tokens": 0,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "input_token_details": {
+        "cached_tokens": 0,
+        "text_tokens": 0,
+        "audio_tokens": 0,
+        "image_tokens": 0,
+        "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
+    },
+    "output_token_details": {"text_tokens": 0, "audio_tokens": 0},
+}
+
+
+class EventFactory:
+    """Builds server events of one dialect; every event gets a fresh server `event_id`."""
+
+    def __init__(self, dialect: Dialect, ids: IdSource) -> None:
+        self.dialect = dialect
+        self.ids = ids
+
+    def _event(self, type_: str, **fields: Any) -> dict[str, Any]:
+        return {"type": type_, "event_id": self.ids.new("event"), **fields}
+
+    # ---- session -------------------------------------------------------------------------
+
+    def default_session(self, model: str) -> dict[str, Any]:
+        """The session object the service reports before any session.update. Beta clients (Azure's
+        rtclient) validate it strictly: every key present, with the types the service uses."""
+        session_id = self.ids.new("sess")
+        expires_at = int(time.time()) + 1800
+        if self.dialect is Dialect.BETA:
+            return {
+                "id": session_id,
+                "object": "realtime.session",
+                "model": model,
+                "expires_at": expires_at,
+                "modalities": ["text", "audio"],
+                "instructions": "",
+                "voice": "alloy",
+                "input_audio_format": "pcm16",
+                "output_audio_format": "pcm16",
+                "input_audio_transcription": None,
+                "input_audio_noise_reduction": None,
+                "turn_detection": {
+                    "type": "server_vad",
+                    "threshold": 0.5,
+                    "prefix_padding_ms": 300,
+                    "silence_duration_ms": 200,
+                    "create_response": True,
+                    "interrupt_response": True,
+                },
+                "tools": [],
+                "tool_choice": "auto",
+                "temperature": 0.8,
+                "max_response_output_tokens": "inf",
+                "speed": 1.0,
+                "tracing": None,
+            }
+        return {
+            "type": "realtime",
+            "object": "realtime.session",
+            "id": session_id,
+            "model": model,
+            "output_modalities": ["audio"],
+            "instructions": "",
+            "tools": [],
+            "tool_choice": "auto",
+            "max_output_tokens": "inf",
+            "tracing": None,
+            "truncation": "auto",
+            "prompt": None,
+            "expires_at": expires_at,
+            "include": None,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": 24000},
+                    "transcription": None,
+                    "noise_reduction": None,
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "threshold": 0.5,
+                        "prefix_padding_ms": 300,
+                        "silence_duration_ms": 200,
+                        "idle_timeout_ms": None,
+                        "create_response": True,
+                        "interrupt_response": True,
+                    },
+                },
+                "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0},
+            },
+        }
+
+    def session_created(self, session: dict[str, Any]) -> dict[str, Any]:
+        return self._event("session.created", session=copy.deepcopy(session))
+
+    def session_updated(self, session: dict[str, Any]) -> dict[str, Any]:
+        return self._event("session.updated", session=copy.deepcopy(session))
+
+    def error(self, code: str | None, message: str, param: str | None, client_event_id: str | None) -> dict[str, Any]:
+        return self._event(
+            "error",
+            error={"type": "invalid_request_error", "code": code, "message": message, "param": param, "event_id": client_event_id},
+        )
+
+    # ---- conversation --------------------------------------------------------------------
+
+    def item_added(self, item: dict[str, Any], previous_item_id: str | None) -> list[dict[str, Any]]:
+        """The echo of an item entering the conversation: `conversation.item.added` (GA; `.done`
+        follows when the item is complete) or `conversation.item.created` (beta)."""
+        kind = "conversation.item.created" if self.dialect is Dialect.BETA else "conversation.item.added"
+        return [self._event(kind, previous_item_id=previous_item_id, item=copy.deepcopy(item))]
+
+    def item_done(self, item: dict[str, Any], previous_item_id: str | None) -> list[dict[str, Any]]:
+        if self.dialect is Dialect.BETA:
+            return []
+        return [self._event("conversation.item.done", previous_item_id=previous_item_id, item=copy.deepcopy(item))]
+
+    def item_deleted(self, item_id: str) -> dict[str, Any]:
+        return self._event("conversation.item.deleted", item_id=item_id)
+
+    def item_retrieved(self, item: dict[str, Any]) -> dict[str, Any]:
+        return self._event("conversation.item.retrieved", item=copy.deepcopy(item))
+
+    def item_truncated(self, item_id: str, content_index: int, audio_end_ms: int) -> dict[str, Any]:
+        return self._event("conversation.item.truncated", item_id=item_id, content_index=content_index, audio_end_ms=audio_end_ms)
+
+    def audio_committed(self, item_id: str, previous_item_id: str | None) -> dict[str, Any]:
+        return self._event("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous_item_id)
+
+    def audio_cleared(self) -> dict[str, Any]:
+        return self._event("input_audio_buffer.cleared")
+
+    # ---- responses -----------------------------------------------------------------------
+
+    def response_object(self, response_id: str, status: str, output: list[dict[str, Any]],
+                        metadata: Any, *, usage: bool, status_details: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "object": "realtime.response",
+            "id": response_id,
+            "status": status,
+            "status_details": status_details,
+            "output": copy.deepcopy(output),
+            "conversation_id": "conv_default",
+            "usage": copy.deepcopy(_USAGE) if usage else None,
+            "metadata": metadata,
+        }
+        if self.dialect is Dialect.BETA:
+            body.update(modalities=["text", "audio"], voice="alloy", output_audio_format="pcm16",
+                        temperature=0.8, max_output_tokens="inf")
+        else:
+            body.update(output_modalities=["audio"], max_output_tokens="inf",
+                        audio={"output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy"}})
+        return body
+
+    def response_created(self, response: dict[str, Any]) -> dict[str, Any]:
+        return self._event("response.created", response=copy.deepcopy(response))
+
+    def response_done(self, response: dict[str, Any]) -> dict[str, Any]:
+        return self._event("response.done", response=copy.deepcopy(response))
+
+    def output_item_added(self, response_id: str, output_index: int, item: dict[str, Any]) -> dict[str, Any]:
+        return self._event("response.output_item.added", response_id=response_id, output_index=output_index, item=copy.deepcopy(item))
+
+    def output_item_done(self, response_id: str, output_index: int, item: dict[str, Any]) -> dict[str, Any]:
+        return self._event("response.output_item.done", response_id=response_id, output_index=output_index, item=copy.deepcopy(item))
+
+    def arguments_delta(self, response_id: str, item_id: str, output_index: int, call_id: str, delta: str) -> dict[str, Any]:
+        return self._event("response.function_call_arguments.delta", response_id=response_id, item_id=item_id,
+                           output_index=output_index, call_id=call_id, delta=delta)
+
+    def arguments_done(self, response_id: str, item_id: str, output_index: int, call_id: str, name: str,
+                       arguments: str) -> dict[str, Any]:
+        return self._event("response.function_call_arguments.done", response_id=response_id, item_id=item_id,
+                           output_index=output_index, call_id=call_id, name=name, arguments=arguments)
+
+    def content_part(self, done: bool, response_id: str, item_id: str, output_index: int, part: dict[str, Any]) -> dict[str, Any]:
+        kind = "response.content_part.done" if done else "response.content_part.added"
+        return self._event(kind, response_id=response_id, item_id=item_id, output_index=output_index, content_index=0,
+                           part=copy.deepcopy(part))
+
+    def _content_event(self, ga: str, beta: str, response_id: str, item_id: str, output_index: int, **fields: Any) -> dict[str, Any]:
+        kind = beta if self.dialect is Dialect.BETA else ga
+        return self._event(kind, response_id=response_id, item_id=item_id, output_index=output_index, content_index=0, **fields)
+
+    def text_delta(self, response_id: str, item_id: str, output_index: int, delta: str) -> dict[str, Any]:
+        return self._content_event("response.output_text.delta", "response.text.delta", response_id, item_id, output_index, delta=delta)
+
+    def text_done(self, response_id: str, item_id: str, output_index: int, text: str) -> dict[str, Any]:
+        return self._content_event("response.output_text.done", "response.text.done", response_id, item_id, output_index, text=text)
+
+    def audio_delta(self, response_id: str, item_id: str, output_index: int, delta: str) -> dict[str, Any]:
+        return self._content_event("response.output_audio.delta", "response.audio.delta", response_id, item_id, output_index, delta=delta)
+
+    def audio_done(self, response_id: str, item_id: str, output_index: int) -> dict[str, Any]:
+        return self._content_event("response.output_audio.done", "response.audio.done", response_id, item_id, output_index)
+
+    def transcript_delta(self, response_id: str, item_id: str, output_index: int, delta: str) -> dict[str, Any]:
+        return self._content_event("response.output_audio_transcript.delta", "response.audio_transcript.delta",
+                                   response_id, item_id, output_index, delta=delta)
+
+    def transcript_done(self, response_id: str, item_id: str, output_index: int, transcript: str) -> dict[str, Any]:
+        return self._content_event("response.output_audio_transcript.done", "response.audio_transcript.done",
+                                   response_id, item_id, output_index, transcript=transcript)
+
+    def content_type(self, kind: str) -> str:
+        """The type of an assistant message's content entry: `output_text`/`output_audio` (GA),
+        `text`/`audio` (beta)."""
+        return kind if self.dialect is Dialect.BETA else f"output_{kind}"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

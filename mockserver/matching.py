@@ -1,0 +1,94 @@
+"""`match:` blocks of `expect` steps: dotted paths into a client event and what they must hold.
+
+    match:
+      item.output: {json_contains: {status: ok}}   # the output string parses as JSON holding this
+      response.instructions: {regex: "weather"}
+      session.tools.0.name: get_weather              # a literal: equal (a mapping literal: contains)
+
+`explain_mismatch` returns None when the event matches, else one sentence saying which path failed
+and why — the judge quotes it to the user.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["OPERATORS", "explain_mismatch", "lookup", "matches"]
+
+OPERATORS = ("equals", "contains", "regex", "json_contains", "exists", "type")
+_MISSING = object()
+_TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "object": dict, "array": list, "null": type(None)}
+
+
+def lookup(event: Any, path: str) -> Any:
+    value = event
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+    return value
+
+
+def _contains(haystack: Any, needle: Any) -> bool:
+    """Subset test: every key of a needle mapping is in the haystack with a contained value; a needle
+    list's elements each are contained in some element; strings by substring; else equality."""
+    if isinstance(needle, dict):
+        return isinstance(haystack, dict) and all(k in haystack and _contains(haystack[k], v) for k, v in needle.items())
+    if isinstance(needle, list):
+        return isinstance(haystack, list) and all(any(_contains(h, n) for h in haystack) for n in needle)
+    if isinstance(needle, str) and isinstance(haystack, str):
+        return needle in haystack
+    return bool(haystack == needle)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if value is not _MISSING else "nothing"
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def _check(value: Any, expected: Any) -> str | None:
+    if isinstance(expected, dict) and len(expected) == 1 and next(iter(expected)) in OPERATORS:
+        op, arg = next(iter(expected.items()))
+        if op == "exists":
+            return None if (value is not _MISSING) == bool(arg) else ("is missing" if arg else "is present")
+        if value is _MISSING:
+            return "is missing"
+        if op == "equals":
+            return None if value == arg else f"is {_short(value)}, not {_short(arg)}"
+        if op == "contains":
+            return None if _contains(value, arg) else f"is {_short(value)}, which does not contain {_short(arg)}"
+        if op == "regex":
+            return None if isinstance(value, str) and re.search(str(arg), value) else f"is {_short(value)}, which does not match /{arg}/"
+        if op == "type":
+            wanted = _TYPES.get(str(arg))
+            ok = wanted is not None and isinstance(value, wanted) and not (arg != "boolean" and isinstance(value, bool))
+            return None if ok else f"is {_short(value)}, not of type {arg}"
+        # json_contains
+        if not isinstance(value, str):
+            return f"is {_short(value)}, not a JSON string"
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return f"is {_short(value)}, which is not valid JSON"
+        return None if _contains(parsed, arg) else f"is {_short(value)}, whose JSON does not contain {_short(arg)}"
+    if value is _MISSING:
+        return "is missing"
+    if isinstance(expected, dict | list):
+        return None if _contains(value, expected) else f"is {_short(value)}, which does not contain {_short(expected)}"
+    return None if value == expected else f"is {_short(value)}, not {_short(expected)}"
+
+
+def explain_mismatch(event: dict[str, Any], match: dict[str, Any]) -> str | None:
+    for path, expected in match.items():
+        if (why := _check(lookup(event, path), expected)) is not None:
+            return f"{path} {why}"
+    return None
+
+
+def matches(event: dict[str, Any], match: dict[str, Any]) -> bool:
+    return explain_mismatch(event, match) is None

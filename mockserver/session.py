@@ -1,0 +1,540 @@
+"""One realtime session, without I/O: client frames in, server frames and notes out.
+
+`SessionCore` is fed client frames (`receive`) and the passing of time (`advance`); it returns the
+`Action`s the I/O layer must carry out (send a frame, close the socket) and reports every record —
+each client frame, each server frame, each script note — to its `on_record` callback in the order
+they happened. The live server and the tests drive the same core.
+
+The scenario script runs as a generator over the steps. Consecutive `expect` steps form a group,
+matched in any order by accepted client events (rejected events never count); a `respond` step
+plays a response, answering the `response.create` its group consumed. A `response.create` that no
+step awaits still gets a (short, empty) response, as the real model would answer; one that comes
+while a response is active gets the service's `conversation_already_has_active_response` error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client_events import Rejection, validate_client_event
+from .conversation import ActiveResponse, Conversation
+from .events import Dialect, EventFactory, IdSource, b64, pcm16_tone, split_text
+from .loader import LoadedScenario
+from .matching import matches
+from .records import Direction, Record
+from .scenario import CloseStep, ExpectStep, PauseStep, RespondStep, SendStep, _AudioItem, _FunctionCallItem, _TextItem
+
+__all__ = ["Action", "Close", "Send", "SessionCore"]
+
+#: Audio shorter than this cannot be committed (the service's rule: 100 ms of 24 kHz PCM16).
+MIN_COMMIT_BYTES = 4800
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+Action = Send | Close
+
+
+@dataclass(slots=True)
+class _Sleep:
+    until: float
+
+
+@dataclass(slots=True)
+class _Expectation:
+    step: int
+    spec: ExpectStep
+    call_id: str | None  # for function_call_output: the call's wire call_id
+    matched_by: int | None = None  # record index of the client event that met it
+
+
+@dataclass(slots=True)
+class _Group:
+    expectations: list[_Expectation]
+    trigger: dict[str, Any] | None = None  # the response.create this group consumed
+
+    @property
+    def done(self) -> bool:
+        return all(e.matched_by is not None for e in self.expectations)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    index: int
+    event: dict[str, Any]
+    consumed: bool = False
+
+
+_Wait = _Sleep | _Group
+
+
+@dataclass(eq=False)
+class SessionCore:
+    scenario: LoadedScenario
+    dialect: Dialect
+    on_record: Callable[[Record], None]
+    ids: IdSource = field(default_factory=IdSource)
+    model: str = "gpt-realtime"
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.events = EventFactory(self.dialect, self.ids)
+        self.conversation = Conversation()
+        self.session = self.events.default_session(self.model)
+        self.session.update(copy.deepcopy(self.scenario.scenario.session))
+        self.complete = False
+        self.closed = False
+        self._index = 0
+        self._now = self.started
+        self._out: list[Action] = []
+        self._candidates: list[_Candidate] = []
+        self._script: Generator[_Wait, None, None] | None = None
+        self._wait: _Wait | None = None
+        self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
+
+    # ---- the I/O layer's interface ---------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """The connection is upgraded: send session.created and run the script to its first wait."""
+        self._now = now
+        self._emit(self.events.session_created(self.session))
+        self._script = self._run_script()
+        self._pump()
+        return self._flush()
+
+    def receive(self, text: str, now: float) -> list[Action]:
+        """A client text frame (any content: invalid frames are answered, not raised)."""
+        self._now = now
+        if self.closed:
+            return []
+        event = validate_client_event(text, self.dialect.value)
+        index = self._record(Direction.CLIENT, event if isinstance(event, dict) else None,
+                             None if isinstance(event, dict) else text)
+        if isinstance(event, Rejection):
+            self._reject(event)
+        else:
+            self._handle(event, index)
+        self._pump()
+        return self._flush()
+
+    def receive_binary(self, data: bytes, now: float) -> list[Action]:
+        self._now = now
+        if self.closed:
+            return []
+        self._record(Direction.CLIENT, None, f"(binary frame, {len(data)} bytes)")
+        self._reject(Rejection("invalid_json", "Binary frames are not supported. Send each event as a JSON text frame."))
+        return self._flush()
+
+    def advance(self, now: float) -> list[Action]:
+        """Time passed: resume the script if what it sleeps on is due."""
+        self._now = now
+        self._pump()
+        return self._flush()
+
+    @property
+    def next_deadline(self) -> float | None:
+        return self._wait.until if isinstance(self._wait, _Sleep) else None
+
+    def client_closed(self, now: float, code: int | None, reason: str = "") -> None:
+        self._now = now
+        if not self.closed:
+            self.closed = True
+            self._note("rtmock.closed", by="client", code=code, reason=reason, complete=self.complete)
+
+    def note(self, kind: str, **fields: Any) -> None:
+        """A note from the I/O layer (e.g. a frame that was too large), in the session's order."""
+        self._note(kind, **fields)
+
+    # ---- records and output ----------------------------------------------------------------------
+
+    def _record(self, direction: Direction, event: dict[str, Any] | None, raw: str | None = None) -> int:
+        index = self._index
+        self._index += 1
+        self.on_record(Record(index, self._now - self.started, direction, event, raw))
+        return index
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self._record(Direction.SERVER, event)
+        self._out.append(Send(json.dumps(event, ensure_ascii=False, separators=(",", ":"))))
+
+    def _note(self, kind: str, **fields: Any) -> None:
+        self._record(Direction.SCRIPT, {"type": kind, **fields})
+
+    def _flush(self) -> list[Action]:
+        out, self._out = self._out, []
+        return out
+
+    def _reject(self, why: Rejection) -> None:
+        self._emit(self.events.error(why.code, why.message, why.param, why.event_id))
+
+    # ---- client events ---------------------------------------------------------------------------
+
+    def _handle(self, event: dict[str, Any], index: int) -> None:
+        kind = event["type"]
+        event_id = event.get("event_id")
+        conv = self.conversation
+        if kind == "session.update":
+            _merge(self.session, event["session"])
+            self._emit(self.events.session_updated(self.session))
+        elif kind == "conversation.item.create":
+            if not self._create_item(event, event_id):
+                return
+        elif kind == "response.create":
+            if conv.active is not None:
+                self._reject(Rejection(
+                    "conversation_already_has_active_response",
+                    f"Conversation already has an active response in progress: {conv.active.id}. "
+                    "Wait until the response is finished before creating a new one.",
+                    None, event_id))
+                return
+            if not self._offer_create(event, index):
+                self._play_unscripted(event)
+            return
+        elif kind == "response.cancel":
+            wanted = event.get("response_id")
+            if conv.active is None or (wanted and wanted != conv.active.id):
+                self._reject(Rejection("response_cancel_not_active", "Cancellation failed: no active response found.", None, event_id))
+                return
+            self._finish_response(conv.active, "cancelled", {"type": "cancelled", "reason": "client_cancelled"})
+        elif kind == "input_audio_buffer.append":
+            try:
+                conv.audio_bytes += len(base64.b64decode(event["audio"], validate=True))
+            except (binascii.Error, ValueError):
+                self._reject(Rejection("invalid_value", "Invalid value for 'audio': expected base64-encoded audio.", "audio", event_id))
+                return
+        elif kind == "input_audio_buffer.commit":
+            if conv.audio_bytes < MIN_COMMIT_BYTES:
+                ms = conv.audio_bytes / 48
+                self._reject(Rejection(
+                    "input_audio_buffer_commit_empty",
+                    f"Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
+                    f"but buffer only has {ms:.2f}ms of audio.", None, event_id))
+                return
+            item = {"id": self.ids.new("item"), "object": "realtime.item", "type": "message", "status": "completed",
+                    "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
+            previous = conv.add(item)
+            conv.audio_bytes = 0
+            self._emit(self.events.audio_committed(item["id"], previous))
+            for echo in self.events.item_added(item, previous) + self.events.item_done(item, previous):
+                self._emit(echo)
+        elif kind == "input_audio_buffer.clear":
+            conv.audio_bytes = 0
+            self._emit(self.events.audio_cleared())
+        elif kind in ("conversation.item.retrieve", "conversation.item.delete", "conversation.item.truncate"):
+            item_id = event["item_id"]
+            if item_id not in conv.items:
+                self._reject(Rejection("item_not_found", f"Item with item_id '{item_id}' not found.", "item_id", event_id))
+                return
+            if kind == "conversation.item.retrieve":
+                self._emit(self.events.item_retrieved(conv.items[item_id]))
+            elif kind == "conversation.item.delete":
+                conv.delete(item_id)
+                self._emit(self.events.item_deleted(item_id))
+            else:
+                self._emit(self.events.item_truncated(item_id, event["content_index"], event["audio_end_ms"]))
+        elif kind == "transcription_session.update":
+            self._reject(Rejection("unsupported", "rtmock does not script transcription sessions.", "type", event_id))
+            return
+        self._offer(index, event)
+
+    def _create_item(self, event: dict[str, Any], event_id: str | None) -> bool:
+        conv = self.conversation
+        item = copy.deepcopy(event["item"])
+        previous = event.get("previous_item_id")
+        if previous is not None and not conv.knows(previous):
+            self._reject(Rejection("invalid_value", f"Invalid value: '{previous}'. previous_item_id does not name an item "
+                                   "of this conversation.", "previous_item_id", event_id))
+            return False
+        if "id" in item and item["id"] in conv.items:
+            self._reject(Rejection("invalid_value", f"Item with id '{item['id']}' already exists.", "item.id", event_id))
+            return False
+        if item["type"] == "function_call_output" and item["call_id"] not in conv.calls:
+            self._reject(Rejection("invalid_tool_call_id", f"Tool call ID '{item['call_id']}' not found in conversation.",
+                                   "item.call_id", event_id))
+            return False
+        item.setdefault("id", self.ids.new("item"))
+        item.setdefault("object", "realtime.item")
+        item["status"] = "completed"
+        if item["type"] == "message":
+            item.setdefault("content", [])
+        after = conv.add(item, previous)
+        for echo in self.events.item_added(item, after) + self.events.item_done(item, after):
+            self._emit(echo)
+        return True
+
+    # ---- the script ------------------------------------------------------------------------------
+
+    def _offer(self, index: int, event: dict[str, Any]) -> None:
+        """An accepted client event: a candidate for the current (or a later) expect group."""
+        self._candidates.append(_Candidate(index, event))
+        if isinstance(self._wait, _Group):
+            self._match(self._wait)
+
+    def _offer_create(self, event: dict[str, Any], index: int) -> bool:
+        """True when the script takes this response.create (now or at its next group)."""
+        if self._script is None or self.complete:
+            return False
+        if isinstance(self._wait, _Group):
+            wants = any(e.spec.expect == "response.create" and e.matched_by is None for e in self._wait.expectations)
+            if not wants:
+                return False
+        self._offer(index, event)
+        return True
+
+    def _match(self, group: _Group) -> None:
+        for expectation in group.expectations:
+            if expectation.matched_by is not None:
+                continue
+            for candidate in self._candidates:
+                if not candidate.consumed and self._fits(expectation, candidate.event):
+                    candidate.consumed = True
+                    expectation.matched_by = candidate.index
+                    if candidate.event["type"] == "response.create":
+                        group.trigger = candidate.event
+                    self._note("rtmock.step.matched", step=expectation.step + 1,
+                               line=self.scenario.step_lines[expectation.step], client_index=candidate.index)
+                    break
+
+    def _fits(self, expectation: _Expectation, event: dict[str, Any]) -> bool:
+        kind, spec = event["type"], expectation.spec
+        if spec.expect == "function_call_output":
+            item = event.get("item", {})
+            ok = kind == "conversation.item.create" and item.get("type") == "function_call_output" \
+                and item.get("call_id") == expectation.call_id
+        elif spec.expect == "user_message":
+            item = event.get("item", {})
+            ok = kind == "conversation.item.create" and item.get("type") == "message" and item.get("role") == "user"
+        elif spec.expect == "session.update":
+            declared = {t.get("name") for t in self.session.get("tools", []) if isinstance(t, dict)}
+            ok = kind == "session.update" and all(t.name in declared for t in self.scenario.scenario.tools)
+        else:
+            ok = kind == spec.expect
+        return ok and matches(event, spec.match)
+
+    def _pump(self) -> None:
+        """Resume the script while what it waits for has happened."""
+        while self._script is not None and not self.closed:
+            wait = self._wait
+            if isinstance(wait, _Sleep) and wait.until > self._now:
+                return
+            if isinstance(wait, _Group) and not wait.done:
+                return
+            try:
+                self._wait = next(self._script)
+            except StopIteration:
+                self._script = None
+                self._wait = None
+                self.complete = True
+                self._note("rtmock.scenario.complete")
+                # creates held for a group that never came still deserve an answer
+                for c in self._candidates:
+                    if not c.consumed and c.event["type"] == "response.create" and self.conversation.active is None:
+                        c.consumed = True
+                        self._play_unscripted(c.event)
+                return
+
+    def _run_script(self) -> Generator[_Wait, None, None]:
+        steps = self.scenario.scenario.steps
+        default_within = self.scenario.scenario.defaults.within
+        i = 0
+        trigger: dict[str, Any] | None = None
+        while i < len(steps):
+            step = steps[i]
+            if isinstance(step, ExpectStep):
+                group = _Group([])
+                while i < len(steps) and isinstance(steps[i], ExpectStep):
+                    spec = steps[i]
+                    assert isinstance(spec, ExpectStep)
+                    ref = self.scenario.output_calls.get(i)
+                    call_id = self._call_ids.get((ref.step, ref.part)) if ref else None
+                    group.expectations.append(_Expectation(i, spec, call_id))
+                    self._note("rtmock.step.reached", step=i + 1, line=self.scenario.step_lines[i], expect=spec.expect,
+                               within=spec.within if spec.within is not None else default_within,
+                               call_id=call_id, call_name=ref.spec.name if ref else None,
+                               match=spec.match or None)
+                    i += 1
+                self._match(group)
+                self._answer_stray_creates(group)
+                yield group
+                trigger = group.trigger
+            elif isinstance(step, RespondStep):
+                yield from self._play_response(i, step, trigger)
+                trigger = None
+                i += 1
+            elif isinstance(step, PauseStep):
+                yield _Sleep(self._now + step.pause)
+                i += 1
+            elif isinstance(step, SendStep):
+                if isinstance(step.send, str):
+                    self._record(Direction.SERVER, None, step.send)
+                    self._out.append(Send(step.send))
+                else:
+                    self._emit(dict(step.send))
+                i += 1
+            elif isinstance(step, CloseStep):
+                plan = step.plan
+                self._note("rtmock.closed", by="server", code=plan.code, reason=plan.reason, step=i + 1)
+                self._out.append(Close(plan.code, plan.reason))
+                self.closed = True
+                i += 1
+                if self.closed:
+                    self.complete = True
+                    self._note("rtmock.scenario.complete")
+                    self._script = None
+                    return
+
+    def _answer_stray_creates(self, group: _Group) -> None:
+        """Creates that arrived while no group was waiting, and that this group does not take."""
+        for c in self._candidates:
+            if not c.consumed and c.event["type"] == "response.create" and self.conversation.active is None:
+                c.consumed = True
+                self._play_unscripted(c.event)
+
+    # ---- responses -------------------------------------------------------------------------------
+
+    def _start_response(self, trigger: dict[str, Any] | None) -> ActiveResponse:
+        metadata = (trigger or {}).get("response", {}).get("metadata") if trigger else None
+        active = ActiveResponse(self.ids.new("resp"), metadata=metadata)
+        self.conversation.active = active
+        self._emit(self.events.response_created(self.events.response_object(active.id, "in_progress", [], metadata, usage=False)))
+        return active
+
+    def _finish_response(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None) -> None:
+        if active.cancelled:
+            return
+        active.cancelled = status == "cancelled"
+        self.conversation.active = None
+        self._emit(self.events.response_done(
+            self.events.response_object(active.id, status, active.output, active.metadata, usage=True, status_details=details)))
+
+    def _play_unscripted(self, trigger: dict[str, Any]) -> None:
+        """A response.create the scenario does not await: answer with an empty completed response."""
+        active = self._start_response(trigger)
+        self._note("rtmock.response.unscripted", response_id=active.id)
+        self._finish_response(active, "completed")
+
+    def _play_response(self, step_index: int, step: RespondStep, trigger: dict[str, Any] | None) -> Generator[_Wait, None, None]:
+        active = self._start_response(trigger)
+        calls = []
+        for j, part in enumerate(step.respond):
+            if isinstance(part, _FunctionCallItem):
+                call_id = part.function_call.call_id or self.ids.new("call", 16)
+                self._call_ids[(step_index, j)] = call_id
+                calls.append({"call_id": call_id, "name": part.function_call.name, "label": part.function_call.id})
+        self._note("rtmock.response.started", step=step_index + 1, line=self.scenario.step_lines[step_index],
+                   response_id=active.id, calls=calls)
+        pause = step.delta_interval
+        for output_index, part in enumerate(step.respond):
+            item_id = self.ids.new("item")
+            if isinstance(part, _FunctionCallItem):
+                call = part.function_call
+                call_id = self._call_ids[(step_index, output_index)]
+                frames = self._function_call_frames(active, output_index, item_id, call_id, call.name, call.arguments_text, call.chunks)
+            elif isinstance(part, _TextItem):
+                text = part.part
+                frames = self._content_frames(active, output_index, item_id, "text", text.text, text.chunks, None)
+            else:
+                assert isinstance(part, _AudioItem)
+                audio = part.part
+                frames = self._content_frames(active, output_index, item_id, "audio", audio.transcript, audio.chunks, audio.duration)
+            for is_delta in frames:
+                if active.cancelled:
+                    return
+                if is_delta and pause > 0:
+                    yield _Sleep(self._now + pause)
+                    if active.cancelled:
+                        return
+        if step.hold > 0:
+            yield _Sleep(self._now + step.hold)
+        if not active.cancelled:
+            details = None if step.status == "completed" else {"type": step.status, "reason": "rtmock_scenario"}
+            self._finish_response(active, step.status, details)
+
+    def _add_output_item(self, active: ActiveResponse, output_index: int, item: dict[str, Any]) -> None:
+        self._emit(self.events.output_item_added(active.id, output_index, item))
+        previous = self.conversation.add(item)
+        for echo in self.events.item_added(item, previous):
+            self._emit(echo)
+
+    def _complete_output_item(self, active: ActiveResponse, output_index: int, item: dict[str, Any]) -> None:
+        item["status"] = "completed"
+        active.output.append(copy.deepcopy(item))
+        self._emit(self.events.output_item_done(active.id, output_index, item))
+        previous_ids = list(self.conversation.items)
+        at = previous_ids.index(item["id"])
+        for echo in self.events.item_done(item, previous_ids[at - 1] if at > 0 else None):
+            self._emit(echo)
+
+    def _function_call_frames(self, active: ActiveResponse, output_index: int, item_id: str, call_id: str,
+                              name: str, arguments: str, chunks: int) -> Generator[bool, None, None]:
+        """Emit the frames of one function call; yields after each (True after a delta)."""
+        item = {"id": item_id, "object": "realtime.item", "type": "function_call", "status": "in_progress",
+                "name": name, "call_id": call_id, "arguments": ""}
+        self._add_output_item(active, output_index, item)
+        yield False
+        for piece in split_text(arguments, chunks):
+            self._emit(self.events.arguments_delta(active.id, item_id, output_index, call_id, piece))
+            yield True
+        item["arguments"] = arguments
+        self._emit(self.events.arguments_done(active.id, item_id, output_index, call_id, name, arguments))
+        self._complete_output_item(active, output_index, item)
+        yield False
+
+    def _content_frames(self, active: ActiveResponse, output_index: int, item_id: str, kind: str, text: str,
+                        chunks: int, seconds: float | None) -> Generator[bool, None, None]:
+        ev = self.events
+        content_type = ev.content_type(kind)
+        item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": "message", "status": "in_progress",
+                                "role": "assistant", "content": []}
+        self._add_output_item(active, output_index, item)
+        part: dict[str, Any] = {"type": kind, "text": ""} if kind == "text" else {"type": kind, "transcript": ""}
+        self._emit(ev.content_part(False, active.id, item_id, output_index, part))
+        yield False
+        if kind == "text":
+            for piece in split_text(text, chunks):
+                self._emit(ev.text_delta(active.id, item_id, output_index, piece))
+                yield True
+            self._emit(ev.text_done(active.id, item_id, output_index, text))
+            part = {"type": "text", "text": text}
+            item["content"] = [{"type": content_type, "text": text}]
+        else:
+            pcm = pcm16_tone(seconds or 0.0)
+            step = max(2, (len(pcm) // max(1, chunks)) // 2 * 2)
+            for start in range(0, max(1, len(pcm)), step):
+                self._emit(ev.audio_delta(active.id, item_id, output_index, b64(pcm[start:start + step])))
+                yield True
+            for piece in split_text(text, chunks):
+                self._emit(ev.transcript_delta(active.id, item_id, output_index, piece))
+                yield True
+            self._emit(ev.audio_done(active.id, item_id, output_index))
+            self._emit(ev.transcript_done(active.id, item_id, output_index, text))
+            part = {"type": "audio", "transcript": text}
+            item["content"] = [{"type": content_type, "transcript": text}]
+        self._emit(ev.content_part(True, active.id, item_id, output_index, part))
+        self._complete_output_item(active, output_index, item)
+        yield False
+
+
+def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
+    """session.update semantics: given keys replace, nested objects merge, absent keys stay
+    (a later update without `tools` keeps the declared tools)."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
