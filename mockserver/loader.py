@@ -127,9 +127,7 @@ def _resolve(data: Any, loc: tuple[str | int, ...]) -> Path_:
         if not rest:
             return
         head, tail = rest[0], rest[1:]
-        if isinstance(value, dict) and head in value:
-            walk(value[head], tail, (*path, head), True)
-        elif isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value):
+        if (isinstance(value, dict) and head in value) or (isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value)):
             walk(value[head], tail, (*path, head), True)
         if isinstance(head, str):
             walk(value, tail, path, False)  # a union tag or a type name, not a key

@@ -28,7 +28,16 @@ from .events import Dialect, EventFactory, IdSource, b64, pcm16_tone, split_text
 from .loader import LoadedScenario
 from .matching import matches
 from .records import Direction, Record
-from .scenario import CloseStep, ExpectStep, PauseStep, RespondStep, SendStep, _AudioItem, _FunctionCallItem, _TextItem
+from .scenario import (
+    CloseStep,
+    ExpectStep,
+    PauseStep,
+    RespondStep,
+    SendStep,
+    _AudioItem,
+    _FunctionCallItem,
+    _TextItem,
+)
 
 __all__ = ["Action", "Close", "Send", "SessionCore"]
 

@@ -1,0 +1,352 @@
+"""The fake realtime service on a real socket: aiohttp glue around `SessionCore`.
+
+Routing (documented in the README):
+- any GET path ending in `/realtime` is a realtime endpoint: `/v1/realtime`, `/openai/realtime`,
+  `/openai/v1/realtime`, `/voice-live/realtime`, and any prefix a client's base URL adds;
+- the scenario: with one loaded, every connection plays it; with several, the path prefix
+  `/s/<name>/…/realtime` or the query `?scenario=<name>` picks one;
+- the dialect: a scenario's pinned `dialect`, else beta for `OpenAI-Beta: realtime=v1` or the old
+  Azure path `/openai/realtime`, else GA;
+- auth: an `Authorization: Bearer …` or `api-key: …` header is required (any value, unless
+  `api_key` pins one), as the real service requires one.
+
+Every record of every session goes to the observers (the harness attaches there) and, when
+`record_dir` is set, to a JSON-lines transcript written as it happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import itertools
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+from aiohttp import WSMsgType, web
+
+from .errors import UsageError
+from .events import Dialect, IdSource
+from .loader import LoadedScenario
+from .records import Record, TranscriptHeader, dump_record
+from .session import Close, SessionCore
+from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
+
+__all__ = ["MockServer", "SessionInfo"]
+
+log = logging.getLogger("rtmock.server")
+
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # generous for base64 audio; the service's own limit is near this
+
+
+@dataclass(eq=False)
+class SessionInfo:
+    """A live or finished session, as observers see it."""
+
+    number: int
+    id: str
+    scenario: LoadedScenario
+    dialect: Dialect
+    request_path: str
+    started_at: str
+    records: list[Record] = field(default_factory=list)
+    transcript_path: Path | None = None
+    ended: bool = False
+    core: SessionCore | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.core is not None and self.core.complete
+
+    def header(self) -> TranscriptHeader:
+        return TranscriptHeader(self.id, self.scenario.name, self.scenario.path, self.dialect.value,
+                                self.request_path, self.started_at)
+
+
+class Observer:
+    """Override what you need; the server calls these in order for each session."""
+
+    def session_started(self, session: SessionInfo) -> None: ...
+    def record(self, session: SessionInfo, record: Record) -> None: ...
+    def session_ended(self, session: SessionInfo) -> None: ...
+
+
+class MockServer:
+    def __init__(
+        self,
+        scenarios: list[LoadedScenario],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: bool = True,
+        record_dir: str | Path | None = None,
+        require_auth: bool = True,
+        api_key: str | None = None,
+        seed: int | str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        certificates: CertificatePaths | None = None,
+    ) -> None:
+        if not scenarios:
+            raise UsageError("no scenario to serve: name at least one .yaml file")
+        names = [s.name for s in scenarios]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise UsageError(f"two scenarios are named {dupes[0]!r}; give one a different 'name:'")
+        self.scenarios = {s.name: s for s in scenarios}
+        self.host = host
+        self.requested_port = port
+        self.tls = tls
+        self.record_dir = Path(record_dir) if record_dir is not None else None
+        self.require_auth = require_auth
+        self.api_key = api_key
+        self.seed = seed
+        self.max_message_bytes = max_message_bytes
+        self.certificates = certificates
+        self.observers: list[Observer] = []
+        self.sessions: list[SessionInfo] = []
+        self._numbers = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._listener: DualListener | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> MockServer:
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        context = None
+        if self.tls:
+            self.certificates = self.certificates or ensure_certificates()
+            context = server_ssl_context(self.certificates)
+        try:
+            self._listener = await DualListener.start(self._runner.server, host=self.host, port=self.requested_port,
+                                                      ssl_context=context)
+        except OSError as exc:
+            await self._runner.cleanup()
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"port {self.requested_port} on {self.host} is in use: pick another with --port, "
+                                 "or --port 0 for any free port") from None
+            raise UsageError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror or exc}") from None
+        if self.record_dir is not None:
+            self.record_dir.mkdir(parents=True, exist_ok=True)
+        return self
+
+    async def close(self) -> None:
+        """Stop listening and end open sessions (their transcripts stay complete). Safe twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._listener is not None:
+            await self._listener.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> MockServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        if self._listener is None:
+            raise RuntimeError("the server is not started")
+        return self._listener.port
+
+    def http_base(self, scenario: str | None = None) -> str:
+        prefix = f"/s/{quote(scenario, safe='')}" if scenario else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{prefix}"
+
+    def ws_url(self, scenario: str | None = None, *, secure: bool = False) -> str:
+        base = self.http_base(scenario).replace("http://", "wss://" if secure else "ws://", 1)
+        return f"{base}/v1/realtime"
+
+    # ---- one connection --------------------------------------------------------------------------
+
+    def _pick(self, request: web.Request) -> LoadedScenario | web.Response:
+        path = request.path
+        wanted = request.query.get("scenario")
+        if wanted is None and path.startswith("/s/"):
+            wanted = path.split("/")[2]
+        if wanted is None:
+            if len(self.scenarios) == 1:
+                return next(iter(self.scenarios.values()))
+            return _error(404, f"{len(self.scenarios)} scenarios are served; pick one with the path prefix /s/<name>/ "
+                               f"or ?scenario=<name> (names: {', '.join(sorted(self.scenarios))})")
+        if wanted not in self.scenarios:
+            return _error(404, f"no scenario named {wanted!r} is served (names: {', '.join(sorted(self.scenarios))})")
+        return self.scenarios[wanted]
+
+    def _dialect(self, request: web.Request, scenario: LoadedScenario) -> Dialect:
+        pinned = scenario.scenario.dialect
+        if pinned != "any":
+            return Dialect(pinned)
+        beta_header = "realtime=v1" in request.headers.get("OpenAI-Beta", "").replace(" ", "")
+        old_azure = request.path.endswith("/openai/realtime")
+        return Dialect.BETA if beta_header or old_azure else Dialect.GA
+
+    def _authorised(self, request: web.Request) -> bool:
+        if not self.require_auth:
+            return True
+        bearer = request.headers.get("Authorization", "")
+        key = bearer[7:].strip() if bearer.lower().startswith("bearer ") else request.headers.get("api-key")
+        if not key:
+            # browsers cannot set headers: the service also takes the key as a websocket subprotocol
+            for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+                if proto.strip().startswith("openai-insecure-api-key."):
+                    key = proto.strip().split(".", 1)[1]
+        return bool(key) and (self.api_key is None or key == self.api_key)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if not request.path.rstrip("/").endswith("/realtime"):
+            return _error(404, f"not a realtime endpoint: {request.path} (use …/v1/realtime)")
+        picked = self._pick(request)
+        if isinstance(picked, web.Response):
+            return picked
+        if not self._authorised(request):
+            return _error(401, "You didn't provide an API key. Send 'Authorization: Bearer <any key>' or 'api-key: <any key>'"
+                               + (" (this server requires a specific key)" if self.api_key else "") + ".",
+                          code="invalid_api_key")
+        protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, autoping=True,
+                                   protocols=[p for p in protocols if p == "realtime"])
+        if not ws.can_prepare(request).ok:
+            return _error(426, "this is a websocket endpoint: connect with a websocket client")
+        await ws.prepare(request)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._serve(ws, request, picked)
+        finally:
+            self._handlers.discard(task)
+        return ws
+
+    async def _serve(self, ws: web.WebSocketResponse, request: web.Request, scenario: LoadedScenario) -> None:
+        number = next(self._numbers)
+        dialect = self._dialect(request, scenario)
+        seed = None if self.seed is None else f"{self.seed}:{number}"
+        info = SessionInfo(number=number, id="", scenario=scenario, dialect=dialect, request_path=request.path_qs,
+                           started_at=datetime.now(UTC).isoformat(timespec="milliseconds"))
+        transcript: IO[str] | None = None
+
+        def on_record(record: Record) -> None:
+            info.records.append(record)
+            if transcript is not None:
+                transcript.write(dump_record(record))
+            for observer in self.observers:
+                observer.record(info, record)
+
+        loop = asyncio.get_running_loop()
+        clock = loop.time
+        started = clock()
+        core = SessionCore(scenario, dialect, on_record, ids=IdSource(seed), model=request.query.get("model") or
+                           request.query.get("deployment") or "gpt-realtime", started=started)
+        info.core = core
+        info.id = core.session["id"]
+        self.sessions.append(info)
+        try:
+            if self.record_dir is not None:
+                path = self.record_dir / f"{number:04d}-{_safe(scenario.name)}-{info.id}.jsonl"
+                transcript = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+                info.transcript_path = path
+                transcript.write(_json_line(info.header().to_json()))
+            for observer in self.observers:
+                observer.session_started(info)
+            log.info("session %s: %s (%s) from %s", info.id, scenario.name, dialect.value, request.path_qs)
+            actions = core.start(clock())
+            while not ws.closed:
+                if await self._execute(ws, actions):
+                    break
+                deadline = core.next_deadline
+                timeout = None if deadline is None else max(0.0, deadline - clock())
+                try:
+                    msg = await ws.receive(timeout=timeout)
+                except TimeoutError:
+                    actions = core.advance(clock())
+                    continue
+                if msg.type is WSMsgType.TEXT:
+                    actions = core.receive(msg.data, clock())
+                elif msg.type is WSMsgType.BINARY:
+                    actions = core.receive_binary(msg.data, clock())
+                elif msg.type is WSMsgType.ERROR:
+                    exc = ws.exception()
+                    reason = str(exc) if exc else "websocket error"
+                    if "too big" in reason.lower() or getattr(exc, "code", None) == 1009:
+                        core.note("rtmock.frame_too_large", limit=self.max_message_bytes, detail=reason)
+                        core.client_closed(clock(), 1009, f"message too big (limit {self.max_message_bytes} bytes)")
+                    else:
+                        core.client_closed(clock(), ws.close_code, reason)
+                    break
+                else:  # CLOSE, CLOSING, CLOSED
+                    core.client_closed(clock(), ws.close_code, str(msg.extra or ""))
+                    break
+        except (ConnectionResetError, asyncio.CancelledError) as exc:
+            core.client_closed(clock(), None, "connection lost" if isinstance(exc, ConnectionResetError) else "server stopped")
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            if not core.closed:
+                core.client_closed(clock(), ws.close_code, "")
+            info.ended = True
+            if transcript is not None:
+                transcript.close()
+            for observer in self.observers:
+                observer.session_ended(info)
+            log.info("session %s ended (%s)", info.id, "complete" if core.complete else "incomplete")
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _execute(self, ws: web.WebSocketResponse, actions: list[Any]) -> bool:
+        """Carry out the core's actions; True when the server closed the socket."""
+        for action in actions:
+            if isinstance(action, Close):
+                await ws.close(code=action.code, message=action.reason.encode())
+                return True
+            try:
+                await ws.send_str(action.text)
+            except ConnectionResetError:
+                return True
+        return False
+
+
+def _error(status: int, message: str, *, code: str | None = None) -> web.Response:
+    return web.json_response({"error": {"type": "invalid_request_error", "code": code, "message": message, "param": None}},
+                             status=status)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
+
+
+def _json_line(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def client_environment(server: MockServer, scenario: str | None = None) -> dict[str, str]:
+    """The environment that points common clients at the server (documented in the README)."""
+    env = {
+        "RTMOCK_URL": server.ws_url(scenario),
+        "RTMOCK_WSS_URL": server.ws_url(scenario, secure=True),
+        "OPENAI_BASE_URL": f"{server.http_base(scenario)}/v1",
+        "OPENAI_WEBSOCKET_BASE_URL": f"{server.http_base(scenario).replace('http://', 'ws://', 1)}/v1",
+        "AZURE_OPENAI_ENDPOINT": server.http_base(scenario),
+        "AZURE_OPENAI_API_KEY": "rtmock",
+    }
+    if server.certificates is not None and server.tls:
+        env["SSL_CERT_FILE"] = str(server.certificates.ca_file)
+        env["NODE_EXTRA_CA_CERTS"] = str(server.certificates.ca_file)
+        env["RTMOCK_CA_FILE"] = str(server.certificates.ca_file)
+    return env
+
+
