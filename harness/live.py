@@ -1,0 +1,117 @@
+"""The judge attached to a live server: one `Judge` per session, fed through the server's observer
+hook, with a timer on the event loop for each session's next bound so that a missing message is
+judged at its bound, not later. The runner and the pytest plugin wait on `changed`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from mockserver.records import Record
+from mockserver.server import Observer, SessionInfo
+
+from .findings import Finding, SessionVerdict
+from .judge import Judge
+
+__all__ = ["JudgedSession", "LiveJudge"]
+
+
+@dataclass(eq=False)
+class JudgedSession:
+    info: SessionInfo
+    judge: Judge
+    started: float  # loop time at the session's start (record times are relative to it)
+    verdict: SessionVerdict | None = None
+    timer: asyncio.TimerHandle | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.judge.complete
+
+
+class LiveJudge(Observer):
+    def __init__(self, *, default_within: float | None = None) -> None:
+        self.default_within = default_within
+        self.sessions: list[JudgedSession] = []
+        self._by_info: dict[int, JudgedSession] = {}
+        self.changed = asyncio.Event()
+        self.first_finding_at: float | None = None  # loop time of the first finding (for benchmarks)
+
+    # ---- observer hook ---------------------------------------------------------------------------
+
+    def session_started(self, session: SessionInfo) -> None:
+        scenario = session.scenario
+        within = self.default_within if self.default_within is not None else scenario.scenario.defaults.within
+        judge = Judge(session_id=session.id, scenario_name=scenario.name, scenario_path=scenario.path,
+                      default_within=within)
+        assert session.core is not None
+        judged = JudgedSession(session, judge, session.core.started)
+        self.sessions.append(judged)
+        self._by_info[id(session)] = judged
+        self.changed.set()
+
+    def record(self, session: SessionInfo, record: Record) -> None:
+        judged = self._by_info[id(session)]
+        was_complete = judged.judge.complete
+        self._found(judged, judged.judge.feed(record))
+        if judged.judge.complete != was_complete:
+            self.changed.set()
+        self._schedule(judged)
+
+    def session_ended(self, session: SessionInfo) -> None:
+        judged = self._by_info[id(session)]
+        self.finish(judged)
+
+    # ---- timers ----------------------------------------------------------------------------------
+
+    def _schedule(self, judged: JudgedSession) -> None:
+        deadline = judged.judge.next_deadline()
+        if judged.timer is not None:
+            if deadline is not None and judged.timer.when() == judged.started + deadline:
+                return
+            judged.timer.cancel()
+            judged.timer = None
+        if deadline is not None and judged.verdict is None:
+            loop = asyncio.get_running_loop()
+            judged.timer = loop.call_at(judged.started + deadline, self._tick, judged)
+
+    def _tick(self, judged: JudgedSession) -> None:
+        judged.timer = None
+        if judged.verdict is not None:
+            return
+        now = asyncio.get_running_loop().time() - judged.started
+        self._found(judged, judged.judge.advance(now))
+        self._schedule(judged)
+
+    def _found(self, judged: JudgedSession, findings: list[Finding]) -> None:
+        if findings:
+            judged.findings.extend(findings)
+            if self.first_finding_at is None:
+                self.first_finding_at = asyncio.get_running_loop().time()
+            self.changed.set()
+
+    # ---- results ---------------------------------------------------------------------------------
+
+    def finish(self, judged: JudgedSession) -> SessionVerdict:
+        if judged.verdict is None:
+            if judged.timer is not None:
+                judged.timer.cancel()
+                judged.timer = None
+            now = asyncio.get_running_loop().time() - judged.started
+            before = len(judged.judge.findings)
+            judged.verdict = judged.judge.finish(now)
+            self._found(judged, judged.verdict.findings[before:])
+            self.changed.set()
+        return judged.verdict
+
+    def finish_all(self) -> list[SessionVerdict]:
+        return [self.finish(j) for j in self.sessions]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for j in self.sessions for f in j.findings]
+
+    @property
+    def all_complete(self) -> bool:
+        return bool(self.sessions) and all(j.complete for j in self.sessions)
