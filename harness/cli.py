@@ -1,0 +1,316 @@
+"""The `rtmock` command line: serve, run, check, fuzz, report, lint, schema.
+
+Exit codes: 0 all passed, 1 a finding (the client's fault), 2 a usage or scenario error (ours or
+the user's: one line, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mockserver.errors import RtmockError, ScenarioError, UsageError
+from mockserver.loader import LoadedScenario, load_scenario
+from mockserver.records import Record, TranscriptError
+from mockserver.scenario import Scenario
+from mockserver.server import MockServer, SessionInfo, client_environment
+
+__all__ = ["main"]
+
+EXIT_PASS, EXIT_FINDING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+ENV_HELP = """environment given to the command (and printed by `rtmock serve`):
+  RTMOCK_URL              ws://127.0.0.1:PORT/v1/realtime  (plain websocket URL; add ?model=… if you like)
+  RTMOCK_WSS_URL          the same over TLS (wss://)
+  OPENAI_BASE_URL         http://127.0.0.1:PORT/v1  (the official SDKs derive …/v1/realtime from it)
+  OPENAI_WEBSOCKET_BASE_URL  ws://127.0.0.1:PORT/v1 (for clients built with websocket_base_url)
+  OPENAI_API_KEY          a dummy key when unset (the server wants a key header, any value)
+  AZURE_OPENAI_ENDPOINT   http://127.0.0.1:PORT     (Azure clients: /openai/realtime?api-version=…&deployment=…)
+  AZURE_OPENAI_API_KEY    a dummy key
+  SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, RTMOCK_CA_FILE
+                          the CA of the server's TLS side, for clients that insist on wss://
+  NO_PROXY, no_proxy      extended with 127.0.0.1, localhost, ::1
+"""
+
+
+def _scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
+    """Load every file, reporting all scenario errors (not just the first)."""
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_scenario(path))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError.many(problems)
+    return loaded
+
+
+# ---- serve ------------------------------------------------------------------------------------------
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from harness.live import LiveJudge
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this server", file=sys.stderr)
+    scenarios = _scenarios(args.scenario)
+    server = MockServer(scenarios, host=args.host, port=args.port, tls=not args.no_tls, record_dir=args.record,
+                        require_auth=not args.no_auth, api_key=args.api_key, seed=args.seed)
+    judge = LiveJudge()
+    server.observers.append(judge)
+    server.observers.append(_SessionLog(judge))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        only = scenarios[0].name if len(scenarios) == 1 else None
+        print(f"rtmock: serving {', '.join(s.name for s in scenarios)} on {server.ws_url()}", flush=True)
+        if len(scenarios) > 1:
+            print("  pick a scenario with the path prefix /s/<name>/, e.g. " + server.ws_url(scenarios[0].name))
+        print("  point clients at it (bash):")
+        for key, value in client_environment(server, only if only else None).items():
+            print(f"    export {key}={value}")
+        print("  Ctrl-C stops the server.", flush=True)
+        await stop.wait()
+    print("rtmock: stopped", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+class _SessionLog:
+    """`rtmock serve` logs one line per session event of note."""
+
+    NOTABLE = {"response.create", "conversation.item.create", "session.update", "error", "response.done",
+               "rtmock.scenario.complete", "rtmock.closed", "input_audio_buffer.commit"}
+
+    def __init__(self, judge: Any) -> None:
+        self.judge = judge
+
+    def session_started(self, session: SessionInfo) -> None:
+        print(f"[{session.id}] connected: {session.scenario.name} ({session.dialect.value}) {session.request_path}", flush=True)
+
+    def record(self, session: SessionInfo, record: Record) -> None:
+        if record.type in self.NOTABLE:
+            print(f"[{session.id}] {record}", flush=True)
+
+    def session_ended(self, session: SessionInfo) -> None:
+        judged = next((j for j in self.judge.sessions if j.info is session), None)
+        verdict = judged.verdict if judged else None
+        state = "PASS" if verdict and verdict.passed else "FAIL" if verdict else "ended"
+        print(f"[{session.id}] ended: {state}", flush=True)
+        for finding in verdict.findings if verdict else []:
+            print("    " + str(finding).replace("\n", "\n    "), flush=True)
+
+
+# ---- run / check ------------------------------------------------------------------------------------
+
+
+def _write_reports(args: argparse.Namespace, results: list[Any]) -> None:
+    from .reports import write_json, write_junit
+
+    if getattr(args, "json", None):
+        write_json(results, args.json)
+    if getattr(args, "junit", None):
+        write_junit(results, args.junit)
+    if getattr(args, "html", None):
+        _write_html(results, args.html)
+
+
+def _write_html(results: list[Any], path: str) -> None:
+    from mockserver.records import TranscriptHeader
+
+    from .report_html import SessionReport, render_html
+    from .reports import _atomic_write
+
+    sessions = []
+    for result in results:
+        for info, verdict in result.sessions:
+            header: TranscriptHeader = info.header()
+            sessions.append(SessionReport(header=header, records=info.records, verdict=verdict))
+    _atomic_write(Path(path), render_html(sessions))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from .reports import console_summary
+    from .runner import RunOptions, run_scenario
+
+    if not args.command:
+        raise UsageError("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")
+    scenarios = _scenarios(args.scenario)
+    stream = None
+    if args.verbose:
+        def stream(session: SessionInfo, record: Record) -> None:
+            print(f"  [{session.number}] {record}", file=sys.stderr, flush=True)
+    base = Path(args.transcript) if args.transcript else None
+    semaphore = asyncio.Semaphore(max(1, args.jobs))
+
+    async def one(index: int, scenario: LoadedScenario) -> Any:
+        async with semaphore:
+            tdir = base / f"{index:03d}-{scenario.name}" if base else None
+            options = RunOptions(grace=args.grace, within=args.within, transcript_dir=tdir, stream=stream,
+                                 echo_output=args.verbose, connect_timeout=args.connect_timeout, timeout=args.timeout)
+            return await run_scenario(scenario, args.command, options)
+
+    results = await asyncio.gather(*(one(i, s) for i, s in enumerate(scenarios, start=1)))
+    console_summary(results)
+    _write_reports(args, list(results))
+    return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
+
+
+async def _check(args: argparse.Namespace) -> int:
+    from .check import check_transcripts
+    from .reports import console_summary
+
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    results = check_transcripts(args.transcript, scenario, default_within=args.within)
+    console_summary(results)
+    _write_reports(args, results)
+    return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
+
+
+async def _report(args: argparse.Namespace) -> int:
+    from .check import check_transcripts
+
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    results = check_transcripts(args.transcript, scenario)
+    _write_html(results, args.output)
+    print(f"rtmock: wrote {args.output}")
+    return EXIT_PASS
+
+
+async def _lint(args: argparse.Namespace) -> int:
+    files: list[str] = []
+    for path in args.path:
+        p = Path(path)
+        files.extend(sorted(str(f) for f in p.rglob("*.y*ml")) if p.is_dir() else [path])
+    if not files:
+        raise UsageError("no .yaml files found in " + ", ".join(args.path))
+    bad = 0
+    for file in files:
+        try:
+            load_scenario(file)
+            if args.verbose:
+                print(f"ok  {file}")
+        except ScenarioError as exc:
+            bad += 1
+            for problem in exc.problems:
+                print(problem.one_line())
+    if bad:
+        print(f"{bad} of {len(files)} scenario file(s) have errors", file=sys.stderr)
+        return EXIT_FINDING
+    print(f"{len(files)} scenario file(s) OK")
+    return EXIT_PASS
+
+
+async def _schema(args: argparse.Namespace) -> int:
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "rtmock scenario"
+    print(json.dumps(schema, indent=2))
+    return EXIT_PASS
+
+
+# ---- parser -----------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtmock", description="A scripted fake OpenAI/Azure Realtime API, and a "
+                                     "harness that judges how clients answer function calls.")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve scenarios until Ctrl-C", epilog=ENV_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("scenario", nargs="+", help="scenario .yaml files")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0: any free port; default 8765)")
+    serve.add_argument("--record", metavar="DIR", help="write one JSON-lines transcript per session here")
+    serve.add_argument("--no-tls", action="store_true", help="serve ws:// only (default: ws:// and wss:// on one port)")
+    serve.add_argument("--no-auth", action="store_true", help="accept connections without an API key header")
+    serve.add_argument("--api-key", help="require exactly this key")
+    serve.add_argument("--seed", help="deterministic ids")
+    serve.set_defaults(func=_serve)
+
+    run = sub.add_parser("run", help="run a client command against scenarios and judge it",
+                         usage="rtmock run SCENARIO... [options] -- COMMAND [ARGS...]", epilog=ENV_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("scenario", nargs="+", help="scenario .yaml files (each run with a fresh server)")
+    run.add_argument("-j", "--jobs", type=int, default=1, help="scenarios to run at once")
+    run.add_argument("--json", metavar="FILE", help="write machine-readable results")
+    run.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
+    run.add_argument("--html", metavar="FILE", help="write the HTML report")
+    run.add_argument("--transcript", metavar="DIR", help="keep the recorded sessions here")
+    run.add_argument("-v", "--verbose", action="store_true", help="stream the exchange and the client's output")
+    run.add_argument("--grace", type=float, default=2.0, help="seconds the client may take to exit once complete")
+    run.add_argument("--within", type=float, help="default bound (s) for steps without `within` (default: the scenario's)")
+    run.add_argument("--connect-timeout", type=float, default=15.0, help="seconds until the first session (default 15)")
+    run.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole run (default 300)")
+    run.set_defaults(func=_run)
+
+    check = sub.add_parser("check", help="judge recorded transcripts")
+    check.add_argument("transcript", nargs="+", help="transcript .jsonl files")
+    check.add_argument("--scenario", help="the scenario they were recorded with (default: the one named inside)")
+    check.add_argument("--within", type=float, help="default bound (s) for steps without `within`")
+    check.add_argument("--json", metavar="FILE")
+    check.add_argument("--junit", metavar="FILE")
+    check.add_argument("--html", metavar="FILE")
+    check.set_defaults(func=_check)
+
+    report = sub.add_parser("report", help="render transcripts as one HTML report")
+    report.add_argument("transcript", nargs="+")
+    report.add_argument("-o", "--output", default="rtmock-report.html")
+    report.add_argument("--scenario")
+    report.set_defaults(func=_report)
+
+    lint = sub.add_parser("lint", help="check scenario files; exit 1 on any error")
+    lint.add_argument("path", nargs="+", help="files or directories")
+    lint.add_argument("-v", "--verbose", action="store_true")
+    lint.set_defaults(func=_lint)
+
+    schema = sub.add_parser("schema", help="print the scenario format's JSON Schema")
+    schema.set_defaults(func=_schema)
+
+    try:
+        from .fuzz import add_fuzz_arguments, fuzz_main
+    except ImportError:
+        pass
+    else:
+        fuzz = sub.add_parser("fuzz", help="fuzz function-call arguments against a client",
+                              usage="rtmock fuzz SCENARIO [options] -- COMMAND [ARGS...]")
+        add_fuzz_arguments(fuzz)
+        fuzz.set_defaults(func=fuzz_main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "--" in args_list:
+        at = args_list.index("--")
+        args_list, command = args_list[:at], args_list[at + 1:]
+    parser = _parser()
+    args = parser.parse_args(args_list)
+    args.command = command
+    logging.basicConfig(level=logging.WARNING, format="rtmock: %(message)s")
+    try:
+        return int(asyncio.run(args.func(args)))
+    except KeyboardInterrupt:
+        print("rtmock: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (RtmockError, TranscriptError) as exc:
+        print(f"rtmock: {exc}" if not isinstance(exc, ScenarioError) else str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"rtmock: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""What a run tells people and CI systems: console lines, `--json`, and JUnit XML.
+
+Every writer takes the same `RunResult`s (from `rtmock run`, or built from transcripts by
+`rtmock check`), so the three views never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+from xml.etree import ElementTree as ET
+
+from mockserver.records import Record
+
+from .findings import Finding
+from .runner import RunResult
+
+__all__ = ["console_summary", "use_color", "write_json", "write_junit"]
+
+
+def use_color(stream: IO[str]) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def _excerpt(records: Sequence[Record], finding: Finding, color: bool) -> str:
+    try:
+        from .report_text import text_timeline
+    except ImportError:  # pragma: no cover - the timeline module ships with the package
+        return ""
+    return text_timeline(records, finding, color=color)
+
+
+def console_summary(results: Sequence[RunResult], stream: IO[str] | None = None) -> None:
+    """One line per scenario (pass/fail, time), then each failure's findings with an excerpt."""
+    out = stream or sys.stdout
+    color = use_color(out)
+    for result in results:
+        name = result.scenario.path or result.scenario.name
+        status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
+        count = len(result.findings)
+        extra = "" if result.passed else f"  ({count} finding{'s' if count != 1 else ''})"
+        print(f"{status}  {name}  {result.duration:.2f}s  {len(result.sessions)} session(s){extra}", file=out)
+        for info, verdict in result.sessions:
+            for finding in verdict.findings:
+                where = finding.where(result.scenario.path or result.scenario.name)
+                print(_indent(str(finding)), file=out)
+                print(f"    at: {where} (session {info.id})", file=out)
+                excerpt = _excerpt(info.records, finding, color)
+                if excerpt:
+                    print(_indent(excerpt, "      "), file=out)
+            if info.transcript_path is not None and not verdict.passed:
+                print(f"    transcript: {info.transcript_path}", file=out)
+        for finding in result.run_findings:
+            print(_indent(str(finding)), file=out)
+    passed = sum(r.passed for r in results)
+    if len(results) > 1:
+        print(f"{passed} passed, {len(results) - passed} failed", file=out)
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def result_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "scenario": result.scenario.name,
+        "scenario_path": result.scenario.path,
+        "command": result.command,
+        "passed": result.passed,
+        "duration": round(result.duration, 6),
+        "exit_code": result.exit_code,
+        "sessions": [
+            {**verdict.to_json(), "transcript": str(info.transcript_path) if info.transcript_path else None}
+            for info, verdict in result.sessions
+        ],
+        "findings": [f.to_json() for f in result.run_findings],
+    }
+
+
+def write_json(results: Sequence[RunResult], path: str | Path) -> None:
+    data = {
+        "passed": all(r.passed for r in results),
+        "results": [result_json(r) for r in results],
+    }
+    _atomic_write(Path(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_junit(results: Sequence[RunResult], path: str | Path, *, suite: str = "rtmock") -> None:
+    """One testcase per scenario, failures carrying the findings: what GitLab, Jenkins and GitHub
+    test reporters display."""
+    root = ET.Element("testsuites", name=suite)
+    failures = sum(not r.passed for r in results)
+    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(failures), errors="0",
+                       time=f"{sum(r.duration for r in results):.3f}")
+    for result in results:
+        case = ET.SubElement(ts, "testcase", classname=suite, name=result.scenario.name,
+                             file=result.scenario.path or "", time=f"{result.duration:.3f}")
+        if not result.passed:
+            findings = result.findings
+            first = findings[0].message if findings else "the scenario did not complete"
+            failure = ET.SubElement(case, "failure", message=first,
+                                    type=findings[0].rule.value if findings else "incomplete")
+            failure.text = "\n\n".join(
+                f"{f}\n  at: {f.where(result.scenario.path)}" for f in findings) or "no session completed the scenario"
+        if result.stderr_tail:
+            ET.SubElement(case, "system-err").text = "\n".join(result.stderr_tail)
+    ET.indent(root)
+    _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write whole or not at all: a report a CI system reads is never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
