@@ -1,30 +1,26 @@
 """Hypothesis strategies for function-call `arguments`: the JSON text a model streams to a client.
 
-A realtime function call carries its arguments as JSON *text*, written by a model and streamed in
-`response.function_call_arguments.delta` chunks. Models get it wrong in recurring ways, so this
-module generates three families of `Payload`, each tagged with a stable `kind` id:
+A realtime function call carries its arguments as JSON *text*, streamed in
+`response.function_call_arguments.delta` chunks, and models get it wrong in recurring ways. Three
+families of `Payload`, each tagged with a stable `kind` from `KINDS`: `valid_arguments(schema)`,
+`schema_violating_arguments(schema)` (one named violation) and `hostile_arguments()` (text that
+breaks naive parsers); `any_arguments(schema)` mixes them and `delta_chunks(text)` splits text as
+the server streams it. `rtmock fuzz` is built on this module; users import it in their own tests.
+Payload text and its chunking belong here; sending frames and judging clients do not.
 
-- `valid_arguments(schema)`: objects the tool's JSON Schema accepts (what a client must handle);
-- `schema_violating_arguments(schema)`: objects that break the schema in one named way;
-- `hostile_arguments()`: text that breaks naive parsers (invalid JSON, non-objects, 1 MB strings,
-  depth 100 000, escaped lone surrogates, bidi controls, numbers past float range, NaN, ...);
-
-and `delta_chunks(text)` splits any text the way the server streams it. `rtmock fuzz` is built on
-this module; import it in your own Hypothesis tests too. What belongs here: payload text and its
-chunking. What does not: sending frames, judging clients (see `harness.rules`).
-
-Every payload's text is a Python string of code points that encodes to UTF-8, so the server can
-put it in a frame; a lone surrogate appears only as the six-character JSON escape `\\ud800`.
+Every payload's text encodes to UTF-8, so the server can put it in a frame: a lone surrogate
+appears only as the six-character JSON escape `\\ud800`, never as a raw code point.
 """
 
 from __future__ import annotations
 
-import copy
+import functools
 import itertools
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
@@ -33,23 +29,14 @@ from hypothesis.strategies import SearchStrategy
 from hypothesis_jsonschema import from_schema
 
 __all__ = [
-    "KINDS",
-    "Payload",
-    "any_arguments",
-    "delta_chunks",
-    "hostile_arguments",
-    "schema_violating_arguments",
+    "KINDS", "Payload", "any_arguments", "delta_chunks", "hostile_arguments", "schema_violating_arguments",
     "valid_arguments",
-]
+]  # fmt: skip
 
-KINDS: tuple[str, ...] = (
-    "valid",
-    # schema_violating_arguments
-    "missing-required", "wrong-type", "null-value", "extra-key",
-    # hostile_arguments, simplest first
+KINDS: tuple[str, ...] = (  # valid; schema_violating_arguments; hostile_arguments, simplest first
+    "valid", "missing-required", "wrong-type", "null-value", "extra-key",
     "empty", "not-an-object", "not-json", "truncated-json", "duplicate-key", "control-character",
-    "huge-number", "nan-or-infinity", "lone-surrogate", "bidi-and-zero-width", "deep-nesting",
-    "huge-string",
+    "huge-number", "nan-or-infinity", "lone-surrogate", "bidi-and-zero-width", "deep-nesting", "huge-string",
 )  # fmt: skip
 """Every `Payload.kind` this module produces. Stable ids: fuzz reports and users key on them."""
 
@@ -77,10 +64,13 @@ class Payload:
             return False
 
     def __repr__(self) -> str:
-        # Fuzz reports print the minimal failing payload; a 1 MB repr helps nobody.
-        text = self.text if len(self.text) <= 120 else f"{self.text[:100]}…{self.text[-12:]}"
+        # Fuzz reports print the minimal failing payload: in full up to 500 characters, then cut.
+        text = self.text if len(self.text) <= 500 else f"{self.text[:100]}…{self.text[-20:]}"
         size = "" if text is self.text else f" ({len(self.text)} chars)"
         return f"Payload(kind={self.kind!r}, note={self.note!r}, text={text!r}{size})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))  # Hypothesis's "Falsifying example" would print every field in full
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,33 +119,24 @@ def _usable_schema(schema: Mapping[str, Any] | None) -> dict[str, Any]:
     rejects (`"type": "str"`, `"required": "q"`, ...) is removed, innermost first. Annotations
     (`title`, `description`, `examples`) and unknown keys are harmless and stay.
     """
-    raw = copy.deepcopy(dict(schema)) if isinstance(schema, Mapping) else {}
-    cleaned: dict[str, Any] = _inline_refs(raw, raw)
+    raw = dict(schema) if isinstance(schema, Mapping) else {}
+    cleaned: dict[str, Any] = _inline_refs(raw, raw)  # a deep copy, too
     for key in ("$schema", "$id", "$defs", "definitions"):
         cleaned.pop(key, None)
-    for _ in range(1000):
-        error = next(iter(_META.iter_errors(cleaned)), None)
-        if error is None:
-            break
-        owner: Any = None
-        node: Any = cleaned
-        for step in error.absolute_path:
-            if isinstance(node, dict):
-                owner, key = node, step
-            node = node[step]
-        if owner is None:
+    while error := next(iter(_META.iter_errors(cleaned)), None):
+        path = list(error.absolute_path)  # dict keys (str) and list indexes (int) to the bad value
+        cut = max((i for i, step in enumerate(path) if isinstance(step, str)), default=None)
+        if cut is None:
             cleaned = {}
-        else:
-            del owner[key]
+        else:  # delete the innermost keyword (or property) that holds the error
+            del functools.reduce(operator.getitem, path[:cut], cleaned)[path[cut]]
     cleaned["type"] = "object"  # a tool's arguments are an object, whatever the schema said
     return cleaned
 
 
-def _declared_types(subschema: Any) -> set[str] | None:
+def _declared_types(subschema: Any) -> set[str]:
     declared = subschema.get("type") if isinstance(subschema, dict) else None
-    if isinstance(declared, str):
-        return {declared}
-    return set(declared) if isinstance(declared, list) and declared else None
+    return {declared} if isinstance(declared, str) else set(declared) if isinstance(declared, list) else set()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,8 +150,7 @@ def _render(value: Any, style: dict[str, Any]) -> str:
 
 
 def _objects(cleaned: dict[str, Any]) -> SearchStrategy[dict[str, Any]]:
-    objects: SearchStrategy[Any] = from_schema(cleaned)
-    return objects.filter(lambda value: isinstance(value, dict))
+    return cast("SearchStrategy[dict[str, Any]]", from_schema(cleaned))  # "type": "object" is forced
 
 
 def valid_arguments(schema: Mapping[str, Any] | None) -> SearchStrategy[Payload]:
@@ -180,12 +160,8 @@ def valid_arguments(schema: Mapping[str, Any] | None) -> SearchStrategy[Payload]
     recursive `$ref`s, malformed keywords); an empty or missing schema means "any object". Text is
     compact, spaced or indented, as models write all three. A client must answer every one.
     """
-    objects = _objects(_usable_schema(schema))
-    return st.builds(
-        lambda value, style: Payload(_render(value, style), "valid", "matches the schema"),
-        objects,
-        st.sampled_from(_STYLES),
-    )
+    objects, styles = _objects(_usable_schema(schema)), st.sampled_from(_STYLES)
+    return st.builds(lambda value, style: Payload(_render(value, style), "valid", "matches the schema"), objects, styles)
 
 
 _REMOVE = object()
@@ -195,9 +171,7 @@ _WRONG_VALUES: tuple[tuple[str, Any], ...] = (
 _EXTRA_KEYS: tuple[tuple[str, Any], ...] = (("unexpected", 1), ("self", "x"), ("__proto__", {}), ("kwargs", None))
 
 
-def _edited(
-    cleaned: dict[str, Any], kind: str, edits: list[tuple[str, Any, str]], *, must_violate: bool
-) -> SearchStrategy[Payload]:
+def _edited(cleaned: dict[str, Any], kind: str, edits: list[Any], *, must_violate: bool) -> SearchStrategy[Payload]:
     """Valid objects with one edit (key, new value or _REMOVE, note) applied."""
 
     def apply(value: dict[str, Any], edit: tuple[str, Any, str]) -> Payload:
@@ -228,16 +202,12 @@ def _violation_branches(schema: Mapping[str, Any] | None) -> list[SearchStrategy
         for name, value in _WRONG_VALUES
         if name not in types and not (name == "integer" and "number" in types)
     ]
-    if wrong:
-        branches.append(_edited(cleaned, "wrong-type", wrong, must_violate=True))
-    if nulls := [(key, None, f"{key!r} is null") for key, types in typed.items() if "null" not in types]:
-        branches.append(_edited(cleaned, "null-value", nulls, must_violate=True))
+    nulls = [(key, None, f"{key!r} is null") for key, types in typed.items() if "null" not in types]
+    branches += [_edited(cleaned, kind, edits, must_violate=True) for kind, edits in (("wrong-type", wrong), ("null-value", nulls)) if edits]
     closed = cleaned.get("additionalProperties") is False
     why = "additionalProperties is false" if closed else "allowed by the schema, breaks fn(**arguments)"
     extras = [(key, value, f"extra key {key!r} ({why})") for key, value in _EXTRA_KEYS if key not in properties]
-    if extras:
-        branches.append(_edited(cleaned, "extra-key", extras, must_violate=closed))
-    return branches
+    return branches + ([_edited(cleaned, "extra-key", extras, must_violate=closed)] if extras else [])
 
 
 def schema_violating_arguments(schema: Mapping[str, Any] | None) -> SearchStrategy[Payload]:
@@ -330,14 +300,15 @@ _FIXED: dict[str, list[tuple[str, str]]] = {  # kind -> (text, note), simplest f
 }  # fmt: skip
 
 
-def _hostile_branches() -> list[SearchStrategy[Payload]]:
+def _hostile_branches(also_truncate: SearchStrategy[str] | None = None) -> list[SearchStrategy[Payload]]:
     fixed = {kind: _fixed(kind, texts) for kind, texts in _FIXED.items()}
+    truncatable = st.sampled_from([_WEATHER, '{"query": "caf\\u00e9 \\ud83d\\ude00"}'])
     odd = st.text(st.sampled_from(_ODD), min_size=1, max_size=16).map(
         lambda s: Payload(_render({"query": s}, {}), "bidi-and-zero-width", "bidi and zero-width mix")
     )
     return [
         *(fixed[kind] for kind in ("empty", "not-an-object", "not-json")),
-        _truncated(st.sampled_from([_WEATHER, '{"query": "caf\\u00e9 \\ud83d\\ude00"}'])),
+        _truncated(st.one_of(truncatable, also_truncate) if also_truncate is not None else truncatable),
         *(fixed[kind] for kind in ("duplicate-key", "control-character", "huge-number", "nan-or-infinity")),
         fixed["lone-surrogate"],
         st.one_of(fixed["bidi-and-zero-width"], odd),
@@ -364,8 +335,8 @@ def any_arguments(schema: Mapping[str, Any] | None) -> SearchStrategy[Payload]:
     Also truncates valid payloads, as a stream cut mid-call would. Shrinks toward "valid".
     """
     valid = valid_arguments(schema)
-    truncated_valid = _truncated(valid.map(lambda payload: payload.text))
-    return st.one_of(valid, *_violation_branches(schema), truncated_valid, *_hostile_branches())
+    hostile = _hostile_branches(also_truncate=valid.map(lambda payload: payload.text))
+    return st.one_of(valid, *_violation_branches(schema), *hostile)
 
 
 def delta_chunks(text: str, *, max_chunks: int = 64) -> SearchStrategy[list[str]]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
+from random import Random
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
-from hypothesis import given, seed, settings
+from hypothesis import Phase, find, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.vendor.pretty import RepresentationPrinter
 
 from harness.payloads import (
     KINDS,
@@ -54,7 +57,7 @@ BROKEN: dict[str, Any] = {
     "required": ["n"],
 }
 SCHEMAS = [SEARCH, DECORATED, BROKEN, {}, {"type": "object", "properties": {}}]
-FAST = settings(max_examples=40, deadline=None, database=None)
+FAST = settings(max_examples=12, deadline=None, database=None)
 
 
 def _valid(schema: dict[str, Any], text: str) -> bool:
@@ -67,7 +70,9 @@ def test_valid_arguments_parse_as_objects_the_schema_accepts(schema: dict[str, A
     @given(valid_arguments(schema))
     def check(payload: Payload) -> None:
         assert payload.kind == "valid" and payload.parses_as_object
-        if schema is not BROKEN:  # BROKEN itself is no schema jsonschema can use
+        if schema is BROKEN:  # no schema jsonschema can use: what survived cleaning still holds
+            assert type(json.loads(payload.text)["n"]) is int
+        else:
             assert _valid(schema, payload.text)
 
     check()
@@ -86,7 +91,7 @@ def test_missing_schema_means_any_object() -> None:
 def test_violating_arguments_break_the_schema_in_the_named_way(schema: dict[str, Any]) -> None:
     seen: set[str] = set()
 
-    @settings(max_examples=150, deadline=None, database=None)
+    @settings(max_examples=60, deadline=None, database=None)
     @given(schema_violating_arguments(schema))
     def check(payload: Payload) -> None:
         seen.add(payload.kind)
@@ -146,15 +151,15 @@ def test_hostile_texts_do_what_their_kind_says() -> None:
     assert all(p.parses_as_object for p in by_kind["nan-or-infinity"])  # Python accepts what JSON forbids
 
 
-def test_any_arguments_covers_every_kind_in_a_few_hundred_examples() -> None:
-    kinds = {payload.kind for payload in _all(any_arguments(SEARCH), 300)}
+def test_any_arguments_covers_every_kind_within_150_examples() -> None:
+    kinds = {payload.kind for payload in _all(any_arguments(SEARCH), 150)}
     assert kinds == set(KINDS)
 
 
 @FAST
 @given(st.data())
 def test_delta_chunks_are_non_empty_and_concatenate_to_the_text(data: st.DataObject) -> None:
-    payload = data.draw(any_arguments(DECORATED))
+    payload = data.draw(st.one_of(valid_arguments(SEARCH), hostile_arguments()))
     chunks = data.draw(delta_chunks(payload.text, max_chunks=8))
     assert "".join(chunks) == payload.text
     assert all(chunks) and len(chunks) <= 8
@@ -162,9 +167,10 @@ def test_delta_chunks_are_non_empty_and_concatenate_to_the_text(data: st.DataObj
 
 
 def test_delta_chunks_of_a_huge_payload_stay_few() -> None:
-    text = "x" * (1 << 20)
-    chunks = _first(delta_chunks(text), lambda c: len(c) > 32)
-    assert len(chunks) <= 64 and "".join(chunks) == text
+    text = "x" * 5000
+    splits = _all(delta_chunks(text), 20)
+    assert all(len(chunks) <= 64 and "".join(chunks) == text for chunks in splits)
+    assert max(len(chunks) for chunks in splits) > 1
 
 
 def test_payload_with_a_raw_surrogate_cannot_exist() -> None:
@@ -175,10 +181,13 @@ def test_payload_with_a_raw_surrogate_cannot_exist() -> None:
 def test_repr_of_a_huge_payload_is_short() -> None:
     payload = _first(hostile_arguments(), lambda p: p.kind == "huge-string")
     assert len(repr(payload)) < 300 and "chars)" in repr(payload)
+    printer = RepresentationPrinter()
+    printer.pretty(payload)
+    assert printer.getvalue() == repr(payload)
 
 
 def test_same_seed_gives_same_examples() -> None:
-    assert _all(any_arguments(SEARCH), 30) == _all(any_arguments(SEARCH), 30)
+    assert _all(any_arguments(SEARCH), 20) == _all(any_arguments(SEARCH), 20)
 
 
 def _all(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
@@ -195,5 +204,7 @@ def _all(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
     return drawn
 
 
-def _first(strategy: st.SearchStrategy[Any], condition: Any) -> Any:
-    return next(value for value in _all(strategy, 200) if condition(value))
+def _first(strategy: st.SearchStrategy[Any], condition: Callable[[Any], bool]) -> Any:
+    """The first example that meets `condition`, unshrunk."""
+    quick = settings(database=None, max_examples=500, phases=[Phase.generate], deadline=None)
+    return find(strategy, condition, settings=quick, random=Random(0))
