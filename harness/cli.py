@@ -88,8 +88,8 @@ async def _serve(args: argparse.Namespace) -> int:
 class _SessionLog:
     """`rtmock serve` logs one line per session event of note."""
 
-    NOTABLE = {"response.create", "conversation.item.create", "session.update", "error", "response.done",
-               "rtmock.scenario.complete", "rtmock.closed", "input_audio_buffer.commit"}
+    NOTABLE = frozenset({"response.create", "conversation.item.create", "session.update", "error", "response.done",
+               "rtmock.scenario.complete", "rtmock.closed", "input_audio_buffer.commit"})
 
     def __init__(self, judge: Any) -> None:
         self.judge = judge
