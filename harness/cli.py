@@ -20,7 +20,7 @@ from mockserver.errors import RtmockError, ScenarioError, UsageError
 from mockserver.loader import LoadedScenario, load_scenario
 from mockserver.records import Record, TranscriptError
 from mockserver.scenario import Scenario
-from mockserver.server import MockServer, SessionInfo, client_environment
+from mockserver.server import MockServer, Observer, SessionInfo, client_environment
 
 __all__ = ["main"]
 
@@ -85,7 +85,7 @@ async def _serve(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED
 
 
-class _SessionLog:
+class _SessionLog(Observer):
     """`rtmock serve` logs one line per session event of note."""
 
     NOTABLE = frozenset({"response.create", "conversation.item.create", "session.update", "error", "response.done",

@@ -152,11 +152,13 @@ class RtmockServer:
         """Wait (bounded) until the sessions are judged; call after the client is done."""
         if self._result is None:
             self._result = self._thread.call(self._settle(timeout), timeout + 10)
+        assert self._result is not None
         return TestVerdict(self._result)
 
     async def verdict_async(self, timeout: float = 60.0) -> TestVerdict:
         if self._result is None:
             self._result = await asyncio.wrap_future(self._thread.submit(self._settle(timeout)))
+        assert self._result is not None
         return TestVerdict(self._result)
 
     def run(self, command: Sequence[str], **options: Any) -> TestVerdict:

@@ -19,7 +19,7 @@ __all__ = ["OPERATORS", "explain_mismatch", "lookup", "matches"]
 
 OPERATORS = ("equals", "contains", "regex", "json_contains", "exists", "type")
 _MISSING = object()
-_TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "object": dict, "array": list, "null": type(None)}
+_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "object": dict, "array": list, "null": type(None)}
 
 
 def lookup(event: Any, path: str) -> Any:
