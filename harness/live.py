@@ -37,6 +37,9 @@ class LiveJudge(Observer):
         self._by_info: dict[int, JudgedSession] = {}
         self.changed = asyncio.Event()
         self.first_finding_at: float | None = None  # loop time of the first finding (for benchmarks)
+        #: Set by whoever stops the client because of a finding: then sessions that end are not
+        #: charged with what was still within its bound.
+        self.stopping = False
 
     # ---- observer hook ---------------------------------------------------------------------------
 
@@ -100,7 +103,7 @@ class LiveJudge(Observer):
                 judged.timer = None
             now = asyncio.get_running_loop().time() - judged.started
             before = len(judged.judge.findings)
-            judged.verdict = judged.judge.finish(now)
+            judged.verdict = judged.judge.finish(now, settle_pending=not self.stopping)
             self._found(judged, judged.verdict.findings[before:])
             self.changed.set()
         return judged.verdict

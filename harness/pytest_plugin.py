@@ -138,6 +138,7 @@ class RtmockServer:
                 await asyncio.wait_for(judge.changed.wait(), max(0.0, limit - loop.time()))
             except TimeoutError:
                 pass
+        judge.stopping = bool(judge.findings)
         verdicts = judge.finish_all()
         result = RunResult(self.scenario, [], sessions=[(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)],
                            duration=loop.time() - start)

@@ -139,6 +139,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
                 judge.changed.clear()
                 now = loop.time()
                 if judge.findings:
+                    judge.stopping = True
                     await _stop(proc)
                     stopped_by_us = True
                     break
