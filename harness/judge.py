@@ -124,11 +124,16 @@ class Judge:
         self.now = max(self.now, now)
         return self.findings[start:]
 
-    def finish(self, now: float | None = None) -> SessionVerdict:
-        """The session is over: whatever is still awaited will never come."""
+    def finish(self, now: float | None = None, *, settle_pending: bool = True) -> SessionVerdict:
+        """The session is over: whatever is still awaited will never come. With `settle_pending`
+        False (rtmock stopped the client itself, after a finding), what was still within its bound
+        is left undecided: its absence is our doing, not the client's."""
         if now is not None:
             self._expire(now)
             self.now = max(self.now, now)
+        if not settle_pending:
+            return SessionVerdict(self.session_id, self.scenario_name, self.scenario_path, self.complete,
+                                  list(self.findings), self.now, self.events)
         self._expire(float("inf"), at=self.now)
         if not self.complete and not self.findings and self.closed_by in ("client", None):
             self._add(Rule.CLIENT_DISCONNECTED if self.closed_by == "client" else Rule.SCENARIO_MISMATCH,
@@ -218,7 +223,7 @@ class Judge:
         if kind == "session.update":
             tools = (event.get("session") or {}).get("tools")
             if isinstance(tools, list):
-                self._declared_tools = {t.get("name") for t in tools if isinstance(t, dict)}
+                self._declared_tools = {str(t.get("name")) for t in tools if isinstance(t, dict)}
         elif kind == "conversation.item.create":
             self._item_create(record, event)
         elif kind == "input_audio_buffer.commit":
