@@ -72,12 +72,14 @@ async def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with server:
-        only = scenarios[0].name if len(scenarios) == 1 else None
         print(f"rtmock: serving {', '.join(s.name for s in scenarios)} on {server.ws_url()}", flush=True)
         if len(scenarios) > 1:
             print("  pick a scenario with the path prefix /s/<name>/, e.g. " + server.ws_url(scenarios[0].name))
         print("  point clients at it (bash):")
-        for key, value in client_environment(server, only if only else None).items():
+        first = None if len(scenarios) == 1 else scenarios[0].name
+        if first:
+            print(f"  (these point at {first}; for another, change /s/{first}/ in the URLs)")
+        for key, value in client_environment(server, first).items():
             print(f"    export {key}={value}")
         print("  Ctrl-C stops the server.", flush=True)
         await stop.wait()
