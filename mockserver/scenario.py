@@ -86,6 +86,9 @@ class FunctionCallPart(_Model):
     name: str = Field(min_length=1, description="The tool's name.")
     arguments: dict[str, Any] | str = Field(default_factory=dict)
     chunks: int = Field(3, ge=1, le=100_000, description="How many argument delta events to split into.")
+    deltas: list[str] | None = Field(
+        None, description="The exact texts of the argument delta events, in order (instead of `chunks`). They "
+        "concatenate to `arguments`, which defaults to their concatenation. `rtmock fuzz` reproducers use it.")
     id: str | None = Field(None, description="A label for `expect: function_call_output` to refer to.")
     call_id: str | None = Field(None, description="The call_id on the wire (default: generated).")
 
@@ -95,6 +98,24 @@ class FunctionCallPart(_Model):
         if value is not None and not CALL_ID_PATTERN.match(value):
             raise ValueError("a call_id may contain only letters, digits, '_' and '-'")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arguments_from_deltas(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "arguments" not in data and isinstance(data.get("deltas"), list) \
+                and all(isinstance(d, str) for d in data["deltas"]):
+            return {**data, "arguments": "".join(data["deltas"])}
+        return data
+
+    @model_validator(mode="after")
+    def _deltas_make_arguments(self) -> FunctionCallPart:
+        if self.deltas is None:
+            return self
+        if "chunks" in self.model_fields_set:
+            raise ValueError("give either 'chunks' or 'deltas', not both")
+        if "".join(self.deltas) != self.arguments_text:
+            raise ValueError("'deltas' must concatenate to exactly the 'arguments' text (or leave out 'arguments')")
+        return self
 
     @property
     def arguments_text(self) -> str:

@@ -185,6 +185,12 @@ class MockServer:
             return _error(404, f"no scenario named {wanted!r} is served (names: {', '.join(sorted(self.scenarios))})")
         return self.scenarios[wanted]
 
+    async def choose_scenario(self, request: web.Request) -> LoadedScenario | web.Response:
+        """The scenario a new connection plays, or the HTTP error that refuses it: by path prefix or
+        query (see the module doc). A subclass may override it and may wait: `rtmock fuzz` hands each
+        new connection the next generated case. Auth and the websocket upgrade are checked after it."""
+        return self._pick(request)
+
     def _dialect(self, request: web.Request, scenario: LoadedScenario) -> Dialect:
         pinned = scenario.scenario.dialect
         if pinned != "any":
@@ -208,7 +214,7 @@ class MockServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if not request.path.rstrip("/").endswith("/realtime"):
             return _error(404, f"not a realtime endpoint: {request.path} (use …/v1/realtime)")
-        picked = self._pick(request)
+        picked = await self.choose_scenario(request)
         if isinstance(picked, web.Response):
             return picked
         if not self._authorised(request):

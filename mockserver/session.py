@@ -453,7 +453,8 @@ class SessionCore:
             if isinstance(part, _FunctionCallItem):
                 call = part.function_call
                 call_id = self._call_ids[(step_index, output_index)]
-                frames = self._function_call_frames(active, output_index, item_id, call_id, call.name, call.arguments_text, call.chunks)
+                pieces = call.deltas if call.deltas is not None else split_text(call.arguments_text, call.chunks)
+                frames = self._function_call_frames(active, output_index, item_id, call_id, call.name, call.arguments_text, pieces)
             elif isinstance(part, _TextItem):
                 text = part.part
                 frames = self._content_frames(active, output_index, item_id, "text", text.text, text.chunks, None)
@@ -490,13 +491,13 @@ class SessionCore:
             self._emit(echo)
 
     def _function_call_frames(self, active: ActiveResponse, output_index: int, item_id: str, call_id: str,
-                              name: str, arguments: str, chunks: int) -> Generator[bool, None, None]:
-        """Emit the frames of one function call; yields after each (True after a delta)."""
+                              name: str, arguments: str, pieces: list[str]) -> Generator[bool, None, None]:
+        """Emit the frames of one function call, one delta per piece; yields after each (True after a delta)."""
         item = {"id": item_id, "object": "realtime.item", "type": "function_call", "status": "in_progress",
                 "name": name, "call_id": call_id, "arguments": ""}
         self._add_output_item(active, output_index, item)
         yield False
-        for piece in split_text(arguments, chunks):
+        for piece in pieces:
             self._emit(self.events.arguments_delta(active.id, item_id, output_index, call_id, piece))
             yield True
         item["arguments"] = arguments
