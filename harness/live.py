@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from mockserver.records import Record
+from mockserver.records import Direction, Record
 from mockserver.server import Observer, SessionInfo
 
 from .findings import Finding, SessionVerdict
@@ -57,10 +57,13 @@ class LiveJudge(Observer):
     def record(self, session: SessionInfo, record: Record) -> None:
         judged = self._by_info[id(session)]
         was_complete = judged.judge.complete
-        self._found(judged, judged.judge.feed(record))
+        found = judged.judge.feed(record)
+        self._found(judged, found)
         if judged.judge.complete != was_complete:
             self.changed.set()
-        self._schedule(judged)
+        # a server delta (thousands per response) neither arms nor meets a bound: the timer stays
+        if found or not (record.direction is Direction.SERVER and record.type.endswith(".delta")):
+            self._schedule(judged)
 
     def session_ended(self, session: SessionInfo) -> None:
         judged = self._by_info[id(session)]
