@@ -40,7 +40,8 @@ TOOL: Final[Spec] = {
 }
 # GA also allows MCP tools; their keys are many and we do not script them, so accept them as objects.
 _GA_TOOL_KEYS_MCP = {"server_label", "server_url", "connector_id", "allowed_tools", "authorization",
-                     "headers", "require_approval", "server_description"}
+                     "headers", "require_approval", "server_description", "allowed_callers",
+                     "defer_loading", "tunnel_id"}
 
 SESSION_GA: Final[Spec] = {
     "type": ("string", False, None),

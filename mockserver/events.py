@@ -79,6 +79,12 @@ _USAGE = {
     },
     "output_token_details": {"text_tokens": 0, "audio_tokens": 0},
 }
+# Beta usage (openai.types.beta.realtime.ResponseDoneEvent) predates image input: no image or
+# cached-token breakdowns.
+_USAGE_BETA = {
+    **_USAGE,
+    "input_token_details": {"cached_tokens": 0, "text_tokens": 0, "audio_tokens": 0},
+}
 
 
 class EventFactory:
@@ -211,7 +217,7 @@ class EventFactory:
             "status_details": status_details,
             "output": copy.deepcopy(output),
             "conversation_id": "conv_default",
-            "usage": copy.deepcopy(_USAGE) if usage else None,
+            "usage": copy.deepcopy(_USAGE_BETA if self.dialect is Dialect.BETA else _USAGE) if usage else None,
             "metadata": metadata,
         }
         if self.dialect is Dialect.BETA:

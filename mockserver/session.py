@@ -220,6 +220,9 @@ class SessionCore:
                 self._reject(Rejection("response_cancel_not_active", "Cancellation failed: no active response found.", None, event_id))
                 return
             self._finish_response(conv.active, "cancelled", {"type": "cancelled", "reason": "client_cancelled"})
+            if isinstance(self._wait, _Sleep):
+                # the cancelled response's delta pause or `hold`: the response is over, so is its wait
+                self._wait = _Sleep(self._now)
         elif kind == "input_audio_buffer.append":
             try:
                 conv.audio_bytes += len(base64.b64decode(event["audio"], validate=True))
@@ -472,7 +475,7 @@ class SessionCore:
         if step.hold > 0:
             yield _Sleep(self._now + step.hold)
         if not active.cancelled:
-            details = None if step.status == "completed" else {"type": step.status, "reason": "rtmock_scenario"}
+            details = _STATUS_DETAILS.get(step.status)
             self._finish_response(active, step.status, details)
 
     def _add_output_item(self, active: ActiveResponse, output_index: int, item: dict[str, Any]) -> None:
@@ -538,6 +541,16 @@ class SessionCore:
         self._emit(ev.content_part(True, active.id, item_id, output_index, part))
         self._complete_output_item(active, output_index, item)
         yield False
+
+
+#: `response.status_details` for a scripted non-completed status. `reason` is a closed set in the
+#: official models (openai-agents validates it): an incomplete response ran out of tokens; a failed
+#: one carries an `error` instead.
+_STATUS_DETAILS: dict[str, dict[str, Any]] = {
+    "incomplete": {"type": "incomplete", "reason": "max_output_tokens"},
+    "failed": {"type": "failed", "error": {"type": "server_error", "code": "rtmock_scenario",
+                                           "message": "The scenario scripted this response to fail."}},
+}
 
 
 def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
