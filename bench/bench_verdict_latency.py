@@ -1,0 +1,84 @@
+"""Verdict latency and the fixed cost of `rtmock run`.
+
+    python bench/bench_verdict_latency.py [--runs 5]
+
+1. A client that never sends the final response.create: the time from that step's bound (the
+   finding's time, on the session's clock) to the end of `run_scenario` (the verdict is known and
+   the client stopped). Target < 100 ms.
+2. The wall time of `rtmock run scenarios/get_your_info.yaml -- python bench/client_get_your_info.py`
+   minus the same client's own wall time against an already running `rtmock serve`: what rtmock
+   adds to a CI step (its start, the server, judging, stopping). Target < 300 ms on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, SEED, rtmock_command, save_result, serve
+
+from harness.findings import Rule
+from harness.runner import RunOptions, run_scenario
+from mockserver.loader import load_scenario
+
+CLIENT = [sys.executable, str(Path(__file__).resolve().parent / "client_get_your_info.py")]
+
+
+async def verdict_latency(runs: int) -> list[float]:
+    scenario = load_scenario(SEED)
+    out = []
+    for _ in range(runs):
+        result = await run_scenario(scenario, [*CLIENT, "--forget-create"], RunOptions(tls=False))
+        ended = asyncio.get_running_loop().time()
+        finding = next(f for f in result.findings if f.rule is Rule.MISSING_RESPONSE_CREATE)
+        info = result.sessions[0][0]
+        assert info.core is not None and finding.time is not None
+        bound = info.core.started + finding.time
+        out.append(ended - bound)
+    return out
+
+
+def wall(command: list[str], env: dict[str, str] | None = None) -> float:
+    began = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    took = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"{command} exited {done.returncode}: {done.stdout[-500:]} {done.stderr[-500:]}")
+    return took
+
+
+def run_overhead(runs: int) -> tuple[float, float, float]:
+    rtmock_run = [*rtmock_command(), "run", str(SEED), "--", *CLIENT]
+    with serve([SEED]) as (url, _proc):
+        env = {**os.environ, "RTMOCK_URL": url}
+        wall(CLIENT, env)  # warm-up (page cache)
+        bare = [wall(CLIENT, env) for _ in range(runs)]
+    wall(rtmock_run)
+    full = [wall(rtmock_run) for _ in range(runs)]
+    return statistics.median(full), statistics.median(bare), statistics.median(full) - statistics.median(bare)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    command = f"python bench/bench_verdict_latency.py --runs {args.runs}"
+    latencies = [x * 1000 for x in asyncio.run(verdict_latency(args.runs))]
+    full, bare, overhead = run_overhead(args.runs)
+    save_result("verdict_latency", [
+        ("bound → verdict, median / max (ms; target < 100)", f"{statistics.median(latencies):.0f} / {max(latencies):.0f}", command),
+        ("`rtmock run` seed scenario, wall (ms, median)", f"{full * 1000:.0f}", command),
+        ("bare client against `rtmock serve`, wall (ms, median)", f"{bare * 1000:.0f}", command),
+        ("overhead of `rtmock run` (ms; target < 300)", f"{overhead * 1000:.0f}", command),
+    ])
+
+
+if __name__ == "__main__":
+    main()
