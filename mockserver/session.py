@@ -237,7 +237,7 @@ class SessionCore:
                     f"Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
                     f"but buffer only has {ms:.2f}ms of audio.", None, event_id))
                 return
-            item = {"id": self.ids.new("item"), "object": "realtime.item", "type": "message", "status": "completed",
+            item: dict[str, Any] = {"id": self.ids.new("item"), "object": "realtime.item", "type": "message", "status": "completed",
                     "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
             previous = conv.add(item)
             conv.audio_bytes = 0
@@ -470,7 +470,7 @@ class SessionCore:
                     return
                 if is_delta and pause > 0:
                     yield _Sleep(self._now + pause)
-                    if active.cancelled:
+                    if _cancelled(active):  # a response.cancel may have come in while we slept
                         return
         if step.hold > 0:
             yield _Sleep(self._now + step.hold)
@@ -561,3 +561,7 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
             _merge(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
+
+
+def _cancelled(active: ActiveResponse) -> bool:
+    return active.cancelled
