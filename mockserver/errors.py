@@ -31,7 +31,8 @@ class ScenarioError(RtmockError):
         self.path = path
         self.line = line
         self.column = column
-        self.message = message
+        # one line whatever the scenario held: keys and values are quoted into messages
+        self.message = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
         self.problems: list[ScenarioError] = [self]
         super().__init__(self.one_line())
 

@@ -1,13 +1,15 @@
 """Reading scenario files: YAML with positions → a checked `LoadedScenario`, or a located error.
 
 Every problem is one line, `file:line:column: what is wrong; what to write instead`, raised as a
-`ScenarioError` (the scenario author's fault, never the client's). YAML is read with the safe loader
-only (no tags that build objects, no code), bounded in size even when aliases expand.
+`ScenarioError` (the scenario author's fault, never the client's). YAML is read with a restricted safe
+loader: plain JSON-like values only (no tags that build objects, no timestamps, sets or binary), no
+duplicate keys, no recursive aliases, bounded nesting, and bounded in size even when aliases expand.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ __all__ = ["CallRef", "LoadedScenario", "load_scenario", "load_scenario_text"]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000  # after alias expansion: stops "billion laughs" documents
+MAX_DEPTH = 100  # nesting, also after alias expansion: deeper documents would exhaust the stack
 
 Path_ = tuple[str | int, ...]
 
@@ -51,6 +54,9 @@ class CallRef:
     part: int  # 0-based index in the step's respond list
     spec: FunctionCallPart
     line: int
+
+    def __hash__(self) -> int:  # a call is its place in the script (its spec may hold unhashable arguments)
+        return hash((self.step, self.part))
 
 
 @dataclass(slots=True)
@@ -69,24 +75,150 @@ class LoadedScenario:
         return f"{self.path or self.name}:{self.step_lines[index]} (step {index + 1})"
 
 
+# ---- YAML → plain data ----------------------------------------------------------------------
+
+_TAG_PREFIX = "tag:yaml.org,2002:"
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, narrowed to what JSON can carry (scenario values end up in JSON frames):
+    unquoted dates stay text, and the object-building tags !!binary, !!set, !!omap, !!pairs and
+    !!timestamp are refused. Nesting is bounded while composing, before recursion can run out."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(None, None, f"nests more than {MAX_DEPTH} levels deep; flatten it", mark)
+            node = super().compose_node(parent, index)
+            assert node is not None  # the stubs allow None; a node is always composed here
+            return node
+        finally:
+            self.depth -= 1
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TAG_PREFIX + "timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(None, None, f"could not determine a constructor for the tag {node.tag!r}",
+                                            node.start_mark)
+
+
+for _tag in ("binary", "set", "omap", "pairs", "timestamp"):
+    _Loader.add_constructor(_TAG_PREFIX + _tag, _refuse_tag)
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_TAG_PREFIX):] if tag.startswith(_TAG_PREFIX) else tag
+
+
+#: Hints for PyYAML's terse problems: what the author most likely has to change.
+_YAML_HINTS = {
+    "found character '\\t' that cannot start any token": "indent with spaces, not tabs",
+    "expected <block end>, but found": "this line's indentation does not line up with the lines above it",
+    "mapping values are not allowed here": "a 'key: value' where a value was expected: quote the value or fix the indentation",
+    "could not find expected ':'": "a key needs ': ' after it (or quote the text)",
+    "found undefined alias": "define the anchor (&name) before using the alias (*name)",
+    "found unexpected end of stream": "a quote or bracket is not closed",
+    "but found another document": "a scenario file holds one document: remove the second '---'",
+}
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    problem = exc.problem or exc.context or "invalid YAML"
+    if "could not determine a constructor" in problem:
+        tag = problem.split(" for the tag ")[-1].strip("'\"")
+        return f"{_short_tag(tag)} tags are not allowed: rtmock reads plain YAML (mappings, lists, text, numbers, true/false, null)"
+    if exc.problem == "second occurrence" and exc.context and exc.context_mark:  # a duplicate anchor
+        return f"{exc.context.split(';')[0]} (first on line {exc.context_mark.line + 1}); give each anchor its own name"
+    if exc.context and exc.context_mark and exc.problem and exc.problem_mark \
+            and exc.context_mark.line != exc.problem_mark.line:
+        problem = f"{exc.context} (line {exc.context_mark.line + 1}), {problem}"
+    hint = next((h for p, h in _YAML_HINTS.items() if p in (exc.problem or "")), None)
+    return f"{problem}; {hint}" if hint else problem
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_graph(root: yaml.Node, where: str) -> None:
+    """Aliases make the node tree a graph: refuse cycles, and bound its size and depth once every
+    alias is expanded (the "billion laughs" document is a few lines of text). Iterative, and linear
+    in the number of distinct nodes, so it fails fast whatever the expansion would be."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, list[yaml.Node]]] = [(root, _children(root))]
+    on_path.add(id(root))
+    while stack:
+        node, todo = stack[-1]
+        if todo:
+            child = todo.pop()
+            if id(child) in on_path:
+                line, col = _mark(node)
+                raise ScenarioError(where, line, col, "this value contains itself through an alias; "
+                                    "a scenario cannot be recursive: write the value out")
+            if id(child) not in size:
+                on_path.add(id(child))
+                stack.append((child, _children(child)))
+            continue
+        stack.pop()
+        on_path.discard(id(node))
+        kids = _children(node)
+        size[id(node)] = 1 + sum(size[id(k)] for k in kids)
+        depth[id(node)] = 1 + max((depth[id(k)] for k in kids), default=0)
+    for measure, limit, what in ((size, MAX_NODES, "values"), (depth, MAX_DEPTH, "levels deep")):
+        if measure[id(root)] <= limit:
+            continue
+        # point at the innermost value that is over the limit: where the expansion happens
+        node = root
+        while (over := next((k for k in _children(node) if measure[id(k)] > limit), None)) is not None:
+            node = over
+        line, col = _mark(node)
+        raise ScenarioError(where, line, col, f"this value expands through aliases to {measure[id(node)]} {what}, "
+                            f"more than the {limit} a scenario may hold: use fewer aliases (*name)")
+
+
 class _Positions:
     """Maps a path of keys/indexes in the document to the (line, column) where its value starts."""
 
     def __init__(self, root: yaml.Node) -> None:
         self.marks: dict[Path_, tuple[int, int]] = {}
         self.key_marks: dict[Path_, tuple[int, int]] = {}
+        #: (key, its line:column, the line of its first occurrence) for each repeated key of a mapping
+        self.duplicates: list[tuple[str, tuple[int, int], int]] = []
         seen: set[int] = set()
         stack: list[tuple[yaml.Node, Path_]] = [(root, ())]
         while stack:
             node, path = stack.pop()
-            self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+            self.marks.setdefault(path, _mark(node))
             if id(node) in seen:
                 continue
             seen.add(id(node))
             if isinstance(node, yaml.MappingNode):
+                first_line: dict[str, int] = {}
                 for key_node, value_node in node.value:
                     key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-                    self.key_marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                    if key in first_line and key != "<<":
+                        self.duplicates.append((key, _mark(key_node), first_line[key]))
+                    first_line.setdefault(key, _mark(key_node)[0])
+                    self.key_marks[(*path, key)] = _mark(key_node)
                     stack.append((value_node, (*path, key)))
             elif isinstance(node, yaml.SequenceNode):
                 for i, child in enumerate(node.value):
@@ -100,34 +232,60 @@ class _Positions:
         return self.marks.get(path, (1, 1))
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
-    if id(node) in memo:
-        return memo[id(node)]
-    memo[id(node)] = 1  # guards against recursive aliases
-    if isinstance(node, yaml.MappingNode):
-        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
-    elif isinstance(node, yaml.SequenceNode):
-        size = 1 + sum(_expanded_size(c, memo) for c in node.value)
-    else:
-        size = 1
-    memo[id(node)] = size
-    return size
+def _read_yaml(text: str, where: str) -> tuple[Any, _Positions]:
+    """The document's data and positions, or a located `ScenarioError`."""
+    try:
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                raise ScenarioError(where, 1, 1, "empty scenario: write at least 'steps:' with one step")
+            _check_graph(root, where)
+            data = loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ScenarioError(where, line, col, f"YAML: {_yaml_problem(exc)}") from None
+    except yaml.reader.ReaderError as exc:
+        before = text[:exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise ScenarioError(where, line, col, f"YAML: the character {char!r} (U+{ord(char):04X}) is not allowed in "
+                            "YAML text: remove it, or write it as an escape in a double-quoted string") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(where, 1, 1, f"YAML: {exc}") from None
+    positions = _Positions(root)
+    if positions.duplicates:
+        key, (line, col), first = positions.duplicates[0]
+        raise ScenarioError(where, line, col, f"key '{key}' is given twice in this mapping (first on line {first}); keep one")
+    if not isinstance(data, dict):
+        line, col = _mark(root)
+        got = "a list" if isinstance(data, list) else "null" if data is None else repr(data)
+        raise ScenarioError(where, line, col, f"a scenario is a mapping with at least 'steps:', not {got}")
+    return data, positions
 
 
-def _resolve(data: Any, loc: tuple[str | int, ...]) -> Path_:
+# ---- validation errors → located lines --------------------------------------------------------
+
+
+def _resolve(data: Any, loc: tuple[str | int, ...], accept: Callable[[Any], bool] = lambda _: True) -> Path_:
     """The document path a pydantic error location points at (locations also name union tags and
     type names, which are not keys). A reading that uses up the whole location wins, then the longest."""
-    best: tuple[tuple[bool, bool, int], Path_] = ((False, False, 0), ())
+    best: tuple[tuple[bool, bool, int], Path_] = ((False, False, -1), ())
 
     def walk(value: Any, rest: tuple[str | int, ...], path: Path_, last_was_key: bool) -> None:
         nonlocal best
-        score = (not rest, last_was_key, len(path))
+        score = (not rest and accept(value), last_was_key, len(path))
         if score > best[0]:
             best = (score, path)
         if not rest:
             return
         head, tail = rest[0], rest[1:]
-        if (isinstance(value, dict) and head in value) or (isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value)):
+        is_key = (isinstance(value, dict) and head in value) or (
+            isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value))
+        if is_key:
             walk(value[head], tail, (*path, head), True)
         if isinstance(head, str):
             walk(value, tail, path, False)  # a union tag or a type name, not a key
@@ -173,6 +331,11 @@ def _lookup(data: Any, path: Path_) -> Any:
     return data
 
 
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 _EXPECTED = {
     "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
     "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
@@ -181,11 +344,52 @@ _EXPECTED = {
 }
 
 
-def _error_text(err: Any, data: Any) -> tuple[Path_, str, str | None]:
-    """(document path, message, the `expected` phrase when it is a plain type error)."""
+@dataclass(slots=True)
+class _Problem:
+    path: Path_  # where in the document
+    message: str
+    expected: str | None = None  # the phrase for a plain type error ("a mapping"), merged across union forms
+    at_key: bool = False  # locate at the key rather than at its value
+    missing: str | None = None  # the key a "missing" error names
+    suggests: str | None = None  # the key an "unknown key" error suggests
+
+
+def _one_of(kind: str, value: Any, keys: tuple[str, ...], path: Path_) -> _Problem:
+    """A step (or a respond output) that has not exactly one of its kind's keys."""
+    what = "a step" if kind == "step" else "an output"
+    options = ", ".join(keys)
+    prefix = ".".join(str(p) for p in path) + ": "
+    if not isinstance(value, dict):
+        return _Problem(path, f"{prefix}{what} is a mapping with one of: {options}; got {_show(value)}")
+    present = [k for k in keys if k in value]
+    if len(present) > 1:
+        return _Problem((*path, present[1]), f"'{present[0]}' and '{present[1]}' in one {kind}: "
+                        f"{what} has exactly one of {options}; split it", at_key=True)
+    for key in value:
+        near = difflib.get_close_matches(str(key), keys, n=1, cutoff=0.6)
+        if near:
+            return _Problem((*path, key), f"unknown {kind} '{key}': did you mean '{near[0]}'?", at_key=True)
+    found = ", ".join(str(k) for k in value) or "nothing"
+    return _Problem(path, f"{prefix}{what} needs one of: {options} (found {found})")
+
+
+def _problem(err: Any, data: Any) -> _Problem:
     loc = tuple(err["loc"])
-    path = _resolve(data, loc)
     kind = err["type"]
+    if kind == "invalid_key":  # the location ends with the offending key itself
+        path = _resolve(data, loc[:-1], lambda v: isinstance(v, dict) and loc[-1] in v)
+        return _Problem(path, f"key {_show(loc[-1])} is not text: quote it ('{loc[-1]}')")
+    if loc and loc[-1] == "[key]":
+        path = _resolve(data, loc[:-2], lambda v: isinstance(v, dict) and loc[-2] in v)
+        return _Problem(path, f"key {_show(loc[-2])} is not text: quote it ('{loc[-2]}')")
+    path = _resolve(data, loc)
+    where = ".".join(str(p) for p in path)
+    prefix = f"{where}: " if where else ""
+    value = _lookup(data, path)
+    if kind == "step":
+        return _one_of("step", value, tuple(_STEP_MODELS), path)
+    if kind == "output_part":
+        return _one_of("output", value, tuple(_PART_MODELS), path)
     if kind == "extra_forbidden":
         key = path[-1] if path else loc[-1]
         parent = path[:-1]
@@ -198,14 +402,49 @@ def _error_text(err: Any, data: Any) -> tuple[Path_, str, str | None]:
             hint = f"allowed here: {', '.join(allowed)}"
         else:
             hint = "remove it"
-        return path, f"unknown key '{key}': {hint}", None
-    where = ".".join(str(p) for p in path) or "document"
+        return _Problem(path, f"unknown key '{key}': {hint}", at_key=True, suggests=near[0] if near else None)
     if kind == "missing":
-        return path, f"{where}: missing required key '{loc[-1]}'", None
+        return _Problem(path, f"{prefix}missing required key '{loc[-1]}'", missing=str(loc[-1]))
+    if kind in _EXPECTED:
+        return _Problem(path, f"{prefix}expected {_EXPECTED[kind]}, got {_show(value)}", expected=_EXPECTED[kind])
+    if kind == "too_short":
+        need = err.get("ctx", {}).get("min_length", 1)
+        return _Problem(path, f"{prefix}needs at least {need} entr{'y' if need == 1 else 'ies'}, got none")
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    return path, f"{where}: {msg[0].lower() + msg[1:] if msg else msg}", _EXPECTED.get(kind)
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    if kind in ("literal_error", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                "string_too_short", "string_too_long"):
+        msg = f"{msg}, got {_show(value)}"
+    return _Problem(path, f"{prefix}{msg}")
+
+
+def _problems(exc: ValidationError, data: Any) -> list[_Problem]:
+    """One problem per mistake: pydantic reports each form of a union that did not fit; keep the
+    form the value was meant to take (the one whose errors go deeper, or that failed on a value
+    rather than a type), or else merge the type errors into 'expected A or B'."""
+    found = [_problem(err, data) for err in exc.errors(include_url=False)]
+
+    def deeper_or_not_type(p: _Problem) -> bool:
+        return any(q is not p and q.path[:len(p.path)] == p.path and (len(q.path) > len(p.path) or q.expected is None)
+                   for q in found)
+
+    found = [p for p in found if p.expected is None or not deeper_or_not_type(p)]
+    # a typo'd key is both unknown and missing: say it once
+    found = [p for p in found if not (p.missing and any(q.suggests == p.missing and q.path[:-1] == p.path for q in found))]
+    by_place: dict[Path_, list[_Problem]] = {}
+    for p in found:
+        by_place.setdefault(p.path, []).append(p)
+    out = []
+    for path, here in by_place.items():
+        if len(here) > 1 and all(p.expected for p in here):
+            forms = " or ".join(dict.fromkeys(p.expected for p in here if p.expected))
+            where = ".".join(str(p) for p in path)
+            out.append(_Problem(path, f"{where}: expected {forms}, got {_show(_lookup(data, path))}"))
+        else:
+            out.extend({p.message: p for p in here}.values())
+    return out
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:
@@ -215,67 +454,45 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ScenarioError(str(p), 1, 1, f"file is {size} bytes; a scenario is at most {MAX_FILE_BYTES}")
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError(str(p), None, None, "no such scenario file") from None
+        raise ScenarioError(str(p), None, None, f"no such scenario file{_nearby(p)}") from None
     except IsADirectoryError:
         raise ScenarioError(str(p), None, None, "is a directory; name the .yaml files in it") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(str(p), None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ScenarioError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ScenarioError(str(p), line, col, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}: {exc.reason}); "
+                            "save the file as UTF-8") from None
     return load_scenario_text(text, path=str(p), default_name=p.stem)
+
+
+def _nearby(p: Path) -> str:
+    """', did you mean …?' when a scenario file with a similar name sits in the same folder."""
+    try:
+        names = [q.name for q in p.parent.iterdir() if q.suffix in (".yaml", ".yml")]
+    except OSError:
+        return ""
+    near = difflib.get_close_matches(p.name, names, n=1, cutoff=0.6)
+    return f"; did you mean '{p.parent / near[0]}'?" if near else ""
 
 
 def load_scenario_text(text: str, *, path: str | None = None, default_name: str = "scenario") -> LoadedScenario:
     where = path or "<scenario>"
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-            if root is None:
-                raise ScenarioError(where, 1, 1, "empty scenario: write at least 'steps:'")
-            if _expanded_size(root, {}) > MAX_NODES:
-                line, col = root.start_mark.line + 1, root.start_mark.column + 1
-                raise ScenarioError(where, line, col, f"document expands to more than {MAX_NODES} values (aliases?)")
-            data = loader.construct_document(root)
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if "could not determine a constructor" in str(exc.problem or ""):
-            problem = f"{problem.split(' for the tag ')[-1]} tags are not allowed: rtmock reads plain YAML only"
-        raise ScenarioError(where, line, col, f"YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(where, None, None, f"YAML: {exc}") from None
-    except RecursionError:
-        raise ScenarioError(where, None, None, "YAML nests too deeply") from None
-    positions = _Positions(root)
-    if not isinstance(data, dict):
-        raise ScenarioError(where, 1, 1, "a scenario is a mapping with at least 'steps:'")
+    data, positions = _read_yaml(text, where)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        by_place: dict[Path_, list[tuple[str, str | None]]] = {}
-        for err in exc.errors(include_url=False):
-            doc_path, message, expected = _error_text(err, data)
-            by_place.setdefault(doc_path, []).append((message, expected))
-        problems = []
-        for doc_path, found in by_place.items():
-            is_key = any(m.startswith("unknown key") for m, _ in found)
-            line, col = positions.at(doc_path, key=is_key)
-            if len(found) > 1 and all(e for _, e in found):
-                # a union that took none of its forms: say which forms it takes
-                forms = " or ".join(dict.fromkeys(e for _, e in found if e))
-                where_ = ".".join(str(p) for p in doc_path)
-                message = f"{where_}: expected {forms}, got {_lookup(data, doc_path)!r}"
-            else:
-                message = "; ".join(dict.fromkeys(m for m, _ in found))
-            problems.append(ScenarioError(where, line, col, message))
-        problems.sort(key=lambda e: (e.line or 0, e.column or 0))
-        raise ScenarioError.many(problems) from None
+        errors = []
+        for problem in _problems(exc, data):
+            line, col = positions.at(problem.path, key=problem.at_key)
+            errors.append(ScenarioError(where, line, col, problem.message))
+        errors.sort(key=lambda e: (e.line or 0, e.column or 0))
+        raise ScenarioError.many(errors) from None
     return _link(scenario, where if path else None, default_name, positions)
 
 
@@ -300,9 +517,13 @@ def _link(scenario: Scenario, path: str | None, default_name: str, positions: _P
                     hint = f"did you mean '{near[0]}'?" if near else f"declare it under 'tools:' ({', '.join(tool_names)})"
                     raise ScenarioError(where, line, col, f"function_call '{spec.name}' is not one of the scenario's tools: {hint}")
                 ref = CallRef(step=i, part=j, spec=spec, line=line)
-                for label in filter(None, (spec.id, spec.call_id)):
-                    if label in labels:
-                        raise ScenarioError(where, line, col, f"call label '{label}' is used twice; give each call its own id")
+                for key, label in (("id", spec.id), ("call_id", spec.call_id)):
+                    if label is None:
+                        continue
+                    if label in labels and labels[label] is not ref:
+                        at = positions.at(("steps", i, "respond", j, "function_call", key))
+                        raise ScenarioError(where, *at, f"call label '{label}' is used twice "
+                                            f"(first on line {labels[label].line}); give each call its own label")
                     labels[label] = ref
                 calls.append(ref)
                 unanswered.append(ref)

@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -51,7 +52,7 @@ def parse_duration(value: Any) -> float:
     elif isinstance(value, str) and (m := _DURATION.match(value)):
         seconds = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m.group(2)]
     else:
-        raise ValueError(f"{value!r} is not a duration: write e.g. 2s, 500ms or 1.5")
+        raise ValueError(f"{value!r} is not a duration: write e.g. 2s, 500ms, 1.5m or a number of seconds")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -140,6 +141,8 @@ class AudioPart(_Model):
 
 
 def _part_tag(value: Any) -> str | None:
+    if isinstance(value, BaseModel):  # serializing: a built part is tagged by its fields
+        value = dict.fromkeys(type(value).model_fields)
     if isinstance(value, dict):
         keys = [k for k in ("function_call", "text", "audio") if k in value]
         return keys[0] if len(keys) == 1 else None
@@ -240,15 +243,34 @@ class PauseStep(_Model):
     pause: Duration = Field(le=3600, description="Wait this long before the next step.")
 
 
+def _close_code(code: int) -> int:
+    """Codes a server may put in a close frame (RFC 6455 7.4): 1004-1006 and 1015 are reserved,
+    2000-2999 belong to extensions."""
+    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ValueError(f"{code} cannot be sent in a close frame: use 1000-1003, 1007-1014 or 3000-4999 "
+                         "(1011: internal error)")
+    return code
+
+
+CloseCode = Annotated[int, AfterValidator(_close_code)]
+
+
 class ClosePlan(_Model):
-    code: int = Field(1000, ge=1000, le=4999)
-    reason: str = ""
+    code: CloseCode = 1000
+    reason: str = ""  # at most 123 bytes of UTF-8 fit in a close frame
+
+    @field_validator("reason")
+    @classmethod
+    def _fits_frame(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > 123:
+            raise ValueError("a close reason is at most 123 bytes of UTF-8: shorten it")
+        return value
 
 
 class CloseStep(_Model):
     """Close the socket (the client sees the code and reason)."""
 
-    close: ClosePlan | int
+    close: ClosePlan | CloseCode
 
     @property
     def plan(self) -> ClosePlan:
@@ -265,6 +287,8 @@ _STEP_KEYS = ("expect", "respond", "pause", "close", "send")
 
 
 def _step_tag(value: Any) -> str | None:
+    if isinstance(value, BaseModel):  # serializing: a built step is tagged by its fields
+        value = dict.fromkeys(type(value).model_fields)
     if isinstance(value, dict):
         keys = [k for k in _STEP_KEYS if k in value]
         return keys[0] if len(keys) == 1 else None
