@@ -291,6 +291,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
@@ -301,6 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     args.command = command
     logging.basicConfig(level=logging.WARNING, format="rtmock: %(message)s")
+    # SIGTERM (CI cancelling a job) takes Ctrl-C's path: the client's group is stopped, what was
+    # written stays valid, exit 130. `serve` handles both signals on its loop instead.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(asyncio.run(args.func(args)))
     except KeyboardInterrupt:

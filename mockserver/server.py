@@ -41,6 +41,9 @@ __all__ = ["MockServer", "SessionInfo"]
 log = logging.getLogger("rtmock.server")
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # generous for base64 audio; the service's own limit is near this
+#: A client that reads nothing for this long while the server has frames for it is closed (1008):
+#: a stuck client must not hold its session (and its run) forever.
+DEFAULT_SEND_TIMEOUT = 10.0
 
 
 @dataclass(eq=False)
@@ -88,6 +91,7 @@ class MockServer:
         api_key: str | None = None,
         seed: int | str | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
         certificates: CertificatePaths | None = None,
     ) -> None:
         if not scenarios:
@@ -105,6 +109,7 @@ class MockServer:
         self.api_key = api_key
         self.seed = seed
         self.max_message_bytes = max_message_bytes
+        self.send_timeout = send_timeout
         self.certificates = certificates
         self.observers: list[Observer] = []
         self.sessions: list[SessionInfo] = []
@@ -270,7 +275,15 @@ class MockServer:
             log.info("session %s: %s (%s) from %s", info.id, scenario.name, dialect.value, request.path_qs)
             actions = core.start(clock())
             while not ws.closed:
-                if await self._execute(ws, actions):
+                try:
+                    if await self._execute(ws, actions):
+                        break
+                except TimeoutError:
+                    core.note("rtmock.send_timeout", seconds=self.send_timeout,
+                              detail="the client read nothing while the server had frames for it")
+                    core.client_closed(clock(), 1008, f"client not reading for {self.send_timeout:g}s")
+                    if request.transport is not None:  # a close frame could not get through either
+                        request.transport.abort()
                     break
                 deadline = core.next_deadline
                 timeout = None if deadline is None else max(0.0, deadline - clock())
@@ -312,15 +325,18 @@ class MockServer:
                 await ws.close()
 
     async def _execute(self, ws: web.WebSocketResponse, actions: list[Any]) -> bool:
-        """Carry out the core's actions; True when the server closed the socket."""
-        for action in actions:
-            if isinstance(action, Close):
-                await ws.close(code=action.code, message=action.reason.encode())
-                return True
-            try:
-                await ws.send_str(action.text)
-            except ConnectionResetError:
-                return True
+        """Carry out the core's actions; True when the server closed the socket. Raises
+        TimeoutError when the client reads nothing for `send_timeout` (back-pressure)."""
+        async with asyncio.timeout(self.send_timeout) as bound:
+            for action in actions:
+                bound.reschedule(asyncio.get_running_loop().time() + self.send_timeout)
+                if isinstance(action, Close):
+                    await ws.close(code=action.code, message=action.reason.encode())
+                    return True
+                try:
+                    await ws.send_str(action.text)
+                except ConnectionResetError:
+                    return True
         return False
 
 

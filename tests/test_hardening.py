@@ -1,0 +1,295 @@
+"""Hardening: what buggy clients and hurried users do to rtmock, over real sockets.
+Each test asserts the exact outcome; waits are bounded conditions, never sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yarl
+
+from harness.live import LiveJudge
+from mockserver.loader import load_scenario
+from mockserver.server import MockServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "scenarios" / "get_your_info.yaml"
+RTMOCK = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())"]
+AUTH = {"Authorization": "Bearer test"}
+TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
+
+STREAM_SCENARIO = """\
+name: big_stream
+steps:
+  - expect: response.create
+    within: 30s
+  - respond:
+      - function_call:
+          name: bulk
+          arguments: {{data: "{data}"}}
+          chunks: {chunks}
+"""
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+def stream_scenario(tmp_path: Path, chunks: int, size: int) -> Path:
+    path = tmp_path / "big_stream.yaml"
+    path.write_text(STREAM_SCENARIO.format(data="x" * size, chunks=chunks))
+    return path
+
+
+async def play_correctly(http: aiohttp.ClientSession, url: str) -> None:
+    async with http.ws_connect(url, headers=AUTH) as ws:
+        await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}})
+        await ws.send_json({"type": "response.create"})
+        async for msg in ws:
+            event = json.loads(msg.data)
+            if event["type"] == "response.function_call_arguments.done":
+                await ws.send_json({"type": "conversation.item.create", "item": {
+                    "type": "function_call_output", "call_id": event["call_id"], "output": "{}"}})
+                await ws.send_json({"type": "response.create"})
+            elif event["type"] == "response.output_text.done":
+                return
+
+
+def judged_server(scenario: Path, **options: Any) -> tuple[MockServer, LiveJudge]:
+    server = MockServer([load_scenario(scenario)], tls=False, **options)
+    judge = LiveJudge()
+    server.observers.append(judge)
+    return server, judge
+
+
+def transcript(path: Path | None) -> list[dict[str, Any]]:
+    assert path is not None
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# ---- from clients -------------------------------------------------------------------------------
+
+
+async def test_oversized_frame_closes_with_1009_and_is_recorded(tmp_path: Path) -> None:
+    server, judge = judged_server(SEED, record_dir=tmp_path, max_message_bytes=1024)
+    async with server, aiohttp.ClientSession() as http:
+        async with http.ws_connect(server.ws_url(), headers=AUTH) as big:
+            await big.receive_json()  # session.created
+            await big.send_str(json.dumps({"type": "session.update", "session": {"instructions": "x" * 4096}}))
+            closing = await big.receive()
+            assert closing.type is aiohttp.WSMsgType.CLOSE
+            assert big.close_code == 1009
+        await play_correctly(http, server.ws_url())  # another session, unaffected
+        await until(lambda: len(server.sessions) == 2 and all(s.ended for s in server.sessions))
+    first, _second = server.sessions
+    records = transcript(first.transcript_path)[1:]
+    assert records[-1]["event"]["type"] == "rtmock.closed"
+    assert records[-1]["event"]["code"] == 1009
+    assert any(r["event"]["type"] == "rtmock.frame_too_large" and r["event"]["limit"] == 1024 for r in records)
+    verdicts = judge.finish_all()
+    assert verdicts[1].passed
+    assert not verdicts[0].passed
+
+
+async def test_client_disconnecting_mid_stream_leaves_a_complete_transcript(tmp_path: Path) -> None:
+    server, judge = judged_server(stream_scenario(tmp_path, 5000, 20000), record_dir=tmp_path / "t")
+    async with server, aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(server.ws_url(), headers=AUTH)
+        await ws.receive_json()
+        await ws.send_json({"type": "response.create"})
+        while (await ws.receive_json())["type"] != "response.function_call_arguments.delta":
+            pass
+        await ws.close()
+        await until(lambda: bool(server.sessions) and server.sessions[0].ended)
+    records = transcript(server.sessions[0].transcript_path)
+    assert records[-1]["event"]["type"] == "rtmock.closed"
+    assert records[-1]["event"]["by"] == "client"
+    (verdict,) = judge.finish_all()
+    assert [f.rule.value for f in verdict.findings] == ["client-disconnected"] or \
+        "missing-output" in [f.rule.value for f in verdict.findings]
+
+
+async def test_a_client_that_never_reads_does_not_block_others(tmp_path: Path) -> None:
+    server = MockServer([load_scenario(stream_scenario(tmp_path, 20000, 4_000_000)), load_scenario(SEED)], tls=False,
+                        send_timeout=1.0)
+    judge = LiveJudge()
+    server.observers.append(judge)
+    async with server, aiohttp.ClientSession() as http:
+        # a raw socket: the upgrade, one response.create, then never a read again
+        _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        writer.write(b"GET /s/big_stream/v1/realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Authorization: Bearer test\r\n\r\n")
+        frame = b'{"type":"response.create"}'
+        writer.write(bytes([0x81, 0x80 | len(frame)]) + b"\0\0\0\0" + frame)  # masked with a zero key
+        await writer.drain()
+        await until(lambda: bool(server.sessions))
+        stuck = server.sessions[0]
+        async with asyncio.timeout(10):
+            await play_correctly(http, server.ws_url("get_your_info"))  # served while the first session is stuck
+        await until(lambda: stuck.ended)
+        writer.close()
+    kinds = [r.type for r in stuck.records]
+    assert "rtmock.send_timeout" in kinds
+    assert stuck.records[-1].type == "rtmock.closed" and stuck.records[-1].event["code"] == 1008  # type: ignore[index]
+    assert judge.finish_all()[1].passed
+
+
+async def test_a_silent_tcp_connection_does_not_block_others() -> None:
+    server, judge = judged_server(SEED)
+    async with server, aiohttp.ClientSession() as http:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /v1/realtime HTTP/1.1\r\n")  # a handshake that never finishes
+        await writer.drain()
+        async with asyncio.timeout(10):
+            await play_correctly(http, server.ws_url())
+        writer.close()
+    assert [v.passed for v in judge.finish_all()] == [True]
+
+
+async def test_two_thousand_events_a_second_are_all_recorded(tmp_path: Path) -> None:
+    server, _judge = judged_server(SEED, record_dir=tmp_path)
+    async with server, aiohttp.ClientSession() as http, http.ws_connect(server.ws_url(), headers=AUTH) as ws:
+        for n in range(2000):
+            await ws.send_str(json.dumps({"type": "input_audio_buffer.clear", "event_id": f"evt_{n}"}))
+        await until(lambda: sum(1 for r in server.sessions[0].records if r.type == "input_audio_buffer.cleared") == 2000)
+    records = transcript(server.sessions[0].transcript_path)
+    sent = [r["event"]["event_id"] for r in records[1:] if r["dir"] == "client"]
+    assert sent == [f"evt_{n}" for n in range(2000)]
+
+
+async def test_two_hundred_sessions_at_once_are_all_judged() -> None:
+    server, judge = judged_server(SEED)
+    async with server, aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(play_correctly(http, server.ws_url()) for _ in range(200)))
+        await until(lambda: len(server.sessions) == 200 and all(s.ended for s in server.sessions), 30)
+    verdicts = judge.finish_all()
+    assert len(verdicts) == 200 and all(v.passed for v in verdicts)
+
+
+async def test_url_chosen_scenario_names_cannot_escape_the_served_set(tmp_path: Path) -> None:
+    server = MockServer([load_scenario(SEED), load_scenario(stream_scenario(tmp_path, 3, 10))], tls=False)
+    async with server, aiohttp.ClientSession() as http:
+        for path in ("/s/..%2F..%2Fetc/v1/realtime", "/s/%2E%2E/v1/realtime", "/s/../scenarios/v1/realtime",
+                     "/v1/realtime?scenario=../../etc/passwd", "/v1/realtime?scenario=%2Fetc%2Fpasswd"):
+            url = yarl.URL(f"http://127.0.0.1:{server.port}{path}", encoded=True)  # sent as written
+            async with http.get(url, headers=AUTH) as response:
+                assert response.status == 404, path
+
+
+async def test_a_pinned_api_key_rejects_other_keys_with_401() -> None:
+    server = MockServer([load_scenario(SEED)], tls=False, api_key="right")
+    async with server, aiohttp.ClientSession() as http:
+        async with http.get(server.ws_url().replace("ws://", "http://"), headers={"Authorization": "Bearer wrong"}) as r:
+            assert r.status == 401
+            assert (await r.json())["error"]["code"] == "invalid_api_key"
+        async with http.ws_connect(server.ws_url(), headers={"Authorization": "Bearer right"}) as ws:
+            assert (await ws.receive_json())["type"] == "session.created"
+
+
+# ---- from users ---------------------------------------------------------------------------------
+
+
+def rtmock(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RTMOCK, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_command_that_does_not_exist_is_a_one_line_usage_error() -> None:
+    done = rtmock("run", str(SEED), "--", "no-such-command-rtmock")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "rtmock: command not found: no-such-command-rtmock"
+
+
+def test_a_command_that_crashes_at_start_is_client_crashed_with_its_stderr() -> None:
+    done = rtmock("run", str(SEED), "--", sys.executable, "-c", "import sys; sys.exit('boom at start')")
+    assert done.returncode == 1
+    assert "client-crashed" in done.stdout
+    assert "boom at start" in done.stdout
+
+
+def test_a_client_that_never_connects_is_no_session() -> None:
+    done = rtmock("run", str(SEED), "--connect-timeout", "0.5", "--", sys.executable, "-c",
+                  "import time; time.sleep(30)")
+    assert done.returncode == 1
+    assert "no-session" in done.stdout
+
+
+def test_a_port_in_use_is_a_one_line_usage_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = rtmock("serve", str(SEED), "--port", str(port), "--no-tls")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"rtmock: port {port} on 127.0.0.1 is in use: pick another with --port, or --port 0 for any free port"]
+
+
+def test_binding_beyond_loopback_warns() -> None:
+    proc = subprocess.Popen([*RTMOCK, "serve", str(SEED), "--host", "0.0.0.0", "--port", "0", "--no-tls"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert "serving" in proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert err.splitlines()[0] == "rtmock: warning: listening on 0.0.0.0: anyone who can reach it can use this server"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupting_rtmock_run_stops_the_client_group_and_keeps_transcripts(tmp_path: Path, sig: int) -> None:
+    pidfile = tmp_path / "child.pid"
+    client = (f"import asyncio, os, subprocess, sys, aiohttp\n"
+              f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              f"open({str(pidfile)!r}, 'w').write(str(child.pid))\n"
+              "async def main():\n"
+              "    async with aiohttp.ClientSession() as s, s.ws_connect(os.environ['RTMOCK_URL'],"
+              " headers={'Authorization': 'Bearer x'}) as ws:\n"
+              "        await ws.send_json({'type': 'session.update', 'session': {}})\n"
+              "        await asyncio.sleep(60)\n"
+              "asyncio.run(main())\n")
+    transcripts = tmp_path / "t"
+    proc = subprocess.Popen([*RTMOCK, "run", str(SEED), "--transcript", str(transcripts), "--", sys.executable, "-c",
+                             client], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = 30.0
+        import time
+
+        start = time.monotonic()
+        while not (pidfile.exists() and pidfile.read_text() and list(transcripts.rglob("*.jsonl"))
+                   and any("session.update" in p.read_text() for p in transcripts.rglob("*.jsonl"))):
+            assert time.monotonic() - start < deadline, "the client never connected"
+            assert proc.poll() is None
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    child = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(200):  # the group was signalled; the child is reaped by init shortly after
+            os.kill(child, 0)
+            time.sleep(0.01)
+    for path in transcripts.rglob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            json.loads(line)
+
