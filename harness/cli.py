@@ -112,6 +112,15 @@ class _SessionLog(Observer):
             print("    " + str(finding).replace("\n", "\n    "), flush=True)
 
 
+def _exit_code(results: Sequence[Any]) -> int:
+    bugs = [e for r in results for e in getattr(r, "internal_errors", [])]
+    if bugs:
+        print(f"rtmock: internal error, a bug in rtmock and not in your client ({bugs[0]}); "
+              "the verdict cannot be trusted. Please report it with the transcript.", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
+
+
 # ---- run / check ------------------------------------------------------------------------------------
 
 
@@ -164,7 +173,7 @@ async def _run(args: argparse.Namespace) -> int:
     results = await asyncio.gather(*(one(i, s) for i, s in enumerate(scenarios, start=1)))
     console_summary(results)
     _write_reports(args, list(results))
-    return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
+    return _exit_code(results)
 
 
 async def _check(args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ class RunResult:
     duration: float = 0.0
     stderr_tail: list[str] = field(default_factory=list)
     verdict_latency: float | None = None  # seconds from the first finding to the end of the run
+    internal_errors: list[str] = field(default_factory=list)  # bugs in rtmock: the verdict cannot be trusted
 
     @property
     def findings(self) -> list[Finding]:
@@ -188,6 +189,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
                 await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
         verdicts = judge.finish_all()
         result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
+        result.internal_errors = list(server.internal_errors)
     result.exit_code = proc.returncode
     result.stderr_tail = list(stderr_tail)
     if proc.returncode not in (0, None) and not stopped_by_us:

@@ -112,6 +112,8 @@ class MockServer:
         self.send_timeout = send_timeout
         self.certificates = certificates
         self.observers: list[Observer] = []
+        #: Exceptions raised by observers: bugs in rtmock (or a user's observer), never the client's fault.
+        self.internal_errors: list[str] = []
         self.sessions: list[SessionInfo] = []
         self._numbers = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -131,6 +133,7 @@ class MockServer:
             self.certificates = self.certificates or ensure_certificates()
             context = server_ssl_context(self.certificates)
         try:
+            assert self._runner.server is not None
             self._listener = await DualListener.start(self._runner.server, host=self.host, port=self.requested_port,
                                                       ssl_context=context)
         except OSError as exc:
@@ -173,6 +176,17 @@ class MockServer:
     def ws_url(self, scenario: str | None = None, *, secure: bool = False) -> str:
         base = self.http_base(scenario).replace("http://", "wss://" if secure else "ws://", 1)
         return f"{base}/v1/realtime"
+
+    def _notify(self, method: str, *args: Any) -> None:
+        """Call every observer; one that raises is a bug on our side: it is logged and kept in
+        `internal_errors`, and the session goes on, so it never shows up as the client's fault."""
+        for observer in self.observers:
+            try:
+                getattr(observer, method)(*args)
+            except Exception as exc:
+                if len(self.internal_errors) < 20:
+                    log.exception("internal error in %s.%s", type(observer).__name__, method)
+                self.internal_errors.append(f"{type(observer).__name__}.{method}: {type(exc).__name__}: {exc}")
 
     # ---- one connection --------------------------------------------------------------------------
 
@@ -253,8 +267,7 @@ class MockServer:
             info.records.append(record)
             if transcript is not None:
                 transcript.write(dump_record(record))
-            for observer in self.observers:
-                observer.record(info, record)
+            self._notify("record", info, record)
 
         loop = asyncio.get_running_loop()
         clock = loop.time
@@ -270,8 +283,7 @@ class MockServer:
                 transcript = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
                 info.transcript_path = path
                 transcript.write(_json_line(info.header().to_json()))
-            for observer in self.observers:
-                observer.session_started(info)
+            self._notify("session_started", info)
             log.info("session %s: %s (%s) from %s", info.id, scenario.name, dialect.value, request.path_qs)
             actions = core.start(clock())
             while not ws.closed:
@@ -318,8 +330,7 @@ class MockServer:
             info.ended = True
             if transcript is not None:
                 transcript.close()
-            for observer in self.observers:
-                observer.session_ended(info)
+            self._notify("session_ended", info)
             log.info("session %s ended (%s)", info.id, "complete" if core.complete else "incomplete")
             with contextlib.suppress(Exception):
                 await ws.close()

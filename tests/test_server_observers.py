@@ -1,0 +1,41 @@
+"""An observer that raises is rtmock's bug: the session goes on and the error is kept, never
+blamed on the client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+
+from mockserver.loader import load_scenario
+from mockserver.records import Record
+from mockserver.server import MockServer, Observer, SessionInfo
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "get_your_info.yaml"
+
+
+class Broken(Observer):
+    def record(self, session: SessionInfo, record: Record) -> None:
+        if record.type == "response.create":
+            raise RuntimeError("boom")
+
+
+async def test_a_raising_observer_does_not_end_the_session() -> None:
+    async with MockServer([load_scenario(SCENARIO)], tls=False) as server:
+        server.observers.append(Broken())
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            server.ws_url(), headers={"Authorization": "Bearer x"}
+        ) as ws:
+            await ws.send_json({"type": "session.update", "session": {"tools": [
+                {"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}})
+            await ws.send_json({"type": "response.create"})
+            seen = []
+            async with asyncio.timeout(10):
+                async for msg in ws:
+                    seen.append(json.loads(msg.data)["type"])
+                    if seen[-1] == "response.done":
+                        break
+        assert "response.function_call_arguments.done" in seen
+        assert server.internal_errors and "RuntimeError: boom" in server.internal_errors[0]
