@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import datetime
 import errno
+import hashlib
+import json
 import logging
 import os
 import socket
@@ -27,10 +29,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-
-import trustme
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 
 if sys.platform != "win32":
     import fcntl
@@ -58,6 +56,11 @@ class CertificatePaths:
     ca_file: Path  # the CA certificate: what clients must trust
     cert_file: Path  # the server certificate chain, leaf first
     key_file: Path  # the server's private key
+
+    @property
+    def stamp_file(self) -> Path:
+        """What `_usable` checks without parsing certificates: their hashes and first expiry."""
+        return self.ca_file.with_name("stamp.json")
 
     @classmethod
     def in_directory(cls, directory: Path) -> CertificatePaths:
@@ -98,25 +101,41 @@ def server_ssl_context(paths: CertificatePaths) -> ssl.SSLContext:
 
 
 def _usable(paths: CertificatePaths) -> bool:
-    renew_at = datetime.datetime.now(datetime.UTC) + RENEW_BEFORE
+    """Cheap on purpose (it runs at every server start): the files must be the ones the stamp
+    describes (same hashes: files from two generations do not mix), not near expiry, and the key
+    must match the certificate (the ssl module checks that)."""
     try:
-        ca = x509.load_pem_x509_certificate(paths.ca_file.read_bytes())
-        chain = x509.load_pem_x509_certificates(paths.cert_file.read_bytes())
-        chain[0].verify_directly_issued_by(ca)  # files from two different generations do not mix
+        stamp = json.loads(paths.stamp_file.read_text(encoding="utf-8"))
+        if stamp.get("ca_sha256") != _sha256(paths.ca_file) or stamp.get("cert_sha256") != _sha256(paths.cert_file):
+            return False
+        if float(stamp["not_after"]) <= (datetime.datetime.now(datetime.UTC) + RENEW_BEFORE).timestamp():
+            return False
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(paths.cert_file, paths.key_file)
-    except (OSError, ValueError, TypeError, InvalidSignature):  # ssl.SSLError is an OSError
+    except (OSError, ValueError, TypeError, KeyError):  # ssl.SSLError is an OSError
         return False
-    return all(cert.not_valid_after_utc > renew_at for cert in (ca, *chain))
+    return True
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _generate(paths: CertificatePaths) -> None:
+    import trustme  # only when generating: it and cryptography cost ~0.2 s to import
+    from cryptography import x509
+
     ca = trustme.CA(organization_name="rtmock local CA")
     not_after = datetime.datetime.now(datetime.UTC) + LEAF_LIFETIME
     leaf = ca.issue_cert(*SERVER_NAMES, organization_name="rtmock", not_after=not_after)
     chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
+    ca_pem = ca.cert_pem.bytes()
+    expiry = min(c.not_valid_after_utc for c in (x509.load_pem_x509_certificate(ca_pem),
+                                                 *x509.load_pem_x509_certificates(chain)))
     _write_atomically(paths.key_file, leaf.private_key_pem.bytes(), mode=0o600)
     _write_atomically(paths.cert_file, chain, mode=0o644)
-    _write_atomically(paths.ca_file, ca.cert_pem.bytes(), mode=0o644)
+    _write_atomically(paths.ca_file, ca_pem, mode=0o644)
+    stamp = {"not_after": expiry.timestamp(), "ca_sha256": _sha256(paths.ca_file), "cert_sha256": _sha256(paths.cert_file)}
+    _write_atomically(paths.stamp_file, json.dumps(stamp).encode(), mode=0o644)
     logger.info("generated a local CA and server certificate in %s", paths.ca_file.parent)
 
 

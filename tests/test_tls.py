@@ -207,6 +207,18 @@ def test_corrupt_or_expiring_certificates_are_regenerated(tmp_path: Path) -> Non
     assert paths.ca_file.read_bytes() != ca.cert_pem.bytes()
 
 
+def test_an_expiring_stamp_regenerates(tmp_path: Path) -> None:
+    import json
+
+    paths = ensure_certificates(tmp_path)
+    stamp = json.loads(paths.stamp_file.read_text())
+    stamp["not_after"] = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=10)).timestamp()
+    paths.stamp_file.write_text(json.dumps(stamp))
+    old_ca = paths.ca_file.read_bytes()
+    ensure_certificates(tmp_path)
+    assert paths.ca_file.read_bytes() != old_ca
+
+
 def test_concurrent_processes_agree_on_one_certificate_set(tmp_path: Path) -> None:
     with ProcessPoolExecutor(4, mp_context=get_context("spawn")) as pool:
         results = list(pool.map(ensure_certificates, [tmp_path / "tls"] * 8))
@@ -217,6 +229,7 @@ def test_concurrent_processes_agree_on_one_certificate_set(tmp_path: Path) -> No
         "ca.pem",
         "server.key",
         "server.pem",
+        "stamp.json",
     ]
 
 
