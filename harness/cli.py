@@ -14,13 +14,18 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Light imports only at the top: `rtmock run` starts the client before it loads aiohttp and
+# pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
 from mockserver.errors import RtmockError, ScenarioError, UsageError
-from mockserver.loader import LoadedScenario, load_scenario
 from mockserver.records import Record, TranscriptError
-from mockserver.scenario import Scenario
-from mockserver.server import MockServer, Observer, SessionInfo, client_environment
+
+if TYPE_CHECKING:
+    from mockserver.loader import LoadedScenario
+    from mockserver.server import SessionInfo
+
+    from .client_process import PreparedRun
 
 __all__ = ["main"]
 
@@ -42,6 +47,8 @@ ENV_HELP = """environment given to the command (and printed by `rtmock serve`):
 
 def _scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
     """Load every file, reporting all scenario errors (not just the first)."""
+    from mockserver.loader import load_scenario
+
     loaded, problems = [], []
     for path in paths:
         try:
@@ -57,7 +64,9 @@ def _scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from harness.live import LiveJudge
+    from mockserver.server import MockServer, client_environment
+
+    from .live import LiveJudge
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this server", file=sys.stderr)
@@ -66,7 +75,7 @@ async def _serve(args: argparse.Namespace) -> int:
                         require_auth=not args.no_auth, api_key=args.api_key, seed=args.seed)
     judge = LiveJudge()
     server.observers.append(judge)
-    server.observers.append(_SessionLog(judge))
+    server.observers.append(_session_log(judge))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -87,29 +96,31 @@ async def _serve(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED
 
 
-class _SessionLog(Observer):
-    """`rtmock serve` logs one line per session event of note."""
+def _session_log(judge: Any) -> Any:
+    """`rtmock serve` logs one line per session event of note, and each session's verdict."""
+    from mockserver.server import Observer
 
-    NOTABLE = frozenset({"response.create", "conversation.item.create", "session.update", "error", "response.done",
-               "rtmock.scenario.complete", "rtmock.closed", "input_audio_buffer.commit"})
+    notable = frozenset({"response.create", "conversation.item.create", "session.update", "error", "response.done",
+                         "rtmock.scenario.complete", "rtmock.closed", "input_audio_buffer.commit"})
 
-    def __init__(self, judge: Any) -> None:
-        self.judge = judge
+    class SessionLog(Observer):
+        def session_started(self, session: SessionInfo) -> None:
+            print(f"[{session.id}] connected: {session.scenario.name} ({session.dialect.value}) {session.request_path}",
+                  flush=True)
 
-    def session_started(self, session: SessionInfo) -> None:
-        print(f"[{session.id}] connected: {session.scenario.name} ({session.dialect.value}) {session.request_path}", flush=True)
+        def record(self, session: SessionInfo, record: Record) -> None:
+            if record.type in notable:
+                print(f"[{session.id}] {record}", flush=True)
 
-    def record(self, session: SessionInfo, record: Record) -> None:
-        if record.type in self.NOTABLE:
-            print(f"[{session.id}] {record}", flush=True)
+        def session_ended(self, session: SessionInfo) -> None:
+            judged = next((j for j in judge.sessions if j.info is session), None)
+            verdict = judged.verdict if judged else None
+            state = "PASS" if verdict and verdict.passed else "FAIL" if verdict else "ended"
+            print(f"[{session.id}] ended: {state}", flush=True)
+            for finding in verdict.findings if verdict else []:
+                print("    " + str(finding).replace("\n", "\n    "), flush=True)
 
-    def session_ended(self, session: SessionInfo) -> None:
-        judged = next((j for j in self.judge.sessions if j.info is session), None)
-        verdict = judged.verdict if judged else None
-        state = "PASS" if verdict and verdict.passed else "FAIL" if verdict else "ended"
-        print(f"[{session.id}] ended: {state}", flush=True)
-        for finding in verdict.findings if verdict else []:
-            print("    " + str(finding).replace("\n", "\n    "), flush=True)
+    return SessionLog()
 
 
 def _exit_code(results: Sequence[Any]) -> int:
@@ -153,9 +164,14 @@ async def _run(args: argparse.Namespace) -> int:
     from .reports import console_summary
     from .runner import RunOptions, run_scenario
 
-    if not args.command:
-        raise UsageError("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")
-    scenarios = _scenarios(args.scenario)
+    prepared: list[PreparedRun] = list(getattr(args, "prepared", []))
+    try:
+        scenarios = _scenarios(args.scenario)
+    except BaseException:
+        for early in prepared:
+            early.process.kill_now()
+            early.sock.close()
+        raise
     stream = None
     if args.verbose:
         def stream(session: SessionInfo, record: Record) -> None:
@@ -168,7 +184,8 @@ async def _run(args: argparse.Namespace) -> int:
             tdir = base / f"{index:03d}-{scenario.name}" if base else None
             options = RunOptions(grace=args.grace, within=args.within, transcript_dir=tdir, stream=stream,
                                  echo_output=args.verbose, connect_timeout=args.connect_timeout, timeout=args.timeout)
-            return await run_scenario(scenario, args.command, options)
+            early = prepared.pop(0) if prepared else None
+            return await run_scenario(scenario, args.command, options, prepared=early)
 
     results = await asyncio.gather(*(one(i, s) for i, s in enumerate(scenarios, start=1)))
     console_summary(results)
@@ -180,7 +197,7 @@ async def _check(args: argparse.Namespace) -> int:
     from .check import check_transcripts
     from .reports import console_summary
 
-    scenario = load_scenario(args.scenario) if args.scenario else None
+    scenario = _scenarios([args.scenario])[0] if args.scenario else None
     results = check_transcripts(args.transcript, scenario, default_within=args.within)
     console_summary(results)
     _write_reports(args, results)
@@ -190,7 +207,7 @@ async def _check(args: argparse.Namespace) -> int:
 async def _report(args: argparse.Namespace) -> int:
     from .check import check_transcripts
 
-    scenario = load_scenario(args.scenario) if args.scenario else None
+    scenario = _scenarios([args.scenario])[0] if args.scenario else None
     results = check_transcripts(args.transcript, scenario)
     _write_html(results, args.output)
     print(f"rtmock: wrote {args.output}")
@@ -204,6 +221,8 @@ async def _lint(args: argparse.Namespace) -> int:
         files.extend(sorted(str(f) for f in p.rglob("*.y*ml")) if p.is_dir() else [path])
     if not files:
         raise UsageError("no .yaml files found in " + ", ".join(args.path))
+    from mockserver.loader import load_scenario
+
     bad = 0
     for file in files:
         try:
@@ -222,6 +241,8 @@ async def _lint(args: argparse.Namespace) -> int:
 
 
 async def _schema(args: argparse.Namespace) -> int:
+    from mockserver.scenario import Scenario
+
     schema = Scenario.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "rtmock scenario"
@@ -232,7 +253,7 @@ async def _schema(args: argparse.Namespace) -> int:
 # ---- parser -----------------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtmock", description="A scripted fake OpenAI/Azure Realtime API, and a "
                                      "harness that judges how clients answer function calls.")
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -288,16 +309,21 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the scenario format's JSON Schema")
     schema.set_defaults(func=_schema)
 
-    try:
+    fuzz = sub.add_parser("fuzz", help="fuzz function-call arguments against a client",
+                          usage="rtmock fuzz SCENARIO [options] -- COMMAND [ARGS...]")
+    if full_fuzz:  # Hypothesis is heavy to import: only when the command is fuzz
         from .fuzz import add_fuzz_arguments, fuzz_main
-    except ImportError:
-        pass
-    else:
-        fuzz = sub.add_parser("fuzz", help="fuzz function-call arguments against a client",
-                              usage="rtmock fuzz SCENARIO [options] -- COMMAND [ARGS...]")
+
         add_fuzz_arguments(fuzz)
         fuzz.set_defaults(func=fuzz_main)
     return parser
+
+
+def _prepare(args: argparse.Namespace) -> list[PreparedRun]:
+    """Start the first clients now, before loading the rest of rtmock: their start-up overlaps ours."""
+    from .client_process import prepare_run
+
+    return [prepare_run(args.command, echo=args.verbose) for _ in range(min(max(1, args.jobs), len(args.scenario)))]
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -310,10 +336,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in args_list:
         at = args_list.index("--")
         args_list, command = args_list[:at], args_list[at + 1:]
-    parser = _parser()
+    parser = _parser(full_fuzz=bool(args_list) and args_list[0] == "fuzz")
     args = parser.parse_args(args_list)
     args.command = command
     logging.basicConfig(level=logging.WARNING, format="rtmock: %(message)s")
+    if args.cmd == "run":
+        if not command:
+            parser.error("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")
+        try:
+            args.prepared = _prepare(args)
+        except RtmockError as exc:
+            print(f"rtmock: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     # SIGTERM (CI cancelling a job) takes Ctrl-C's path: the client's group is stopped, what was
     # written stays valid, exit 130. `serve` handles both signals on its loop instead.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -8,20 +8,16 @@ short grace. The client runs in its own process group, so stopping it stops its 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import os
-import signal
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mockserver.errors import UsageError
 from mockserver.loader import LoadedScenario
 from mockserver.records import Record
-from mockserver.server import MockServer, Observer, SessionInfo, client_environment
+from mockserver.server import MockServer, Observer, SessionInfo
 
+from .client_process import ClientProcess, PreparedRun, client_env_for
 from .findings import Finding, Rule, SessionVerdict
 from .live import LiveJudge
 
@@ -64,14 +60,8 @@ class RunResult:
 
 def client_env(server: MockServer, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a client process: the user's, plus what points clients at the server."""
-    env = dict(os.environ if base is None else base)
-    env.update(client_environment(server))
-    env.setdefault("OPENAI_API_KEY", "rtmock-dummy-key")
-    # the websockets library sends even ws://127.0.0.1 through a configured HTTPS_PROXY
-    for key in ("NO_PROXY", "no_proxy"):
-        hosts = [h for h in env.get(key, "").split(",") if h]
-        env[key] = ",".join(dict.fromkeys([*hosts, "127.0.0.1", "localhost", "::1"]))
-    return env
+    ca = server.certificates.ca_file if server.certificates is not None and server.tls else None
+    return client_env_for(server.host, server.port, ca, base)
 
 
 class _Stream(Observer):
@@ -82,117 +72,47 @@ class _Stream(Observer):
         self.callback(session, record)
 
 
-async def _pump(stream: asyncio.StreamReader | None, tail: collections.deque[str], echo: bool, sink: object) -> None:
-    if stream is None:
-        return
-    while line := await stream.readline():
-        text = line.decode("utf-8", "replace").rstrip("\n")
-        tail.append(text)
-        if echo:
-            print(text, file=sink, flush=True)  # type: ignore[call-overload]
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the client's process group, then SIGKILL if it lingers."""
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), 3.0)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-
-
-async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options: RunOptions | None = None) -> RunResult:
+async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options: RunOptions | None = None,
+                       *, prepared: PreparedRun | None = None) -> RunResult:
+    """Judge `command` against `scenario`. With `prepared`, the client is already running against
+    the prepared socket (see `client_process.prepare_run`); it is stopped whatever happens."""
     opts = options or RunOptions()
-    if not command:
-        raise UsageError("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")
     loop = asyncio.get_running_loop()
     result = RunResult(scenario, list(command))
     judge = LiveJudge(default_within=opts.within)
-    record_dir = opts.transcript_dir
-    server = MockServer([scenario], record_dir=record_dir, seed=opts.seed, tls=opts.tls)
+    server = MockServer([scenario], record_dir=opts.transcript_dir, seed=opts.seed, tls=opts.tls,
+                        host=prepared.host if prepared else "127.0.0.1", sock=prepared.sock if prepared else None)
     server.observers.append(judge)
     if opts.stream is not None:
         server.observers.append(_Stream(opts.stream))
     started = loop.time()
-    async with server:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *command, env=client_env(server), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
-        except FileNotFoundError:
-            raise UsageError(f"command not found: {command[0]}") from None
-        except PermissionError:
-            raise UsageError(f"command is not executable: {command[0]}") from None
-        stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-        stdout_tail: collections.deque[str] = collections.deque(maxlen=20)
-        readers = [asyncio.ensure_future(_pump(proc.stderr, stderr_tail, opts.echo_output, sys.stderr)),
-                   asyncio.ensure_future(_pump(proc.stdout, stdout_tail, opts.echo_output, sys.stdout))]
-        exited = asyncio.ensure_future(proc.wait())
-        stopped_by_us = False
-        complete_since: float | None = None
-        try:
-            while True:
+    proc: ClientProcess | None = prepared.process if prepared else None
+    try:
+        async with server:
+            if proc is None:
+                proc = ClientProcess(command, client_env(server), echo=opts.echo_output)
+            try:
+                await _supervise(proc, judge, opts, result, started)
+            finally:  # stop the client before the server goes (also when we are interrupted)
+                if proc.returncode is None:
+                    await proc.stop()
+            # the server notices the client's sockets closing a moment after the process is gone
+            deadline = loop.time() + 2.0
+            while any(not j.info.ended for j in judge.sessions) and loop.time() < deadline:
                 judge.changed.clear()
-                now = loop.time()
-                if judge.findings:
-                    judge.stopping = True
-                    await _stop(proc)
-                    stopped_by_us = True
-                    break
-                if exited.done():
-                    break
-                if judge.all_complete:
-                    complete_since = complete_since or now
-                    if now - complete_since >= opts.grace:
-                        await _stop(proc)
-                        stopped_by_us = True
-                        break
-                if not judge.sessions and now - started >= opts.connect_timeout:
-                    result.run_findings.append(Finding(
-                        Rule.NO_SESSION, f"The client opened no realtime session within {opts.connect_timeout:g}s.",
-                        "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
-                        "(see `rtmock run --help`), and check it connects to …/realtime with an API key header."))
-                    await _stop(proc)
-                    stopped_by_us = True
-                    break
-                if now - started >= opts.timeout:
-                    result.run_findings.append(Finding(
-                        Rule.SCENARIO_MISMATCH, f"The run did not finish within {opts.timeout:g}s.",
-                        "Check the client exits when the conversation is over, or raise --timeout."))
-                    await _stop(proc)
-                    stopped_by_us = True
-                    break
-                limits = [started + opts.timeout]
-                if not judge.sessions:
-                    limits.append(started + opts.connect_timeout)
-                if complete_since is not None:
-                    limits.append(complete_since + opts.grace)
-                changed = asyncio.ensure_future(judge.changed.wait())
-                await asyncio.wait({changed, exited}, timeout=max(0.0, min(limits) - loop.time()),
-                                   return_when=asyncio.FIRST_COMPLETED)
-                changed.cancel()
-        finally:
-            if proc.returncode is None:
-                await _stop(proc)
-                stopped_by_us = True
-            await asyncio.wait(readers, timeout=2.0)
-        # the server notices the client's sockets closing a moment after the process is gone
-        deadline = loop.time() + 2.0
-        while any(not j.info.ended for j in judge.sessions) and loop.time() < deadline:
-            judge.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
-        verdicts = judge.finish_all()
-        result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
-        result.internal_errors = list(server.internal_errors)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
+            verdicts = judge.finish_all()
+            result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
+            result.internal_errors = list(server.internal_errors)
+    finally:
+        if proc is not None and proc.returncode is None:
+            await proc.stop()
+    assert proc is not None
+    await proc.drain()
     result.exit_code = proc.returncode
-    result.stderr_tail = list(stderr_tail)
-    if proc.returncode not in (0, None) and not stopped_by_us:
+    result.stderr_tail = list(proc.stderr_tail)
+    if proc.returncode not in (0, None) and not proc.stopped_by_us:
         tail = "\n".join(result.stderr_tail[-8:]) or "(no stderr)"
         result.run_findings.append(Finding(
             Rule.CLIENT_CRASHED, f"The client exited with code {proc.returncode}.",
@@ -202,3 +122,50 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     if judge.first_finding_at is not None:
         result.verdict_latency = loop.time() - judge.first_finding_at
     return result
+
+
+async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, result: RunResult, started: float) -> None:
+    """Wait until the verdict is known; stop the client when it is (or when a bound runs out)."""
+    loop = asyncio.get_running_loop()
+    exited = asyncio.ensure_future(proc.wait())
+    complete_since: float | None = None
+    try:
+        while True:
+            judge.changed.clear()
+            now = loop.time()
+            if judge.findings:
+                judge.stopping = True
+                await proc.stop()
+                return
+            if exited.done():
+                return
+            if judge.all_complete:
+                complete_since = complete_since or now
+                if now - complete_since >= opts.grace:
+                    await proc.stop()
+                    return
+            if not judge.sessions and now - started >= opts.connect_timeout:
+                result.run_findings.append(Finding(
+                    Rule.NO_SESSION, f"The client opened no realtime session within {opts.connect_timeout:g}s.",
+                    "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
+                    "(see `rtmock run --help`), and check it connects to …/realtime with an API key header."))
+                await proc.stop()
+                return
+            if now - started >= opts.timeout:
+                result.run_findings.append(Finding(
+                    Rule.SCENARIO_MISMATCH, f"The run did not finish within {opts.timeout:g}s.",
+                    "Check the client exits when the conversation is over, or raise --timeout."))
+                await proc.stop()
+                return
+            limits = [started + opts.timeout]
+            if not judge.sessions:
+                limits.append(started + opts.connect_timeout)
+            if complete_since is not None:
+                limits.append(complete_since + opts.grace)
+            changed = asyncio.ensure_future(judge.changed.wait())
+            await asyncio.wait({changed, exited}, timeout=max(0.0, min(limits) - loop.time()),
+                               return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+    finally:
+        if not exited.done():
+            exited.cancel()

@@ -21,14 +21,15 @@ import contextlib
 import errno
 import itertools
 import logging
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
+from .endpoints import client_environment_for, http_base
 from .errors import UsageError
 from .events import Dialect, IdSource
 from .loader import LoadedScenario
@@ -93,6 +94,7 @@ class MockServer:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         certificates: CertificatePaths | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         if not scenarios:
             raise UsageError("no scenario to serve: name at least one .yaml file")
@@ -101,6 +103,7 @@ class MockServer:
         if dupes:
             raise UsageError(f"two scenarios are named {dupes[0]!r}; give one a different 'name:'")
         self.scenarios = {s.name: s for s in scenarios}
+        self._sock = sock  # already listening: `rtmock run` binds it before it starts the client
         self.host = host
         self.requested_port = port
         self.tls = tls
@@ -126,7 +129,7 @@ class MockServer:
     async def start(self) -> MockServer:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         context = None
         if self.tls:
@@ -135,7 +138,7 @@ class MockServer:
         try:
             assert self._runner.server is not None
             self._listener = await DualListener.start(self._runner.server, host=self.host, port=self.requested_port,
-                                                      ssl_context=context)
+                                                      ssl_context=context, sock=self._sock)
         except OSError as exc:
             await self._runner.cleanup()
             if exc.errno == errno.EADDRINUSE:
@@ -153,6 +156,11 @@ class MockServer:
         self._closed = True
         if self._listener is not None:
             await self._listener.close()
+        # End the sessions ourselves: aiohttp's cleanup would otherwise wait for idle clients.
+        for task in list(self._handlers):
+            task.cancel()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5.0)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -169,9 +177,7 @@ class MockServer:
         return self._listener.port
 
     def http_base(self, scenario: str | None = None) -> str:
-        prefix = f"/s/{quote(scenario, safe='')}" if scenario else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{prefix}"
+        return http_base(self.host, self.port, scenario)
 
     def ws_url(self, scenario: str | None = None, *, secure: bool = False) -> str:
         base = self.http_base(scenario).replace("http://", "wss://" if secure else "ws://", 1)
@@ -320,8 +326,8 @@ class MockServer:
                 else:  # CLOSE, CLOSING, CLOSED
                     core.client_closed(clock(), ws.close_code, str(msg.extra or ""))
                     break
-        except (ConnectionResetError, asyncio.CancelledError) as exc:
-            core.client_closed(clock(), None, "connection lost" if isinstance(exc, ConnectionResetError) else "server stopped")
+        except (ConnectionError, asyncio.CancelledError) as exc:  # aiohttp raises a plain ConnectionError too
+            core.client_closed(clock(), None, "connection lost" if isinstance(exc, ConnectionError) else "server stopped")
             if isinstance(exc, asyncio.CancelledError):
                 raise
         finally:
@@ -346,7 +352,7 @@ class MockServer:
                     return True
                 try:
                     await ws.send_str(action.text)
-                except ConnectionResetError:
+                except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
                     return True
         return False
 
@@ -368,18 +374,8 @@ def _json_line(data: dict[str, Any]) -> str:
 
 def client_environment(server: MockServer, scenario: str | None = None) -> dict[str, str]:
     """The environment that points common clients at the server (documented in the README)."""
-    env = {
-        "RTMOCK_URL": server.ws_url(scenario),
-        "RTMOCK_WSS_URL": server.ws_url(scenario, secure=True),
-        "OPENAI_BASE_URL": f"{server.http_base(scenario)}/v1",
-        "OPENAI_WEBSOCKET_BASE_URL": f"{server.http_base(scenario).replace('http://', 'ws://', 1)}/v1",
-        "AZURE_OPENAI_ENDPOINT": server.http_base(scenario),
-        "AZURE_OPENAI_API_KEY": "rtmock",
-    }
-    if server.certificates is not None and server.tls:
-        env["SSL_CERT_FILE"] = str(server.certificates.ca_file)
-        env["NODE_EXTRA_CA_CERTS"] = str(server.certificates.ca_file)
-        env["RTMOCK_CA_FILE"] = str(server.certificates.ca_file)
-    return env
+    ca = server.certificates.ca_file if server.certificates is not None and server.tls else None
+    return client_environment_for(server.host, server.port, ca, scenario)
+
 
 

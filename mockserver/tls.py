@@ -38,6 +38,7 @@ __all__ = [
     "DualListener",
     "default_cache_dir",
     "ensure_certificates",
+    "listening_socket",
     "server_ssl_context",
 ]
 
@@ -199,24 +200,16 @@ class DualListener:
         first_byte_timeout: float = 10.0,
         ssl_handshake_timeout: float = 10.0,
         backlog: int = 128,
+        sock: socket.socket | None = None,
     ) -> DualListener:
-        """Bind `host`:`port` (0 picks a free port: read `port`) and start accepting.
+        """Bind `host`:`port` (0 picks a free port: read `port`) and start accepting; or accept on
+        `sock`, a socket already listening (see `listening_socket`).
 
         Raises `OSError` with its errno intact (``errno.EADDRINUSE``: the port is in use).
         """
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-        try:
-            if os.name == "posix":  # on Windows SO_REUSEADDR would let two servers share the port
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-            sock.listen(backlog)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
+        if sock is None:
+            sock = listening_socket(host, port, backlog=backlog)
+        sock.setblocking(False)
         return cls(
             sock,
             protocol_factory,
@@ -312,6 +305,22 @@ class DualListener:
         except Exception:  # a bug in the protocol factory: rtmock's fault, never the client's
             logger.exception("could not serve the connection from %s", peer)
             conn.close()
+
+
+def listening_socket(host: str = "127.0.0.1", port: int = 0, *, backlog: int = 128) -> socket.socket:
+    """A bound, listening socket. Clients may connect as soon as this returns: the kernel queues
+    them until the server accepts, which lets `rtmock run` start the client while it starts up."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name == "posix":  # on Windows SO_REUSEADDR would let two servers share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def _peek_first_byte(conn: socket.socket) -> bytes:

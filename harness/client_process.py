@@ -1,0 +1,158 @@
+"""The client under test as a process: its environment, its output, and stopping it.
+
+Only the standard library is imported here (plus rtmock's light modules), so that `rtmock run` can
+bind its port and start the client first, and load the rest of itself while the client starts up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from mockserver.endpoints import client_environment_for
+from mockserver.errors import UsageError
+
+__all__ = ["ClientProcess", "PreparedRun", "client_env_for", "prepare_run"]
+
+
+def client_env_for(host: str, port: int, ca_file: Path | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's environment plus what points common clients at the server (see the README)."""
+    env = dict(os.environ if base is None else base)
+    env.update(client_environment_for(host, port, ca_file))
+    env.setdefault("OPENAI_API_KEY", "rtmock-dummy-key")
+    # the websockets library sends even ws://127.0.0.1 through a configured HTTPS_PROXY
+    for key in ("NO_PROXY", "no_proxy"):
+        hosts = [h for h in env.get(key, "").split(",") if h]
+        env[key] = ",".join(dict.fromkeys([*hosts, "127.0.0.1", "localhost", "::1"]))
+    return env
+
+
+class ClientProcess:
+    """A command in its own process group (so stopping it stops its children), with the last lines
+    of its output kept for the verdict and, with `echo`, passed through as they come."""
+
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], *, echo: bool = False, tail: int = 20) -> None:
+        if not command:
+            raise UsageError("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")
+        try:
+            self.popen = subprocess.Popen(list(command), env=dict(env), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError:
+            raise UsageError(f"command not found: {command[0]}") from None
+        except PermissionError:
+            raise UsageError(f"command is not executable: {command[0]}") from None
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=tail)
+        self.stdout_tail: collections.deque[str] = collections.deque(maxlen=tail)
+        self.stopped_by_us = False
+        self._readers = [
+            threading.Thread(target=_pump, args=(self.popen.stderr, self.stderr_tail, sys.stderr if echo else None), daemon=True),
+            threading.Thread(target=_pump, args=(self.popen.stdout, self.stdout_tail, sys.stdout if echo else None), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    async def wait(self) -> int:
+        """The exit code, awaited without a thread (a thread blocked in wait() would hold up the
+        event loop's shutdown on Ctrl-C until the client exits)."""
+        if (code := self.popen.poll()) is not None:
+            return code
+        loop = asyncio.get_running_loop()
+        try:
+            pidfd = os.pidfd_open(self.popen.pid)
+        except (AttributeError, OSError):  # not Linux ≥ 5.3: poll, with a bound per step
+            while (code := self.popen.poll()) is None:
+                await asyncio.sleep(0.02)
+            return code
+        exited: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(pidfd, _resolve, exited)
+        try:
+            await exited
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+        return self.popen.wait()
+
+    async def stop(self) -> None:
+        """SIGTERM the process group, then SIGKILL if it lingers."""
+        if self.popen.poll() is not None:
+            return
+        self.stopped_by_us = True
+        self._signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.wait(), 3.0)
+        except TimeoutError:
+            self._signal(signal.SIGKILL)
+            await self.wait()
+
+    def kill_now(self) -> None:
+        """For paths without an event loop (a scenario that failed to load after the start)."""
+        if self.popen.poll() is None:
+            self.stopped_by_us = True
+            self._signal(signal.SIGKILL)
+            self.popen.wait()
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, sig)
+
+    async def drain(self, timeout: float = 2.0) -> None:
+        """Wait (bounded) for the output readers to reach the end of the pipes (a grandchild that
+        keeps them open must not hold the verdict up)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(r.is_alive() for r in self._readers) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _pump(stream: IO[bytes] | None, tail: collections.deque[str], sink: IO[str] | None) -> None:
+    if stream is None:
+        return
+    with stream:
+        for line in iter(stream.readline, b""):
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            tail.append(text)
+            if sink is not None:
+                print(text, file=sink, flush=True)
+
+
+@dataclass(slots=True)
+class PreparedRun:
+    """A listening socket and the client already started against it."""
+
+    sock: socket.socket
+    process: ClientProcess
+    host: str
+
+
+def prepare_run(command: Sequence[str], *, host: str = "127.0.0.1", tls: bool = True, echo: bool = False) -> PreparedRun:
+    """Bind the server's socket and start the client right away: connections wait in the kernel's
+    queue until the server accepts, so the client's start-up overlaps rtmock's own."""
+    from mockserver.tls import ensure_certificates, listening_socket
+
+    ca = ensure_certificates().ca_file if tls else None
+    sock = listening_socket(host, 0)
+    try:
+        process = ClientProcess(command, client_env_for(host, sock.getsockname()[1], ca), echo=echo)
+    except BaseException:
+        sock.close()
+        raise
+    return PreparedRun(sock, process, host)

@@ -1,0 +1,35 @@
+"""Where clients connect: the URLs and the environment that point common clients at a server.
+
+Kept free of heavy imports (no aiohttp, no pydantic): `rtmock run` computes a client's environment
+and starts the client before it has loaded the rest of rtmock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+__all__ = ["client_environment_for", "http_base"]
+
+
+def http_base(host: str, port: int, scenario: str | None = None) -> str:
+    prefix = f"/s/{quote(scenario, safe='')}" if scenario else ""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{prefix}"
+
+
+def client_environment_for(host: str, port: int, ca_file: Path | None, scenario: str | None = None) -> dict[str, str]:
+    """The variables documented in the README's `rtmock run` section."""
+    base = http_base(host, port, scenario)
+    ws = base.replace("http://", "ws://", 1)
+    env = {
+        "RTMOCK_URL": f"{ws}/v1/realtime",
+        "RTMOCK_WSS_URL": f"{base.replace('http://', 'wss://', 1)}/v1/realtime",
+        "OPENAI_BASE_URL": f"{base}/v1",
+        "OPENAI_WEBSOCKET_BASE_URL": f"{ws}/v1",
+        "AZURE_OPENAI_ENDPOINT": base,
+        "AZURE_OPENAI_API_KEY": "rtmock",
+    }
+    if ca_file is not None:
+        env["SSL_CERT_FILE"] = env["NODE_EXTRA_CA_CERTS"] = env["RTMOCK_CA_FILE"] = str(ca_file)
+    return env
