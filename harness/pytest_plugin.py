@@ -238,3 +238,25 @@ def rtmock_server(request: pytest.FixtureRequest, rtmock: Callable[..., RtmockSe
 def run_client(command: Sequence[str], env: dict[str, str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run a client process with the server's environment (a convenience for tests)."""
     return subprocess.run(list(command), env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def rtmock_fuzz(tmp_path: Path) -> Callable[..., Any]:
+    """`rtmock_fuzz(scenario, client, cases=50, seed=1, **FuzzOptions)` fuzzes a client's answers to the
+    scenario's function calls and returns a `harness.fuzz.FuzzResult`; `client` is a command list or a
+    coroutine function taking the websocket URL. A failure's reproducer scenario is written under the
+    test's tmp_path (`result.reproducer`):
+
+        def test_survives_bad_arguments(rtmock_fuzz):
+            result = rtmock_fuzz("scenarios/get_your_info.yaml", [sys.executable, "client.py"], cases=50, seed=1)
+            assert result.passed, result.explain()
+    """
+    from .fuzz import FuzzResult, fuzz_client
+
+    def run(scenario: str | Path | LoadedScenario, client: Any, **options: Any) -> FuzzResult:
+        result = fuzz_client(scenario, client, **options)
+        if result.failure is not None:
+            result.write_reproducer(tmp_path / f"{result.scenario.name}.repro.yaml")
+        return result
+
+    return run

@@ -1,0 +1,205 @@
+"""What a fuzz case *is*, as scenarios: which calls are fuzzed, the scenario each case plays, and the
+reproducer file written for the minimal failing case.
+
+A case replaces the `arguments` of each fuzzed function call by a generated payload, sent in exactly
+the generated delta chunks (the scenario model's `deltas`). Generating payloads is `payloads.py`'s
+job; running clients against cases is `_fuzz_runner.py`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from mockserver.errors import UsageError
+from mockserver.loader import MAX_FILE_BYTES, CallRef, LoadedScenario, load_scenario_text
+from mockserver.scenario import (
+    ClosePlan,
+    CloseStep,
+    ExpectStep,
+    FunctionCallPart,
+    RespondStep,
+    _FunctionCallItem,
+)
+
+from .payloads import Payload
+
+__all__ = [
+    "CASE_DONE_REASON", "FUZZ_DONE_REASON", "CaseInput", "FuzzTarget", "case_scenario", "done_scenario",
+    "fuzz_targets", "reproducer_yaml",
+]  # fmt: skip
+
+#: The close reason that ends each passing case's session: a client in a loop reconnects for the next.
+CASE_DONE_REASON = "rtmock: case done"
+#: The close reason that tells a looping client there are no more cases: exit.
+FUZZ_DONE_REASON = "rtmock: fuzzing done"
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzTarget:
+    """A function call the scenario emits, whose arguments are fuzzed."""
+
+    ref: CallRef
+    label: str  # how reports name it: the call's id label, its call_id, or its tool name
+    schema: dict[str, Any] | None  # the tool's `parameters` from the scenario's `tools:`
+
+    @property
+    def name(self) -> str:
+        return self.ref.spec.name
+
+    def __str__(self) -> str:
+        return self.label if self.label == self.name else f"{self.label} ({self.name})"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseInput:
+    """What one fuzzed call sends in a case: the payload text, split into these deltas."""
+
+    payload: Payload
+    deltas: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str, tuple[str, ...]]:
+        return (self.payload.kind, self.payload.text, self.deltas)
+
+
+def fuzz_targets(loaded: LoadedScenario, call: str | None = None) -> list[FuzzTarget]:
+    """The calls to fuzz: every function call the scenario emits, or the one `call` names (by its id
+    label, call_id or tool name)."""
+    if not loaded.calls:
+        raise UsageError(f"{loaded.path or loaded.name}: the scenario emits no function call; nothing to fuzz "
+                         "(add a `respond: [function_call: …]` step)")
+    tools = {t.name: t.parameters for t in loaded.scenario.tools}
+    names = [ref.spec.name for ref in loaded.calls]
+    targets = []
+    for ref in loaded.calls:
+        label = ref.spec.id or ref.spec.call_id or ref.spec.name
+        if label == ref.spec.name and names.count(label) > 1:
+            label = f"{label}@{loaded.path or loaded.name}:{ref.line}"
+        targets.append(FuzzTarget(ref, label, tools.get(ref.spec.name)))
+    if call is None:
+        return targets
+    chosen = [t for t in targets if call in (t.ref.spec.id, t.ref.spec.call_id)] or \
+        [t for t in targets if t.name == call]
+    if len(chosen) == 1:
+        return chosen
+    known = ", ".join(str(t) for t in targets)
+    if not chosen:
+        raise UsageError(f"--call {call!r}: the scenario has no such call (its calls: {known})")
+    raise UsageError(f"--call {call!r} names {len(chosen)} calls; give each an `id:` in the scenario and name one "
+                     f"(its calls: {known})")
+
+
+def _with_call(loaded: LoadedScenario, replacements: dict[tuple[int, int], FunctionCallPart],
+               extra_steps: Sequence[Any] = (), within_cap: float | None = None) -> LoadedScenario:
+    steps = list(loaded.scenario.steps)
+    for (step_index, part_index), part in replacements.items():
+        step = steps[step_index]
+        assert isinstance(step, RespondStep)
+        respond = list(step.respond)
+        respond[part_index] = _FunctionCallItem(function_call=part)
+        steps[step_index] = step.model_copy(update={"respond": respond})
+    defaults = loaded.scenario.defaults
+    if within_cap is not None:
+        for i, step in enumerate(steps):
+            if isinstance(step, ExpectStep) and (step.within is None or step.within > within_cap):
+                steps[i] = step.model_copy(update={"within": within_cap})
+        defaults = defaults.model_copy(update={"within": min(defaults.within, within_cap)})
+    steps.extend(extra_steps)
+    scenario = loaded.scenario.model_copy(update={"steps": steps, "defaults": defaults})
+    calls = [dataclasses.replace(ref, spec=replacements.get((ref.step, ref.part), ref.spec)) for ref in loaded.calls]
+    by_place = {(ref.step, ref.part): ref for ref in calls}
+    output_calls = {i: by_place[(ref.step, ref.part)] for i, ref in loaded.output_calls.items()}
+    last_line = loaded.step_lines[-1] if loaded.step_lines else 1
+    return dataclasses.replace(loaded, scenario=scenario, calls=calls, output_calls=output_calls,
+                               step_lines=[*loaded.step_lines, *[last_line] * len(extra_steps)])
+
+
+def _part(ref: CallRef, case: CaseInput) -> FunctionCallPart:
+    kept = ref.spec.model_dump(include={"name", "id", "call_id"}, exclude_none=True)
+    return FunctionCallPart.model_validate({**kept, "arguments": case.payload.text, "deltas": list(case.deltas)})
+
+
+def case_scenario(loaded: LoadedScenario, targets: Sequence[FuzzTarget], inputs: Sequence[CaseInput] | None, *,
+                  within_cap: float | None = None) -> LoadedScenario:
+    """The scenario one case plays: the fuzzed calls carry the inputs (None: the scenario's own
+    arguments, the baseline case), bounds are capped at `within_cap`, and a passing case's session
+    ends with a close (1000, CASE_DONE_REASON) so that a looping client reconnects for the next."""
+    replacements = {}
+    if inputs is not None:
+        replacements = {(t.ref.step, t.ref.part): _part(t.ref, case) for t, case in zip(targets, inputs, strict=True)}
+    last = loaded.scenario.steps[-1]
+    closing = [] if isinstance(last, CloseStep) else [CloseStep(close=ClosePlan(code=1000, reason=CASE_DONE_REASON))]
+    return _with_call(loaded, replacements, closing, within_cap)
+
+
+def done_scenario() -> LoadedScenario:
+    """What a connection gets once fuzzing is over: session.created, then a close (1000, FUZZ_DONE_REASON)."""
+    return load_scenario_text(f"name: rtmock-fuzz-done\nsteps:\n  - close: {{code: 1000, reason: '{FUZZ_DONE_REASON}'}}\n",
+                              default_name="rtmock-fuzz-done")
+
+
+# ---- the reproducer -------------------------------------------------------------------------------
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml when present: fast
+    """Plain YAML that `load_scenario` reads back to exactly the same strings."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Payloads hold NULs, BOMs, bidi controls and trailing spaces: double quotes with escapes keep them
+    # exact and visible. Ordinary text stays plain.
+    plain = value.isprintable() and value == value.strip() and "\\" not in value and len(value) < 200
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+
+
+_Dumper.add_representer(str, _str)
+
+
+def reproducer_yaml(loaded: LoadedScenario, targets: Sequence[FuzzTarget], inputs: Sequence[CaseInput], *,
+                    name: str, header: Sequence[str]) -> str:
+    """The original scenario with each fuzzed call's arguments replaced by the case's raw payload and
+    its exact deltas: a plain scenario `rtmock run` replays. The original's comments are not kept;
+    `header` lines become the file's leading comment."""
+    data: dict[str, Any] = loaded.scenario.model_dump(mode="json", exclude_unset=True, warnings=False)
+    data = {"name": name, **{k: v for k, v in data.items() if k != "name"}}
+    for target, case in zip(targets, inputs, strict=True):
+        part = data["steps"][target.ref.step]["respond"][target.ref.part]["function_call"]
+        part.pop("chunks", None)
+        part["arguments"] = case.payload.text
+        part["deltas"] = list(case.deltas)
+    comment = "".join(f"# {line}".rstrip() + "\n" for text in header for line in text.splitlines())
+
+    def dump(*, allow_unicode: bool) -> str:
+        return comment + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=allow_unicode, width=1 << 30)
+
+    # ASCII first: every bidi control, zero-width space and BOM shows as a \u escape, not as itself
+    text = dump(allow_unicode=False)
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        # a megabyte payload written twice does not fit a scenario file: the deltas alone define it
+        for target in targets:
+            data["steps"][target.ref.step]["respond"][target.ref.part]["function_call"].pop("arguments")
+        text = dump(allow_unicode=False)
+        if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+            text = dump(allow_unicode=True)
+    _check_round_trip(text, targets, inputs)
+    return text
+
+
+def _check_round_trip(text: str, targets: Sequence[FuzzTarget], inputs: Sequence[CaseInput]) -> None:
+    """A reproducer that does not replay the case exactly would be a lie: fail loudly (an rtmock bug)."""
+    reread = load_scenario_text(text, path="<reproducer>")
+    for target, case in zip(targets, inputs, strict=True):
+        spec = next(r.spec for r in reread.calls if (r.step, r.part) == (target.ref.step, target.ref.part))
+        if spec.arguments_text != case.payload.text or tuple(spec.deltas or ()) != case.deltas:
+            raise AssertionError(f"rtmock bug: the reproducer does not read back the payload of {target}")
+
+
+def replay_command(path: str, command: Sequence[str] | None) -> str:
+    client = shlex.join(command) if command else "<your client command>"
+    return f"rtmock run {shlex.quote(path)} -- {client}"

@@ -1,0 +1,237 @@
+"""What `rtmock fuzz` tells people and CI systems: the progress line, the console report (the minimal
+failing case, its findings, the summary table by payload kind × finding rule), `--json` and JUnit XML.
+All of them read one `FuzzResult`, so they never disagree."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+from ._fuzz_cases import replay_command
+from .payloads import KINDS
+
+if TYPE_CHECKING:
+    from .fuzz import CaseOutcome, FuzzResult, FuzzStatus
+
+__all__ = ["ProgressLine", "render_report", "write_json", "write_junit"]
+
+_PHASES = {"baseline": "the scenario's own arguments first", "generate": "generating", "shrink": "shrinking",
+           "done": "done"}
+
+
+def _tty(stream: IO[str]) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and not os.environ.get("CI") \
+        and os.environ.get("TERM") != "dumb"
+
+
+class ProgressLine:
+    """On a terminal, one line rewritten in place; elsewhere (CI, NO_COLOR, a pipe) a plain line
+    every `interval` seconds."""
+
+    def __init__(self, stream: IO[str], name: str) -> None:
+        self.stream = stream
+        self.name = name
+        self.tty = _tty(stream)
+        self.color = self.tty
+        self.interval = 0.2 if self.tty else 2.0
+        self._shown = False
+
+    def update(self, status: FuzzStatus) -> None:
+        text = (f"fuzz {self.name}: {status.cases} cases, {status.rate:.1f} cases/s, {status.failing} failing, "
+                f"{_PHASES.get(status.phase, status.phase)} ({status.elapsed:.0f}s)")
+        if self.tty:
+            self.stream.write("\r\033[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self.tty and self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """`repr(text)`, cut in the middle past `limit` characters (with the full length)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[: limit - 60]!r} … {text[-40:]!r} ({len(text)} characters)"
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def _deltas(deltas: tuple[str, ...]) -> str:
+    if sum(map(len, deltas)) <= 300:
+        return f"{len(deltas)}: {list(deltas)!r}"
+    return f"{len(deltas)} chunks of {', '.join(str(len(d)) for d in deltas[:12])}{' …' if len(deltas) > 12 else ''} characters"
+
+
+def _case(result: FuzzResult, outcome: CaseOutcome, color: bool) -> list[str]:
+    lines = []
+    for target, case in zip(result.targets, outcome.inputs, strict=True):
+        lines.append(f"  call {target}: {_paint(case.payload.kind, '1', color)} ({case.payload.note})")
+        lines.append(f"    arguments: {clip(case.payload.text)}")
+        lines.append(f"    deltas {_deltas(case.deltas)}")
+    lines.append("  findings:")
+    for finding in outcome.findings:
+        lines.append(_indent(str(finding), "    "))
+    if not any(f.seen and "\n" in f.seen for f in outcome.findings) and outcome.output_tail:
+        lines.append("  client output (last lines):")
+        lines.append(_indent("\n".join(outcome.output_tail[-8:]), "    "))
+    return lines
+
+
+def table_rows(result: FuzzResult) -> list[tuple[str, str, int, int, dict[str, int]]]:
+    """(call, payload kind, cases, passed, {rule: failing cases}) in KINDS order."""
+    rows: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for (call, kind, outcome), count in result.table.items():
+        rows[(call, kind)][outcome] = count
+    order = {kind: i for i, kind in enumerate(KINDS)}
+    out = []
+    for (call, kind), counts in sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99), kv[0][1])):
+        failed = {rule: n for rule, n in sorted(counts.items(), key=lambda kv: -kv[1]) if rule != "passed"}
+        out.append((call, kind, sum(counts.values()), counts.get("passed", 0), failed))
+    return out
+
+
+def render_report(result: FuzzResult, *, color: bool = False) -> str:
+    name = result.scenario.path or result.scenario.name
+    status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
+    lines = [f"{status}  {name}  {result.cases} cases in {result.duration:.1f}s ({result.cases_per_second:.1f} cases/s), "
+             f"seed {result.seed}, {result.clients_started} client(s) started"]
+    if result.stopped == "max-time":
+        lines.append(f"  stopped generating at --max-time after {result.generated} of {result.options.cases} cases")
+    baseline = result.baseline
+    if baseline is not None and not baseline.passed:
+        lines.append("  The client fails the scenario with its own arguments (before any fuzzing): fix that first.")
+        lines.extend(_indent(str(f), "    ") for f in baseline.findings)
+        if baseline.output_tail and not any(f.seen and "\n" in f.seen for f in baseline.findings):
+            lines.append(_indent("\n".join(baseline.output_tail[-8:]), "    | "))
+        lines.append(f"  See the whole exchange: {replay_command(name, result.command)}")
+        return "\n".join(lines)
+    failure = result.failure
+    if failure is not None:
+        shrink = f", shrunk by Hypothesis in {result.shrink_cases} more cases" if result.shrink_cases else ""
+        lines.append("")
+        lines.append(f"Minimal failing case (first failure after {result.generated} generated cases{shrink}):")
+        if result.flaky:
+            lines.append(_paint("  flaky: this case failed, then passed when replayed; the client's failure depends "
+                                "on more than the payload (timing, state from earlier cases: try --no-reuse)", "33", color))
+        lines.extend(_case(result, failure, color))
+        if result.reproducer is not None:
+            lines.append(f"Reproducer: {result.reproducer}")
+            lines.append(f"  replay: {replay_command(str(result.reproducer), result.command)}")
+    rows = table_rows(result)
+    if rows:
+        lines.append("")
+        lines.append("Cases by payload kind" + (" (generated, then shrinking)" if result.shrink_cases else "") + ":")
+        width = max(len(r[0]) for r in rows)
+        multi = len(result.targets) > 1
+        head = (f"  {'call':<{width}}  " if multi else "  ") + f"{'payload kind':<20} {'cases':>6} {'passed':>6}  failed by rule"
+        lines.append(head.rstrip())
+        for call, kind, cases, passed, failed in rows:
+            by_rule = ", ".join(f"{rule} ×{n}" for rule, n in failed.items())
+            row = ((f"  {call:<{width}}  " if multi else "  ") + f"{kind:<20} {cases:>6} {passed:>6}  {by_rule}").rstrip()
+            lines.append(_paint(row, "31", color) if failed else row)
+    return "\n".join(lines)
+
+
+# ---- files -------------------------------------------------------------------------------------------
+
+
+def _outcome_json(result: FuzzResult, outcome: CaseOutcome) -> dict[str, Any]:
+    return {
+        "case": outcome.number,
+        "phase": outcome.phase,
+        "passed": outcome.passed,
+        "inputs": [
+            {"call": t.label, "name": t.name, "kind": c.payload.kind, "note": c.payload.note,
+             "text": c.payload.text if len(c.payload.text) <= 4096 else c.payload.text[:4096],
+             "text_length": len(c.payload.text), "deltas": [len(d) for d in c.deltas]}
+            for t, c in zip(result.targets, outcome.inputs, strict=False)  # the baseline has none
+        ],
+        "findings": [f.to_json() for f in outcome.findings],
+    }
+
+
+def result_json(result: FuzzResult) -> dict[str, Any]:
+    return {
+        "tool": "rtmock fuzz",
+        "scenario": result.scenario.name,
+        "scenario_path": result.scenario.path,
+        "command": result.command,
+        "seed": result.seed,
+        "passed": result.passed,
+        "cases": result.cases,
+        "generated": result.generated,
+        "shrink_cases": result.shrink_cases,
+        "failing_cases": result.failing_cases,
+        "duration": round(result.duration, 3),
+        "cases_per_second": round(result.cases_per_second, 2),
+        "stopped": result.stopped,
+        "flaky": result.flaky,
+        "calls": [{"label": t.label, "name": t.name} for t in result.targets],
+        "baseline": _outcome_json(result, result.baseline) if result.baseline else None,
+        "failure": _outcome_json(result, result.failure) if result.failure else None,
+        "reproducer": str(result.reproducer) if result.reproducer else None,
+        "summary": [{"call": call, "payload_kind": kind, "cases": cases, "passed": passed, "failed": failed}
+                    for call, kind, cases, passed, failed in table_rows(result)],
+    }
+
+
+def write_json(result: FuzzResult, path: str | Path) -> None:
+    _atomic_write(Path(path), json.dumps(result_json(result), indent=2, ensure_ascii=False) + "\n")
+
+
+def write_junit(result: FuzzResult, path: str | Path) -> None:
+    """A testcase for the baseline and one per (call, payload kind): a kind fails when any of its
+    cases failed; the minimal failing case is attached to its kind's testcase."""
+    suite_name = f"rtmock fuzz {result.scenario.name}"
+    root = ET.Element("testsuites", name="rtmock fuzz")
+    rows = table_rows(result)
+    failures = sum(1 for r in rows if r[4]) + (1 if result.baseline and not result.baseline.passed else 0)
+    suite = ET.SubElement(root, "testsuite", name=suite_name, tests=str(len(rows) + 1), failures=str(failures),
+                          errors="0", time=f"{result.duration:.3f}")
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("seed", result.seed), ("cases", result.cases), ("reproducer", result.reproducer or "")):
+        ET.SubElement(props, "property", name=key, value=str(value))
+    classname = f"rtmock.fuzz.{result.scenario.name}"
+    base = ET.SubElement(suite, "testcase", classname=classname, name="baseline (the scenario's own arguments)",
+                         file=result.scenario.path or "")
+    if result.baseline is not None and not result.baseline.passed:
+        first = result.baseline.findings[0] if result.baseline.findings else None
+        failure = ET.SubElement(base, "failure", message=first.message if first else "the scenario did not complete",
+                                type=result.baseline.rule or "incomplete")
+        failure.text = "\n\n".join(str(f) for f in result.baseline.findings)
+    minimal = result.failure
+    for call, kind, cases, passed, failed in rows:
+        case = ET.SubElement(suite, "testcase", classname=classname, name=f"{call}[{kind}]", file=result.scenario.path or "")
+        if not failed:
+            continue
+        rules = ", ".join(f"{rule} ×{n}" for rule, n in failed.items())
+        element = ET.SubElement(case, "failure", message=f"{cases - passed} of {cases} cases failed: {rules}",
+                                type=next(iter(failed)))
+        if minimal is not None and any(t.label == call and c.payload.kind == kind
+                                       for t, c in zip(result.targets, minimal.inputs, strict=True)):
+            element.text = "\n".join(_case(result, minimal, False)) + (
+                f"\nReproducer: {result.reproducer}" if result.reproducer else "")
+    ET.indent(root)
+    _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,500 @@
+"""Running one fuzz case after another against a client, on one server that stays up.
+
+Each case is a full judged exchange: a fresh `LiveJudge` watches the one session the case's client
+opens. The server hands each new *connection* the next case (`CaseServer.choose_scenario`, which
+waits until a case is offered to that connection's client), so a client process survives from case
+to case when it can:
+
+- every client gets its own URL prefix (`/s/<token>/…`), so each connection is known to come from
+  one process (or coroutine) and stray reconnects never take another client's case;
+- a passing case's session ends with a close (1000, "rtmock: case done"). A client that reconnects
+  (a loop on `RTMOCK_FUZZ=1`) gets the next case on its new connection; one that exits is replaced
+  by a spare process started ahead of time, so spawn time overlaps the previous case;
+- after a failing case the client is stopped: its state is suspect, and the next case gets a fresh one.
+
+Payload generation and shrinking (Hypothesis) are `fuzz.py`'s; case scenarios are `_fuzz_cases.py`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import os
+import secrets
+import signal
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from mockserver.errors import UsageError
+from mockserver.loader import LoadedScenario
+from mockserver.records import Record
+from mockserver.server import MockServer, Observer, SessionInfo, client_environment
+
+from ._fuzz_cases import done_scenario
+from .findings import Finding, Rule
+from .live import LiveJudge
+from .runner import client_env
+
+__all__ = ["CaseRun", "CaseRunner", "CoroutineClient"]
+
+#: An in-process client: a coroutine function given the websocket URL of the server.
+CoroutineClient = Callable[[str], Awaitable[Any]]
+
+_TAIL_LINES = 60
+
+
+def _last_traceback(lines: Sequence[str], keep: int = 12) -> list[str]:
+    """The client's last traceback (its head and last `keep` lines), else its last lines of output."""
+    lines = list(lines)
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if not starts:
+        return list(lines[-8:])
+    found = list(lines[starts[-1]:])
+    return found if len(found) <= keep + 2 else [found[0], "  …", *found[-keep:]]
+#: A spare client waiting longer than this for a case is replaced: clients time out their handshake
+#: (the `websockets` library after 10 s), and one that dies of it must not be charged to a case.
+SPARE_MAX_WAIT = 5.0
+#: After this many cases in a row played by a reconnecting client, spares are not kept ready.
+_REUSES_BEFORE_NO_SPARES = 5
+
+
+class _Client:
+    """A client under test: a process or an in-process task, with its own URL prefix (`token`)."""
+
+    def __init__(self, number: int, token: str) -> None:
+        self.number = number
+        self.token = token
+        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting = asyncio.Event()  # a connection of this client waits for its case
+        self.waiting_since: float | None = None  # loop time
+        self.cases = 0  # cases it has played
+        self.stopped_by_us = False
+
+    def crash(self) -> Finding | None:
+        """After it exited: the finding its exit deserves (None for a clean exit, or when we stopped it)."""
+        raise NotImplementedError
+
+    @property
+    def output_tail(self) -> list[str]:
+        return []
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+
+class _ProcessClient(_Client):
+    def __init__(self, number: int, token: str, proc: asyncio.subprocess.Process) -> None:
+        super().__init__(number, token)
+        self.proc = proc
+        self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+        readers = [asyncio.ensure_future(self._read(proc.stdout)), asyncio.ensure_future(self._read(proc.stderr))]
+        self._watcher = asyncio.ensure_future(self._watch(readers))
+
+    @classmethod
+    async def start(cls, number: int, token: str, command: Sequence[str], env: dict[str, str]) -> _ProcessClient:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError:
+            raise UsageError(f"command not found: {command[0]}") from None
+        except PermissionError:
+            raise UsageError(f"command is not executable: {command[0]}") from None
+        return cls(number, token, proc)
+
+    async def _read(self, stream: asyncio.StreamReader | None) -> None:
+        if stream is None:
+            return
+        with contextlib.suppress(ValueError):  # a line longer than the stream limit: skip the rest
+            while line := await stream.readline():
+                text = line.decode("utf-8", "replace").rstrip("\n")
+                self.tail.append(text if len(text) <= 300 else text[:297] + "…")
+
+    async def _watch(self, readers: Sequence[asyncio.Future[None]]) -> None:
+        await self.proc.wait()
+        await asyncio.wait(readers, timeout=1.0)  # the last lines of a traceback
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    @property
+    def output_tail(self) -> list[str]:
+        return list(self.tail)
+
+    def crash(self) -> Finding | None:
+        code = self.proc.returncode
+        if code in (0, None) or self.stopped_by_us:
+            return None
+        what = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        return Finding(Rule.CLIENT_CRASHED, f"The client {what}.",
+                       "Its last output is under `seen`; a client must survive whatever the model sends, and answer "
+                       "every call (with an output describing the error when the arguments are bad).",
+                       seen="\n".join(_last_traceback(self.tail)) or "(no output)")
+
+    async def stop(self) -> None:
+        """SIGTERM the client's process group, then SIGKILL if it lingers."""
+        if self.proc.returncode is None:
+            self.stopped_by_us = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(self.exited), 2.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+        await self.exited
+
+
+class _TaskClient(_Client):
+    def __init__(self, number: int, token: str, client: CoroutineClient, url: str) -> None:
+        super().__init__(number, token)
+        self.error: BaseException | None = None
+        self.task = asyncio.ensure_future(self._run(client, url))
+
+    async def _run(self, client: CoroutineClient, url: str) -> None:
+        try:
+            await client(url)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the client's crash: reported as a finding
+            self.error = exc
+        finally:
+            if not self.exited.done():
+                self.exited.set_result(None)
+
+    def crash(self) -> Finding | None:
+        if self.error is None or self.stopped_by_us:
+            return None
+        tail = _last_traceback("".join(traceback.format_exception(self.error)).rstrip().splitlines())
+        return Finding(Rule.CLIENT_CRASHED, f"The client coroutine raised {type(self.error).__name__}: {self.error}",
+                       "A client must survive whatever the model sends, and answer every call (with an output "
+                       "describing the error when the arguments are bad).", seen="\n".join(tail))
+
+    async def stop(self) -> None:
+        if not self.task.done():
+            self.stopped_by_us = True
+            self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.exited
+
+
+class CaseServer(MockServer, Observer):
+    """The server of a fuzz run: it plays each connection the case offered to its client, and routes
+    each session's records to the judge of its case."""
+
+    def __init__(self, scenario: LoadedScenario, **options: Any) -> None:
+        MockServer.__init__(self, [scenario], **options)
+        self.observers.append(self)
+        self.clients: dict[str, _Client] = {}
+        self.judges: dict[int, LiveJudge] = {}  # id(case scenario) → its judge
+        self.done = done_scenario()
+        self.finished = False
+        self._offers: dict[str, asyncio.Future[LoadedScenario]] = {}
+
+    # ---- connections -----------------------------------------------------------------------------
+
+    async def choose_scenario(self, request: web.Request) -> LoadedScenario | web.Response:
+        parts = request.path.split("/")
+        client = self.clients.get(parts[2]) if len(parts) > 2 and parts[1] == "s" else None
+        if client is None or self.finished or client.exited.done() or not self._authorised(request) \
+                or not web.WebSocketResponse().can_prepare(request).ok:
+            return self.done  # refused by the auth or upgrade checks that follow, or told to stop
+        offer = self._offers.get(client.token)
+        if offer is None:
+            offer = self._offers[client.token] = asyncio.get_running_loop().create_future()
+        client.waiting.set()
+        client.waiting_since = asyncio.get_running_loop().time()
+        try:
+            return await offer
+        finally:
+            client.waiting.clear()
+            client.waiting_since = None
+            if self._offers.get(client.token) is offer:
+                del self._offers[client.token]
+
+    def offer(self, client: _Client, scenario: LoadedScenario) -> None:
+        """The next connection of `client` (or the one waiting now) plays `scenario`."""
+        offer = self._offers.get(client.token)
+        if offer is None or offer.done():
+            offer = self._offers[client.token] = asyncio.get_running_loop().create_future()
+        offer.set_result(scenario)
+
+    def withdraw(self, client: _Client) -> None:
+        """Take back a case `client` has not connected for (it is gone); a waiting connection stops."""
+        offer = self._offers.pop(client.token, None)
+        if offer is not None and not offer.done():
+            offer.set_result(self.done)
+
+    def finish(self) -> None:
+        """No more cases: every waiting connection gets the closing scenario."""
+        self.finished = True
+        for token in list(self._offers):
+            offer = self._offers.pop(token)
+            if not offer.done():
+                offer.set_result(self.done)
+
+    # ---- observer: each session to its case's judge -----------------------------------------------
+
+    def session_started(self, session: SessionInfo) -> None:
+        judge = self.judges.get(id(session.scenario))
+        if judge is not None:
+            judge.session_started(session)
+
+    def record(self, session: SessionInfo, record: Record) -> None:
+        judge = self.judges.get(id(session.scenario))
+        if judge is not None:
+            judge.record(session, record)
+
+    def session_ended(self, session: SessionInfo) -> None:
+        judge = self.judges.get(id(session.scenario))
+        if judge is not None:
+            judge.session_ended(session)
+        elif session in self.sessions:
+            self.sessions.remove(session)  # the closing scenario's, or a stray case's: keep no records
+
+
+@dataclass(slots=True)
+class CaseRun:
+    """What running one case produced."""
+
+    findings: list[Finding]
+    sessions: int
+    duration: float
+    output_tail: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.sessions > 0 and not self.findings
+
+
+class CaseRunner:
+    """Plays cases one at a time against a client command (a fresh or reused process per case) or a
+    coroutine client (a task per case)."""
+
+    def __init__(self, scenario: LoadedScenario, client: Sequence[str] | CoroutineClient, *, reuse: bool = True,
+                 connect_timeout: float = 15.0, case_timeout: float = 120.0, seed: int | str | None = None,
+                 tls: bool = True, spares: int | None = None) -> None:
+        self.client = client
+        self.reuse = reuse
+        self.connect_timeout = connect_timeout
+        self.case_timeout = case_timeout
+        self.server = CaseServer(scenario, seed=seed, tls=tls)
+        self._numbers = itertools.count(1)
+        self._current: _Client | None = None  # reconnected after its last case: plays the next
+        self._spares: collections.deque[_Client] = collections.deque()
+        self._max_spares = spares if spares is not None else max(1, min(4, os.cpu_count() or 1))
+        self._spare_target = 0 if reuse else self._max_spares  # raised whenever a client is lost
+        self._reuses = 0  # cases in a row played by a reconnected client
+        self._lingered = False  # a client neither exited nor reconnected after its case: stop at once
+        self._stopping: set[asyncio.Task[None]] = set()
+        self.started = 0  # clients started
+
+    @property
+    def is_process(self) -> bool:
+        return not callable(self.client)
+
+    async def __aenter__(self) -> CaseRunner:
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Tell waiting clients fuzzing is done (a loop exits on that close), then stop them all."""
+        self.server.finish()
+        clients = [c for c in [self._current, *self._spares] if c is not None]
+        self._current = None
+        self._spares.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(asyncio.shield(c.exited) for c in clients)), 1.0)
+        await asyncio.gather(*(c.stop() for c in clients), *self._stopping, return_exceptions=True)
+        await self.server.close()
+
+    # ---- clients ---------------------------------------------------------------------------------
+
+    async def _start_client(self) -> _Client:
+        number = next(self._numbers)
+        token = f"c{number}-{secrets.token_hex(3)}"  # its URL prefix: /s/<token>/v1/realtime
+        self.started += 1
+        client: _Client
+        if callable(self.client):
+            client = _TaskClient(number, token, self.client, self.server.ws_url(token))
+        else:
+            env = client_env(self.server)
+            env.update(client_environment(self.server, token))
+            if self.reuse:
+                env["RTMOCK_FUZZ"] = "1"
+            else:
+                env.pop("RTMOCK_FUZZ", None)
+            client = await _ProcessClient.start(number, token, self.client, env)
+        self.server.clients[token] = client
+        return client
+
+    def _background_stop(self, client: _Client) -> None:
+        self.server.withdraw(client)
+        task = asyncio.ensure_future(client.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+        task.add_done_callback(lambda _: self.server.clients.pop(client.token, None))
+
+    async def _acquire(self) -> _Client:
+        """The client for the next case: the one that reconnected, else a spare, else a new one."""
+        self._prune_spares()
+        if self._current is not None and not self._current.exited.done():
+            client, self._current = self._current, None
+            self._reuses += 1
+            if self._reuses >= _REUSES_BEFORE_NO_SPARES:
+                self._spare_target = 0
+            return client
+        self._current = None
+        client = self._spares.popleft() if self._spares else await self._start_client()
+        if self.is_process:
+            while len(self._spares) < self._spare_target:
+                self._spares.append(await self._start_client())
+        return client
+
+    def _prune_spares(self) -> None:
+        """Drop spares that died waiting, or waited too long (they would time out mid-case)."""
+        now = asyncio.get_running_loop().time()
+        for spare in list(self._spares):
+            if spare.exited.done():
+                self._spares.remove(spare)
+                self._forget(spare)
+            elif (spare.waiting_since is not None and now - spare.waiting_since > SPARE_MAX_WAIT) \
+                    or len(self._spares) > self._spare_target:
+                self._spares.remove(spare)
+                self._background_stop(spare)
+
+    def _lost(self) -> None:
+        """The case's client will play no more cases: keep spares ready from now on."""
+        self._spare_target = self._max_spares
+        self._reuses = 0
+
+    # ---- one case --------------------------------------------------------------------------------
+
+    async def run_case(self, scenario: LoadedScenario) -> CaseRun:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        judge = LiveJudge()
+        self.server.judges[id(scenario)] = judge
+        extra: list[Finding] = []
+        client = await self._acquire()
+        self.server.offer(client, scenario)
+        try:
+            client = await self._play(client, scenario, judge, extra, started)
+            failed = bool(judge.findings or extra)
+            if failed:
+                await self._settle_failure(client, judge, extra)
+            verdicts = judge.finish_all()
+            failed = failed or any(not v.passed for v in verdicts)
+            if not failed and judge.sessions:
+                extra.extend(await self._after_pass(client))
+            elif failed and not client.exited.done():
+                self._background_stop(client)
+            elif client.exited.done():
+                self._forget(client)
+        finally:
+            del self.server.judges[id(scenario)]
+            for judged in judge.sessions:
+                if judged.info in self.server.sessions:
+                    self.server.sessions.remove(judged.info)
+        client.cases += 1
+        if self._current is not client:
+            self._lost()
+        findings = [f for f in extra if f.rule is Rule.CLIENT_CRASHED]
+        findings += [f for j in judge.sessions for f in (j.verdict.findings if j.verdict else j.findings)]
+        findings += [f for f in extra if f.rule is not Rule.CLIENT_CRASHED]
+        return CaseRun(findings, len(judge.sessions), loop.time() - started, client.output_tail)
+
+    async def _play(self, client: _Client, scenario: LoadedScenario, judge: LiveJudge, extra: list[Finding],
+                    started: float) -> _Client:
+        """Wait until the case's verdict is known: a finding, its session over, the client gone, or a bound."""
+        loop = asyncio.get_running_loop()
+        while True:
+            judge.changed.clear()
+            now = loop.time()
+            if judge.findings:
+                return client
+            if judge.sessions and all(j.info.ended for j in judge.sessions):
+                return client
+            if client.exited.done() and not judge.sessions:
+                crash = client.crash()
+                if crash is None and client.cases > 0 and not client.stopped_by_us:
+                    # it ended after its last case instead of reconnecting: replace it, same case
+                    self._forget(client)
+                    self.server.withdraw(client)
+                    client = await self._acquire()
+                    self.server.offer(client, scenario)
+                    continue
+                extra.append(crash or Finding(
+                    Rule.NO_SESSION, "The client exited without opening a realtime session.",
+                    "Connect to RTMOCK_URL (or OPENAI_BASE_URL) from the environment, with an API key header."))
+                return client
+            if not judge.sessions and now - started >= self.connect_timeout:
+                extra.append(Finding(
+                    Rule.NO_SESSION, f"The client opened no realtime session within {self.connect_timeout:g}s.",
+                    "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment, and "
+                    "check it connects to …/realtime with an API key header."))
+                return client
+            if now - started >= self.case_timeout:
+                extra.append(Finding(Rule.SCENARIO_MISMATCH, f"The case did not finish within {self.case_timeout:g}s.",
+                                     "Check the client answers the scenario's steps."))
+                return client
+            limit = started + (self.connect_timeout if not judge.sessions else self.case_timeout)
+            changed = asyncio.ensure_future(judge.changed.wait())
+            waits: set[asyncio.Future[Any]] = {changed}
+            if not client.exited.done():
+                waits.add(client.exited)
+            await asyncio.wait(waits, timeout=max(0.0, limit - loop.time()), return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+
+    async def _settle_failure(self, client: _Client, judge: LiveJudge, extra: list[Finding]) -> None:
+        """A failing case: give the client a moment to die on its own (a crash is usually *why* the
+        session failed, and its exit code and traceback say more than a closed socket), then stop it,
+        and let its sessions end."""
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(client.exited), 0.5)
+        if client.exited.done():
+            crash = client.crash()
+            if crash is not None and not any(f.rule is Rule.CLIENT_CRASHED for f in extra):
+                extra.append(crash)
+        else:
+            judge.stopping = True
+            self._background_stop(client)
+        deadline = loop.time() + 2.0
+        while any(not j.info.ended for j in judge.sessions) and loop.time() < deadline:
+            judge.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
+
+    async def _after_pass(self, client: _Client) -> list[Finding]:
+        """The case passed: keep the client if it reconnects, note how it exits if it does, and stop it
+        if it does neither in a short while."""
+        if self._lingered:
+            self._background_stop(client)
+            return []
+        waiting = asyncio.ensure_future(client.waiting.wait())
+        waits: set[asyncio.Future[Any]] = {waiting, client.exited}
+        await asyncio.wait(waits, timeout=2.0, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if client.exited.done():
+            self._forget(client)
+            crash = client.crash()
+            return [crash] if crash is not None else []
+        if client.waiting.is_set() and self.reuse:
+            self._current = client
+            return []
+        self._lingered = not client.waiting.is_set()  # neither exits nor reconnects: do not wait for it again
+        self._background_stop(client)
+        return []
+
+    def _forget(self, client: _Client) -> None:
+        self.server.withdraw(client)
+        self.server.clients.pop(client.token, None)

@@ -1,0 +1,497 @@
+"""`rtmock fuzz`: Hypothesis generates function-call arguments, a client answers each case, the
+judge decides, and a failing case is shrunk to a minimal payload and written as a reproducer.
+
+    rtmock fuzz scenarios/get_your_info.yaml --cases 200 --seed 1 -- python my_client.py
+
+A *case* is the scenario with each fuzzed call's `arguments` replaced by a generated payload
+(`payloads.any_arguments` for the tool's schema), streamed in generated delta chunks
+(`payloads.delta_chunks`). It fails when the client crashes, disconnects, sends an invalid event,
+or does not answer with a string `function_call_output` (right call_id) and then `response.create`
+within the scenario's bounds: the rules of `rtmock run`, judged per case.
+
+Hypothesis drives the search in a worker thread (an ordinary `@given` test, run here rather than
+under pytest); each example runs one case on the event loop and raises on a failing verdict, so
+Hypothesis stops generating and shrinks it. `--seed` fixes the cases. How clients are run and
+reused is `_fuzz_runner.py`; case scenarios and reproducers are `_fuzz_cases.py`; the console,
+JSON and JUnit output is `_fuzz_report.py`.
+
+From a test: `result = fuzz_client("scenarios/x.yaml", ["python", "client.py"], cases=50, seed=1)`
+(or a coroutine function taking the websocket URL), then `assert result.passed, result.explain()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Flaky
+from hypothesis.reporting import with_reporter
+
+from mockserver.errors import UsageError
+from mockserver.loader import LoadedScenario, load_scenario
+
+from ._fuzz_cases import (
+    CaseInput,
+    FuzzTarget,
+    case_scenario,
+    fuzz_targets,
+    replay_command,
+    reproducer_yaml,
+)
+from ._fuzz_runner import CaseRunner, CoroutineClient
+from .findings import Finding
+from .payloads import any_arguments, delta_chunks
+
+__all__ = [
+    "CaseInput", "CaseOutcome", "FuzzOptions", "FuzzResult", "FuzzStatus", "add_fuzz_arguments", "fuzz",
+    "fuzz_client", "fuzz_client_async", "fuzz_main",
+]  # fmt: skip
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FuzzOptions:
+    cases: int = 100  # examples Hypothesis generates (shrinking a failure runs more)
+    seed: int | None = None  # None: a random seed, reported so the run can be replayed
+    max_time: float | None = None  # stop generating after this many seconds
+    call: str | None = None  # fuzz only this call (id label, call_id or tool name)
+    reuse: bool = True  # keep a client that reconnects after a passing case (RTMOCK_FUZZ=1)
+    within: float | None = None  # cap every bound of the scenario during fuzzing (seconds)
+    connect_timeout: float = 15.0
+    shrink_time: float = 30.0  # how long shrinking a failure may take
+    tls: bool = True
+
+    def check(self) -> None:
+        if self.cases < 1:
+            raise UsageError(f"--cases must be at least 1, not {self.cases}")
+        for name, value in (("--max-time", self.max_time), ("--within", self.within)):
+            if value is not None and value <= 0:
+                raise UsageError(f"{name} must be a positive number of seconds, not {value:g}")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOutcome:
+    """One case as run: its inputs (one per fuzzed call; none for the baseline) and the verdict."""
+
+    number: int
+    phase: str  # "baseline", "generate" or "shrink"
+    inputs: tuple[CaseInput, ...]
+    findings: tuple[Finding, ...]
+    passed: bool
+    duration: float
+    output_tail: tuple[str, ...] = ()
+
+    @property
+    def rule(self) -> str | None:
+        """What went wrong first, as a stable rule id (None when it passed)."""
+        if self.passed:
+            return None
+        return self.findings[0].rule.value if self.findings else "incomplete"
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzStatus:
+    """A progress snapshot."""
+
+    cases: int
+    failing: int
+    phase: str  # "baseline", "generate", "shrink" or "done"
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        return self.cases / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class FuzzResult:
+    scenario: LoadedScenario
+    targets: list[FuzzTarget]
+    command: list[str] | None
+    seed: int
+    options: FuzzOptions
+    cases: int = 0  # cases run after the baseline: generated plus shrinking
+    generated: int = 0
+    failing_cases: int = 0
+    duration: float = 0.0
+    #: (call label, payload kind, "passed" or the first finding's rule) → cases
+    table: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
+    baseline: CaseOutcome | None = None
+    failure: CaseOutcome | None = None  # the minimal failing case
+    flaky: bool = False  # the minimal case passed when Hypothesis replayed it
+    stopped: str | None = None  # why generation ended before --cases ("max-time")
+    clients_started: int = 0
+    reproducer: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.baseline is not None and self.baseline.passed and self.failure is None
+
+    @property
+    def shrink_cases(self) -> int:
+        return self.cases - self.generated
+
+    @property
+    def cases_per_second(self) -> float:
+        return self.cases / self.duration if self.duration > 0 else 0.0
+
+    def reproducer_text(self, path: str | Path) -> str:
+        """The reproducer scenario for the minimal failing case (see `write_reproducer`)."""
+        if self.failure is None:
+            raise ValueError("no failing case to reproduce")
+        p = Path(path)
+        source = self.scenario.path or self.scenario.name
+        first = self.failure.findings[0] if self.failure.findings else None
+        header = [
+            f"Reproducer written by `rtmock fuzz` (seed {self.seed}): {source} with the arguments of",
+            "the fuzzed call(s) replaced by the minimal failing payload Hypothesis found, sent in exactly",
+            "these argument deltas. Commit it as a regression test; the original's comments are not kept.",
+            *(f"  {t}: {c.payload.kind}: {c.payload.note}" for t, c in zip(self.targets, self.failure.inputs, strict=True)),
+            *([f"The client failed with [{first.rule.value}]: {first.message}"] if first else []),
+            f"Replay: {replay_command(str(p), self.command)}",
+        ]
+        return reproducer_yaml(self.scenario, self.targets, self.failure.inputs, name=p.name.removesuffix(".yaml"),
+                               header=header)
+
+    def write_reproducer(self, path: str | Path) -> Path:
+        p = Path(path)
+        text = self.reproducer_text(p)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        self.reproducer = p
+        return p
+
+    def explain(self) -> str:
+        """The console report, as text (for assertion messages)."""
+        from ._fuzz_report import render_report
+
+        return render_report(self, color=False)
+
+
+# ---- the Hypothesis side --------------------------------------------------------------------------
+
+
+class _CaseFailed(Exception):
+    """Raised from the Hypothesis test for a failing case: Hypothesis shrinks toward smaller ones."""
+
+    def __init__(self, outcome: CaseOutcome) -> None:
+        super().__init__(f"case {outcome.number} failed: {outcome.rule}")
+        self.outcome = outcome
+
+
+class _Stop(BaseException):
+    """Ends the search early (--max-time, cancellation). A BaseException, so Hypothesis does not take
+    it for a failure of the client and lets it through."""
+
+
+class _RtmockBug(BaseException):
+    """An exception of rtmock's own inside a case: carried through Hypothesis unshrunk, re-raised as is."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+def _inputs_strategy(targets: Sequence[FuzzTarget]) -> st.SearchStrategy[tuple[CaseInput, ...]]:
+    payloads = [any_arguments(t.schema) for t in targets]
+
+    @st.composite
+    def inputs(draw: st.DrawFn) -> tuple[CaseInput, ...]:
+        out = []
+        for strategy in payloads:
+            payload = draw(strategy)
+            out.append(CaseInput(payload, tuple(draw(delta_chunks(payload.text)))))
+        return tuple(out)
+
+    return inputs()
+
+
+class _Search:
+    """The state shared by the Hypothesis thread and the event loop."""
+
+    def __init__(self, result: FuzzResult, runner: CaseRunner, loop: asyncio.AbstractEventLoop) -> None:
+        self.result = result
+        self.runner = runner
+        self.loop = loop
+        self.options = result.options
+        self.started = time.monotonic()
+        self.phase = "baseline"
+        self.cancelled = threading.Event()
+        self.numbers = 0
+        self.first_failure_at: float | None = None
+        self.known_failures: dict[tuple[tuple[str, str, tuple[str, ...]], ...], CaseOutcome] = {}
+        self.best: CaseOutcome | None = None
+
+    def status(self) -> FuzzStatus:
+        return FuzzStatus(self.result.cases, self.result.failing_cases, self.phase, time.monotonic() - self.started)
+
+    async def run(self, inputs: tuple[CaseInput, ...] | None, phase: str) -> CaseOutcome:
+        self.phase = phase
+        scenario = case_scenario(self.result.scenario, self.result.targets, inputs, within_cap=self.options.within)
+        run = await self.runner.run_case(scenario)
+        self.numbers += 1
+        outcome = CaseOutcome(self.numbers, phase, inputs or (), tuple(run.findings), run.passed, run.duration,
+                              tuple(run.output_tail) if not run.passed else ())
+        if inputs is not None:
+            result = self.result
+            result.cases += 1
+            result.generated += phase == "generate"
+            result.failing_cases += not outcome.passed
+            for target, case in zip(result.targets, inputs, strict=True):
+                result.table[(target.label, case.payload.kind, outcome.rule or "passed")] += 1
+        return outcome
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        while True:
+            try:
+                return future.result(0.25)
+            except concurrent.futures.TimeoutError:
+                if self.cancelled.is_set():
+                    future.cancel()
+                    raise _Stop("cancelled") from None
+            except concurrent.futures.CancelledError:
+                raise _Stop("cancelled") from None
+            except Exception as exc:
+                raise _RtmockBug(exc) from exc
+
+    def test(self, inputs: tuple[CaseInput, ...]) -> None:
+        """The body of the Hypothesis test: one case."""
+        if self.cancelled.is_set():
+            raise _Stop("cancelled")
+        now = time.monotonic()
+        key = tuple(case.key for case in inputs)
+        if self.first_failure_at is None:
+            if self.options.max_time is not None and now - self.started >= self.options.max_time:
+                self.result.stopped = "max-time"
+                raise _Stop("max-time")
+            phase = "generate"
+        else:
+            phase = "shrink"
+            if now >= self._shrink_deadline():
+                # out of time: what is known to fail still fails (Hypothesis replays the minimal case
+                # at the end), anything else is not tried
+                if key in self.known_failures:
+                    raise _CaseFailed(self.known_failures[key])
+                return
+        outcome = self._call(self.run(inputs, phase))
+        if outcome.passed:
+            return
+        if self.first_failure_at is None:
+            self.first_failure_at = time.monotonic()
+        self.known_failures[key] = outcome
+        self.best = outcome
+        raise _CaseFailed(outcome)
+
+    def _shrink_deadline(self) -> float:
+        assert self.first_failure_at is not None
+        budget = self.options.shrink_time
+        if self.options.max_time is not None:
+            left = self.started + self.options.max_time - self.first_failure_at
+            budget = min(budget, max(5.0, left))
+        return self.first_failure_at + budget
+
+    def explore(self, seed_value: int) -> None:
+        """Run in a worker thread: the Hypothesis search over cases."""
+        options = self.options
+
+        @settings(max_examples=options.cases, deadline=None, database=None, derandomize=False,
+                  phases=(Phase.generate, Phase.shrink), report_multiple_bugs=False, print_blob=False,
+                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
+        @seed(seed_value)
+        @given(_inputs_strategy(self.result.targets))
+        def fuzz_case(inputs: tuple[CaseInput, ...]) -> None:
+            self.test(inputs)
+
+        with with_reporter(lambda _: None):
+            try:
+                fuzz_case()
+            except _CaseFailed as failed:
+                self.result.failure = failed.outcome
+            except Flaky as flaky:
+                self.result.flaky = True
+                self.result.failure = _first_failure(flaky) or self.best
+
+
+def _first_failure(error: BaseException) -> CaseOutcome | None:
+    if isinstance(error, _CaseFailed):
+        return error.outcome
+    for inner in getattr(error, "exceptions", ()):
+        found = _first_failure(inner)
+        if found is not None:
+            return found
+    return None
+
+
+# ---- the public entry points ----------------------------------------------------------------------
+
+
+async def fuzz(scenario: LoadedScenario, client: Sequence[str] | CoroutineClient, options: FuzzOptions | None = None,
+               *, progress: Callable[[FuzzStatus], None] | None = None, progress_interval: float = 2.0) -> FuzzResult:
+    """Fuzz the arguments of the scenario's function calls against `client`: a command (each case's
+    process gets the server in its environment, as with `rtmock run`) or a coroutine function given
+    the websocket URL. First the scenario's own arguments (the baseline: a client that fails those is
+    not fuzzed), then Hypothesis's cases; a failure is shrunk. Nothing is printed or written."""
+    opts = options or FuzzOptions()
+    opts.check()
+    if not callable(client) and not client:
+        raise UsageError("no command to fuzz: write it after '--', e.g. rtmock fuzz scenario.yaml -- python client.py")
+    targets = fuzz_targets(scenario, opts.call)
+    seed_value = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**32)
+    result = FuzzResult(scenario, targets, None if callable(client) else list(client), seed_value, opts)
+    loop = asyncio.get_running_loop()
+    runner = CaseRunner(scenario, client, reuse=opts.reuse, connect_timeout=opts.connect_timeout,
+                        seed=f"fuzz{seed_value}", tls=opts.tls)
+    search = _Search(result, runner, loop)
+    ticker = asyncio.ensure_future(_tick(search, progress, progress_interval)) if progress else None
+    try:
+        async with runner:
+            result.baseline = await search.run(None, "baseline")
+            if result.baseline.passed:
+                try:
+                    await asyncio.to_thread(search.explore, seed_value)
+                except _Stop:
+                    pass
+                except _RtmockBug as bug:
+                    raise bug.error from None
+                except BaseException:
+                    search.cancelled.set()
+                    raise
+    finally:
+        search.cancelled.set()
+        search.phase = "done"
+        result.duration = time.monotonic() - search.started
+        result.clients_started = runner.started
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+    if progress is not None:
+        progress(search.status())
+    return result
+
+
+async def _tick(search: _Search, progress: Callable[[FuzzStatus], None], interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        progress(search.status())
+
+
+async def fuzz_client_async(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
+                            cases: int = 100, seed: int | None = None, **options: Any) -> FuzzResult:
+    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    return await fuzz(loaded, client, FuzzOptions(cases=cases, seed=seed, **options))
+
+
+def fuzz_client(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
+                cases: int = 100, seed: int | None = None, **options: Any) -> FuzzResult:
+    """Fuzz a client from a test, in a few lines; works in sync and async tests alike (the fuzz runs
+    on an event loop of its own, in-process coroutine clients included):
+
+        def test_client_survives_bad_arguments():
+            result = fuzz_client("scenarios/get_your_info.yaml", [sys.executable, "client.py"], cases=50, seed=1)
+            assert result.passed, result.explain()
+
+    `client` is a command list, or a coroutine function taking the websocket URL (it must send an
+    `Authorization: Bearer <anything>` header). Options: those of `FuzzOptions`. To keep a reproducer
+    of a failure: `result.write_reproducer(path)`.
+    """
+    coro = fuzz_client_async(scenario, client, cases=cases, seed=seed, **options)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtmock-fuzz") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+# ---- the command line -----------------------------------------------------------------------------
+
+
+def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Generate function-call arguments (valid, schema-violating and hostile JSON, in random "
+                          "delta chunks) and judge the client's answer to each; a failure is shrunk to a minimal "
+                          "payload and written as a reproducer scenario for `rtmock run`.")
+    parser.epilog = ("A client is restarted for each case, unless it reconnects after the server closes a passing "
+                     "case's session (1000, 'rtmock: case done'): then it is reused, much faster. Clients see "
+                     "RTMOCK_FUZZ=1 and may loop until the close reason is 'rtmock: fuzzing done'. "
+                     "Exit: 0 no failing case, 1 a failing case, 2 a usage or scenario error.")
+    parser.add_argument("scenario", help="the scenario .yaml whose function calls are fuzzed")
+    parser.add_argument("--call", metavar="ID", help="fuzz only this call: its id label, call_id or tool name")
+    parser.add_argument("--cases", type=int, default=100, metavar="N", help="cases to generate (default 100)")
+    parser.add_argument("--seed", type=int, metavar="S", help="the same seed gives the same cases (default: random)")
+    parser.add_argument("--max-time", type=float, metavar="SECONDS", help="stop generating after this long")
+    parser.add_argument("--reproducer", metavar="PATH",
+                        help="where to write the reproducer scenario (default: <scenario>.repro.yaml here)")
+    parser.add_argument("--json", metavar="FILE", help="write machine-readable results")
+    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
+    parser.add_argument("--within", type=float, metavar="SECONDS",
+                        help="cap every bound of the scenario while fuzzing (a silent client fails faster)")
+    parser.add_argument("--no-reuse", dest="reuse", action="store_false",
+                        help="a fresh client process for every case, even one that reconnects")
+    parser.add_argument("--connect-timeout", type=float, default=15.0, metavar="SECONDS",
+                        help="seconds a client may take to open its session (default 15)")
+    parser.add_argument("command", nargs="*", metavar="-- COMMAND", help="the client to run, after '--'")
+
+
+async def fuzz_main(args: argparse.Namespace) -> int:
+    from ._fuzz_report import ProgressLine, render_report, write_json, write_junit
+
+    command = list(args.command or [])
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise UsageError("no command to fuzz: write it after '--', e.g. rtmock fuzz scenario.yaml -- python client.py")
+    options = FuzzOptions(cases=args.cases, seed=args.seed, max_time=args.max_time, call=args.call,
+                          reuse=args.reuse, within=args.within, connect_timeout=args.connect_timeout)
+    options.check()
+    loaded = load_scenario(args.scenario)
+    line = ProgressLine(sys.stderr, loaded.name)
+    print(f"rtmock fuzz: {loaded.path or loaded.name}, calls: {', '.join(map(str, fuzz_targets(loaded, args.call)))}",
+          file=sys.stderr, flush=True)
+    result = await fuzz(loaded, command, options, progress=line.update, progress_interval=line.interval)
+    line.close()
+    if result.failure is not None:
+        path = Path(args.reproducer) if args.reproducer else Path.cwd() / f"{Path(args.scenario).stem}.repro.yaml"
+        result.write_reproducer(_relative(path))
+    print(render_report(result, color=line.color), flush=True)
+    if args.json:
+        write_json(result, args.json)
+    if args.junit:
+        write_junit(result, args.junit)
+    return 0 if result.passed else 1
+
+
+def _relative(path: Path) -> Path:
+    with contextlib.suppress(ValueError):
+        return path.resolve().relative_to(Path.cwd())
+    return path
+
+
+def parse_fuzz_args(argv: Sequence[str]) -> argparse.Namespace:
+    """`rtmock fuzz`'s argument parsing on its own (the CLI splits at '--' the same way)."""
+    argv = list(argv)
+    command: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, command = argv[:at], argv[at + 1:]
+    parser = argparse.ArgumentParser(prog="rtmock fuzz")
+    add_fuzz_arguments(parser)
+    args = parser.parse_args(argv)
+    args.command = command or args.command
+    return args
+
