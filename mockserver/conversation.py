@@ -54,4 +54,7 @@ class Conversation:
         return item_id == "root" or item_id in self.items
 
     def delete(self, item_id: str) -> bool:
-        return self.items.pop(item_id, None) is not None
+        item = self.items.pop(item_id, None)
+        if item is not None and item.get("type") == "function_call" and isinstance(item.get("call_id"), str):
+            self.calls.pop(item["call_id"], None)  # a deleted call can no longer be answered
+        return item is not None

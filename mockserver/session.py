@@ -353,12 +353,18 @@ class SessionCore:
                 self._wait = None
                 self.complete = True
                 self._note("rtmock.scenario.complete")
-                # creates held for a group that never came still deserve an answer
-                for c in self._candidates:
-                    if not c.consumed and c.event["type"] == "response.create" and self.conversation.active is None:
-                        c.consumed = True
-                        self._play_unscripted(c.event)
+                self._answer_held_creates()
                 return
+
+    def _answer_held_creates(self) -> None:
+        """Creates held for a group that never came still deserve an answer, unless the script
+        ended by closing the connection: nothing goes out after the close frame."""
+        if self.closed:
+            return
+        for c in self._candidates:
+            if not c.consumed and c.event["type"] == "response.create" and self.conversation.active is None:
+                c.consumed = True
+                self._play_unscripted(c.event)
 
     def _run_script(self) -> Generator[_Wait, None, None]:
         steps = self.scenario.scenario.steps
@@ -403,12 +409,7 @@ class SessionCore:
                 self._note("rtmock.closed", by="server", code=plan.code, reason=plan.reason, step=i + 1)
                 self._out.append(Close(plan.code, plan.reason))
                 self.closed = True
-                i += 1
-                if self.closed:
-                    self.complete = True
-                    self._note("rtmock.scenario.complete")
-                    self._script = None
-                    return
+                return  # the script ends with the connection; `_pump` notes it complete
 
     def _answer_stray_creates(self, group: _Group) -> None:
         """Creates that arrived while no group was waiting, and that this group does not take."""
@@ -489,6 +490,8 @@ class SessionCore:
         active.output.append(copy.deepcopy(item))
         self._emit(self.events.output_item_done(active.id, output_index, item))
         previous_ids = list(self.conversation.items)
+        if item["id"] not in previous_ids:
+            return  # the client deleted the item while it streamed: nothing left to echo
         at = previous_ids.index(item["id"])
         for echo in self.events.item_done(item, previous_ids[at - 1] if at > 0 else None):
             self._emit(echo)
