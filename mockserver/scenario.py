@@ -252,7 +252,7 @@ def _close_code(code: int) -> int:
     return code
 
 
-CloseCode = Annotated[int, AfterValidator(_close_code)]
+CloseCode = Annotated[int, AfterValidator(_close_code), Field(json_schema_extra={"minimum": 1000, "maximum": 4999})]
 
 
 class ClosePlan(_Model):
