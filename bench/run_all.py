@@ -24,6 +24,7 @@ BENCHMARKS = [
     ("bench_concurrency.py", [], ["--sessions", "50"], 600),
     ("bench_verdict_latency.py", [], ["--runs", "2"], 600),
     ("bench_suite_scaling.py", [], ["--runs", "10"], 1800),
+    ("bench_fuzz.py", [], ["--cases", "50", "--fresh-cases", "10"], 600),
 ]
 
 

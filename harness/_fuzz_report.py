@@ -72,9 +72,12 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def _deltas(deltas: tuple[str, ...]) -> str:
+    if not deltas:
+        return "(none: only arguments.done carries the empty text)"
     if sum(map(len, deltas)) <= 300:
-        return f"{len(deltas)}: {list(deltas)!r}"
-    return f"{len(deltas)} chunks of {', '.join(str(len(d)) for d in deltas[:12])}{' …' if len(deltas) > 12 else ''} characters"
+        return f"({len(deltas)}): {list(deltas)!r}"
+    sizes = ", ".join(str(len(d)) for d in deltas[:12]) + (" …" if len(deltas) > 12 else "")
+    return f"({len(deltas)}) of {sizes} characters"
 
 
 def _case(result: FuzzResult, outcome: CaseOutcome, color: bool) -> list[str]:

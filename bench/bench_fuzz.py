@@ -1,0 +1,123 @@
+"""Fuzzing throughput: cases per second of `rtmock fuzz` on get_your_info against
+examples/fuzz_robust_client.py (every case passes, so every case is generated, run and judged).
+
+    python bench/bench_fuzz.py [--cases 200] [--fresh-cases 30]
+
+Measured in the same run, so the ratios hold on any machine:
+- reuse: the client loops on RTMOCK_FUZZ=1 and one process plays every case (the default);
+- no reuse (`--no-reuse`): a fresh process per case, spares started ahead so spawns overlap;
+- in-process: a coroutine client, no process at all (the harness's own ceiling);
+- Hypothesis alone: how fast the payload strategy generates cases with no client (its ceiling);
+- spawn: the wall time of `python -c "import aiohttp, asyncio, json"` (what a fresh process costs).
+The rate excludes the first, baseline case (the first client start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _common import SEED, TOOLS, save_result
+
+from harness._fuzz_cases import FUZZ_DONE_REASON, fuzz_targets
+from harness.fuzz import FuzzOptions, FuzzResult, _inputs_strategy, fuzz
+from mockserver.loader import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]
+
+
+def rate(result: FuzzResult) -> float:
+    """Cases per second after the baseline case (which includes the first client's start)."""
+    assert result.passed, result.explain()
+    baseline = result.baseline.duration if result.baseline else 0.0
+    return result.cases / max(1e-9, result.duration - baseline)
+
+
+async def in_process_client(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.ws_connect(url, headers={"Authorization": "Bearer bench"}, max_msg_size=0) as ws:
+                await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}})
+                answered = False
+                while True:
+                    message = await ws.receive()
+                    if message.type is not aiohttp.WSMsgType.TEXT:
+                        break
+                    event = json.loads(message.data)
+                    if event["type"] == "session.updated":
+                        await ws.send_json({"type": "response.create"})
+                    elif event["type"] == "response.function_call_arguments.done":
+                        await ws.send_json({"type": "conversation.item.create", "item": {
+                            "type": "function_call_output", "call_id": event["call_id"], "output": "{}"}})
+                        answered = True
+                    elif event["type"] == "response.done" and answered:
+                        await ws.send_json({"type": "response.create"})
+                        answered = False
+            if message.extra == FUZZ_DONE_REASON:
+                return
+
+
+def generation_rate(cases: int) -> float:
+    from hypothesis import HealthCheck, given, seed, settings
+
+    strategy = _inputs_strategy(fuzz_targets(load_scenario(SEED)))
+
+    @settings(max_examples=cases, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @seed(1)
+    @given(strategy)
+    def draw(_: object) -> None:
+        pass
+
+    started = time.perf_counter()
+    draw()
+    return cases / (time.perf_counter() - started)
+
+
+def spawn_seconds(runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import aiohttp, asyncio, json"], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--fresh-cases", type=int, default=30, help="cases for the process-per-case mode")
+    args = parser.parse_args()
+    scenario = load_scenario(SEED)
+    reuse = await fuzz(scenario, ROBUST, FuzzOptions(cases=args.cases, seed=1))
+    fresh = await fuzz(scenario, ROBUST, FuzzOptions(cases=args.fresh_cases, seed=1, reuse=False))
+    in_process = await fuzz(scenario, in_process_client, FuzzOptions(cases=args.cases, seed=1))
+    generation = generation_rate(args.cases)
+    spawn = spawn_seconds()
+    command = "python bench/bench_fuzz.py"
+    cli = "rtmock fuzz scenarios/get_your_info.yaml --cases 200 --seed 1"
+    save_result("fuzz", [
+        ("cases/s, client reused (RTMOCK_FUZZ=1 loop)", f"{rate(reuse):.1f} ({reuse.clients_started} process)",
+         f"{cli} -- python examples/fuzz_robust_client.py"),
+        ("cases/s, a fresh process per case", f"{rate(fresh):.1f} ({fresh.clients_started} processes)",
+         f"{cli} --no-reuse -- python examples/fuzz_robust_client.py"),
+        ("cases/s, in-process coroutine client", f"{rate(in_process):.1f}", command),
+        ("cases/s, Hypothesis generation alone", f"{generation:.1f}", command),
+        ("reuse vs fresh process", f"×{rate(reuse) / rate(fresh):.1f}", command),
+        ("python start with aiohttp imported (median of 5)", f"{spawn * 1000:.0f} ms", command),
+    ])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

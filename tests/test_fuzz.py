@@ -1,0 +1,200 @@
+"""rtmock fuzz: Hypothesis-generated arguments against real clients (subprocesses and coroutines) on
+real sockets; failures shrink to a minimal payload and a reproducer that `rtmock run` replays."""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from harness._fuzz_cases import FUZZ_DONE_REASON, CaseInput, fuzz_targets, reproducer_yaml
+from harness.findings import Rule
+from harness.fuzz import FuzzOptions, fuzz, fuzz_client_async, fuzz_main, parse_fuzz_args
+from harness.payloads import _FIXED, Payload
+from harness.runner import RunOptions, run_scenario
+from mockserver.errors import UsageError
+from mockserver.loader import load_scenario, load_scenario_text
+
+ROOT = Path(__file__).resolve().parent.parent
+GET_YOUR_INFO = ROOT / "scenarios" / "get_your_info.yaml"
+NAIVE = [sys.executable, str(ROOT / "examples" / "fuzz_naive_client.py")]
+ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]
+TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {
+    "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}]
+
+Client = Callable[[str], Awaitable[None]]
+
+
+def coroutine_client(seen: list[tuple[str, tuple[str, ...]]] | None = None, *, parse: str = "robust") -> Client:
+    """An in-process client of get_your_info that loops like the examples until fuzzing is done.
+    `parse`: "robust" answers every call, "naive" raises on bad arguments, "silent" swallows the
+    error and sends nothing (the app hangs). Records (arguments, deltas) of every call in `seen`."""
+
+    async def conversation(http: aiohttp.ClientSession, url: str) -> str:
+        async with http.ws_connect(url, headers={"Authorization": "Bearer test"}, max_msg_size=0) as ws:
+            await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}})
+            deltas: list[str] = []
+            answered = False
+            while True:
+                message = await ws.receive()
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    return str(message.extra or "")
+                event = json.loads(message.data)
+                kind = event["type"]
+                if kind == "session.updated":
+                    await ws.send_json({"type": "response.create"})
+                elif kind == "response.function_call_arguments.delta":
+                    deltas.append(event["delta"])
+                elif kind == "response.function_call_arguments.done":
+                    if seen is not None:
+                        seen.append((event["arguments"], tuple(deltas)))
+                    try:
+                        output = json.dumps({"food": json.loads(event["arguments"])["query"]})
+                    except Exception:
+                        if parse == "naive":
+                            raise
+                        if parse == "silent":
+                            continue
+                        output = json.dumps({"error": "bad arguments"})
+                    await ws.send_json({"type": "conversation.item.create", "item": {
+                        "type": "function_call_output", "call_id": event["call_id"], "output": output}})
+                    answered = True
+                elif kind == "response.done" and answered:
+                    await ws.send_json({"type": "response.create"})
+                    answered = False
+
+    async def client(url: str) -> None:
+        async with aiohttp.ClientSession() as http:
+            while await conversation(http, url) != FUZZ_DONE_REASON:
+                pass
+
+    return client
+
+
+async def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = await fuzz_main(parse_fuzz_args(argv))
+    return code, capsys.readouterr().out
+
+
+# ---- the command line, against the example clients ----------------------------------------------
+
+
+async def test_naive_client_fails_with_a_shrunk_payload_and_a_reproducer_that_rtmock_run_replays(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repro = tmp_path / "get_your_info.repro.yaml"
+    code, out = await cli([str(GET_YOUR_INFO), "--cases", "30", "--seed", "1", "--reproducer", str(repro),
+                           "--json", str(tmp_path / "fuzz.json"), "--junit", str(tmp_path / "fuzz.xml"), "--", *NAIVE],
+                          capsys)
+    assert code == 1, out
+    assert "Minimal failing case" in out and "[client-crashed]" in out and "json.loads(arguments)" in out
+    report = json.loads((tmp_path / "fuzz.json").read_text())
+    minimal = report["failure"]["inputs"][0]
+    # Shrunk: whatever failed first, Hypothesis ends at a payload of at most two characters ('', '{}', '[]').
+    assert len(minimal["text"]) <= 2, minimal
+    assert f"arguments: {minimal['text']!r}" in out
+    assert report["passed"] is False and report["reproducer"] == str(repro)
+    assert any(row["failed"] for row in report["summary"])
+    junit = ET.parse(tmp_path / "fuzz.xml").getroot()
+    assert junit.find("testsuite/testcase/failure") is not None
+
+    loaded = load_scenario(repro)  # plain YAML: the run command replays it
+    assert loaded.calls[0].spec.arguments_text == minimal["text"]
+    assert "rtmock run" in repro.read_text().splitlines()[5]
+    replay = await run_scenario(loaded, NAIVE, RunOptions(grace=0.5))
+    assert not replay.passed
+    assert (await run_scenario(loaded, ROBUST, RunOptions(grace=0.5))).passed
+
+
+async def test_robust_client_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = await cli([str(GET_YOUR_INFO), "--cases", "30", "--seed", "2", "--reproducer",
+                           str(tmp_path / "r.yaml"), "--", *ROBUST], capsys)
+    assert code == 0, out
+    assert out.startswith("PASS") and "30 cases" in out
+    assert not (tmp_path / "r.yaml").exists()
+
+
+async def test_command_and_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UsageError, match="no command"):
+        await cli([str(GET_YOUR_INFO)], capsys)
+    with pytest.raises(UsageError, match=r"no such call.*info"):
+        await cli([str(GET_YOUR_INFO), "--call", "nope", "--", *ROBUST], capsys)
+    with pytest.raises(UsageError, match="--cases"):
+        await cli([str(GET_YOUR_INFO), "--cases", "0", "--", *ROBUST], capsys)
+    no_calls = load_scenario_text("steps:\n  - expect: response.create\n")
+    with pytest.raises(UsageError, match="no function call"):
+        await fuzz(no_calls, ROBUST)
+
+
+# ---- the search: in-process clients, fast ----------------------------------------------------------
+
+
+async def test_the_same_seed_gives_the_same_cases_sent_in_exactly_the_generated_deltas() -> None:
+    runs: list[list[tuple[str, tuple[str, ...]]]] = []
+    for seed in (7, 7, 8):
+        seen: list[tuple[str, tuple[str, ...]]] = []
+        result = await fuzz_client_async(GET_YOUR_INFO, coroutine_client(seen), cases=30, seed=seed)
+        assert result.passed, result.explain()
+        assert result.cases == 30 and len(seen) == 31  # the baseline, then the cases
+        assert all("".join(deltas) == arguments for arguments, deltas in seen)
+        runs.append(seen)
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+    assert len({arguments for arguments, _ in runs[0]}) > 10  # varied, not one payload thirty times
+
+
+async def test_a_crashing_coroutine_client_is_shrunk_to_a_minimal_payload() -> None:
+    result = await fuzz_client_async(GET_YOUR_INFO, coroutine_client(parse="naive"), cases=50, seed=3)
+    assert not result.passed and result.failure is not None
+    assert result.failure.findings[0].rule is Rule.CLIENT_CRASHED
+    assert "raised" in result.failure.findings[0].message
+    assert len(result.failure.inputs[0].payload.text) <= 2
+    assert result.shrink_cases > 0 and not result.flaky
+    assert "Minimal failing case" in result.explain()
+
+
+async def test_a_silent_client_fails_at_the_capped_bound() -> None:
+    result = await fuzz_client_async(GET_YOUR_INFO, coroutine_client(parse="silent"), cases=20, seed=4,
+                                     within=0.3, shrink_time=3.0)
+    assert result.failure is not None
+    assert result.failure.findings[0].rule is Rule.MISSING_OUTPUT
+    assert result.duration < 20
+
+
+async def test_max_time_stops_generating_without_a_failure() -> None:
+    result = await fuzz_client_async(GET_YOUR_INFO, coroutine_client(), cases=100_000, seed=5, max_time=1.0)
+    assert result.passed and result.stopped == "max-time"
+    assert 0 < result.generated < 100_000 and result.duration < 10
+
+
+async def test_a_client_failing_the_scenario_itself_is_not_fuzzed() -> None:
+    result = await fuzz(load_scenario(GET_YOUR_INFO), [sys.executable, "-c", "raise SystemExit(3)"],
+                        FuzzOptions(cases=5, seed=1))
+    assert not result.passed and result.baseline is not None and not result.baseline.passed
+    assert result.cases == 0 and result.failure is None
+    assert "exited with code 3" in result.explain()
+
+
+def test_the_rtmock_fuzz_fixture(rtmock_fuzz: Callable[..., Any]) -> None:
+    result = rtmock_fuzz(GET_YOUR_INFO, coroutine_client(parse="naive"), cases=20, seed=6)
+    assert not result.passed and result.reproducer is not None and result.reproducer.exists()
+
+
+# ---- reproducers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(_FIXED))
+def test_reproducers_read_back_every_hostile_payload_exactly(kind: str) -> None:
+    loaded = load_scenario(GET_YOUR_INFO)
+    targets = fuzz_targets(loaded)
+    for text, note in _FIXED[kind]:
+        case = CaseInput(Payload(text, kind, note), (text[:3], text[3:]) if len(text) > 3 else ((text,) if text else ()))
+        written = reproducer_yaml(loaded, targets, [case], name="r", header=["a reproducer"])
+        spec = load_scenario_text(written).calls[0].spec
+        assert (spec.arguments_text, tuple(spec.deltas or ())) == (text, case.deltas)
+        assert written.isascii()  # bidi controls, BOMs and NULs show as escapes
