@@ -404,6 +404,8 @@ class CaseRunner:
             for judged in judge.sessions:
                 if judged.info in self.server.sessions:
                     self.server.sessions.remove(judged.info)
+        if self.server.internal_errors:  # an rtmock bug: never shrink it as the client's failure
+            raise RuntimeError(f"rtmock bug while judging a case: {'; '.join(self.server.internal_errors)}")
         client.cases += 1
         if self._current is not client:
             self._lost()

@@ -162,6 +162,8 @@ class FuzzResult:
             "these argument deltas. Commit it as a regression test; the original's comments are not kept.",
             *(f"  {t}: {c.payload.kind}: {c.payload.note}" for t, c in zip(self.targets, self.failure.inputs, strict=True)),
             *([f"The client failed with [{first.rule.value}]: {first.message}"] if first else []),
+            *(["Flaky: it passed when Hypothesis replayed it; the failure depends on more than the payload."]
+              if self.flaky else []),
             f"Replay: {replay_command(str(p), self.command)}",
         ]
         return reproducer_yaml(self.scenario, self.targets, self.failure.inputs, name=p.name.removesuffix(".yaml"),
@@ -408,7 +410,8 @@ def fuzz_client(scenario: str | Path | LoadedScenario, client: Sequence[str] | C
 
     `client` is a command list, or a coroutine function taking the websocket URL (it must send an
     `Authorization: Bearer <anything>` header). Options: those of `FuzzOptions`. To keep a reproducer
-    of a failure: `result.write_reproducer(path)`.
+    of a failure: `result.write_reproducer(path)`. Note that Hypothesis seeds the global `random`
+    module for every case, so an in-process client drawing from it sees the same numbers each case.
     """
     coro = fuzz_client_async(scenario, client, cases=cases, seed=seed, **options)
     try:
