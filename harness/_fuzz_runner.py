@@ -23,164 +23,29 @@ import contextlib
 import itertools
 import os
 import secrets
-import signal
-import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from mockserver.errors import UsageError
 from mockserver.loader import LoadedScenario
 from mockserver.records import Record
 from mockserver.server import MockServer, Observer, SessionInfo, client_environment
 
 from ._fuzz_cases import done_scenario
+from ._fuzz_clients import Client, CoroutineClient, ProcessClient, TaskClient
 from .findings import Finding, Rule
 from .live import LiveJudge
 from .runner import client_env
 
-__all__ = ["CaseRun", "CaseRunner", "CoroutineClient"]
+__all__ = ["CaseRun", "CaseRunner", "CaseServer"]
 
-#: An in-process client: a coroutine function given the websocket URL of the server.
-CoroutineClient = Callable[[str], Awaitable[Any]]
-
-_TAIL_LINES = 60
-
-
-def _last_traceback(lines: Sequence[str], keep: int = 12) -> list[str]:
-    """The client's last traceback (its head and last `keep` lines), else its last lines of output."""
-    lines = list(lines)
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
-    if not starts:
-        return list(lines[-8:])
-    found = list(lines[starts[-1]:])
-    return found if len(found) <= keep + 2 else [found[0], "  …", *found[-keep:]]
 #: A spare client waiting longer than this for a case is replaced: clients time out their handshake
 #: (the `websockets` library after 10 s), and one that dies of it must not be charged to a case.
 SPARE_MAX_WAIT = 5.0
 #: After this many cases in a row played by a reconnecting client, spares are not kept ready.
 _REUSES_BEFORE_NO_SPARES = 5
-
-
-class _Client:
-    """A client under test: a process or an in-process task, with its own URL prefix (`token`)."""
-
-    def __init__(self, number: int, token: str) -> None:
-        self.number = number
-        self.token = token
-        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiting = asyncio.Event()  # a connection of this client waits for its case
-        self.waiting_since: float | None = None  # loop time
-        self.cases = 0  # cases it has played
-        self.stopped_by_us = False
-
-    def crash(self) -> Finding | None:
-        """After it exited: the finding its exit deserves (None for a clean exit, or when we stopped it)."""
-        raise NotImplementedError
-
-    @property
-    def output_tail(self) -> list[str]:
-        return []
-
-    async def stop(self) -> None:
-        raise NotImplementedError
-
-
-class _ProcessClient(_Client):
-    def __init__(self, number: int, token: str, proc: asyncio.subprocess.Process) -> None:
-        super().__init__(number, token)
-        self.proc = proc
-        self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
-        readers = [asyncio.ensure_future(self._read(proc.stdout)), asyncio.ensure_future(self._read(proc.stderr))]
-        self._watcher = asyncio.ensure_future(self._watch(readers))
-
-    @classmethod
-    async def start(cls, number: int, token: str, command: Sequence[str], env: dict[str, str]) -> _ProcessClient:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *command, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True)
-        except FileNotFoundError:
-            raise UsageError(f"command not found: {command[0]}") from None
-        except PermissionError:
-            raise UsageError(f"command is not executable: {command[0]}") from None
-        return cls(number, token, proc)
-
-    async def _read(self, stream: asyncio.StreamReader | None) -> None:
-        if stream is None:
-            return
-        with contextlib.suppress(ValueError):  # a line longer than the stream limit: skip the rest
-            while line := await stream.readline():
-                text = line.decode("utf-8", "replace").rstrip("\n")
-                self.tail.append(text if len(text) <= 300 else text[:297] + "…")
-
-    async def _watch(self, readers: Sequence[asyncio.Future[None]]) -> None:
-        await self.proc.wait()
-        await asyncio.wait(readers, timeout=1.0)  # the last lines of a traceback
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    @property
-    def output_tail(self) -> list[str]:
-        return list(self.tail)
-
-    def crash(self) -> Finding | None:
-        code = self.proc.returncode
-        if code in (0, None) or self.stopped_by_us:
-            return None
-        what = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        return Finding(Rule.CLIENT_CRASHED, f"The client {what}.",
-                       "Its last output is under `seen`; a client must survive whatever the model sends, and answer "
-                       "every call (with an output describing the error when the arguments are bad).",
-                       seen="\n".join(_last_traceback(self.tail)) or "(no output)")
-
-    async def stop(self) -> None:
-        """SIGTERM the client's process group, then SIGKILL if it lingers."""
-        if self.proc.returncode is None:
-            self.stopped_by_us = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.shield(self.exited), 2.0)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-        await self.exited
-
-
-class _TaskClient(_Client):
-    def __init__(self, number: int, token: str, client: CoroutineClient, url: str) -> None:
-        super().__init__(number, token)
-        self.error: BaseException | None = None
-        self.task = asyncio.ensure_future(self._run(client, url))
-
-    async def _run(self, client: CoroutineClient, url: str) -> None:
-        try:
-            await client(url)
-        except asyncio.CancelledError:
-            pass
-        except Exception as exc:  # the client's crash: reported as a finding
-            self.error = exc
-        finally:
-            if not self.exited.done():
-                self.exited.set_result(None)
-
-    def crash(self) -> Finding | None:
-        if self.error is None or self.stopped_by_us:
-            return None
-        tail = _last_traceback("".join(traceback.format_exception(self.error)).rstrip().splitlines())
-        return Finding(Rule.CLIENT_CRASHED, f"The client coroutine raised {type(self.error).__name__}: {self.error}",
-                       "A client must survive whatever the model sends, and answer every call (with an output "
-                       "describing the error when the arguments are bad).", seen="\n".join(tail))
-
-    async def stop(self) -> None:
-        if not self.task.done():
-            self.stopped_by_us = True
-            self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.exited
 
 
 class CaseServer(MockServer, Observer):
@@ -190,7 +55,7 @@ class CaseServer(MockServer, Observer):
     def __init__(self, scenario: LoadedScenario, **options: Any) -> None:
         MockServer.__init__(self, [scenario], **options)
         self.observers.append(self)
-        self.clients: dict[str, _Client] = {}
+        self.clients: dict[str, Client] = {}
         self.judges: dict[int, LiveJudge] = {}  # id(case scenario) → its judge
         self.done = done_scenario()
         self.finished = False
@@ -217,14 +82,14 @@ class CaseServer(MockServer, Observer):
             if self._offers.get(client.token) is offer:
                 del self._offers[client.token]
 
-    def offer(self, client: _Client, scenario: LoadedScenario) -> None:
+    def offer(self, client: Client, scenario: LoadedScenario) -> None:
         """The next connection of `client` (or the one waiting now) plays `scenario`."""
         offer = self._offers.get(client.token)
         if offer is None or offer.done():
             offer = self._offers[client.token] = asyncio.get_running_loop().create_future()
         offer.set_result(scenario)
 
-    def withdraw(self, client: _Client) -> None:
+    def withdraw(self, client: Client) -> None:
         """Take back a case `client` has not connected for (it is gone); a waiting connection stops."""
         offer = self._offers.pop(client.token, None)
         if offer is not None and not offer.done():
@@ -285,8 +150,8 @@ class CaseRunner:
         self.case_timeout = case_timeout
         self.server = CaseServer(scenario, seed=seed, tls=tls)
         self._numbers = itertools.count(1)
-        self._current: _Client | None = None  # reconnected after its last case: plays the next
-        self._spares: collections.deque[_Client] = collections.deque()
+        self._current: Client | None = None  # reconnected after its last case: plays the next
+        self._spares: collections.deque[Client] = collections.deque()
         self._max_spares = spares if spares is not None else max(1, min(4, os.cpu_count() or 1))
         self._spare_target = 0 if reuse else self._max_spares  # raised whenever a client is lost
         self._reuses = 0  # cases in a row played by a reconnected client
@@ -318,13 +183,13 @@ class CaseRunner:
 
     # ---- clients ---------------------------------------------------------------------------------
 
-    async def _start_client(self) -> _Client:
+    async def _start_client(self) -> Client:
         number = next(self._numbers)
         token = f"c{number}-{secrets.token_hex(3)}"  # its URL prefix: /s/<token>/v1/realtime
         self.started += 1
-        client: _Client
+        client: Client
         if callable(self.client):
-            client = _TaskClient(number, token, self.client, self.server.ws_url(token))
+            client = TaskClient(number, token, self.client, self.server.ws_url(token))
         else:
             env = client_env(self.server)
             env.update(client_environment(self.server, token))
@@ -332,18 +197,18 @@ class CaseRunner:
                 env["RTMOCK_FUZZ"] = "1"
             else:
                 env.pop("RTMOCK_FUZZ", None)
-            client = await _ProcessClient.start(number, token, self.client, env)
+            client = await ProcessClient.start(number, token, self.client, env)
         self.server.clients[token] = client
         return client
 
-    def _background_stop(self, client: _Client) -> None:
+    def _background_stop(self, client: Client) -> None:
         self.server.withdraw(client)
         task = asyncio.ensure_future(client.stop())
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
         task.add_done_callback(lambda _: self.server.clients.pop(client.token, None))
 
-    async def _acquire(self) -> _Client:
+    async def _acquire(self) -> Client:
         """The client for the next case: the one that reconnected, else a spare, else a new one."""
         self._prune_spares()
         if self._current is not None and not self._current.exited.done():
@@ -414,8 +279,8 @@ class CaseRunner:
         findings += [f for f in extra if f.rule is not Rule.CLIENT_CRASHED]
         return CaseRun(findings, len(judge.sessions), loop.time() - started, client.output_tail)
 
-    async def _play(self, client: _Client, scenario: LoadedScenario, judge: LiveJudge, extra: list[Finding],
-                    started: float) -> _Client:
+    async def _play(self, client: Client, scenario: LoadedScenario, judge: LiveJudge, extra: list[Finding],
+                    started: float) -> Client:
         """Wait until the case's verdict is known: a finding, its session over, the client gone, or a bound."""
         loop = asyncio.get_running_loop()
         while True:
@@ -456,7 +321,7 @@ class CaseRunner:
             await asyncio.wait(waits, timeout=max(0.0, limit - loop.time()), return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
 
-    async def _settle_failure(self, client: _Client, judge: LiveJudge, extra: list[Finding]) -> None:
+    async def _settle_failure(self, client: Client, judge: LiveJudge, extra: list[Finding]) -> None:
         """A failing case: give the client a moment to die on its own (a crash is usually *why* the
         session failed, and its exit code and traceback say more than a closed socket), then stop it,
         and let its sessions end."""
@@ -476,7 +341,7 @@ class CaseRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
 
-    async def _after_pass(self, client: _Client) -> list[Finding]:
+    async def _after_pass(self, client: Client) -> list[Finding]:
         """The case passed: keep the client if it reconnects, note how it exits if it does, and stop it
         if it does neither in a short while."""
         if self._lingered:
@@ -497,6 +362,6 @@ class CaseRunner:
         self._background_stop(client)
         return []
 
-    def _forget(self, client: _Client) -> None:
+    def _forget(self, client: Client) -> None:
         self.server.withdraw(client)
         self.server.clients.pop(client.token, None)

@@ -51,7 +51,8 @@ from ._fuzz_cases import (
     replay_command,
     reproducer_yaml,
 )
-from ._fuzz_runner import CaseRunner, CoroutineClient
+from ._fuzz_clients import CoroutineClient
+from ._fuzz_runner import CaseRunner
 from .findings import Finding
 from .payloads import any_arguments, delta_chunks
 
