@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from mockserver.records import Direction, Record
+from mockserver.records import Record
 from mockserver.server import Observer, SessionInfo
 
 from .findings import Finding, SessionVerdict
@@ -62,7 +62,7 @@ class LiveJudge(Observer):
         if judged.judge.complete != was_complete:
             self.changed.set()
         # a server delta (thousands per response) neither arms nor meets a bound: the timer stays
-        if found or not (record.direction is Direction.SERVER and record.type.endswith(".delta")):
+        if found or not record.is_server_delta:
             self._schedule(judged)
 
     def session_ended(self, session: SessionInfo) -> None:

@@ -10,15 +10,36 @@ from __future__ import annotations
 import base64
 import copy
 import enum
+import json
 import math
 import os
 import random
 import string
 import struct
 import time
+from json.encoder import encode_basestring
 from typing import Any
 
-__all__ = ["Dialect", "EventFactory", "IdSource", "pcm16_tone"]
+__all__ = ["Dialect", "EventFactory", "IdSource", "encode", "pcm16_tone"]
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def encode(event: dict[str, Any]) -> str:
+    """The wire text of a server event. Flat events (every delta: the bulk of a stream) are joined
+    from their parts, about twice as fast as the json module's encoder; the rest go through it.
+    Keys are rtmock's own identifiers, so they need no escaping."""
+    parts = []
+    for key, value in event.items():
+        kind = type(value)
+        if kind is str:
+            parts.append(f'"{key}":{encode_basestring(value)}')
+        elif kind is int:
+            parts.append(f'"{key}":{value}')
+        else:
+            return _ENCODER.encode(event)
+    return "{" + ",".join(parts) + "}"
 
 
 class Dialect(enum.StrEnum):

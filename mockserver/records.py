@@ -38,7 +38,7 @@ class Direction(enum.StrEnum):
     SCRIPT = "script"  # a note from the scenario runner (step reached/matched, scenario complete, closed)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # treat as immutable; not frozen only because one is built per frame (frozen is ~2x slower)
 class Record:
     """One entry of a session's history.
 
@@ -51,12 +51,25 @@ class Record:
     direction: Direction
     event: dict[str, Any] | None = None
     raw: str | None = None
+    #: The exact wire text of a server frame, when known: the transcript reuses it instead of
+    #: encoding the event a second time (not part of the record's JSON form or equality).
+    text: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def type(self) -> str:
-        if self.event is not None and isinstance(self.event.get("type"), str):
-            return str(self.event["type"])
+        kind = self.event.get("type") if self.event is not None else None
+        if type(kind) is str:
+            return kind
+        if self.event is not None:
+            return "(no type)"
         return "(not a JSON object)" if self.raw is not None else "(empty)"
+
+    @property
+    def is_server_delta(self) -> bool:
+        """A streamed piece (`….delta` from the server): thousands per response, and no rule
+        depends on one, so hot paths skip them."""
+        return self.direction is Direction.SERVER and self.event is not None and \
+            str(self.event.get("type", "")).endswith(".delta")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n": self.index, "t": round(self.time, 6), "dir": self.direction.value}
@@ -134,6 +147,9 @@ class TranscriptError(Exception):
 
 def dump_record(record: Record) -> str:
     """One JSON line (with the newline) for a record."""
+    if record.text is not None and record.direction is Direction.SERVER:
+        # the same line `to_json` would give, without encoding the event again
+        return f'{{"n":{record.index},"t":{round(record.time, 6)!r},"dir":"server","event":{record.text}}}\n'
     return json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 

@@ -190,9 +190,12 @@ class MockServer:
             try:
                 getattr(observer, method)(*args)
             except Exception as exc:
-                if len(self.internal_errors) < 20:
-                    log.exception("internal error in %s.%s", type(observer).__name__, method)
-                self.internal_errors.append(f"{type(observer).__name__}.{method}: {type(exc).__name__}: {exc}")
+                self._observer_failed(observer, method, exc)
+
+    def _observer_failed(self, observer: Observer, method: str, exc: Exception) -> None:
+        if len(self.internal_errors) < 20:
+            log.error("internal error in %s.%s", type(observer).__name__, method, exc_info=exc)
+        self.internal_errors.append(f"{type(observer).__name__}.{method}: {type(exc).__name__}: {exc}")
 
     # ---- one connection --------------------------------------------------------------------------
 
@@ -273,7 +276,11 @@ class MockServer:
             info.records.append(record)
             if transcript is not None:
                 transcript.write(dump_record(record))
-            self._notify("record", info, record)
+            for observer in self.observers:
+                try:
+                    observer.record(info, record)
+                except Exception as exc:
+                    self._observer_failed(observer, "record", exc)
 
         loop = asyncio.get_running_loop()
         clock = loop.time
@@ -344,9 +351,10 @@ class MockServer:
     async def _execute(self, ws: web.WebSocketResponse, actions: list[Any]) -> bool:
         """Carry out the core's actions; True when the server closed the socket. Raises
         TimeoutError when the client reads nothing for `send_timeout` (back-pressure)."""
+        clock = asyncio.get_running_loop().time
         async with asyncio.timeout(self.send_timeout) as bound:
+            progress = clock()
             for action in actions:
-                bound.reschedule(asyncio.get_running_loop().time() + self.send_timeout)
                 if isinstance(action, Close):
                     await ws.close(code=action.code, message=action.reason.encode())
                     return True
@@ -354,6 +362,10 @@ class MockServer:
                     await ws.send_str(action.text)
                 except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
                     return True
+                now = clock()
+                if now - progress > 0.5:  # the client reads: push the bound (not per frame: it costs)
+                    bound.reschedule(now + self.send_timeout)
+                    progress = now
         return False
 
 

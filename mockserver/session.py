@@ -17,14 +17,13 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import json
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
-from .events import Dialect, EventFactory, IdSource, b64, pcm16_tone, split_text
+from .events import Dialect, EventFactory, IdSource, b64, encode, pcm16_tone, split_text
 from .loader import LoadedScenario
 from .matching import matches
 from .records import Direction, Record
@@ -45,7 +44,7 @@ __all__ = ["Action", "Close", "Send", "SessionCore"]
 MIN_COMMIT_BYTES = 4800
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and one is built per frame
 class Send:
     text: str
 
@@ -171,15 +170,17 @@ class SessionCore:
 
     # ---- records and output ----------------------------------------------------------------------
 
-    def _record(self, direction: Direction, event: dict[str, Any] | None, raw: str | None = None) -> int:
+    def _record(self, direction: Direction, event: dict[str, Any] | None, raw: str | None = None,
+                text: str | None = None) -> int:
         index = self._index
         self._index += 1
-        self.on_record(Record(index, self._now - self.started, direction, event, raw))
+        self.on_record(Record(index, self._now - self.started, direction, event, raw, text))
         return index
 
     def _emit(self, event: dict[str, Any]) -> None:
-        self._record(Direction.SERVER, event)
-        self._out.append(Send(json.dumps(event, ensure_ascii=False, separators=(",", ":"))))
+        text = encode(event)
+        self._record(Direction.SERVER, event, text=text)
+        self._out.append(Send(text))
 
     def _note(self, kind: str, **fields: Any) -> None:
         self._record(Direction.SCRIPT, {"type": kind, **fields})

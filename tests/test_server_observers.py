@@ -39,3 +39,16 @@ async def test_a_raising_observer_does_not_end_the_session() -> None:
                         break
         assert "response.function_call_arguments.done" in seen
         assert server.internal_errors and "RuntimeError: boom" in server.internal_errors[0]
+
+
+def test_a_transcript_line_reuses_the_wire_text_and_equals_the_json_form() -> None:
+    from mockserver.events import encode
+    from mockserver.records import Direction, dump_record
+
+    event = {"type": "response.output_text.delta", "event_id": "event_1", "delta": "é \"q\" \n", "output_index": 0}
+    with_text = Record(7, 0.1234567, Direction.SERVER, event, text=encode(event))
+    without = Record(7, 0.1234567, Direction.SERVER, event)
+    assert dump_record(with_text) == dump_record(without)
+    assert json.loads(encode(event)) == event
+    nested = {"type": "session.created", "event_id": "e", "session": {"tools": [], "temperature": 0.8}}
+    assert json.loads(encode(nested)) == nested
