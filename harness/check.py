@@ -37,7 +37,9 @@ def check_transcripts(paths: Sequence[str], scenario: LoadedScenario | None = No
                       default_within=within)
         for record in records:
             judge.feed(record)
-        verdict = judge.finish(records[-1].time if records else 0.0)
+        # as `rtmock run` does: a session with a finding was stopped by rtmock, so what was still
+        # within its bound then is not charged to the client
+        verdict = judge.finish(records[-1].time if records else 0.0, settle_pending=not judge.findings)
         info = SessionInfo(number=number, id=header.session_id, scenario=chosen,
                            dialect=Dialect(header.dialect) if header.dialect in ("ga", "beta") else Dialect.GA,
                            request_path=header.request_path, started_at=header.started_at, records=records,

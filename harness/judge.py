@@ -7,6 +7,10 @@ emitted: R1 an output arrives; R2 with a call_id of this session (and a known pr
 R3 whose output is a string; R4 a response.create follows the round's outputs; R5 not before any of
 them; R6 only one, and not while a response is active; R7 one output per call; R8 within the
 scenario's bound. Plus the scenario's own `expect` steps, from the runner's notes.
+
+One cause, one finding: a finding about an output (wrong id, not a string, a duplicate) closes the
+round it was meant for, so what follows from it (no valid output, a create "before" it) is not
+reported on top. A refused client frame is still read for what it tried to do (R3).
 """
 
 from __future__ import annotations
@@ -49,9 +53,11 @@ class _Round:
     done_at: float | None = None  # response.done
     outputs_done_at: float | None = None  # when its last output arrived
     trigger_deadline: float | None = None
+    trigger_from: float = 0.0  # when the trigger's bound started (its step reached, or the round complete)
     trigger_step: int | None = None
     trigger_line: int | None = None
     triggered_by: int | None = None
+    trigger_match: dict[str, Any] | None = None  # the response.create step's `match:`
     resolved: bool = False  # judged: triggered, or a finding closed it
 
     @property
@@ -86,12 +92,15 @@ class Judge:
         self._item_to_call: dict[str, _Call] = {}
         self._items: set[str] = set()
         self._active: str | None = None
+        self._active_at = -1  # record index of the active response's response.created
         self._steps: list[_StepWait] = []
         self._last_client: Record | None = None
         self._explained: set[int] = set()  # client records already covered by a specific finding
         self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
         self._declared_tools: set[str] = set()
         self._pending_step_create: list[_StepWait] = []
+        self._closed_at: int | None = None  # the record index of the rtmock.closed note
+        self._last_of_kind: dict[str, Record] = {}  # the latest client event per expect kind, to explain a miss
 
     # ---- public interface ------------------------------------------------------------------------
 
@@ -111,7 +120,7 @@ class Judge:
     def next_deadline(self) -> float | None:
         times = [w.deadline for w in self._steps if not w.matched]
         for rnd in self._rounds.values():
-            if rnd.resolved:
+            if rnd.resolved or not rnd.calls:  # as in _expire: only tool rounds have bounds
                 continue
             times.extend(c.deadline for c in rnd.missing if c.deadline is not None)
             if not rnd.missing and rnd.trigger_deadline is not None:
@@ -168,6 +177,7 @@ class Judge:
         kind = event.get("type")
         if kind == "response.created":
             self._active = event["response"]["id"]
+            self._active_at = record.index
         elif kind == "response.done":
             rid = event["response"]["id"]
             if self._active == rid:
@@ -201,15 +211,21 @@ class Judge:
             self._server_error(record, event.get("error") or {})
 
     def _server_error(self, record: Record, error: dict[str, Any]) -> None:
+        # The service answers a refused client event at once, with an invalid_request_error; any other
+        # error (a scenario's `send` of a server_error, say) is not about the client's events.
         cause = self._last_client
-        if cause is None or cause.index in self._explained:
+        if cause is None or cause.index in self._explained or cause.index != record.index - 1:
+            return
+        if error.get("type", "invalid_request_error") != "invalid_request_error":
             return
         code, message, param = error.get("code"), error.get("message", ""), error.get("param")
+        sent = _client_object(cause)
+        kind = sent.get("type") if sent is not None and isinstance(sent.get("type"), str) else None
         self._add(Rule.INVALID_CLIENT_EVENT,
-                  f"The server refused client event #{cause.index} ({cause.type}): {message}",
+                  f"The server refused client event #{cause.index} ({kind or cause.type}): {message}",
                   _INVALID_HINTS.get(str(code), "Send events that follow the realtime API's schema; the error's "
                                      "`param` names the field."),
-                  cause, expected=f"a valid {cause.type}" if cause.event else "one JSON object per frame",
+                  cause, expected=f"a valid {kind}" if kind else "one JSON object per frame, with a known type",
                   seen=f"error {code}" + (f" (param {param})" if param else ""))
 
     # ---- client events ---------------------------------------------------------------------------
@@ -218,8 +234,14 @@ class Judge:
         self._last_client = record
         event = record.event
         if event is None:
+            # Refused before it was applied (bad JSON, or the schema check): the server's error
+            # follows. A refused function_call_output still tells which rule the client broke (R3).
+            tried = _client_object(record)
+            if tried is not None and tried.get("type") == "conversation.item.create":
+                self._item_create(record, tried, accepted=False)
             return
         kind = event.get("type")
+        self._last_of_kind[_expect_kind(event)] = record
         if kind == "session.update":
             tools = (event.get("session") or {}).get("tools")
             if isinstance(tools, list):
@@ -229,23 +251,29 @@ class Judge:
         elif kind == "input_audio_buffer.commit":
             self._last_trigger = None
         elif kind == "response.create":
-            self._response_create(record)
+            self._response_create(record, event)
 
-    def _item_create(self, record: Record, event: dict[str, Any]) -> None:
+    def _item_create(self, record: Record, event: dict[str, Any], *, accepted: bool = True) -> None:
+        """A conversation.item.create; `accepted` False when the server refused the frame itself."""
         item = event.get("item") if isinstance(event.get("item"), dict) else {}
         assert isinstance(item, dict)
         previous = event.get("previous_item_id")
         if item.get("type") != "function_call_output":
-            self._last_trigger = None  # new input: a following response.create is a new turn
+            if accepted:
+                self._last_trigger = None  # new input: a following response.create is a new turn
             return
         call_id = item.get("call_id")
         call = self._calls.get(call_id) if isinstance(call_id, str) else None
         if isinstance(previous, str) and previous != "root" and previous not in self._items:
             self._add(Rule.UNKNOWN_PREVIOUS_ITEM,
-                      f"function_call_output names previous_item_id {previous!r}, which is not an item of this conversation.",
+                      f"The function_call_output in event #{record.index} names previous_item_id {previous!r}, which "
+                      "is not an item of this conversation; the server refuses it, so the model never gets the result.",
                       "Omit previous_item_id (the output is appended), or use the id of an item the server reported.",
                       record, call=call, expected="an existing item id, 'root', or no previous_item_id", seen=repr(previous))
+            self._close_attempt(call)
             return
+        if not isinstance(call_id, str):
+            return  # a missing or non-string call_id: the server's error names the field
         if call is None:
             wrong = self._item_to_call.get(call_id) if isinstance(call_id, str) else None
             known = ", ".join(f"{c.name} → {c.call_id}" for c in self._calls.values()) or "none yet"
@@ -256,45 +284,80 @@ class Judge:
             else:
                 msg = f"function_call_output uses call_id {call_id!r}, which is not a call of this session (calls: {known})."
                 hint = "Echo the call_id the server sent in the function call unchanged."
-            self._add(Rule.WRONG_CALL_ID, msg, hint, record, call=wrong, expected="a call_id of this session",
-                      seen=repr(call_id))
+            self._add(Rule.WRONG_CALL_ID, f"Event #{record.index}: {msg} The server refuses it (invalid_tool_call_id), "
+                      "so the model never gets the result.", hint, record, call=wrong,
+                      expected="a call_id of this session", seen=repr(call_id))
+            self._close_attempt(wrong)
             return
         output = item.get("output")
         if not isinstance(output, str):
             self._add(Rule.OUTPUT_NOT_STRING,
-                      f"The output for call {call.name} ({call.call_id}) is {_kind(output)}, not a string; the service "
-                      "rejects it and the model never sees the result.",
+                      f"The output for call {call.name} ({call.call_id}) in event #{record.index} is {_kind(output)}, "
+                      "not a string; the service rejects it and the model never sees the result.",
                       "Serialize the tool result: output=json.dumps(result) (JSON.stringify in JavaScript).",
                       record, call=call, expected="a string (JSON text is customary)", seen=_clip(json.dumps(output)))
+            self._close_attempt(call)
             return
+        if not accepted:
+            return
+        rnd = self._rounds[call.response_id]
         if call.output_index is not None:
+            unanswered = [c for c in rnd.calls.values() if c.output_index is None]
+            also = (f" Call {unanswered[0].name} ({unanswered[0].call_id}) of the same response has no output yet: "
+                    "was this one meant for it?") if unanswered else ""
             self._add(Rule.DUPLICATE_OUTPUT,
-                      f"A second function_call_output for call {call.name} ({call.call_id}); the first was event "
-                      f"#{call.output_index}.",
-                      "Send exactly one output per call_id (check for handlers registered twice, or retries).",
+                      f"Event #{record.index} is a second function_call_output for call {call.name} ({call.call_id}); "
+                      f"the first was event #{call.output_index}.{also}",
+                      "Send exactly one output per call, each with that call's own call_id (check for handlers "
+                      "registered twice, retries, or a call_id reused across parallel calls).",
                       record, call=call, expected="one output per call", seen="two")
+            self._close_attempt(call)
             return
         call.output_index = record.index
         call.output_event = event
-        rnd = self._rounds[call.response_id]
+        self._last_trigger = None  # new input: the round needs its own response.create
+        if call.match:
+            self._check_output_match(call, record)
         if not rnd.missing:
             rnd.outputs_done_at = record.time
             self._maybe_arm_trigger(rnd, record.time)
 
+    def _close_attempt(self, call: _Call | None) -> None:
+        """A finding explains why an output did not count: close the round it was meant for (when the
+        call is unknown, every round still missing an output), so that its consequences — no output,
+        a create before it, no create — are not reported on top of their cause."""
+        rounds = [self._rounds[call.response_id]] if call is not None else [r for r in self._open_rounds() if r.missing]
+        for rnd in rounds:
+            rnd.resolved = True
+
     def _maybe_arm_trigger(self, rnd: _Round, now: float) -> None:
-        if rnd.missing or rnd.done_at is None or rnd.resolved:
+        if not rnd.calls or rnd.missing or rnd.done_at is None or rnd.resolved:
             return
         if rnd.trigger_deadline is None:
-            rnd.trigger_deadline = max(now, rnd.done_at) + self.default_within
+            rnd.trigger_from = max(now, rnd.done_at)
+            rnd.trigger_deadline = rnd.trigger_from + self.default_within
 
-    def _response_create(self, record: Record) -> None:
+    def _response_create(self, record: Record, event: dict[str, Any]) -> None:
+        response = event.get("response")
+        if isinstance(response, dict) and response.get("conversation") == "none":
+            return  # an out-of-band response: it does not answer the conversation, so it triggers no round
         if self._active is not None:
             rnd = self._rounds.get(self._active)
-            calling = rnd is not None and rnd.calls
+            calling = rnd is not None and bool(rnd.calls)
+            prev = self._last_trigger
+            if prev is not None and prev.index < self._active_at and not calling:
+                # R6: the active response is the answer the previous create started
+                self._add(Rule.DOUBLE_RESPONSE_CREATE,
+                          f"Event #{record.index} is a second response.create for the same tool round (the first was "
+                          f"event #{prev.index}), sent while the answer that one started ({self._active}) was still "
+                          "streaming; the server refused it with conversation_already_has_active_response.",
+                          "Send one response.create per tool round, after the last output of that round.",
+                          record, expected="one response.create per round", seen="two")
+                return
             self._add(Rule.CREATE_WHILE_ACTIVE,
-                      f"response.create was sent while response {self._active} was still active "
-                      + ("(the response that called the tool had not sent response.done yet)" if calling else "")
-                      + "; the server refused it with conversation_already_has_active_response.",
+                      f"The response.create in event #{record.index} was sent while response {self._active} was still "
+                      "active" + (" (the response that called the tool had not sent response.done yet)" if calling else "")
+                      + "; the server refused it with conversation_already_has_active_response, so no answer follows.",
                       "Wait for response.done of the calling response before sending response.create (the real "
                       "service usually sends it right after arguments.done, so this race is intermittent there).",
                       record, call=next(iter(rnd.calls.values())) if rnd and rnd.calls else None,
@@ -305,26 +368,27 @@ class Judge:
             if self._last_trigger is not None:
                 prev = self._last_trigger
                 self._add(Rule.DOUBLE_RESPONSE_CREATE,
-                          f"A second response.create for the same tool round (the first was event #{prev.index}), "
-                          "with no new input in between: the model answers twice.",
+                          f"Event #{record.index} is a second response.create for the same tool round (the first was "
+                          f"event #{prev.index}), with no new input in between: the model answers twice.",
                           "Send one response.create per tool round, after the last output of that round.",
                           record, expected="one response.create per round", seen="two")
             return
         for rnd in open_rounds:
             missing = rnd.missing
-            if missing and rnd.done_at is not None and len(missing) < len(rnd.calls):
-                names = ", ".join(f"{c.name} ({c.call_id})" for c in missing)
+            names = ", ".join(f"{c.name} ({c.call_id})" for c in missing)
+            if missing and len(missing) < len(rnd.calls):
                 self._add(Rule.CREATE_BEFORE_OUTPUT,
-                          f"response.create came before the output of {names}: the model answers without that result.",
+                          f"The response.create in event #{record.index} came before the output of {names}: the model "
+                          "answers without that result.",
                           "Send response.create once, after the outputs of every call in the response "
                           "(wait for response.done to know them all).",
                           record, call=missing[0], step=rnd.trigger_step, line=rnd.trigger_line,
                           expected="all outputs, then response.create", seen=f"{len(missing)} output(s) still missing")
                 rnd.resolved = True
             elif missing:
-                names = ", ".join(f"{c.name} ({c.call_id})" for c in missing)
                 self._add(Rule.CREATE_BEFORE_OUTPUT,
-                          f"response.create came before any function_call_output for {names}.",
+                          f"The response.create in event #{record.index} came before any function_call_output for "
+                          f"{names}: the model answers without the tool's result.",
                           "Send the function_call_output for each call first, then response.create.",
                           record, call=missing[0], step=rnd.trigger_step, line=rnd.trigger_line,
                           expected="function_call_output, then response.create", seen="response.create first")
@@ -333,6 +397,29 @@ class Judge:
                 rnd.triggered_by = record.index
                 rnd.resolved = True
                 self._last_trigger = record
+                why = explain_mismatch(event, rnd.trigger_match) if rnd.trigger_match else None
+                if why is not None:
+                    self._add(Rule.SCENARIO_MISMATCH,
+                              f"The response.create in event #{record.index} does not match the scenario's step: {why}.",
+                              "Make the client send what the step's `match:` asks for (or fix the scenario if it "
+                              "expects the wrong thing).", record, call=next(iter(rnd.calls.values())),
+                              step=rnd.trigger_step, line=rnd.trigger_line, expected=json.dumps(rnd.trigger_match),
+                              seen=why)
+
+    def _check_output_match(self, call: _Call, record: Record) -> None:
+        """A scenario's `match:` on a call's output is decided once both are known: there is only one
+        output per call (a second is a duplicate), so a mismatch is certain at once."""
+        if call.step_matched or call.output_event is None or not call.match:
+            return
+        call.step_matched = True
+        why = explain_mismatch(call.output_event, call.match)
+        if why is not None:
+            self._add(Rule.SCENARIO_MISMATCH,
+                      f"The output for call {call.name} ({call.call_id}) in event #{call.output_index} does not match "
+                      f"the scenario's step: {why}.",
+                      "Check what the tool returns for these arguments (or fix the scenario's `match:` if it expects "
+                      "the wrong thing).", None, call=call, step=call.step, line=call.line,
+                      expected=json.dumps(call.match), seen=why, time=record.time)
 
     # ---- script notes ----------------------------------------------------------------------------
 
@@ -346,6 +433,8 @@ class Judge:
             if wait.expect == "function_call_output" and call is not None:
                 call.deadline = wait.deadline
                 call.step, call.line, call.match = wait.step, wait.line, wait.match
+                if call.match:
+                    self._check_output_match(call, record)  # the output may have come before the step
                 return
             if wait.expect == "response.create":
                 waiting = [r for r in self._open_rounds() if r.trigger_step is None and r.done_at is not None]
@@ -353,6 +442,8 @@ class Judge:
                     rnd = waiting[-1]
                     rnd.trigger_step, rnd.trigger_line = wait.step, wait.line
                     rnd.trigger_deadline = wait.deadline
+                    rnd.trigger_from = record.time
+                    rnd.trigger_match = wait.match
                     return
             self._steps.append(wait)
         elif kind == "rtmock.step.matched":
@@ -371,6 +462,7 @@ class Judge:
             self.complete = True
         elif kind == "rtmock.closed":
             self.closed_by = str(note.get("by"))
+            self._closed_at = record.index
 
     # ---- deadlines -------------------------------------------------------------------------------
 
@@ -381,65 +473,74 @@ class Judge:
                 continue
             for call in rnd.missing:
                 if call.deadline is not None and call.deadline <= now:
-                    when = at if at is not None and at < call.deadline else call.deadline
-                    bound = "" if at is not None and at < call.deadline else f" within {call.deadline - (rnd.done_at or 0):.1f}s"
+                    early = self._ended_early(call.deadline, at)
+                    within = f" within {call.deadline - (rnd.done_at or 0):.1f}s"
                     self._add(Rule.MISSING_OUTPUT,
-                              f"No function_call_output for call {call.name} ({call.call_id}){bound}: the model waits for "
-                              "the tool result and the app hangs.",
+                              f"No function_call_output for call {call.name} ({call.call_id}){early or within}: the "
+                              "model waits for the tool result and the app hangs.",
                               "Handle every function call: run the tool and send conversation.item.create with "
                               "{type: function_call_output, call_id, output: <string>}.",
                               None, call=call, step=call.step or rnd.step, line=call.line or rnd.line,
-                              expected="a function_call_output", seen="nothing", time=when)
+                              expected="a function_call_output", seen="nothing",
+                              time=at if early else call.deadline)
                     rnd.resolved = True
             if rnd.resolved:
                 continue
             if rnd.trigger_deadline is not None and not rnd.missing and rnd.trigger_deadline <= now:
-                when = at if at is not None and at < rnd.trigger_deadline else rnd.trigger_deadline
+                early = self._ended_early(rnd.trigger_deadline, at)
+                within = f" within {rnd.trigger_deadline - rnd.trigger_from:g}s"
                 outs = sorted(c.output_index for c in rnd.calls.values() if c.output_index is not None)
                 call = next(iter(rnd.calls.values()))
+                what = f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls"
                 self._add(Rule.MISSING_RESPONSE_CREATE,
-                          f"The client sent the output for call {call.name} ({call.call_id}) (event #{outs[-1]}) but no "
-                          f"response.create followed{'' if at is not None and at < rnd.trigger_deadline else ' within the bound'}: "
-                          "the model stays silent and the app hangs (the real service gives no error for this).",
+                          f"The client sent the output for {what} (event #{outs[-1]}) but no response.create followed"
+                          f"{early or within}: the model stays silent and the app hangs (the real service gives no "
+                          "error for this).",
                           "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}.",
                           None, call=call, step=rnd.trigger_step or rnd.step, line=rnd.trigger_line or rnd.line,
-                          expected="response.create after the output(s)", seen="nothing", time=when)
+                          expected="response.create after the output(s)", seen="nothing",
+                          time=at if early else rnd.trigger_deadline)
                 rnd.resolved = True
-        for call in self._calls.values():
-            if call.step is not None and not call.step_matched and call.output_index is not None and call.match \
-                    and call.deadline is not None and call.deadline <= now:
-                call.step_matched = True
-                self._add(Rule.SCENARIO_MISMATCH,
-                          f"The output for call {call.name} ({call.call_id}) does not match the scenario.",
-                          "Check what the tool returns for these arguments.", None, call=call, step=call.step,
-                          line=call.line, expected=json.dumps(call.match), seen=self._output_mismatch(call),
-                          time=min(now, call.deadline))
         for wait in self._steps:
             if not wait.matched and wait.deadline <= now:
                 wait.matched = True
-                when = at if at is not None and at < wait.deadline else wait.deadline
-                self._step_missed(wait, when)
+                early = self._ended_early(wait.deadline, at)
+                self._step_missed(wait, at if early and at is not None else wait.deadline, early)
 
-    def _output_mismatch(self, call: _Call) -> str:
-        why = explain_mismatch(call.output_event or {}, call.match or {})
-        return f"event #{call.output_index}: {why}"
+    def _ended_early(self, deadline: float, at: float | None) -> str:
+        """When the session ended before a bound: the words that say so (else empty)."""
+        if at is None or at >= deadline:
+            return ""
+        if self.closed_by == "client" and self._closed_at is not None:
+            return f" before the client closed the session (event #{self._closed_at})"
+        return " before the session ended"
 
-    def _step_missed(self, wait: _StepWait, when: float) -> None:
-        if wait.expect == "session.update" and self._declared_tools is not None:
-            return self._add(Rule.SCENARIO_MISMATCH if not self._declared_tools else Rule.TOOL_NOT_DECLARED,
-                             "No session.update declared the scenario's tools in time." if not self._declared_tools else
-                             f"The client's session.update declared {sorted(self._declared_tools)}, not all the scenario's tools.",
-                             "Send session.update with session.tools listing every function tool the app uses "
-                             "(type: function, name, parameters), before the first response.create.",
-                             None, step=wait.step, line=wait.line, expected="session.update with the scenario's tools",
-                             seen="none" if not self._declared_tools else ", ".join(sorted(self._declared_tools)), time=when)
+    def _step_missed(self, wait: _StepWait, when: float, early: str) -> None:
+        closest = self._last_of_kind.get(wait.expect)
+        why = explain_mismatch(closest.event or {}, wait.match) if closest is not None and wait.match else None
+        if wait.expect == "session.update" and why is None:
+            self._add(Rule.SCENARIO_MISMATCH if not self._declared_tools else Rule.TOOL_NOT_DECLARED,
+                      f"No session.update declared the scenario's tools{early or ' in time'}." if not self._declared_tools else
+                      f"The client's session.update declared {sorted(self._declared_tools)}, not all the scenario's tools.",
+                      "Send session.update with session.tools listing every function tool the app uses "
+                      "(type: function, name, parameters), before the first response.create.",
+                      None, step=wait.step, line=wait.line, expected="session.update with the scenario's tools",
+                      seen="none" if not self._declared_tools else ", ".join(sorted(self._declared_tools)), time=when)
+            return
         what = {"response.create": "a response.create (the client's turn)", "user_message": "a user message item"}.get(
             wait.expect, wait.expect)
-        self._add(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came" +
-                  (" that matched " + json.dumps(wait.match) if wait.match else "") + " in time.",
+        if closest is not None and why is not None:
+            # the client sent one, but not what the step's `match:` asks for: say what differed
+            self._add(Rule.SCENARIO_MISMATCH,
+                      f"The scenario waited for {what} matching its step; the closest, event #{closest.index}, does not "
+                      f"match: {why}.",
+                      "Make the client send what the step's `match:` asks for (or fix the scenario if it expects the "
+                      "wrong thing).", None, step=wait.step, line=wait.line, expected=json.dumps(wait.match),
+                      seen=f"event #{closest.index}: {why}", time=when)
+            return
+        self._add(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
                   "Make the client send it, or change the scenario's step if it expects the wrong thing.", None,
                   step=wait.step, line=wait.line, expected=what, seen="nothing", time=when)
-        return None
 
 
 _INVALID_HINTS = {
@@ -451,6 +552,30 @@ _INVALID_HINTS = {
     "input_audio_buffer_commit_empty": "Append at least 100 ms of audio before input_audio_buffer.commit.",
     "response_cancel_not_active": "Only send response.cancel while a response is in progress.",
 }
+
+
+def _client_object(record: Record) -> dict[str, Any] | None:
+    """What a client frame held as a JSON object, also when the server refused it (then the record
+    keeps only its text)."""
+    if record.event is not None:
+        return record.event
+    try:
+        value = json.loads(record.raw or "")
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _expect_kind(event: dict[str, Any]) -> str:
+    """The `expect:` a client event could meet (the names scenarios use)."""
+    kind = str(event.get("type"))
+    item = event.get("item")
+    if kind == "conversation.item.create" and isinstance(item, dict):
+        if item.get("type") == "function_call_output":
+            return "function_call_output"
+        if item.get("type") == "message" and item.get("role") == "user":
+            return "user_message"
+    return kind
 
 
 def _kind(value: Any) -> str:

@@ -1,0 +1,739 @@
+"""The rules at the pure level: a `SessionCore` plays a scenario to scripted client frames and every
+record it makes feeds a `Judge`. Times are explicit (`advance`, `finish`): no socket, no clock, no
+waiting. Each rule has a failing and a passing case; the correct client passes in every real style."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.check import check_transcripts
+from harness.findings import Finding, Rule, SessionVerdict
+from harness.judge import Judge
+from mockserver.events import Dialect, IdSource
+from mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
+from mockserver.records import Direction, Record, TranscriptHeader, dump_record
+from mockserver.session import SessionCore
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+STEP = 0.01  # seconds between two client frames, unless a test says otherwise
+
+TOOLS = [
+    {"type": "function", "name": name, "description": "a tool", "parameters": {"type": "object", "properties": {}}}
+    for name in ("get_your_info", "get_weather")
+]
+USER_MESSAGE = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "What is up?"}]}
+
+
+class Session:
+    """A scenario played by `SessionCore` to a scripted client, judged record by record."""
+
+    def __init__(self, scenario: str | LoadedScenario, *, dialect: Dialect = Dialect.GA) -> None:
+        self.scenario = scenario if isinstance(scenario, LoadedScenario) else load_scenario(SCENARIOS / f"{scenario}.yaml")
+        self.dialect = dialect
+        self.records: list[Record] = []
+        self.findings: list[Finding] = []
+        self.judge = Judge(session_id="sess_test", scenario_name=self.scenario.name, scenario_path=self.scenario.path,
+                           default_within=self.scenario.scenario.defaults.within)
+        self.core = SessionCore(self.scenario, dialect, self._record, ids=IdSource(4))
+        self.now = 0.0
+        self.core.start(0.0)
+
+    def _record(self, record: Record) -> None:
+        self.records.append(record)
+        self.findings += self.judge.feed(record)
+
+    # ---- the client's side -----------------------------------------------------------------------
+
+    def send(self, event: dict[str, Any] | str, *, at: float | None = None) -> None:
+        self.advance(self.now + STEP if at is None else at)
+        self.core.receive(event if isinstance(event, str) else json.dumps(event), self.now)
+
+    def advance(self, until: float) -> list[Finding]:
+        """Let time pass up to `until`: the script's sleeps (held responses) wake in order, then the judge."""
+        start = len(self.findings)
+        while (due := self.core.next_deadline) is not None and due <= until:
+            self.now = max(self.now, due)
+            self.core.advance(self.now)
+        self.now = max(self.now, until)
+        self.findings += self.judge.advance(self.now)
+        return self.findings[start:]
+
+    def close(self) -> None:
+        self.core.client_closed(self.now + STEP, 1000)
+        self.now += STEP
+
+    def finish(self) -> SessionVerdict:
+        return self.judge.finish(self.now)
+
+    # ---- what the client saw ---------------------------------------------------------------------
+
+    def server(self, kind: str) -> list[dict[str, Any]]:
+        return [r.event for r in self.records if r.direction is Direction.SERVER and r.event and r.event["type"] == kind]
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The function call items, as a client reads them from response.output_item.done."""
+        return [e["item"] for e in self.server("response.output_item.done") if e["item"]["type"] == "function_call"]
+
+    def reached(self, expect: str) -> list[Record]:
+        return [r for r in self.records if r.direction is Direction.SCRIPT and r.event
+                and r.event["type"] == "rtmock.step.reached" and r.event["expect"] == expect]
+
+    @property
+    def rules(self) -> list[str]:
+        return [f.rule.value for f in self.findings]
+
+
+# ---- a scripted client ---------------------------------------------------------------------------
+
+
+def declare(s: Session, tools: list[dict[str, Any]] | None = None) -> None:
+    session: dict[str, Any] = {"tools": TOOLS + [{"type": "function", "name": t.name} for t in s.scenario.scenario.tools
+                                                 if t.name not in ("get_your_info", "get_weather")]}
+    if tools is not None:
+        session["tools"] = tools
+    if s.dialect is Dialect.GA:
+        session["type"] = "realtime"
+    s.send({"type": "session.update", "session": session})
+
+
+def user_turn(s: Session) -> None:
+    s.send({"type": "conversation.item.create", "item": USER_MESSAGE})
+    s.send({"type": "response.create"})
+
+
+def start(scenario: str | LoadedScenario, *, dialect: Dialect = Dialect.GA) -> Session:
+    s = Session(scenario, dialect=dialect)
+    declare(s)
+    user_turn(s)
+    return s
+
+
+def output(s: Session, call: dict[str, Any] | str, result: Any = '{"status": "ok"}', *, at: float | None = None,
+           **fields: Any) -> None:
+    call_id = call if isinstance(call, str) else call["call_id"]
+    item = {"type": "function_call_output", "call_id": call_id, "output": result, **fields.pop("item", {})}
+    s.send({"type": "conversation.item.create", "item": item, **fields}, at=at)
+
+
+def create(s: Session, *, at: float | None = None, **event: Any) -> None:
+    s.send({"type": "response.create", **event}, at=at)
+
+
+def one(findings: list[Finding]) -> Finding:
+    assert len(findings) == 1, [str(f) for f in findings]
+    return findings[0]
+
+
+def assert_passes(s: Session) -> None:
+    s.advance(s.now + 10)  # every bound passes: nothing may be pending
+    due = s.judge.next_deadline()
+    assert due is None or due > s.now, "a bound in the past would make the live judge's timer spin"
+    verdict = s.finish()
+    assert verdict.findings == [], "\n".join(str(f) for f in verdict.findings)
+    assert verdict.passed
+
+
+HELD_ANSWER = """
+name: held_answer
+tools:
+  - {name: get_your_info, parameters: {type: object}}
+steps:
+  - expect: session.update
+  - expect: response.create
+  - respond:
+      - function_call: {id: info, name: get_your_info, arguments: {query: food}}
+  - expect: function_call_output
+    call: info
+  - expect: response.create
+    within: 3s
+  - respond:
+      - text: {text: Your favorite food is pizza., chunks: 4}
+    delta_interval: 100ms          # the answer streams for 0.4 s: a second create lands in it
+"""
+
+MATCHED = """
+name: matched
+tools:
+  - {name: get_your_info, parameters: {type: object}}
+steps:
+  - expect: session.update
+  - expect: response.create
+  - respond:
+      - function_call: {id: info, name: get_your_info, arguments: {query: food}}
+  - expect: function_call_output
+    call: info
+    within: 5s
+    match:
+      item.output: {json_contains: {status: ok}}
+  - expect: response.create
+    within: 3s
+    match:
+      response.instructions: {regex: pizza}
+  - respond:
+      - text: Your favorite food is pizza.
+"""
+
+FIRST_TURN_MATCHED = """
+name: first_turn_matched
+tools:
+  - {name: get_your_info, parameters: {type: object}}
+steps:
+  - expect: session.update
+  - expect: response.create
+    within: 2s
+    match:
+      response.metadata.topic: food
+  - respond:
+      - text: Hello.
+"""
+
+
+def inline(text: str) -> LoadedScenario:
+    return load_scenario_text(text, default_name="inline")
+
+
+# ---- R1 missing-output -----------------------------------------------------------------------------
+
+
+def test_missing_output_is_reported_at_its_bound() -> None:
+    s = start("get_your_info")
+    (reached,) = s.reached("function_call_output")
+    bound = reached.time + 5.0
+    assert s.judge.next_deadline() == pytest.approx(bound)
+    assert s.advance(bound - 1e-6) == []
+    finding = one(s.advance(bound))
+    assert finding.rule is Rule.MISSING_OUTPUT
+    assert finding.call_id == s.calls()[0]["call_id"]
+    assert finding.time == pytest.approx(bound)
+    assert "within 5.0s" in finding.message and "get_your_info" in finding.message
+
+
+def test_every_parallel_call_needs_an_output() -> None:
+    s = start("parallel_calls")
+    paris, tokyo = s.calls()
+    output(s, paris)
+    create(s)  # the create is judged first: it came before Tokyo's output
+    assert one(s.findings).rule is Rule.CREATE_BEFORE_OUTPUT
+    assert s.findings[0].call_id == tokyo["call_id"]
+
+
+def test_an_answered_call_has_no_missing_output() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    create(s)
+    assert_passes(s)
+
+
+def test_no_bound_is_left_once_the_answer_is_done() -> None:
+    # a text answer is a response without calls: it has no trigger to wait for (a stale bound here
+    # made the live judge's timer fire again and again until the session ended)
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    create(s)
+    assert s.core.complete
+    assert s.judge.next_deadline() is None
+
+
+def test_a_client_that_closes_with_a_call_unanswered_is_told_which_call() -> None:
+    s = start("get_your_info")
+    s.close()
+    verdict = s.finish()
+    finding = one(verdict.findings)
+    assert finding.rule is Rule.MISSING_OUTPUT
+    assert "before the client closed the session (event #" in finding.message
+
+
+# ---- R2 wrong-call-id, unknown-previous-item ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("wrong", ["item_id", "made_up"])
+def test_wrong_call_id_is_one_finding_at_the_output(wrong: str) -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    call_id = call["id"] if wrong == "item_id" else "call_madeUp123"
+    output(s, call_id)
+    create(s)  # the consequence (a create with no valid output) is not reported again
+    s.advance(s.now + 10)
+    finding = one(s.finish().findings)
+    assert finding.rule is Rule.WRONG_CALL_ID
+    assert finding.seen == repr(call_id)
+    assert f"Event #{finding.index}" in finding.message
+    if wrong == "item_id":
+        assert "item_id of call get_your_info" in finding.message and call["call_id"] in finding.message
+        assert finding.call_id == call["call_id"]
+    else:
+        assert "not a call of this session" in finding.message and call["call_id"] in finding.message
+
+
+def test_another_calls_id_is_a_duplicate_output_that_points_at_the_unanswered_call() -> None:
+    s = start("parallel_calls")
+    paris, tokyo = s.calls()
+    output(s, paris)
+    output(s, paris)  # meant for Tokyo
+    create(s)
+    s.advance(s.now + 10)
+    finding = one(s.finish().findings)
+    assert finding.rule is Rule.DUPLICATE_OUTPUT
+    assert finding.call_id == paris["call_id"]
+    assert tokyo["call_id"] in finding.message and "meant for it" in finding.message
+
+
+def test_unknown_previous_item_id() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0], previous_item_id="item_doesNotExist")
+    create(s)
+    s.advance(s.now + 10)
+    finding = one(s.finish().findings)
+    assert finding.rule is Rule.UNKNOWN_PREVIOUS_ITEM
+    assert "'item_doesNotExist'" in finding.message
+
+
+@pytest.mark.parametrize("previous", ["root", "call_item", "user_item", "last_item"])
+def test_known_previous_item_ids_pass(previous: str) -> None:
+    s = Session("get_your_info")
+    declare(s)
+    s.send({"type": "conversation.item.create", "item": {**USER_MESSAGE, "id": "item_clientUser1"}})
+    create(s)
+    (call,) = s.calls()
+    previous_id = {"root": "root", "call_item": call["id"], "user_item": "item_clientUser1",
+                   "last_item": s.server("conversation.item.done")[-1]["item"]["id"]}[previous]
+    output(s, call, previous_item_id=previous_id)
+    create(s)
+    assert_passes(s)
+
+
+# ---- R3 output-not-string ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("result", [{"status": "ok"}, 42, ["a"], None, True])
+def test_output_that_is_not_a_string(result: Any) -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    output(s, call, result)
+    create(s)
+    s.advance(s.now + 10)
+    finding = one(s.finish().findings)  # not also invalid-client-event or create-before-output
+    assert finding.rule is Rule.OUTPUT_NOT_STRING
+    assert finding.call_id == call["call_id"]
+    assert "json.dumps" in finding.hint
+    assert s.server("error"), "the server refuses it, as the real service does"
+
+
+@pytest.mark.parametrize("result", ['{"status": "ok"}', "", "plain text", "42"])
+def test_any_string_output_passes(result: str) -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0], result)
+    create(s)
+    assert_passes(s)
+
+
+# ---- R4 missing-response-create, R8 its bound ----------------------------------------------------------
+
+
+def test_missing_response_create_is_reported_exactly_at_its_bound() -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    output(s, call)
+    reached = s.reached("response.create")[-1]  # the step after the call: `within: 3s`
+    bound = reached.time + 3.0
+    assert s.judge.next_deadline() == pytest.approx(bound)
+    assert s.advance(bound - 1e-6) == []
+    finding = one(s.advance(bound))
+    assert finding.rule is Rule.MISSING_RESPONSE_CREATE
+    assert finding.time == pytest.approx(bound)
+    assert finding.call_id == call["call_id"] and finding.step_line is not None
+    assert "within 3s" in finding.message and "response.create" in finding.hint
+    assert s.judge.next_deadline() is None
+
+
+def test_missing_response_create_for_parallel_calls_names_the_round() -> None:
+    s = start("parallel_calls")
+    for call in s.calls():
+        output(s, call)
+    finding = one(s.advance(s.now + 5.0))
+    assert finding.rule is Rule.MISSING_RESPONSE_CREATE
+    assert "the 2 calls" in finding.message
+
+
+def test_a_create_just_before_the_bound_is_in_time() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    bound = s.reached("response.create")[-1].time + 3.0
+    create(s, at=bound - 1e-3)
+    assert_passes(s)
+
+
+def test_a_create_after_the_bound_was_already_judged_missing() -> None:
+    # late-response-create is not reachable: the verdict comes at the bound (missing-response-create),
+    # and a create after it adds nothing
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    bound = s.reached("response.create")[-1].time + 3.0
+    create(s, at=bound + 0.5)
+    assert s.rules == [Rule.MISSING_RESPONSE_CREATE.value]
+    assert s.findings[0].time == pytest.approx(bound)
+
+
+# ---- R5 create-before-output ------------------------------------------------------------------------
+
+
+def test_create_before_the_only_output() -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    create(s)
+    output(s, call)
+    finding = one(s.findings)
+    assert finding.rule is Rule.CREATE_BEFORE_OUTPUT
+    assert finding.call_id == call["call_id"] and f"event #{finding.index}" in finding.message
+
+
+def test_create_between_two_parallel_outputs() -> None:
+    s = start("parallel_calls")
+    paris, tokyo = s.calls()
+    output(s, paris)
+    create(s)
+    output(s, tokyo)
+    create(s)
+    finding = one(s.findings)
+    assert finding.rule is Rule.CREATE_BEFORE_OUTPUT
+    assert finding.call_id == tokyo["call_id"] and "without that result" in finding.message
+
+
+@pytest.mark.parametrize("order", ["paris_first", "tokyo_first"])
+def test_parallel_outputs_in_either_order_then_one_create_pass(order: str) -> None:
+    s = start("parallel_calls")
+    calls = s.calls()
+    for call in calls if order == "paris_first" else reversed(calls):
+        output(s, call)
+    create(s)
+    assert_passes(s)
+
+
+# ---- R6 double-response-create, create-while-active ------------------------------------------------------
+
+
+def test_double_response_create_after_the_answer() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    create(s)
+    create(s)
+    finding = one(s.findings)
+    assert finding.rule is Rule.DOUBLE_RESPONSE_CREATE
+    assert "no new input" in finding.message
+
+
+def test_double_response_create_while_the_answer_streams_is_a_double_not_a_race() -> None:
+    s = start(inline(HELD_ANSWER))
+    output(s, s.calls()[0])
+    create(s)
+    create(s)  # the answer the first create started is still streaming
+    finding = one(s.findings)
+    assert finding.rule is Rule.DOUBLE_RESPONSE_CREATE
+    assert "still streaming" in finding.message
+    assert s.server("error")[-1]["error"]["code"] == "conversation_already_has_active_response"
+
+
+def test_one_create_per_round_over_two_rounds_passes() -> None:
+    s = start("multi_round")
+    output(s, s.calls()[0])
+    create(s)
+    output(s, s.calls()[1])
+    create(s)
+    assert_passes(s)
+
+
+def test_create_while_the_calling_response_is_active() -> None:
+    s = start("slow_response_done")  # response.done comes 1 s after the call
+    (call,) = s.calls()
+    output(s, call)  # allowed while the response is active
+    create(s)  # not allowed yet
+    finding = one(s.findings)
+    assert finding.rule is Rule.CREATE_WHILE_ACTIVE
+    assert finding.call_id == call["call_id"] and "had not sent response.done" in finding.message
+
+
+def test_create_after_the_held_response_done_passes() -> None:
+    s = start("slow_response_done")
+    output(s, s.calls()[0])
+    s.advance(s.now + 1.0)
+    assert s.server("response.done")
+    create(s)
+    assert_passes(s)
+
+
+# ---- R7 duplicate-output ------------------------------------------------------------------------
+
+
+def test_duplicate_output_for_one_call() -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    output(s, call)
+    output(s, call, '{"again": true}')
+    finding = one(s.findings)
+    assert finding.rule is Rule.DUPLICATE_OUTPUT
+    assert finding.call_id == call["call_id"] and "meant for" not in finding.message
+
+
+# ---- invalid-client-event ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    ({"type": "response.make"}, "invalid_value"),
+    ("{not json", "invalid_json"),
+    ({"type": "response.create", "response": {"speed_of_light": 1}}, "unknown_parameter"),
+    ({"type": "conversation.item.create"}, "missing_required_parameter"),
+])
+def test_invalid_client_event(frame: dict[str, Any] | str, code: str) -> None:
+    s = Session("get_your_info")
+    declare(s)
+    s.send(frame)
+    sent = [r for r in s.records if r.direction is Direction.CLIENT][-1]
+    finding = one(s.findings)
+    assert finding.rule is Rule.INVALID_CLIENT_EVENT
+    assert finding.index == sent.index and f"client event #{sent.index}" in finding.message
+    assert finding.seen is not None and code in finding.seen
+    if isinstance(frame, dict):
+        assert f"({frame['type']})" in finding.message, "the event's own type, although the server refused it"
+
+
+def test_a_server_error_the_scenario_sends_is_not_the_clients_fault() -> None:
+    s = start("server_closes")  # sends a server_error event, then closes with 1011
+    output(s, s.calls()[0])
+    create(s)
+    s.advance(s.now + 1.0)
+    assert s.server("error")
+    assert_passes(s)
+
+
+def test_a_create_with_instructions_and_metadata_is_valid() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    create(s, response={"instructions": "Answer briefly.", "metadata": {"topic": "food"}})
+    assert_passes(s)
+
+
+# ---- scenario-mismatch -------------------------------------------------------------------------
+
+
+def test_an_output_that_does_not_match_is_reported_at_once_saying_what_differs() -> None:
+    s = start(inline(MATCHED))
+    (call,) = s.calls()
+    output(s, call, '{"status": "error"}')
+    finding = one(s.findings)  # decided at the output, not at the bound
+    assert finding.rule is Rule.SCENARIO_MISMATCH
+    assert finding.call_id == call["call_id"]
+    assert "item.output is" in finding.message and 'does not contain {"status": "ok"}' in finding.message
+
+
+def test_a_trigger_that_does_not_match_says_what_differs() -> None:
+    s = start(inline(MATCHED))
+    output(s, s.calls()[0])
+    create(s, response={"instructions": "Say something."})
+    finding = one(s.findings)
+    assert finding.rule is Rule.SCENARIO_MISMATCH
+    assert "response.instructions is" in finding.message and "/pizza/" in finding.message
+
+
+def test_matching_output_and_trigger_pass() -> None:
+    s = start(inline(MATCHED))
+    output(s, s.calls()[0], '{"status": "ok", "food": "pizza"}')
+    create(s, response={"instructions": "Mention the pizza."})
+    assert_passes(s)
+
+
+def test_a_turn_that_does_not_match_is_explained_at_its_bound() -> None:
+    s = Session(inline(FIRST_TURN_MATCHED))
+    declare(s)
+    create(s, response={"metadata": {"topic": "weather"}})
+    (reached,) = s.reached("response.create")
+    finding = one(s.advance(reached.time + 2.0))
+    assert finding.rule is Rule.SCENARIO_MISMATCH
+    assert "the closest, event #" in finding.message
+    assert 'response.metadata.topic is "weather", not "food"' in finding.message
+
+
+def test_a_matching_turn_passes() -> None:
+    s = Session(inline(FIRST_TURN_MATCHED))
+    declare(s)
+    create(s, response={"metadata": {"topic": "food"}})
+    assert_passes(s)
+
+
+def test_no_session_update_at_all() -> None:
+    s = Session("get_your_info")
+    user_turn(s)
+    finding = one(s.advance(5.0))
+    assert finding.rule is Rule.SCENARIO_MISMATCH and "No session.update" in finding.message
+
+
+# ---- tool-not-declared ----------------------------------------------------------------------------
+
+
+def test_tool_not_declared() -> None:
+    s = Session("get_your_info")
+    declare(s, tools=[TOOLS[1]])  # only get_weather
+    user_turn(s)
+    finding = one(s.advance(5.0))
+    assert finding.rule is Rule.TOOL_NOT_DECLARED
+    assert "get_weather" in finding.message and finding.step == 1
+
+
+def test_tools_declared_in_a_second_session_update_pass() -> None:
+    s = Session("get_your_info")
+    s.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief."}})
+    declare(s)
+    user_turn(s)
+    output(s, s.calls()[0])
+    create(s)
+    assert_passes(s)
+
+
+# ---- client-disconnected ----------------------------------------------------------------------------
+
+
+def test_client_disconnected_mid_answer() -> None:
+    s = start(inline(HELD_ANSWER))
+    output(s, s.calls()[0])
+    create(s)
+    s.close()  # the answer is still streaming: the scenario is not complete
+    finding = one(s.finish().findings)
+    assert finding.rule is Rule.CLIENT_DISCONNECTED
+
+
+def test_closing_after_the_scenario_completed_passes() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    create(s)
+    s.close()
+    assert_passes(s)
+
+
+# ---- zero false positives: a correct client in every real style ---------------------------------------
+
+# When the client answers, relative to the calling response (the held scenario keeps it active 1 s):
+#   arguments_done  output at once, while the response is active; response.create after response.done
+#   output_item_done  the same moment on the wire (openai-agents, livekit)
+#   response_done   output and create both after response.done (clients that collect calls first)
+STYLES = ["arguments_done", "response_done"]
+PREVIOUS = [None, "root", "call_item"]
+RESPONSES: list[dict[str, Any] | None] = [None, {}, {"instructions": "Answer in one sentence.", "metadata": {"k": "v"}}]
+
+
+def _style_id(case: tuple[str, str | None, bool, dict[str, Any] | None]) -> str:
+    style, previous, client_id, response = case
+    shape = "no-response" if response is None else "empty-response" if not response else "instructions+metadata"
+    return f"{style}-previous={previous}-{'client' if client_id else 'server'}-item-id-{shape}"
+
+
+STYLE_CASES = list(itertools.product(STYLES, PREVIOUS, [False, True], RESPONSES))
+
+
+@pytest.mark.parametrize("dialect", [Dialect.GA, Dialect.BETA], ids=["ga", "beta"])
+@pytest.mark.parametrize(("style", "previous", "client_id", "response"), STYLE_CASES,
+                         ids=[_style_id(c) for c in STYLE_CASES])
+def test_a_correct_client_passes_in_every_style(dialect: Dialect, style: str, previous: str | None,
+                                                client_id: bool, response: dict[str, Any] | None) -> None:
+    s = start("slow_response_done", dialect=dialect)
+    (call,) = s.calls()
+    if style == "response_done":
+        s.advance(s.now + 1.0)
+        assert s.server("response.done")
+    fields: dict[str, Any] = {}
+    if previous is not None:
+        fields["previous_item_id"] = call["id"] if previous == "call_item" else previous
+    if client_id:
+        fields["item"] = {"id": "item_fromTheClient1"}
+    output(s, call, **fields)
+    if style == "arguments_done":
+        s.advance(s.now + 1.0)  # the create waits for response.done
+    if response is None:
+        create(s)
+    else:
+        create(s, response=response)
+    assert_passes(s)
+
+
+@pytest.mark.parametrize("dialect", [Dialect.GA, Dialect.BETA], ids=["ga", "beta"])
+@pytest.mark.parametrize("scenario", ["get_your_info", "parallel_calls", "multi_round", "malformed_arguments",
+                                      "audio_answer", "slow_response_done"])
+def test_a_correct_client_passes_every_bundled_scenario(dialect: Dialect, scenario: str) -> None:
+    s = start(scenario, dialect=dialect)
+    answered: set[str] = set()
+    for _ in range(3):  # as many rounds as the scenario plays
+        calls = [c for c in s.calls() if c["call_id"] not in answered]
+        if not calls:
+            break
+        for call in calls:
+            output(s, call, json.dumps({"city": "?", "ok": True}))
+            answered.add(call["call_id"])
+        s.advance(s.now + 1.0)  # after response.done, even when held
+        create(s)
+    assert s.core.complete
+    assert_passes(s)
+
+
+def test_the_openai_agents_order_passes() -> None:
+    # two session.updates (the second with the tools), the tool answered on output_item.done while
+    # the response is active, and response.create held until the calling response's response.done
+    s = Session("slow_response_done")
+    s.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["audio"]}})
+    s.send({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS, "tool_choice": "auto"}})
+    user_turn(s)
+    (call,) = s.calls()
+    output(s, call)
+    done_at = s.core.next_deadline  # the end of the hold
+    assert done_at is not None
+    s.advance(done_at)
+    assert s.server("response.done")
+    create(s, at=done_at + 0.005)
+    assert_passes(s)
+
+
+# ---- a saved transcript is judged like the live session ----------------------------------------------
+
+
+def _bug_missing_create(s: Session) -> None:
+    output(s, s.calls()[0])
+
+
+def _bug_wrong_call_id(s: Session) -> None:
+    output(s, s.calls()[0]["id"])
+    create(s)
+
+
+def _bug_create_while_active(s: Session) -> None:
+    output(s, s.calls()[0])
+    create(s)
+
+
+def _correct(s: Session) -> None:
+    output(s, s.calls()[0])
+    s.advance(s.now + 1.0)
+    create(s)
+
+
+@pytest.mark.parametrize("client", [_bug_missing_create, _bug_wrong_call_id, _bug_create_while_active, _correct],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_check_of_a_transcript_gives_the_live_findings(client: Any, tmp_path: Path) -> None:
+    s = start("slow_response_done")
+    client(s)
+    # live: rtmock judges at each bound, and on a finding stops the client at once
+    while not s.findings and (due := s.judge.next_deadline()) is not None:
+        s.advance(due)
+    if not s.findings:
+        s.advance(s.now + 0.5)
+    s.close()
+    live = s.judge.finish(s.now, settle_pending=not s.findings)
+
+    path = tmp_path / "session.jsonl"
+    header = TranscriptHeader("sess_test", s.scenario.name, s.scenario.path, s.dialect.value, "/v1/realtime", "now")
+    path.write_text(json.dumps(header.to_json()) + "\n" + "".join(dump_record(r) for r in s.records))
+    ((_, checked),) = check_transcripts([str(path)])[0].sessions
+
+    assert [f.to_json() for f in checked.findings] == [f.to_json() for f in live.findings]
+    assert checked.passed == live.passed == (client is _correct)
