@@ -1,0 +1,82 @@
+"""A buggy client: it triggers the same tool round twice.
+
+It sends `response.create` right after each output AND again on `response.done` (two handlers that
+both "resume the conversation"). The second trigger, with no new input in between, makes the model
+answer twice, or, if the first answer is still streaming, is refused with
+`conversation_already_has_active_response`.
+
+It is correct_openai_sdk.py with one change, marked `# BUG:`; to see it:
+
+    diff examples/correct_openai_sdk.py examples/buggy_double_response_create.py
+
+Verdict: FAIL on scenarios/get_your_info.yaml with `double-response-create`:
+
+    rtmock run scenarios/get_your_info.yaml -- python examples/buggy_double_response_create.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from openai import AsyncOpenAI
+
+QUESTION = "What is my favorite food, and what is the weather in Paris and Tokyo?"
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "name": "get_your_info", "description": "Look up a fact about the user.",
+     "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}},
+    {"type": "function", "name": "get_weather", "description": "Current weather in a city.",
+     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+]
+TIMEOUT = 20.0  # seconds: give up rather than hang forever
+
+
+def run_tool(name: str, arguments: str) -> dict[str, Any]:
+    """The app's tools. Arguments come from a model: they may not even be valid JSON."""
+    try:
+        args = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return {"error": "the arguments were not valid JSON"}
+    if name == "get_your_info":
+        return {"query": args.get("query"), "answer": "pizza"}
+    if name == "get_weather":
+        return {"city": args.get("city"), "forecast": "sunny", "celsius": 21}
+    return {"error": f"unknown tool {name}"}
+
+
+async def main() -> int:
+    async with AsyncOpenAI().realtime.connect(model="gpt-realtime") as conn:
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "tools": TOOLS})
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": QUESTION}]})
+        await conn.response.create()
+
+        answered = False  # outputs sent for the current response, not yet followed by response.create
+        async for event in conn:
+            if event.type == "response.output_item.done" and event.item.type == "function_call":
+                item = event.item
+                result = run_tool(item.name, item.arguments)
+                await conn.conversation.item.create(
+                    item={"type": "function_call_output", "call_id": item.call_id, "output": json.dumps(result)})
+                await conn.response.create()  # BUG: a trigger here AND on response.done below: two per round
+                answered = True
+            elif event.type == "response.done" and answered:
+                await conn.response.create()  # one trigger, after every output of the response
+                answered = False
+            elif event.type == "response.output_text.done":
+                print(event.text)
+                return 0
+            elif event.type == "error":
+                print(f"error from the server: {event.error.message}", file=sys.stderr)
+                return 1
+    print("the connection closed before the answer", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(asyncio.run(asyncio.wait_for(main(), TIMEOUT)))
+    except TimeoutError:
+        sys.exit(f"no answer within {TIMEOUT:g}s")
