@@ -530,6 +530,18 @@ def test_an_output_that_does_not_match_is_reported_at_once_saying_what_differs()
     assert "item.output is" in finding.message and 'does not contain {"status": "ok"}' in finding.message
 
 
+def test_an_output_sent_before_its_step_is_reached_is_matched_when_it_is() -> None:
+    held = MATCHED.replace("arguments: {query: food}}\n", "arguments: {query: food}}\n    hold: 1s\n")
+    assert held != MATCHED
+    s = start(inline(held))
+    (call,) = s.calls()
+    output(s, call, '{"status": "error"}')  # while the response is held: the step is not reached yet
+    assert s.findings == [] and not s.reached("function_call_output")
+    s.advance(s.now + 1.0)
+    finding = one(s.findings)
+    assert finding.rule is Rule.SCENARIO_MISMATCH and finding.call_id == call["call_id"]
+
+
 def test_a_trigger_that_does_not_match_says_what_differs() -> None:
     s = start(inline(MATCHED))
     output(s, s.calls()[0])
