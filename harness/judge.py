@@ -101,10 +101,15 @@ class Judge:
         self._pending_step_create: list[_StepWait] = []
         self._closed_at: int | None = None  # the record index of the rtmock.closed note
         self._last_of_kind: dict[str, Record] = {}  # the latest client event per expect kind, to explain a miss
+        self._late_watch: tuple[_Round, int] | None = None  # a round judged missing its create, and that finding
 
     # ---- public interface ------------------------------------------------------------------------
 
     def feed(self, record: Record) -> list[Finding]:
+        if record.is_server_delta:  # thousands per response; no rule depends on one
+            self.events += 1
+            self.now = max(self.now, record.time)
+            return []
         start = len(self.findings)
         self._expire(record.time)
         self.now = max(self.now, record.time)
@@ -364,6 +369,9 @@ class Judge:
                       expected="response.create after response.done", seen="response.create during the response")
             return
         open_rounds = self._open_rounds()
+        if not open_rounds and self._late_watch is not None and self._late_watch[0].triggered_by is None:
+            self._late_trigger(record)
+            return
         if not open_rounds:
             if self._last_trigger is not None:
                 prev = self._last_trigger
@@ -405,6 +413,29 @@ class Judge:
                               "expects the wrong thing).", record, call=next(iter(rnd.calls.values())),
                               step=rnd.trigger_step, line=rnd.trigger_line, expected=json.dumps(rnd.trigger_match),
                               seen=why)
+
+    def _late_trigger(self, record: Record) -> None:
+        """R8: the create came after all, past its bound. Where the session went on (`rtmock serve`, a
+        transcript judged later), this replaces the missing-response-create judged at the bound."""
+        assert self._late_watch is not None
+        rnd, at = self._late_watch
+        self._late_watch = None
+        rnd.triggered_by = record.index
+        self._last_trigger = record
+        missing = self.findings[at]
+        assert rnd.trigger_deadline is not None
+        late_by = record.time - rnd.trigger_deadline
+        bound = rnd.trigger_deadline - rnd.trigger_from
+        self.findings[at] = Finding(
+            rule=Rule.LATE_RESPONSE_CREATE,
+            message=f"The response.create in event #{record.index} came {late_by:.2f}s after its {bound:g}s bound: "
+                    "the user waited that long in silence.",
+            hint="Send response.create right after the last function_call_output of the round, not after other work "
+                 "(or raise the step's `within` if the delay is intended).",
+            index=record.index, time=record.time, call_name=missing.call_name, call_id=missing.call_id,
+            step=missing.step, step_line=missing.step_line, expected=f"response.create within {bound:g}s",
+            seen=f"after {bound + late_by:.2f}s")
+        self._explained.add(record.index)
 
     def _check_output_match(self, call: _Call, record: Record) -> None:
         """A scenario's `match:` on a call's output is decided once both are known: there is only one
@@ -501,6 +532,8 @@ class Judge:
                           expected="response.create after the output(s)", seen="nothing",
                           time=at if early else rnd.trigger_deadline)
                 rnd.resolved = True
+                if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
+                    self._late_watch = (rnd, len(self.findings) - 1)
         for wait in self._steps:
             if not wait.matched and wait.deadline <= now:
                 wait.matched = True

@@ -368,15 +368,18 @@ def test_a_create_just_before_the_bound_is_in_time() -> None:
     assert_passes(s)
 
 
-def test_a_create_after_the_bound_was_already_judged_missing() -> None:
-    # late-response-create is not reachable: the verdict comes at the bound (missing-response-create),
-    # and a create after it adds nothing
+def test_a_create_after_the_bound_is_judged_missing_at_the_bound_then_late() -> None:
+    # the verdict comes at the bound (what `rtmock run` acts on); where the session goes on and the
+    # create comes after all (rtmock serve, a transcript), that finding becomes late-response-create
     s = start("get_your_info")
     output(s, s.calls()[0])
     bound = s.reached("response.create")[-1].time + 3.0
+    assert [f.rule for f in s.judge.advance(bound)] == [Rule.MISSING_RESPONSE_CREATE]
     create(s, at=bound + 0.5)
-    assert s.rules == [Rule.MISSING_RESPONSE_CREATE.value]
-    assert s.findings[0].time == pytest.approx(bound)
+    late = one(s.finish().findings)
+    assert late.rule is Rule.LATE_RESPONSE_CREATE
+    assert late.time == pytest.approx(bound + 0.5) and "0.50s after its 3s bound" in late.message
+    assert late.call_id == s.calls()[0]["call_id"]
 
 
 # ---- R5 create-before-output ------------------------------------------------------------------------
