@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -161,7 +162,7 @@ def _write_html(results: list[Any], path: str) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from .reports import console_summary
+    from .reports import RunProgress, console_summary
     from .runner import RunOptions, run_scenario
 
     prepared: list[PreparedRun] = list(getattr(args, "prepared", []))
@@ -178,6 +179,7 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"  [{session.number}] {record}", file=sys.stderr, flush=True)
     base = Path(args.transcript) if args.transcript else None
     semaphore = asyncio.Semaphore(max(1, args.jobs))
+    progress = RunProgress(len(scenarios)) if len(scenarios) > 1 else None
 
     async def one(index: int, scenario: LoadedScenario) -> Any:
         async with semaphore:
@@ -185,9 +187,18 @@ async def _run(args: argparse.Namespace) -> int:
             options = RunOptions(grace=args.grace, within=args.within, transcript_dir=tdir, stream=stream,
                                  echo_output=args.verbose, connect_timeout=args.connect_timeout, timeout=args.timeout)
             early = prepared.pop(0) if prepared else None
-            return await run_scenario(scenario, args.command, options, prepared=early)
+            if progress:
+                progress.started(scenario.name)
+            result = await run_scenario(scenario, args.command, options, prepared=early)
+            if progress:
+                progress.finished(result)
+            return result
 
-    results = await asyncio.gather(*(one(i, s) for i, s in enumerate(scenarios, start=1)))
+    try:
+        results = await asyncio.gather(*(one(i, s) for i, s in enumerate(scenarios, start=1)))
+    finally:
+        if progress:
+            progress.close()
     console_summary(results)
     _write_reports(args, list(results))
     return _exit_code(results)
@@ -358,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except (RtmockError, TranscriptError) as exc:
         print(f"rtmock: {exc}" if not isinstance(exc, ScenarioError) else str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `rtmock … | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_USAGE
     except OSError as exc:
         print(f"rtmock: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", file=sys.stderr)

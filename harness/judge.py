@@ -73,6 +73,7 @@ class _StepWait:
     deadline: float
     match: dict[str, Any] | None
     matched: bool = False
+    tools: list[str] = field(default_factory=list)  # for session.update: the tools it must declare
 
 
 class Judge:
@@ -459,7 +460,8 @@ class Judge:
         kind = note.get("type")
         if kind == "rtmock.step.reached":
             within = float(note.get("within") or self.default_within)
-            wait = _StepWait(int(note["step"]), int(note["line"]), str(note["expect"]), record.time + within, note.get("match"))
+            wait = _StepWait(int(note["step"]), int(note["line"]), str(note["expect"]), record.time + within,
+                             note.get("match"), tools=[str(t) for t in note.get("tools") or []])
             call = self._calls.get(note.get("call_id") or "")
             if wait.expect == "function_call_output" and call is not None:
                 call.deadline = wait.deadline
@@ -552,12 +554,15 @@ class Judge:
         closest = self._last_of_kind.get(wait.expect)
         why = explain_mismatch(closest.event or {}, wait.match) if closest is not None and wait.match else None
         if wait.expect == "session.update" and why is None:
+            absent = [t for t in wait.tools if t not in self._declared_tools]
             self._add(Rule.SCENARIO_MISMATCH if not self._declared_tools else Rule.TOOL_NOT_DECLARED,
                       f"No session.update declared the scenario's tools{early or ' in time'}." if not self._declared_tools else
-                      f"The client's session.update declared {sorted(self._declared_tools)}, not all the scenario's tools.",
+                      f"The client's session.update declared {sorted(self._declared_tools)} but not "
+                      f"{', '.join(absent) or 'all the scenario tools'}, which the scenario's model will call.",
                       "Send session.update with session.tools listing every function tool the app uses "
                       "(type: function, name, parameters), before the first response.create.",
-                      None, step=wait.step, line=wait.line, expected="session.update with the scenario's tools",
+                      None, step=wait.step, line=wait.line,
+                      expected=f"session.update declaring {', '.join(wait.tools) or 'the scenario tools'}",
                       seen="none" if not self._declared_tools else ", ".join(sorted(self._declared_tools)), time=when)
             return
         what = {"response.create": "a response.create (the client's turn)", "user_message": "a user message item"}.get(

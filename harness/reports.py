@@ -19,7 +19,7 @@ from mockserver.records import Record
 from .findings import Finding
 from .runner import RunResult
 
-__all__ = ["console_summary", "use_color", "write_json", "write_junit"]
+__all__ = ["RunProgress", "console_summary", "use_color", "write_json", "write_junit"]
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -63,6 +63,56 @@ def console_summary(results: Sequence[RunResult], stream: IO[str] | None = None)
     passed = sum(r.passed for r in results)
     if len(results) > 1:
         print(f"{passed} passed, {len(results) - passed} failed", file=out)
+
+
+class RunProgress:
+    """Progress of a multi-scenario `rtmock run`, on stderr: one line rewritten in place on a
+    terminal; a plain line per finished scenario elsewhere (CI logs), coloured only where allowed."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None) -> None:
+        self.total = total
+        self.out = stream or sys.stderr
+        self.live = self.out.isatty() and os.environ.get("TERM") != "dumb" and not os.environ.get("CI")
+        self.color = use_color(self.out)
+        self.running: list[str] = []
+        self.passed = self.failed = 0
+
+    def started(self, name: str) -> None:
+        self.running.append(name)
+        self._draw()
+
+    def finished(self, result: RunResult) -> None:
+        name = result.scenario.name
+        if name in self.running:
+            self.running.remove(name)
+        self.passed += result.passed
+        self.failed += not result.passed
+        done = self.passed + self.failed
+        status = _paint("PASS", "32", self.color) if result.passed else _paint("FAIL", "31", self.color)
+        if self.live:
+            self.out.write("\r\033[K")
+            if not result.passed:  # failures stay on screen; passes only count
+                print(f"[{done}/{self.total}] {status} {result.scenario.path or name}  {result.duration:.2f}s", file=self.out)
+        else:
+            print(f"[{done}/{self.total}] {status} {result.scenario.path or name}  {result.duration:.2f}s",
+                  file=self.out, flush=True)
+        self._draw()
+
+    def close(self) -> None:
+        if self.live:
+            self.out.write("\r\033[K")
+            self.out.flush()
+
+    def _draw(self) -> None:
+        if not self.live:
+            return
+        done = self.passed + self.failed
+        running = ", ".join(self.running[:3]) + (f" +{len(self.running) - 3}" if len(self.running) > 3 else "")
+        line = (f"rtmock: {done}/{self.total} done · {_paint(str(self.passed) + ' passed', '32', self.color)} · "
+                f"{_paint(str(self.failed) + ' failed', '31' if self.failed else '0', self.color)}"
+                + (f" · running {running}" if running else ""))
+        self.out.write("\r\033[K" + line)
+        self.out.flush()
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

@@ -385,7 +385,9 @@ class SessionCore:
                     self._note("rtmock.step.reached", step=i + 1, line=self.scenario.step_lines[i], expect=spec.expect,
                                within=spec.within if spec.within is not None else default_within,
                                call_id=call_id, call_name=ref.spec.name if ref else None,
-                               match=spec.match or None)
+                               match=spec.match or None,
+                               **({"tools": [t.name for t in self.scenario.scenario.tools]}
+                                  if spec.expect == "session.update" else {}))
                     i += 1
                 self._match(group)
                 self._answer_stray_creates(group)
