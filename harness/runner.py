@@ -116,7 +116,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
         tail = "\n".join(result.stderr_tail[-8:]) or "(no stderr)"
         result.run_findings.append(Finding(
             Rule.CLIENT_CRASHED, f"The client exited with code {proc.returncode}.",
-            "Read its last lines of stderr below; a client must survive whatever the model sends.",
+            "Its last lines of stderr are above: fix the crash (a client must survive whatever the model sends).",
             seen=tail))
     result.duration = loop.time() - started
     if judge.first_finding_at is not None:
