@@ -137,28 +137,14 @@ def _exit_code(results: Sequence[Any]) -> int:
 
 
 def _write_reports(args: argparse.Namespace, results: list[Any]) -> None:
-    from .reports import write_json, write_junit
+    from .reports import write_html, write_json, write_junit
 
     if getattr(args, "json", None):
         write_json(results, args.json)
     if getattr(args, "junit", None):
         write_junit(results, args.junit)
     if getattr(args, "html", None):
-        _write_html(results, args.html)
-
-
-def _write_html(results: list[Any], path: str) -> None:
-    from mockserver.records import TranscriptHeader
-
-    from .report_html import SessionReport, render_html
-    from .reports import _atomic_write
-
-    sessions = []
-    for result in results:
-        for info, verdict in result.sessions:
-            header: TranscriptHeader = info.header()
-            sessions.append(SessionReport(header=header, records=info.records, verdict=verdict))
-    _atomic_write(Path(path), render_html(sessions))
+        write_html(results, args.html)
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -220,7 +206,9 @@ async def _report(args: argparse.Namespace) -> int:
 
     scenario = _scenarios([args.scenario])[0] if args.scenario else None
     results = check_transcripts(args.transcript, scenario)
-    _write_html(results, args.output)
+    from .reports import write_html
+
+    write_html(results, args.output)
     print(f"rtmock: wrote {args.output}")
     return EXIT_PASS
 

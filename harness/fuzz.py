@@ -443,6 +443,9 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to write the reproducer scenario (default: <scenario>.repro.yaml here)")
     parser.add_argument("--json", metavar="FILE", help="write machine-readable results")
     parser.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write the HTML timeline of the minimal failing case, replayed from its reproducer "
+                             "(of the scenario's own arguments when no case failed)")
     parser.add_argument("--within", type=float, metavar="SECONDS",
                         help="cap every bound of the scenario while fuzzing (a silent client fails faster)")
     parser.add_argument("--no-reuse", dest="reuse", action="store_false",
@@ -477,7 +480,21 @@ async def fuzz_main(args: argparse.Namespace) -> int:
         write_json(result, args.json)
     if args.junit:
         write_junit(result, args.junit)
+    if args.html:
+        await _write_replay_html(result, command, args.html, within=args.within)
     return 0 if result.passed else 1
+
+
+async def _write_replay_html(result: FuzzResult, command: list[str], path: str, *, within: float | None) -> None:
+    """The reproducer is deterministic: replay it once under `rtmock run`'s rules and draw that."""
+    from .reports import write_html
+    from .runner import RunOptions, run_scenario
+
+    scenario = load_scenario(result.reproducer) if result.reproducer else result.scenario
+    replay = await run_scenario(scenario, command, RunOptions(within=within, grace=0.5))
+    write_html([replay], path)
+    print(f"rtmock fuzz: wrote {path} ({'the minimal failing case' if result.reproducer else 'the baseline'}, "
+          f"replayed: {'PASS' if replay.passed else 'FAIL'})", file=sys.stderr)
 
 
 def _relative(path: Path) -> Path:

@@ -19,7 +19,7 @@ from mockserver.records import Record
 from .findings import Finding
 from .runner import RunResult
 
-__all__ = ["RunProgress", "console_summary", "use_color", "write_json", "write_junit"]
+__all__ = ["RunProgress", "console_summary", "use_color", "write_html", "write_json", "write_junit"]
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -164,6 +164,15 @@ def write_junit(results: Sequence[RunResult], path: str | Path, *, suite: str = 
             ET.SubElement(case, "system-err").text = "\n".join(result.stderr_tail)
     ET.indent(root)
     _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+
+
+def write_html(results: Sequence[RunResult], path: str | Path) -> None:
+    """One self-contained HTML page with a timeline per session (see report_html)."""
+    from .report_html import SessionReport, render_html
+
+    sessions = [SessionReport(header=info.header(), records=info.records, verdict=verdict)
+                for result in results for info, verdict in result.sessions]
+    _atomic_write(Path(path), render_html(sessions))
 
 
 def _atomic_write(path: Path, text: str) -> None:
