@@ -17,6 +17,7 @@ import random
 import string
 import struct
 import time
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -260,6 +261,35 @@ class EventFactory:
 
     def output_item_done(self, response_id: str, output_index: int, item: dict[str, Any]) -> dict[str, Any]:
         return self._event("response.output_item.done", response_id=response_id, output_index=output_index, item=copy.deepcopy(item))
+
+    def delta_stream(self, type_: str, **shared: Any) -> Callable[[str], tuple[dict[str, Any], str]]:
+        """A builder for the many deltas of one stream: (event, wire text) per delta. What the deltas
+        share is encoded once; the same event and text as `_event` + `encode` would give, field order
+        included (ids are letters and digits, so they need no escaping)."""
+        head = '{"type":' + encode_basestring(type_) + ',"event_id":"'
+        tail = '",' + "".join(f'"{key}":{_ENCODER.encode(value)},' for key, value in shared.items()) + '"delta":'
+        new_id = self.ids.new
+
+        def build(delta: str) -> tuple[dict[str, Any], str]:
+            event_id = new_id("event")
+            return ({"type": type_, "event_id": event_id, **shared, "delta": delta},
+                    head + event_id + tail + encode_basestring(delta) + "}")
+
+        return build
+
+    def arguments_deltas(self, response_id: str, item_id: str, output_index: int,
+                         call_id: str) -> Callable[[str], tuple[dict[str, Any], str]]:
+        return self.delta_stream("response.function_call_arguments.delta", response_id=response_id, item_id=item_id,
+                                 output_index=output_index, call_id=call_id)
+
+    def content_deltas(self, kind: str, response_id: str, item_id: str,
+                       output_index: int) -> Callable[[str], tuple[dict[str, Any], str]]:
+        """`kind` text, audio or transcript: the dialect's delta event of that content."""
+        ga, beta = {"text": ("response.output_text.delta", "response.text.delta"),
+                    "audio": ("response.output_audio.delta", "response.audio.delta"),
+                    "transcript": ("response.output_audio_transcript.delta", "response.audio_transcript.delta")}[kind]
+        return self.delta_stream(beta if self.dialect is Dialect.BETA else ga, response_id=response_id, item_id=item_id,
+                                 output_index=output_index, content_index=0)
 
     def arguments_delta(self, response_id: str, item_id: str, output_index: int, call_id: str, delta: str) -> dict[str, Any]:
         return self._event("response.function_call_arguments.delta", response_id=response_id, item_id=item_id,

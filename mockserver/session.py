@@ -178,7 +178,9 @@ class SessionCore:
         return index
 
     def _emit(self, event: dict[str, Any]) -> None:
-        text = encode(event)
+        self._emit_encoded(event, encode(event))
+
+    def _emit_encoded(self, event: dict[str, Any], text: str) -> None:
         self._record(Direction.SERVER, event, text=text)
         self._out.append(Send(text))
 
@@ -506,8 +508,9 @@ class SessionCore:
                 "name": name, "call_id": call_id, "arguments": ""}
         self._add_output_item(active, output_index, item)
         yield False
+        delta = self.events.arguments_deltas(active.id, item_id, output_index, call_id)
         for piece in pieces:
-            self._emit(self.events.arguments_delta(active.id, item_id, output_index, call_id, piece))
+            self._emit_encoded(*delta(piece))
             yield True
         item["arguments"] = arguments
         self._emit(self.events.arguments_done(active.id, item_id, output_index, call_id, name, arguments))
@@ -525,8 +528,9 @@ class SessionCore:
         self._emit(ev.content_part(False, active.id, item_id, output_index, part))
         yield False
         if kind == "text":
+            text_delta = ev.content_deltas("text", active.id, item_id, output_index)
             for piece in split_text(text, chunks):
-                self._emit(ev.text_delta(active.id, item_id, output_index, piece))
+                self._emit_encoded(*text_delta(piece))
                 yield True
             self._emit(ev.text_done(active.id, item_id, output_index, text))
             part = {"type": "text", "text": text}
@@ -534,11 +538,13 @@ class SessionCore:
         else:
             pcm = pcm16_tone(seconds or 0.0)
             step = max(2, (len(pcm) // max(1, chunks)) // 2 * 2)
+            audio_delta = ev.content_deltas("audio", active.id, item_id, output_index)
+            transcript_delta = ev.content_deltas("transcript", active.id, item_id, output_index)
             for start in range(0, max(1, len(pcm)), step):
-                self._emit(ev.audio_delta(active.id, item_id, output_index, b64(pcm[start:start + step])))
+                self._emit_encoded(*audio_delta(b64(pcm[start:start + step])))
                 yield True
             for piece in split_text(text, chunks):
-                self._emit(ev.transcript_delta(active.id, item_id, output_index, piece))
+                self._emit_encoded(*transcript_delta(piece))
                 yield True
             self._emit(ev.audio_done(active.id, item_id, output_index))
             self._emit(ev.transcript_done(active.id, item_id, output_index, text))

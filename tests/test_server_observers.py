@@ -52,3 +52,17 @@ def test_a_transcript_line_reuses_the_wire_text_and_equals_the_json_form() -> No
     assert json.loads(encode(event)) == event
     nested = {"type": "session.created", "event_id": "e", "session": {"tools": [], "temperature": 0.8}}
     assert json.loads(encode(nested)) == nested
+
+
+def test_a_delta_stream_builds_what_the_generic_path_builds() -> None:
+    from mockserver.events import Dialect, EventFactory, IdSource, encode
+
+    for dialect in Dialect:
+        fast, slow = EventFactory(dialect, IdSource(3)), EventFactory(dialect, IdSource(3))
+        build = fast.content_deltas("transcript", "resp_1", "item_1", 2)
+        for piece in ["a", "é\"\\\n", "😀"]:
+            event, text = build(piece)
+            assert event == slow.transcript_delta("resp_1", "item_1", 2, piece)
+            assert text == encode(event)
+        event, text = fast.arguments_deltas("resp_1", "item_1", 0, "call_x")('{"q":')
+        assert event == slow.arguments_delta("resp_1", "item_1", 0, "call_x", '{"q":') and text == encode(event)
