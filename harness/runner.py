@@ -112,6 +112,8 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     await proc.drain()
     result.exit_code = proc.returncode
     result.stderr_tail = list(proc.stderr_tail)
+    if not result.sessions and not result.run_findings:
+        result.run_findings.append(_no_session(f"exited (code {proc.returncode}) without opening a realtime session"))
     if proc.returncode not in (0, None) and not proc.stopped_by_us:
         tail = "\n".join(result.stderr_tail[-8:]) or "(no stderr)"
         result.run_findings.append(Finding(
@@ -145,10 +147,7 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
                     await proc.stop()
                     return
             if not judge.sessions and now - started >= opts.connect_timeout:
-                result.run_findings.append(Finding(
-                    Rule.NO_SESSION, f"The client opened no realtime session within {opts.connect_timeout:g}s.",
-                    "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
-                    "(see `rtmock run --help`), and check it connects to …/realtime with an API key header."))
+                result.run_findings.append(_no_session(f"opened no realtime session within {opts.connect_timeout:g}s"))
                 await proc.stop()
                 return
             if now - started >= opts.timeout:
@@ -169,3 +168,9 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
     finally:
         if not exited.done():
             exited.cancel()
+
+
+def _no_session(what: str) -> Finding:
+    return Finding(Rule.NO_SESSION, f"The client {what}.",
+                   "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
+                   "(see `rtmock run --help`), and check it connects to …/realtime with an API key header.")
