@@ -54,6 +54,8 @@ class Record:
     #: The exact wire text of a server frame, when known: the transcript reuses it instead of
     #: encoding the event a second time (not part of the record's JSON form or equality).
     text: str | None = field(default=None, compare=False, repr=False)
+    #: Set by the session for the deltas it streams, so that hot paths need not look at the type.
+    delta: bool = field(default=False, compare=False, repr=False)
 
     @property
     def type(self) -> str:
@@ -68,6 +70,8 @@ class Record:
     def is_server_delta(self) -> bool:
         """A streamed piece (`….delta` from the server): thousands per response, and no rule
         depends on one, so hot paths skip them."""
+        if self.delta:
+            return True
         return self.direction is Direction.SERVER and self.event is not None and \
             str(self.event.get("type", "")).endswith(".delta")
 

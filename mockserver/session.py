@@ -171,17 +171,17 @@ class SessionCore:
     # ---- records and output ----------------------------------------------------------------------
 
     def _record(self, direction: Direction, event: dict[str, Any] | None, raw: str | None = None,
-                text: str | None = None) -> int:
+                text: str | None = None, delta: bool = False) -> int:
         index = self._index
         self._index += 1
-        self.on_record(Record(index, self._now - self.started, direction, event, raw, text))
+        self.on_record(Record(index, self._now - self.started, direction, event, raw, text, delta))
         return index
 
     def _emit(self, event: dict[str, Any]) -> None:
         self._emit_encoded(event, encode(event))
 
-    def _emit_encoded(self, event: dict[str, Any], text: str) -> None:
-        self._record(Direction.SERVER, event, text=text)
+    def _emit_encoded(self, event: dict[str, Any], text: str, delta: bool = False) -> None:
+        self._record(Direction.SERVER, event, text=text, delta=delta)
         self._out.append(Send(text))
 
     def _note(self, kind: str, **fields: Any) -> None:
@@ -510,7 +510,7 @@ class SessionCore:
         yield False
         delta = self.events.arguments_deltas(active.id, item_id, output_index, call_id)
         for piece in pieces:
-            self._emit_encoded(*delta(piece))
+            self._emit_encoded(*delta(piece), delta=True)
             yield True
         item["arguments"] = arguments
         self._emit(self.events.arguments_done(active.id, item_id, output_index, call_id, name, arguments))
@@ -530,7 +530,7 @@ class SessionCore:
         if kind == "text":
             text_delta = ev.content_deltas("text", active.id, item_id, output_index)
             for piece in split_text(text, chunks):
-                self._emit_encoded(*text_delta(piece))
+                self._emit_encoded(*text_delta(piece), delta=True)
                 yield True
             self._emit(ev.text_done(active.id, item_id, output_index, text))
             part = {"type": "text", "text": text}
@@ -541,10 +541,10 @@ class SessionCore:
             audio_delta = ev.content_deltas("audio", active.id, item_id, output_index)
             transcript_delta = ev.content_deltas("transcript", active.id, item_id, output_index)
             for start in range(0, max(1, len(pcm)), step):
-                self._emit_encoded(*audio_delta(b64(pcm[start:start + step])))
+                self._emit_encoded(*audio_delta(b64(pcm[start:start + step])), delta=True)
                 yield True
             for piece in split_text(text, chunks):
-                self._emit_encoded(*transcript_delta(piece))
+                self._emit_encoded(*transcript_delta(piece), delta=True)
                 yield True
             self._emit(ev.audio_done(active.id, item_id, output_index))
             self._emit(ev.transcript_done(active.id, item_id, output_index, text))
