@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from aiohttp import WSMsgType, web
 
+from .coalesce import CoalescingProtocol
 from .endpoints import client_environment_for, http_base
 from .errors import UsageError
 from .events import Dialect, IdSource
@@ -136,8 +137,9 @@ class MockServer:
             self.certificates = self.certificates or ensure_certificates()
             context = server_ssl_context(self.certificates)
         try:
-            assert self._runner.server is not None
-            self._listener = await DualListener.start(self._runner.server, host=self.host, port=self.requested_port,
+            handler_factory = self._runner.server
+            assert handler_factory is not None
+            self._listener = await DualListener.start(lambda: CoalescingProtocol(handler_factory()), host=self.host, port=self.requested_port,
                                                       ssl_context=context, sock=self._sock)
         except OSError as exc:
             await self._runner.cleanup()
