@@ -7,7 +7,6 @@ the user's: one line, no traceback), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -65,6 +64,8 @@ def _scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     from mockserver.server import MockServer, client_environment
 
     from .live import LiveJudge
@@ -148,6 +149,8 @@ def _write_reports(args: argparse.Namespace, results: list[Any]) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .reports import RunProgress, console_summary
     from .runner import RunOptions, run_scenario
 
@@ -350,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM (CI cancelling a job) takes Ctrl-C's path: the client's group is stopped, what was
     # written stays valid, exit 130. `serve` handles both signals on its loop instead.
     signal.signal(signal.SIGTERM, _interrupt)
+    import asyncio  # after the client has started: see _prepare
+
     try:
         return int(asyncio.run(args.func(args)))
     except KeyboardInterrupt:

@@ -1,12 +1,11 @@
 """The client under test as a process: its environment, its output, and stopping it.
 
-Only the standard library is imported here (plus rtmock's light modules), so that `rtmock run` can
+Only light modules are imported here (no asyncio until a method needs it), so that `rtmock run` can
 bind its port and start the client first, and load the rest of itself while the client starts up.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import os
@@ -18,7 +17,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 from mockserver.endpoints import client_environment_for
 from mockserver.errors import UsageError
@@ -69,6 +71,8 @@ class ClientProcess:
     async def wait(self) -> int:
         """The exit code, awaited without a thread (a thread blocked in wait() would hold up the
         event loop's shutdown on Ctrl-C until the client exits)."""
+        import asyncio
+
         if (code := self.popen.poll()) is not None:
             return code
         loop = asyncio.get_running_loop()
@@ -89,6 +93,8 @@ class ClientProcess:
 
     async def stop(self) -> None:
         """SIGTERM the process group, then SIGKILL if it lingers."""
+        import asyncio
+
         if self.popen.poll() is not None:
             return
         self.stopped_by_us = True
@@ -113,6 +119,8 @@ class ClientProcess:
     async def drain(self, timeout: float = 2.0) -> None:
         """Wait (bounded) for the output readers to reach the end of the pipes (a grandchild that
         keeps them open must not hold the verdict up)."""
+        import asyncio
+
         deadline = asyncio.get_running_loop().time() + timeout
         while any(r.is_alive() for r in self._readers) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
@@ -146,7 +154,8 @@ class PreparedRun:
 def prepare_run(command: Sequence[str], *, host: str = "127.0.0.1", tls: bool = True, echo: bool = False) -> PreparedRun:
     """Bind the server's socket and start the client right away: connections wait in the kernel's
     queue until the server accepts, so the client's start-up overlaps rtmock's own."""
-    from mockserver.tls import ensure_certificates, listening_socket
+    from mockserver.certs import ensure_certificates
+    from mockserver.endpoints import listening_socket
 
     ca = ensure_certificates().ca_file if tls else None
     sock = listening_socket(host, 0)

@@ -6,10 +6,12 @@ and starts the client before it has loaded the rest of rtmock.
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["client_environment_for", "http_base"]
+__all__ = ["client_environment_for", "http_base", "listening_socket"]
 
 
 def http_base(host: str, port: int, scenario: str | None = None) -> str:
@@ -33,3 +35,19 @@ def client_environment_for(host: str, port: int, ca_file: Path | None, scenario:
     if ca_file is not None:
         env["SSL_CERT_FILE"] = env["NODE_EXTRA_CA_CERTS"] = env["RTMOCK_CA_FILE"] = str(ca_file)
     return env
+
+
+def listening_socket(host: str = "127.0.0.1", port: int = 0, *, backlog: int = 128) -> socket.socket:
+    """A bound, listening socket. Clients may connect as soon as this returns: the kernel queues
+    them until the server accepts, which lets `rtmock run` start the client while it starts up."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name == "posix":  # on Windows SO_REUSEADDR would let two servers share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
