@@ -146,6 +146,8 @@ class Judge:
         if now is not None:
             self._expire(now)
             self.now = max(self.now, now)
+        if self.closed_by == "server":  # rtmock closed it (a scripted close, or shutting down): not the client's doing
+            settle_pending = False
         if not settle_pending:
             return SessionVerdict(self.session_id, self.scenario_name, self.scenario_path, self.complete,
                                   list(self.findings), self.now, self.events)

@@ -336,7 +336,10 @@ class MockServer:
                     core.client_closed(clock(), ws.close_code, str(msg.extra or ""))
                     break
         except (ConnectionError, asyncio.CancelledError) as exc:  # aiohttp raises a plain ConnectionError too
-            core.client_closed(clock(), None, "connection lost" if isinstance(exc, ConnectionError) else "server stopped")
+            if isinstance(exc, ConnectionError):
+                core.client_closed(clock(), None, "connection lost")
+            else:
+                core.client_closed(clock(), 1001, "server stopped", by="server")
             if isinstance(exc, asyncio.CancelledError):
                 raise
         finally:

@@ -158,11 +158,13 @@ class SessionCore:
     def next_deadline(self) -> float | None:
         return self._wait.until if isinstance(self._wait, _Sleep) else None
 
-    def client_closed(self, now: float, code: int | None, reason: str = "") -> None:
+    def client_closed(self, now: float, code: int | None, reason: str = "", *, by: str = "client") -> None:
+        """The connection is gone: closed by the client (or lost), or `by="server"` when rtmock itself
+        is shutting down."""
         self._now = now
         if not self.closed:
             self.closed = True
-            self._note("rtmock.closed", by="client", code=code, reason=reason, complete=self.complete)
+            self._note("rtmock.closed", by=by, code=code, reason=reason, complete=self.complete)
 
     def note(self, kind: str, **fields: Any) -> None:
         """A note from the I/O layer (e.g. a frame that was too large), in the session's order."""

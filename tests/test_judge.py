@@ -752,3 +752,12 @@ def test_check_of_a_transcript_gives_the_live_findings(client: Any, tmp_path: Pa
 
     assert [f.to_json() for f in checked.findings] == [f.to_json() for f in live.findings]
     assert checked.passed == live.passed == (client is _correct)
+
+
+def test_a_session_rtmock_closes_does_not_charge_the_client_with_what_was_pending() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    s.core.client_closed(s.now + 0.1, 1001, "server stopped", by="server")  # the judge sees the note
+    assert s.records[-1].event == {"type": "rtmock.closed", "by": "server", "code": 1001, "reason": "server stopped",
+                                   "complete": False}
+    assert s.finish().findings == []
