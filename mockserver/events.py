@@ -225,6 +225,12 @@ class EventFactory:
     def audio_committed(self, item_id: str, previous_item_id: str | None) -> dict[str, Any]:
         return self._event("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous_item_id)
 
+    def speech_started(self, audio_start_ms: int, item_id: str) -> dict[str, Any]:
+        return self._event("input_audio_buffer.speech_started", audio_start_ms=audio_start_ms, item_id=item_id)
+
+    def speech_stopped(self, audio_end_ms: int, item_id: str) -> dict[str, Any]:
+        return self._event("input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms, item_id=item_id)
+
     def audio_cleared(self) -> dict[str, Any]:
         return self._event("input_audio_buffer.cleared")
 

@@ -37,6 +37,7 @@ from .scenario import (
     _FunctionCallItem,
     _TextItem,
 )
+from .vad import VoiceActivity
 
 __all__ = ["Action", "Close", "Send", "SessionCore"]
 
@@ -114,6 +115,8 @@ class SessionCore:
         self._script: Generator[_Wait, None, None] | None = None
         self._wait: _Wait | None = None
         self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
+        self._vad = VoiceActivity()
+        self._speech_item: str | None = None  # the item id announced by speech_started
 
     # ---- the I/O layer's interface ---------------------------------------------------------------
 
@@ -230,10 +233,14 @@ class SessionCore:
                 self._wait = _Sleep(self._now)
         elif kind == "input_audio_buffer.append":
             try:
-                conv.audio_bytes += len(base64.b64decode(event["audio"], validate=True))
+                audio = base64.b64decode(event["audio"], validate=True)
             except (binascii.Error, ValueError):
                 self._reject(Rejection("invalid_value", "Invalid value for 'audio': expected base64-encoded audio.", "audio", event_id))
                 return
+            conv.audio_bytes += len(audio)
+            self._offer(index, event)
+            self._listen(audio, index)
+            return
         elif kind == "input_audio_buffer.commit":
             if conv.audio_bytes < MIN_COMMIT_BYTES:
                 ms = conv.audio_bytes / 48
@@ -242,15 +249,11 @@ class SessionCore:
                     f"Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
                     f"but buffer only has {ms:.2f}ms of audio.", None, event_id))
                 return
-            item: dict[str, Any] = {"id": self.ids.new("item"), "object": "realtime.item", "type": "message", "status": "completed",
-                    "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
-            previous = conv.add(item)
-            conv.audio_bytes = 0
-            self._emit(self.events.audio_committed(item["id"], previous))
-            for echo in self.events.item_added(item, previous) + self.events.item_done(item, previous):
-                self._emit(echo)
+            self._commit_audio(self.ids.new("item"))
         elif kind == "input_audio_buffer.clear":
             conv.audio_bytes = 0
+            self._vad.clear()
+            self._speech_item = None
             self._emit(self.events.audio_cleared())
         elif kind in ("conversation.item.retrieve", "conversation.item.delete", "conversation.item.truncate"):
             item_id = event["item_id"]
@@ -268,6 +271,54 @@ class SessionCore:
             self._reject(Rejection("unsupported", "rtmock does not script transcription sessions.", "type", event_id))
             return
         self._offer(index, event)
+
+    # ---- server VAD ------------------------------------------------------------------------------
+
+    def _turn_detection(self) -> dict[str, Any] | None:
+        """The session's turn detection, where its dialect keeps it (None: the client commits turns)."""
+        if self.dialect is Dialect.BETA:
+            found = self.session.get("turn_detection")
+            pcm = self.session.get("input_audio_format", "pcm16") == "pcm16"
+        else:
+            audio_in = (self.session.get("audio") or {}).get("input") or {}
+            found = audio_in.get("turn_detection")
+            pcm = ((audio_in.get("format") or {}).get("type") or "audio/pcm") == "audio/pcm"
+        if not isinstance(found, dict) or found.get("type") not in ("server_vad", "semantic_vad") or not pcm:
+            return None  # (G.711 audio is counted, not listened to)
+        return found
+
+    def _listen(self, audio: bytes, index: int) -> None:
+        """Appended audio under server VAD: speech, then enough silence, is a user turn the server
+        commits and (with `create_response`) answers without a client response.create."""
+        detection = self._turn_detection()
+        if detection is None:
+            return
+        silence = detection.get("silence_duration_ms")
+        self._vad.silence_ms = int(silence) if isinstance(silence, int) else (500 if detection["type"] == "semantic_vad" else 200)
+        for edge in self._vad.feed(audio):
+            if edge.started:
+                self._speech_item = self.ids.new("item")
+                self._emit(self.events.speech_started(edge.audio_ms, self._speech_item))
+                continue
+            item_id = self._speech_item or self.ids.new("item")
+            self._speech_item = None
+            self._emit(self.events.speech_stopped(edge.audio_ms, item_id))
+            self._commit_audio(item_id)
+            if detection.get("create_response", True) and self.conversation.active is None:
+                turn = {"type": "response.create", "rtmock": "server_vad"}  # the service's own create
+                self._note("rtmock.vad_turn", client_index=index, audio_end_ms=edge.audio_ms)
+                if not self._offer_create(turn, index):
+                    self._play_unscripted(turn)
+
+    def _commit_audio(self, item_id: str) -> None:
+        conv = self.conversation
+        item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
+                                "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
+        previous = conv.add(item)
+        conv.audio_bytes = 0
+        self._emit(self.events.audio_committed(item["id"], previous))
+        for echo in self.events.item_added(item, previous) + self.events.item_done(item, previous):
+            self._emit(echo)
 
     def _create_item(self, event: dict[str, Any], event_id: str | None) -> bool:
         conv = self.conversation

@@ -1,0 +1,101 @@
+"""Server VAD: a voice client that only streams audio gets its turn detected, committed and answered,
+and is judged like any other client."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.judge import Judge
+from mockserver.events import Dialect, IdSource, pcm16_tone
+from mockserver.loader import load_scenario
+from mockserver.records import Direction, Record
+from mockserver.session import SessionCore
+from mockserver.vad import SpeechEdge, VoiceActivity
+
+SCENARIO = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "get_your_info.yaml")
+SILENCE = b"\0\0" * 2400  # 100 ms at 24 kHz
+
+
+def test_speech_then_silence_makes_two_edges_on_the_audio_clock() -> None:
+    vad = VoiceActivity(silence_ms=200, prefix_padding_ms=0)
+    assert vad.feed(SILENCE * 3) == []
+    assert vad.feed(pcm16_tone(0.5)) == [SpeechEdge(True, 300)]
+    assert vad.feed(SILENCE) == []  # 100 ms of silence is a pause, not the end of the turn
+    assert vad.feed(SILENCE) == [SpeechEdge(False, 1000)]
+
+
+class Voice:
+    def __init__(self, dialect: Dialect) -> None:
+        self.records: list[Record] = []
+        self.judge = Judge(default_within=5.0)
+        self.core = SessionCore(SCENARIO, dialect, self._record, ids=IdSource(7))
+        self.now = 0.0
+        self.core.start(0.0)
+
+    def _record(self, record: Record) -> None:
+        self.records.append(record)
+        self.judge.feed(record)
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.now += 0.01
+        self.core.receive(json.dumps(event), self.now)
+
+    def speak(self, seconds: float) -> None:
+        for chunk in (pcm16_tone(seconds), SILENCE, SILENCE, SILENCE):
+            self.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()})
+
+    def server(self, kind: str) -> list[dict[str, Any]]:
+        return [r.event for r in self.records if r.direction is Direction.SERVER and r.event and r.event["type"] == kind]
+
+
+def _declare(voice: Voice, session: dict[str, Any]) -> None:
+    tools = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
+    voice.send({"type": "session.update", "session": {**session, "tools": tools}})
+
+
+def test_a_voice_client_that_only_streams_audio_gets_its_turn_and_passes() -> None:
+    for dialect, session in ((Dialect.GA, {"type": "realtime"}), (Dialect.BETA, {})):
+        voice = Voice(dialect)
+        _declare(voice, session)
+        voice.speak(0.6)
+        started, stopped = voice.server("input_audio_buffer.speech_started"), voice.server("input_audio_buffer.speech_stopped")
+        committed = voice.server("input_audio_buffer.committed")
+        assert len(started) == len(stopped) == len(committed) == 1
+        assert started[0]["item_id"] == stopped[0]["item_id"] == committed[0]["item_id"]
+        (call,) = [e for e in voice.server("response.function_call_arguments.done")]  # the server answered the turn
+        voice.send({"type": "conversation.item.create",
+                    "item": {"type": "function_call_output", "call_id": call["call_id"], "output": "{}"}})
+        voice.send({"type": "response.create"})
+        assert voice.core.complete
+        verdict = voice.judge.finish(voice.now)
+        assert verdict.passed, [str(f) for f in verdict.findings]
+
+
+def test_without_turn_detection_audio_is_only_buffered() -> None:
+    voice = Voice(Dialect.GA)
+    _declare(voice, {"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+    voice.speak(0.6)
+    assert voice.server("input_audio_buffer.speech_started") == []
+    assert voice.server("response.created") == []
+    voice.send({"type": "input_audio_buffer.commit"})
+    voice.send({"type": "response.create"})  # push-to-talk: the client commits and asks itself
+    assert voice.server("response.function_call_arguments.done")
+
+
+def test_vad_events_validate_against_the_official_models() -> None:
+    from openai.types.beta.realtime import RealtimeServerEvent as BetaEvent
+    from openai.types.realtime import RealtimeServerEvent as GAEvent
+    from pydantic import TypeAdapter
+
+    for dialect, model, session in ((Dialect.GA, GAEvent, {"type": "realtime"}), (Dialect.BETA, BetaEvent, {})):
+        voice = Voice(dialect)
+        _declare(voice, session)
+        voice.speak(0.6)
+        adapter: TypeAdapter[Any] = TypeAdapter(model)
+        for kind in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                     "input_audio_buffer.committed"):
+            for event in voice.server(kind):
+                assert adapter.validate_python(event).type == kind
