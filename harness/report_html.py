@@ -17,9 +17,11 @@ finding is pinned). What does not: judging (the rules decide findings) and file 
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mockserver.records import Direction, Record, TranscriptHeader
@@ -50,12 +52,13 @@ class SessionReport:
 
 def render_html(sessions: Sequence[SessionReport], *, title: str = "rtmock report") -> str:
     """The whole report as one HTML document (a ``str``; write it with ``encoding="utf-8"``)."""
-    out = [_HEAD.replace("{title}", _esc(title)), _toolbar(), '<main>']
+    style, script = _assets()
+    out = [_HEAD.replace("{title}", _esc(title)).replace("{style}", style), _toolbar(), '<main>']
     out.append(_summary(sessions, title))
     for number, session in enumerate(sessions, start=1):
         out.append(_SessionPage(session, f"s{number}").render())
     out.append("</main>")
-    out.append(_FOOT)
+    out.append(_FOOT.replace("{script}", script))
     page = "".join(out)
     try:
         page.encode("utf-8")
@@ -520,99 +523,17 @@ _HEAD = """<!DOCTYPE html>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <title>{title}</title>
 <style>
-:root{--fg:#1d2330;--mut:#6a7285;--line:#e3e6ee;--bg:#f6f7fa;--card:#fff;--red:#c62828;--redbg:#fdecec;
---green:#1b7f3b;--blue:#3866d6;--bluebg:#edf2fd;--mono:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg)}
-a{color:var(--blue);text-decoration:none}a:hover{text-decoration:underline}
-.mono,pre,.cid,.n,i{font-family:var(--mono)}
-.bar{position:sticky;top:0;z-index:5;display:flex;gap:.8em;align-items:center;padding:.45em 1.2em;background:#252b3a;color:#dfe3ec;font-size:13px}
-.bar input[type=search]{width:22em;padding:.25em .5em;border-radius:4px;border:1px solid #555d72;background:#1b2030;color:#fff}
-.bar button{background:#394158;color:#e8ebf2;border:0;border-radius:4px;padding:.25em .7em;cursor:pointer}
-.bar button:hover{background:#4a5470}#count{margin-left:auto;color:#aab1c2}
-main{padding:.5em 1.2em 4em}
-.tables{display:flex;flex-wrap:wrap;gap:0 1.2em;align-items:flex-start}
-h1,.totals{display:inline-block;margin:.1em .6em .5em 0;vertical-align:baseline}h1{font-size:20px}h2{font-size:17px;margin:0 0 .2em}
-.totals{color:var(--mut)}.totals .fail{color:var(--red);font-weight:600}.totals .pass{color:var(--green)}
-table{border-collapse:collapse;background:var(--card);margin:0 0 .5em;font-size:13px;box-shadow:0 1px 2px #0001}
-th,td{padding:.2em .8em;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}th{color:var(--mut);font-weight:500}
-.badge{display:inline-block;padding:0 .5em;border-radius:3px;font-size:12px;font-weight:700;letter-spacing:.03em;vertical-align:middle}
-.badge.pass{background:#dff3e4;color:var(--green)}.badge.fail{background:var(--red);color:#fff}.badge.inc{background:#fff1d6;color:#8a5a00}
-.rule{font-family:var(--mono);font-size:12px;font-weight:700;color:var(--red);background:var(--redbg);padding:0 .4em;border-radius:3px}
-.session{margin:.6em 0 1.2em;background:var(--card);border-radius:6px;box-shadow:0 1px 3px #0002}
-.shead{padding:.55em 1em .4em;border-bottom:1px solid var(--line)}
-.meta{margin:0;color:var(--mut);font-size:12.5px}.meta .mono{color:var(--fg)}
-.flist{margin:.5em 0 0;padding-left:1.4em}.flist li{margin:.15em 0}.flist .fix{color:var(--green);font-size:13px}
-.cols{display:flex;position:sticky;top:34px;z-index:3;background:#fafbfd;border-bottom:1px solid var(--line);font-size:12px;
-color:var(--mut);text-transform:uppercase;letter-spacing:.08em}.cols span{flex:1;padding:.2em 1em}.cols span+span{text-align:right}
-.tl{padding:.4em 0 .8em}
-.r{content-visibility:auto;contain-intrinsic-size:auto 24px}
-.r,.f,.wl,.session{scroll-margin-top:64px}.r{padding:1px 1em}.r.c{padding-right:30%}.r.s{padding-left:30%}
-.b{background:var(--card);border:1px solid var(--line);border-left:4px solid hsl(var(--h,220) 55% 62%);border-radius:4px;padding:0 .55em;
-overflow-wrap:anywhere;font-size:12.5px;line-height:1.35}
-.r.c .b{border-left-color:hsl(var(--h,200) 60% 45%)}
-.r:not([style]) .b{border-left-color:#c9cfdb}
-.r.rc .b{border-left-color:var(--green);background:#f2fbf4}.r.er .b{border-left-color:var(--red);background:#fff6f6}
-.n{color:var(--mut);font-size:11.5px}i{font-style:normal;color:var(--mut);font-size:11.5px;margin-right:.2em}
-.b b{font-weight:600}
-.r.x{text-align:center;padding:0 18%;line-height:1.25}.r.x .b{display:inline-block;border:0;background:transparent;color:var(--mut);font-size:11.5px;padding:0 .5em}
-.r.x .b{background:var(--bg);border-radius:9px}
-.loc{font-family:var(--mono);color:#7b61c4}
-.cid{display:inline-block;padding:0 .3em;border-radius:3px;font-size:11.5px;line-height:1.35;color:hsl(var(--h,0) 65% 30%);background:hsl(var(--h,0) 80% 92%);
-border:1px solid hsl(var(--h,0) 55% 75%)}.cid.unk{border-style:dashed;background:#fff;color:var(--red)}
-.v{font-family:var(--mono);font-size:12px;color:#3d4556}.d{font-family:var(--mono);font-size:12px;color:var(--mut)}
-.bad{color:var(--red);font-weight:600}.nm{font-weight:600;color:#4a3a8c}
-code.j{font:11.5px var(--mono);color:#5a6275;margin-left:.3em}
-pre{margin:.2em 0 .1em;font-size:12px;white-space:pre-wrap;word-break:break-all;color:#2c3444}
-details>summary{cursor:pointer;color:var(--mut);font-size:12px}
-details.b>summary{color:inherit;font-size:12.5px;list-style:none}details.b>summary::-webkit-details-marker{display:none}
-details.b>summary::after{content:"{…}";margin-left:.4em;padding:0 .25em;font:11px var(--mono);color:#7d869b;background:#eef0f5;border-radius:3px}
-details.b[open]>summary::after{content:"{ }"}
-details.long{margin-left:1em}
-.aw{background:var(--bluebg);box-shadow:inset 3px 0 var(--blue),inset -3px 0 var(--blue)}
-.ww{background:var(--redbg);box-shadow:inset 3px 0 var(--red),inset -3px 0 var(--red)}
-.wl{font-size:11.5px;color:var(--blue);text-align:right;padding:.15em 1.2em 0}
-.wait{font-weight:600;color:var(--red);text-align:center;padding:.15em 1em;font-size:13px}
-.run>summary{padding:0 1em 2px calc(30% + 1.6em);font-size:11.5px}.run>summary .v{font-family:var(--mono)}
-.gap{text-align:center;color:var(--mut);font-size:12px;padding:.2em}
-.f{padding:.3em 4%}.fb{border:2px solid var(--red);border-radius:6px;background:#fff;padding:.35em .9em;box-shadow:0 2px 8px #c6282826}
-.fb p{margin:.1em 0}.fm{font-weight:600}.fw{color:var(--mut);font-size:12.5px}
-.fb dl{display:grid;grid-template-columns:max-content 1fr;gap:.1em .8em;margin:.3em 0 0}.fb dt{color:var(--mut)}
-.fb dd{margin:0;font-family:var(--mono);font-size:12.5px}.fb dd.fix{font-family:inherit;color:var(--green);font-weight:600}
-.hl .b,.hl .fb{outline:3px solid hsl(var(--h,45) 90% 50%);outline-offset:1px}
-:target .b,:target.f .fb{animation:flash 1.6s ease-out}@keyframes flash{from{background:#fff59d}}
-.hide-c .r.c,.hide-s .r.s,.hide-x .r.x,.r.nomatch{display:none}
-</style></head><body>
+{style}</style></head><body>
 """
 
 _FOOT = """<script>
-(function(){
-"use strict";
-var body=document.body,rows=null;
-function allRows(){return rows||(rows=Array.prototype.slice.call(document.querySelectorAll(".r")));}
-function count(){var n=0,list=allRows();for(var i=0;i<list.length;i++){if(list[i].offsetParent!==null)n++;}
-document.getElementById("count").textContent=n+" of "+list.length+" events shown";}
-["c","s","x"].forEach(function(k){var box=document.getElementById("show-"+k);
-box.addEventListener("change",function(){body.classList.toggle("hide-"+k,!box.checked);count();});});
-document.getElementById("only-c").addEventListener("click",function(){
-var c=document.getElementById("show-c"),s=document.getElementById("show-s"),x=document.getElementById("show-x");
-var only=c.checked&&!s.checked&&!x.checked;c.checked=true;s.checked=only;x.checked=only;
-body.classList.remove("hide-c");body.classList.toggle("hide-s",!only);body.classList.toggle("hide-x",!only);count();});
-var timer=0;document.getElementById("q").addEventListener("input",function(ev){clearTimeout(timer);
-var q=ev.target.value.trim().toLowerCase();timer=setTimeout(function(){var list=allRows();
-for(var i=0;i<list.length;i++){var r=list[i];if(!q){r.classList.remove("nomatch");continue;}
-if(r._t===undefined)r._t=r.textContent.toLowerCase();var hit=r._t.indexOf(q)>=0;r.classList.toggle("nomatch",!hit);
-var p=r.parentElement;if(hit&&p.classList.contains("run"))p.open=true;}count();},150);});
-function setAll(open){var d=document.querySelectorAll("details");for(var i=0;i<d.length;i++)d[i].open=open;}
-document.getElementById("expand").addEventListener("click",function(){setAll(true);});
-document.getElementById("collapse").addEventListener("click",function(){setAll(false);});
-document.addEventListener("click",function(ev){var a=ev.target.closest?ev.target.closest(".cid[data-k]"):null;if(!a)return;
-var sec=a.closest("section");if(!sec)return;var old=document.querySelectorAll(".hl");
-for(var i=0;i<old.length;i++)old[i].classList.remove("hl");
-var hit=sec.querySelectorAll('[data-k~="'+a.getAttribute("data-k")+'"]');
-for(var j=0;j<hit.length;j++)if(!hit[j].classList.contains("cid"))hit[j].classList.add("hl");});
-window.addEventListener("load",function(){void body.offsetHeight;
-document.documentElement.setAttribute("data-loaded-ms",String(Math.round(performance.now())));});
-})();
-</script></body></html>
+{script}</script></body></html>
 """
+
+
+@functools.cache
+def _assets() -> tuple[str, str]:
+    """The page's stylesheet and script (report.css, report.js beside this module), inlined into
+    every report so that it works opened from a CI artifact, with no network."""
+    here = Path(__file__).parent  # shipped as package data (pyproject: [tool.setuptools.package-data])
+    return (here / "report.css").read_text(encoding="utf-8"), (here / "report.js").read_text(encoding="utf-8")
