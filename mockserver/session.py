@@ -23,7 +23,7 @@ from typing import Any
 
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
-from .events import Dialect, EventFactory, IdSource, b64, encode, pcm16_tone, split_text
+from .events import Dialect, EventFactory, IdSource, encode, split_text
 from .loader import LoadedScenario
 from .matching import matches
 from .records import Direction, Record
@@ -37,6 +37,7 @@ from .scenario import (
     _FunctionCallItem,
     _TextItem,
 )
+from .streams import OutputStreams
 from .vad import VoiceActivity
 
 __all__ = ["Action", "Close", "Send", "SessionCore"]
@@ -116,6 +117,7 @@ class SessionCore:
         self._wait: _Wait | None = None
         self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
         self._vad = VoiceActivity()
+        self._streams = OutputStreams(self.events, self.conversation, self._emit, self._emit_encoded)
         self._speech_item: str | None = None  # the item id announced by speech_started
 
     # ---- the I/O layer's interface ---------------------------------------------------------------
@@ -516,14 +518,16 @@ class SessionCore:
                 call = part.function_call
                 call_id = self._call_ids[(step_index, output_index)]
                 pieces = call.deltas if call.deltas is not None else split_text(call.arguments_text, call.chunks)
-                frames = self._function_call_frames(active, output_index, item_id, call_id, call.name, call.arguments_text, pieces)
+                frames = self._streams.function_call(active, output_index, item_id, call_id, call.name,
+                                                     call.arguments_text, pieces)
             elif isinstance(part, _TextItem):
                 text = part.part
-                frames = self._content_frames(active, output_index, item_id, "text", text.text, text.chunks, None)
+                frames = self._streams.content(active, output_index, item_id, "text", text.text, text.chunks, None)
             else:
                 assert isinstance(part, _AudioItem)
                 audio = part.part
-                frames = self._content_frames(active, output_index, item_id, "audio", audio.transcript, audio.chunks, audio.duration)
+                frames = self._streams.content(active, output_index, item_id, "audio", audio.transcript, audio.chunks,
+                                               audio.duration)
             for is_delta in frames:
                 if active.cancelled:
                     return
@@ -536,77 +540,6 @@ class SessionCore:
         if not active.cancelled:
             details = _STATUS_DETAILS.get(step.status)
             self._finish_response(active, step.status, details)
-
-    def _add_output_item(self, active: ActiveResponse, output_index: int, item: dict[str, Any]) -> None:
-        self._emit(self.events.output_item_added(active.id, output_index, item))
-        previous = self.conversation.add(item)
-        for echo in self.events.item_added(item, previous):
-            self._emit(echo)
-
-    def _complete_output_item(self, active: ActiveResponse, output_index: int, item: dict[str, Any]) -> None:
-        item["status"] = "completed"
-        active.output.append(copy.deepcopy(item))
-        self._emit(self.events.output_item_done(active.id, output_index, item))
-        previous_ids = list(self.conversation.items)
-        if item["id"] not in previous_ids:
-            return  # the client deleted the item while it streamed: nothing left to echo
-        at = previous_ids.index(item["id"])
-        for echo in self.events.item_done(item, previous_ids[at - 1] if at > 0 else None):
-            self._emit(echo)
-
-    def _function_call_frames(self, active: ActiveResponse, output_index: int, item_id: str, call_id: str,
-                              name: str, arguments: str, pieces: list[str]) -> Generator[bool, None, None]:
-        """Emit the frames of one function call, one delta per piece; yields after each (True after a delta)."""
-        item = {"id": item_id, "object": "realtime.item", "type": "function_call", "status": "in_progress",
-                "name": name, "call_id": call_id, "arguments": ""}
-        self._add_output_item(active, output_index, item)
-        yield False
-        delta = self.events.arguments_deltas(active.id, item_id, output_index, call_id)
-        for piece in pieces:
-            self._emit_encoded(*delta(piece), delta=True)
-            yield True
-        item["arguments"] = arguments
-        self._emit(self.events.arguments_done(active.id, item_id, output_index, call_id, name, arguments))
-        self._complete_output_item(active, output_index, item)
-        yield False
-
-    def _content_frames(self, active: ActiveResponse, output_index: int, item_id: str, kind: str, text: str,
-                        chunks: int, seconds: float | None) -> Generator[bool, None, None]:
-        ev = self.events
-        content_type = ev.content_type(kind)
-        item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": "message", "status": "in_progress",
-                                "role": "assistant", "content": []}
-        self._add_output_item(active, output_index, item)
-        part: dict[str, Any] = {"type": kind, "text": ""} if kind == "text" else {"type": kind, "transcript": ""}
-        self._emit(ev.content_part(False, active.id, item_id, output_index, part))
-        yield False
-        if kind == "text":
-            text_delta = ev.content_deltas("text", active.id, item_id, output_index)
-            for piece in split_text(text, chunks):
-                self._emit_encoded(*text_delta(piece), delta=True)
-                yield True
-            self._emit(ev.text_done(active.id, item_id, output_index, text))
-            part = {"type": "text", "text": text}
-            item["content"] = [{"type": content_type, "text": text}]
-        else:
-            pcm = pcm16_tone(seconds or 0.0)
-            step = max(2, (len(pcm) // max(1, chunks)) // 2 * 2)
-            audio_delta = ev.content_deltas("audio", active.id, item_id, output_index)
-            transcript_delta = ev.content_deltas("transcript", active.id, item_id, output_index)
-            for start in range(0, max(1, len(pcm)), step):
-                self._emit_encoded(*audio_delta(b64(pcm[start:start + step])), delta=True)
-                yield True
-            for piece in split_text(text, chunks):
-                self._emit_encoded(*transcript_delta(piece), delta=True)
-                yield True
-            self._emit(ev.audio_done(active.id, item_id, output_index))
-            self._emit(ev.transcript_done(active.id, item_id, output_index, text))
-            part = {"type": "audio", "transcript": text}
-            item["content"] = [{"type": content_type, "transcript": text}]
-        self._emit(ev.content_part(True, active.id, item_id, output_index, part))
-        self._complete_output_item(active, output_index, item)
-        yield False
-
 
 #: `response.status_details` for a scripted non-completed status. `reason` is a closed set in the
 #: official models (openai-agents validates it): an incomplete response ran out of tokens; a failed
