@@ -53,7 +53,9 @@ class _Round:
     done_at: float | None = None  # response.done
     outputs_done_at: float | None = None  # when its last output arrived
     trigger_deadline: float | None = None
-    trigger_from: float = 0.0  # when the trigger's bound started (its step reached, or the round complete)
+    trigger_from: float = 0.0  # when the trigger's bound started: the last of response.done, the last output, its step
+    trigger_within: float | None = None  # the bound of the response.create step awaiting this round, if any
+    trigger_reached: float = 0.0  # when that step was reached
     trigger_step: int | None = None
     trigger_line: int | None = None
     triggered_by: int | None = None
@@ -339,11 +341,14 @@ class Judge:
             rnd.resolved = True
 
     def _maybe_arm_trigger(self, rnd: _Round, now: float) -> None:
+        """R4/R8: the create's bound runs from when it could first be sent: the round's response is
+        done and its last output is in ("…then response.create, within 3s"), or its step was reached,
+        whichever is last. A slow tool therefore does not eat into the create's bound."""
         if not rnd.calls or rnd.missing or rnd.done_at is None or rnd.resolved:
             return
-        if rnd.trigger_deadline is None:
-            rnd.trigger_from = max(now, rnd.done_at)
-            rnd.trigger_deadline = rnd.trigger_from + self.default_within
+        rnd.trigger_from = max(rnd.done_at, rnd.outputs_done_at or 0.0, rnd.trigger_reached)
+        within = rnd.trigger_within if rnd.trigger_within is not None else self.default_within
+        rnd.trigger_deadline = rnd.trigger_from + within
 
     def _response_create(self, record: Record, event: dict[str, Any]) -> None:
         response = event.get("response")
@@ -476,9 +481,9 @@ class Judge:
                 if waiting:
                     rnd = waiting[-1]
                     rnd.trigger_step, rnd.trigger_line = wait.step, wait.line
-                    rnd.trigger_deadline = wait.deadline
-                    rnd.trigger_from = record.time
+                    rnd.trigger_within, rnd.trigger_reached = within, record.time
                     rnd.trigger_match = wait.match
+                    self._maybe_arm_trigger(rnd, record.time)
                     return
             self._steps.append(wait)
         elif kind == "rtmock.step.matched":

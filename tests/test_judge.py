@@ -339,8 +339,7 @@ def test_missing_response_create_is_reported_exactly_at_its_bound() -> None:
     s = start("get_your_info")
     (call,) = s.calls()
     output(s, call)
-    reached = s.reached("response.create")[-1]  # the step after the call: `within: 3s`
-    bound = reached.time + 3.0
+    bound = s.now + 3.0  # the step after the call, `within: 3s`, counts from the output
     assert s.judge.next_deadline() == pytest.approx(bound)
     assert s.advance(bound - 1e-6) == []
     finding = one(s.advance(bound))
@@ -360,6 +359,15 @@ def test_missing_response_create_for_parallel_calls_names_the_round() -> None:
     assert "the 2 calls" in finding.message
 
 
+def test_a_slow_tool_does_not_eat_into_the_create_bound() -> None:
+    # the output comes 4 s after the call (its own step allows 5 s); the create's 3 s run from there
+    s = start("get_your_info")
+    reached = s.reached("response.create")[-1].time
+    output(s, s.calls()[0], at=reached + 4.0)
+    create(s, at=reached + 4.5)
+    assert_passes(s)
+
+
 def test_a_create_just_before_the_bound_is_in_time() -> None:
     s = start("get_your_info")
     output(s, s.calls()[0])
@@ -373,7 +381,7 @@ def test_a_create_after_the_bound_is_judged_missing_at_the_bound_then_late() -> 
     # create comes after all (rtmock serve, a transcript), that finding becomes late-response-create
     s = start("get_your_info")
     output(s, s.calls()[0])
-    bound = s.reached("response.create")[-1].time + 3.0
+    bound = s.now + 3.0
     assert [f.rule for f in s.judge.advance(bound)] == [Rule.MISSING_RESPONSE_CREATE]
     create(s, at=bound + 0.5)
     late = one(s.finish().findings)
