@@ -381,7 +381,9 @@ class Judge:
             self._late_trigger(record)
             return
         if not open_rounds:
-            if self._last_trigger is not None:
+            # a create that brings its own instructions or input asks for a new response on purpose
+            deliberate = isinstance(response, dict) and bool(response.get("instructions") or response.get("input"))
+            if self._last_trigger is not None and not deliberate:
                 prev = self._last_trigger
                 self._add(Rule.DOUBLE_RESPONSE_CREATE,
                           f"Event #{record.index} is a second response.create for the same tool round (the first was "

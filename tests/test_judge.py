@@ -769,3 +769,19 @@ def test_a_session_rtmock_closes_does_not_charge_the_client_with_what_was_pendin
     assert s.records[-1].event == {"type": "rtmock.closed", "by": "server", "code": 1001, "reason": "server stopped",
                                    "complete": False}
     assert s.finish().findings == []
+
+
+def test_a_create_with_its_own_instructions_after_the_answer_is_not_a_double_trigger() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    create(s)
+    create(s, response={"instructions": "Now say goodbye."})
+    assert_passes(s)
+
+
+def test_a_bare_second_create_after_the_answer_is_a_double_trigger() -> None:
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    create(s)
+    create(s)
+    assert s.rules == [Rule.DOUBLE_RESPONSE_CREATE.value]
