@@ -6,7 +6,8 @@ The rules (see ../shared/protocol.md, "What the harness judges"), per function c
 emitted: R1 an output arrives; R2 with a call_id of this session (and a known previous_item_id);
 R3 whose output is a string; R4 a response.create follows the round's outputs; R5 not before any of
 them; R6 only one, and not while a response is active; R7 one output per call; R8 within the
-scenario's bound. Plus the scenario's own `expect` steps, from the runner's notes.
+scenario's bound. Plus the scenario's own `expect` steps, from the runner's notes: those that await
+a call's output or a round's create bound the rules here; the others are watched by steps.py.
 
 One cause, one finding: a finding about an output (wrong id, not a string, a duplicate) closes the
 round it was meant for, so what follows from it (no valid output, a create "before" it) is not
@@ -23,6 +24,7 @@ from mockserver.matching import explain_mismatch
 from mockserver.records import Direction, Record
 
 from .findings import Finding, Rule, SessionVerdict
+from .steps import StepWait, StepWatch
 
 __all__ = ["Judge"]
 
@@ -67,17 +69,6 @@ class _Round:
         return [c for c in self.calls.values() if c.output_index is None]
 
 
-@dataclass(slots=True)
-class _StepWait:
-    step: int
-    line: int
-    expect: str
-    deadline: float
-    match: dict[str, Any] | None
-    matched: bool = False
-    tools: list[str] = field(default_factory=list)  # for session.update: the tools it must declare
-
-
 class Judge:
     def __init__(self, *, session_id: str = "", scenario_name: str = "", scenario_path: str | None = None,
                  default_within: float = 5.0) -> None:
@@ -96,14 +87,11 @@ class Judge:
         self._items: set[str] = set()
         self._active: str | None = None
         self._active_at = -1  # record index of the active response's response.created
-        self._steps: list[_StepWait] = []
+        self._steps = StepWatch(self._report_step)
         self._last_client: Record | None = None
         self._explained: set[int] = set()  # client records already covered by a specific finding
         self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
-        self._declared_tools: set[str] = set()
-        self._pending_step_create: list[_StepWait] = []
         self._closed_at: int | None = None  # the record index of the rtmock.closed note
-        self._last_of_kind: dict[str, Record] = {}  # the latest client event per expect kind, to explain a miss
         self._late_watch: tuple[_Round, int] | None = None  # a round judged missing its create, and that finding
 
     # ---- public interface ------------------------------------------------------------------------
@@ -126,7 +114,7 @@ class Judge:
         return self.findings[start:]
 
     def next_deadline(self) -> float | None:
-        times = [w.deadline for w in self._steps if not w.matched]
+        times = self._steps.deadlines()
         for rnd in self._rounds.values():
             if rnd.resolved or not rnd.calls:  # as in _expire: only tool rounds have bounds
                 continue
@@ -174,6 +162,10 @@ class Judge:
             step=step, step_line=line, expected=expected, seen=seen))
         if record is not None and record.direction is Direction.CLIENT:
             self._explained.add(record.index)
+
+    def _report_step(self, rule: Rule, message: str, hint: str, step: int, line: int, expected: str, seen: str,
+                     time: float) -> None:
+        self._add(rule, message, hint, None, step=step, line=line, expected=expected, seen=seen, time=time)
 
     def _open_rounds(self) -> list[_Round]:
         return [r for r in self._rounds.values() if not r.resolved and r.calls]
@@ -251,12 +243,8 @@ class Judge:
                 self._item_create(record, tried, accepted=False)
             return
         kind = event.get("type")
-        self._last_of_kind[_expect_kind(event)] = record
-        if kind == "session.update":
-            tools = (event.get("session") or {}).get("tools")
-            if isinstance(tools, list):
-                self._declared_tools = {str(t.get("name")) for t in tools if isinstance(t, dict)}
-        elif kind == "conversation.item.create":
+        self._steps.client_event(record, event)
+        if kind == "conversation.item.create":
             self._item_create(record, event)
         elif kind == "input_audio_buffer.commit":
             self._last_trigger = None
@@ -469,7 +457,7 @@ class Judge:
         kind = note.get("type")
         if kind == "rtmock.step.reached":
             within = float(note.get("within") or self.default_within)
-            wait = _StepWait(int(note["step"]), int(note["line"]), str(note["expect"]), record.time + within,
+            wait = StepWait(int(note["step"]), int(note["line"]), str(note["expect"]), record.time + within,
                              note.get("match"), tools=[str(t) for t in note.get("tools") or []])
             call = self._calls.get(note.get("call_id") or "")
             if wait.expect == "function_call_output" and call is not None:
@@ -487,12 +475,10 @@ class Judge:
                     rnd.trigger_match = wait.match
                     self._maybe_arm_trigger(rnd, record.time)
                     return
-            self._steps.append(wait)
+            self._steps.reached(wait)
         elif kind == "rtmock.step.matched":
             step = int(note["step"])
-            for w in self._steps:
-                if w.step == step:
-                    w.matched = True
+            self._steps.matched(step)
             for call in self._calls.values():
                 if call.step == step:
                     call.step_matched = True
@@ -545,11 +531,7 @@ class Judge:
                 rnd.resolved = True
                 if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
                     self._late_watch = (rnd, len(self.findings) - 1)
-        for wait in self._steps:
-            if not wait.matched and wait.deadline <= now:
-                wait.matched = True
-                early = self._ended_early(wait.deadline, at)
-                self._step_missed(wait, at if early and at is not None else wait.deadline, early)
+        self._steps.expire(now, at, self._ended_early)
 
     def _ended_early(self, deadline: float, at: float | None) -> str:
         """When the session ended before a bound: the words that say so (else empty)."""
@@ -558,36 +540,6 @@ class Judge:
         if self.closed_by == "client" and self._closed_at is not None:
             return f" before the client closed the session (event #{self._closed_at})"
         return " before the session ended"
-
-    def _step_missed(self, wait: _StepWait, when: float, early: str) -> None:
-        closest = self._last_of_kind.get(wait.expect)
-        why = explain_mismatch(closest.event or {}, wait.match) if closest is not None and wait.match else None
-        if wait.expect == "session.update" and why is None:
-            absent = [t for t in wait.tools if t not in self._declared_tools]
-            self._add(Rule.SCENARIO_MISMATCH if not self._declared_tools else Rule.TOOL_NOT_DECLARED,
-                      f"No session.update declared the scenario's tools{early or ' in time'}." if not self._declared_tools else
-                      f"The client's session.update declared {sorted(self._declared_tools)} but not "
-                      f"{', '.join(absent) or 'all the scenario tools'}, which the scenario's model will call.",
-                      "Send session.update with session.tools listing every function tool the app uses "
-                      "(type: function, name, parameters), before the first response.create.",
-                      None, step=wait.step, line=wait.line,
-                      expected=f"session.update declaring {', '.join(wait.tools) or 'the scenario tools'}",
-                      seen="none" if not self._declared_tools else ", ".join(sorted(self._declared_tools)), time=when)
-            return
-        what = {"response.create": "a response.create (the client's turn)", "user_message": "a user message item"}.get(
-            wait.expect, wait.expect)
-        if closest is not None and why is not None:
-            # the client sent one, but not what the step's `match:` asks for: say what differed
-            self._add(Rule.SCENARIO_MISMATCH,
-                      f"The scenario waited for {what} matching its step; the closest, event #{closest.index}, does not "
-                      f"match: {why}.",
-                      "Make the client send what the step's `match:` asks for (or fix the scenario if it expects the "
-                      "wrong thing).", None, step=wait.step, line=wait.line, expected=json.dumps(wait.match),
-                      seen=f"event #{closest.index}: {why}", time=when)
-            return
-        self._add(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
-                  "Make the client send it, or change the scenario's step if it expects the wrong thing.", None,
-                  step=wait.step, line=wait.line, expected=what, seen="nothing", time=when)
 
 
 _INVALID_HINTS = {
@@ -611,18 +563,6 @@ def _client_object(record: Record) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def _expect_kind(event: dict[str, Any]) -> str:
-    """The `expect:` a client event could meet (the names scenarios use)."""
-    kind = str(event.get("type"))
-    item = event.get("item")
-    if kind == "conversation.item.create" and isinstance(item, dict):
-        if item.get("type") == "function_call_output":
-            return "function_call_output"
-        if item.get("type") == "message" and item.get("role") == "user":
-            return "user_message"
-    return kind
 
 
 def _kind(value: Any) -> str:
