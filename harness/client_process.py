@@ -44,7 +44,7 @@ class ClientProcess:
     """A command in its own process group (so stopping it stops its children), with the last lines
     of its output kept for the verdict and, with `echo`, passed through as they come."""
 
-    def __init__(self, command: Sequence[str], env: Mapping[str, str], *, echo: bool = False, tail: int = 20) -> None:
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], *, echo: bool = False, tail: int = 40) -> None:
         if not command:
             raise UsageError("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")
         try:

@@ -69,6 +69,9 @@ class Finding:
     step_line: int | None = None
     expected: str | None = None
     seen: str | None = None
+    #: Decided before its bound because the session ended (the client closed it): when the client
+    #: process then turns out to have crashed, the crash is the cause and this its consequence.
+    cut_short: bool = False
 
     def where(self, scenario_path: str | None = None) -> str:
         parts = []

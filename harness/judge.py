@@ -154,18 +154,19 @@ class Judge:
 
     def _add(self, rule: Rule, message: str, hint: str, record: Record | None, *, call: _Call | None = None,
              step: int | None = None, line: int | None = None, expected: str | None = None,
-             seen: str | None = None, time: float | None = None) -> None:
+             seen: str | None = None, time: float | None = None, cut_short: bool = False) -> None:
         self.findings.append(Finding(
             rule=rule, message=message, hint=hint, index=record.index if record else None,
             time=record.time if record else (time if time is not None else self.now),
             call_name=call.name if call else None, call_id=call.call_id if call else None,
-            step=step, step_line=line, expected=expected, seen=seen))
+            step=step, step_line=line, expected=expected, seen=seen, cut_short=cut_short))
         if record is not None and record.direction is Direction.CLIENT:
             self._explained.add(record.index)
 
     def _report_step(self, rule: Rule, message: str, hint: str, step: int, line: int, expected: str, seen: str,
-                     time: float) -> None:
-        self._add(rule, message, hint, None, step=step, line=line, expected=expected, seen=seen, time=time)
+                     time: float, cut_short: bool) -> None:
+        self._add(rule, message, hint, None, step=step, line=line, expected=expected, seen=seen, time=time,
+                  cut_short=cut_short)
 
     def _open_rounds(self) -> list[_Round]:
         return [r for r in self._rounds.values() if not r.resolved and r.calls]
@@ -510,7 +511,7 @@ class Judge:
                               "{type: function_call_output, call_id, output: <string>}.",
                               None, call=call, step=call.step or rnd.step, line=call.line or rnd.line,
                               expected="a function_call_output", seen="nothing",
-                              time=at if early else call.deadline)
+                              time=at if early else call.deadline, cut_short=bool(early))
                     rnd.resolved = True
             if rnd.resolved:
                 continue
@@ -527,7 +528,7 @@ class Judge:
                           "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}.",
                           None, call=call, step=rnd.trigger_step or rnd.step, line=rnd.trigger_line or rnd.line,
                           expected="response.create after the output(s)", seen="nothing",
-                          time=at if early else rnd.trigger_deadline)
+                          time=at if early else rnd.trigger_deadline, cut_short=bool(early))
                 rnd.resolved = True
                 if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
                     self._late_watch = (rnd, len(self.findings) - 1)

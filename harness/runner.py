@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,11 +116,18 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     if not result.sessions and not result.run_findings:
         result.run_findings.append(_no_session(f"exited (code {proc.returncode}) without opening a realtime session"))
     if proc.returncode not in (0, None) and not proc.stopped_by_us:
-        tail = "\n".join(result.stderr_tail[-8:]) or "(no stderr)"
-        result.run_findings.append(Finding(
-            Rule.CLIENT_CRASHED, f"The client exited with code {proc.returncode}.",
-            "Its last lines of stderr are above: fix the crash (a client must survive whatever the model sends).",
-            seen=tail))
+        # What its sessions lacked because it died is a consequence: say so within the crash finding.
+        consequences = []
+        for index, (info, verdict) in enumerate(result.sessions):
+            cut = [f for f in verdict.findings if f.cut_short]
+            consequences += [f"{f.rule.value}" + (f" ({f.call_name} {f.call_id})" if f.call_id else "") for f in cut]
+            verdict.findings = [f for f in verdict.findings if not f.cut_short]
+            result.sessions[index] = (info, verdict)
+        result.run_findings.insert(0, Finding(
+            Rule.CLIENT_CRASHED, f"The client exited with code {proc.returncode}"
+            + (f", leaving its session short: {', '.join(consequences)}." if consequences else "."),
+            "Its stderr is shown: fix the crash (a client must survive whatever the model sends).",
+            seen=_error_excerpt(result.stderr_tail)))
     result.duration = loop.time() - started
     if judge.first_finding_at is not None:
         result.verdict_latency = loop.time() - judge.first_finding_at
@@ -137,6 +145,10 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
             now = loop.time()
             if judge.findings:
                 judge.stopping = True
+                if judge.sessions and all(j.info.ended for j in judge.sessions):
+                    # The client closed its sessions itself: it may be crashing. Let it finish on its
+                    # own (briefly), so that its exit code and traceback, the cause, are not lost.
+                    await asyncio.wait({exited}, timeout=1.0)
                 await proc.stop()
                 return
             if exited.done():
@@ -174,3 +186,18 @@ def _no_session(what: str) -> Finding:
     return Finding(Rule.NO_SESSION, f"The client {what}.",
                    "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
                    "(see `rtmock run --help`), and check it connects to …/realtime with an API key header.")
+
+
+def _error_excerpt(lines: list[str], limit: int = 15) -> str:
+    """The end of the client's stderr, from where its error report starts when that is in reach
+    (a Python traceback, or a Node error line above its stack frames)."""
+    if not lines:
+        return "(no stderr)"
+    start = max(0, len(lines) - limit)
+    tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    errors = [i for i, line in enumerate(lines) if re.match(r"^(\w+\.)*\w*(Error|Exception)\b", line)]
+    if tracebacks:
+        start = tracebacks[-1]
+    elif errors:
+        start = errors[-1]
+    return "\n".join(lines[start:][-limit * 2:])

@@ -20,8 +20,8 @@ from .findings import Rule
 
 __all__ = ["StepWait", "StepWatch", "expect_kind"]
 
-#: How the watch reports: (rule, message, hint, step, line, expected, seen, time).
-Report = Callable[[Rule, str, str, int, int, str, str, float], None]
+#: How the watch reports: (rule, message, hint, step, line, expected, seen, time, cut short by the session's end).
+Report = Callable[[Rule, str, str, int, int, str, str, float, bool], None]
 
 _WHAT = {"response.create": "a response.create (the client's turn)", "user_message": "a user message item"}
 
@@ -95,7 +95,7 @@ class StepWatch:
                 "Send session.update with session.tools listing every function tool the app uses "
                 "(type: function, name, parameters), before the first response.create.",
                 wait.step, wait.line, f"session.update declaring {', '.join(wait.tools) or 'the scenario tools'}",
-                "none" if not declared else ", ".join(sorted(declared)), when)
+                "none" if not declared else ", ".join(sorted(declared)), when, bool(early))
             return
         what = _WHAT.get(wait.expect, wait.expect)
         if closest is not None and why is not None:
@@ -105,8 +105,9 @@ class StepWatch:
                 f"The scenario waited for {what} matching its step; the closest, event #{closest.index}, does not "
                 f"match: {why}.",
                 "Make the client send what the step's `match:` asks for (or fix the scenario if it expects the "
-                "wrong thing).", wait.step, wait.line, json.dumps(wait.match), f"event #{closest.index}: {why}", when)
+                "wrong thing).", wait.step, wait.line, json.dumps(wait.match), f"event #{closest.index}: {why}", when,
+                bool(early))
             return
         self._report(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
                      "Make the client send it, or change the scenario's step if it expects the wrong thing.",
-                     wait.step, wait.line, what, "nothing", when)
+                     wait.step, wait.line, what, "nothing", when, bool(early))

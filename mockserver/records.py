@@ -64,7 +64,16 @@ class Record:
             return kind
         if self.event is not None:
             return "(no type)"
-        return "(not a JSON object)" if self.raw is not None else "(empty)"
+        if self.raw is None:
+            return "(empty)"
+        # a frame the server refused: still say what it tried to be, when it was a JSON object
+        try:
+            tried = json.loads(self.raw)
+        except (ValueError, RecursionError):
+            return "(not JSON)"
+        if isinstance(tried, dict) and isinstance(tried.get("type"), str):
+            return f"{tried['type']} (refused)"
+        return "(not a JSON object)"
 
     @property
     def is_server_delta(self) -> bool:

@@ -293,3 +293,31 @@ def test_interrupting_rtmock_run_stops_the_client_group_and_keeps_transcripts(tm
         for line in path.read_text().splitlines():
             json.loads(line)
 
+
+
+def test_a_client_that_crashes_on_a_call_is_reported_as_crashed_with_its_traceback(tmp_path: Path) -> None:
+    # The crash closes the socket a moment before the process exits: the verdict must name the
+    # crash (with its traceback), and treat the unanswered call as its consequence.
+    client = tmp_path / "crash.py"
+    client.write_text(
+        "import asyncio, json, os, aiohttp\n"
+        "async def main():\n"
+        "    async with aiohttp.ClientSession() as s, s.ws_connect(os.environ['RTMOCK_URL'],"
+        " headers={'Authorization': 'Bearer x'}) as ws:\n"
+        "        await ws.send_json({'type': 'session.update', 'session': {'tools': ["
+        "{'type': 'function', 'name': 'get_your_info', 'parameters': {}}]}})\n"
+        "        await ws.send_json({'type': 'response.create'})\n"
+        "        async for msg in ws:\n"
+        "            if json.loads(msg.data)['type'] == 'response.function_call_arguments.done':\n"
+        "                raise KeyError('no tool for this call')\n"
+        "asyncio.run(main())\n")
+    out = tmp_path / "r.json"
+    done = subprocess.run([*RTMOCK, "run", str(SEED), "--json", str(out), "--", sys.executable, str(client)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = json.loads(out.read_text())["results"][0]
+    assert [f["rule"] for f in result["findings"]] == ["client-crashed"]
+    crash = result["findings"][0]
+    assert "leaving its session short: missing-output" in crash["message"]
+    assert "KeyError: 'no tool for this call'" in crash["seen"] and crash["seen"].startswith("Traceback")
+    assert all(not s["findings"] for s in result["sessions"])
