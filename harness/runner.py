@@ -93,7 +93,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
             if proc is None:
                 proc = ClientProcess(command, client_env(server), echo=opts.echo_output)
             try:
-                await _supervise(proc, judge, opts, result, started)
+                await _supervise(proc, judge, opts, result, started, server.refused)
             finally:  # stop the client before the server goes (also when we are interrupted)
                 if proc.returncode is None:
                     await proc.stop()
@@ -114,7 +114,8 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     result.exit_code = proc.returncode
     result.stderr_tail = list(proc.stderr_tail)
     if not result.sessions and not result.run_findings:
-        result.run_findings.append(_no_session(f"exited (code {proc.returncode}) without opening a realtime session"))
+        result.run_findings.append(_no_session(f"exited (code {proc.returncode}) without opening a realtime session",
+                                               server.refused))
     if proc.returncode not in (0, None) and not proc.stopped_by_us:
         # What its sessions lacked because it died is a consequence: say so within the crash finding.
         consequences = []
@@ -134,7 +135,8 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     return result
 
 
-async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, result: RunResult, started: float) -> None:
+async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, result: RunResult, started: float,
+                     refused: list[str]) -> None:
     """Wait until the verdict is known; stop the client when it is (or when a bound runs out)."""
     loop = asyncio.get_running_loop()
     exited = asyncio.ensure_future(proc.wait())
@@ -159,7 +161,8 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
                     await proc.stop()
                     return
             if not judge.sessions and now - started >= opts.connect_timeout:
-                result.run_findings.append(_no_session(f"opened no realtime session within {opts.connect_timeout:g}s"))
+                result.run_findings.append(_no_session(f"opened no realtime session within {opts.connect_timeout:g}s",
+                                                       refused))
                 await proc.stop()
                 return
             if now - started >= opts.timeout:
@@ -182,10 +185,11 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
             exited.cancel()
 
 
-def _no_session(what: str) -> Finding:
+def _no_session(what: str, refused: list[str]) -> Finding:
     return Finding(Rule.NO_SESSION, f"The client {what}.",
                    "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
-                   "(see `rtmock run --help`), and check it connects to …/realtime with an API key header.")
+                   "(see `rtmock run --help`), and check it connects to …/realtime with an API key header.",
+                   seen=("the server refused: " + "; ".join(refused[:5])) if refused else "no request reached the server")
 
 
 def _error_excerpt(lines: list[str], limit: int = 15) -> str:

@@ -118,6 +118,9 @@ class MockServer:
         self.observers: list[Observer] = []
         #: Exceptions raised by observers: bugs in rtmock (or a user's observer), never the client's fault.
         self.internal_errors: list[str] = []
+        #: Requests that were refused (wrong path, no key, not a websocket): what a client that
+        #: never got a session tried, e.g. "GET /v2/rt → 404 Not Found".
+        self.refused: list[str] = []
         self.sessions: list[SessionInfo] = []
         self._numbers = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -242,6 +245,13 @@ class MockServer:
         return bool(key) and (self.api_key is None or key == self.api_key)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self._upgrade(request)
+        if isinstance(response, web.Response) and response.status >= 400 and len(self.refused) < 50:
+            # no session came of it: keep what was asked and why, for a no-session verdict to quote
+            self.refused.append(f"{request.method} {request.path_qs} → {response.status} {response.reason}")
+        return response
+
+    async def _upgrade(self, request: web.Request) -> web.StreamResponse:
         if not request.path.rstrip("/").endswith("/realtime"):
             return _error(404, f"not a realtime endpoint: {request.path} (use …/v1/realtime)")
         picked = await self.choose_scenario(request)

@@ -321,3 +321,25 @@ def test_a_client_that_crashes_on_a_call_is_reported_as_crashed_with_its_traceba
     assert "leaving its session short: missing-output" in crash["message"]
     assert "KeyError: 'no tool for this call'" in crash["seen"] and crash["seen"].startswith("Traceback")
     assert all(not s["findings"] for s in result["sessions"])
+
+
+def test_no_session_quotes_what_the_server_refused(tmp_path: Path) -> None:
+    client = tmp_path / "wrong_path.py"
+    client.write_text(
+        "import asyncio, os, aiohttp\n"
+        "async def main():\n"
+        "    url = os.environ['RTMOCK_URL'].replace('/v1/realtime', '/v2/rt')\n"
+        "    async with aiohttp.ClientSession() as s:\n"
+        "        try:\n"
+        "            async with s.ws_connect(url, headers={'Authorization': 'Bearer x'}):\n"
+        "                pass\n"
+        "        except aiohttp.ClientError:\n"
+        "            pass\n"
+        "asyncio.run(main())\n")
+    out = tmp_path / "r.json"
+    done = subprocess.run([*RTMOCK, "run", str(SEED), "--json", str(out), "--", sys.executable, str(client)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (finding,) = json.loads(out.read_text())["results"][0]["findings"]
+    assert finding["rule"] == "no-session"
+    assert finding["seen"] == "the server refused: GET /v2/rt → 404 Not Found"
