@@ -60,6 +60,8 @@ def console_summary(results: Sequence[RunResult], stream: IO[str] | None = None)
                 print(f"    transcript: {info.transcript_path}", file=out)
         for finding in result.run_findings:
             print(_indent(str(finding)), file=out)
+        if result.client_stopped and not result.passed:
+            print(f"    client: stopped by rtmock once the verdict was known (exit {result.exit_code})", file=out)
     passed = sum(r.passed for r in results)
     if len(results) > 1:
         print(f"{passed} passed, {len(results) - passed} failed", file=out)
@@ -127,6 +129,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "passed": result.passed,
         "duration": round(result.duration, 6),
         "exit_code": result.exit_code,
+        "client_stopped": result.client_stopped,
         "sessions": [
             {**verdict.to_json(), "transcript": str(info.transcript_path) if info.transcript_path else None}
             for info, verdict in result.sessions

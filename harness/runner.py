@@ -49,6 +49,7 @@ class RunResult:
     stderr_tail: list[str] = field(default_factory=list)
     verdict_latency: float | None = None  # seconds from the first finding to the end of the run
     internal_errors: list[str] = field(default_factory=list)  # bugs in rtmock: the verdict cannot be trusted
+    client_stopped: bool = False  # rtmock stopped the client (after the verdict, or at a bound)
 
     @property
     def findings(self) -> list[Finding]:
@@ -113,6 +114,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     await proc.drain()
     result.exit_code = proc.returncode
     result.stderr_tail = list(proc.stderr_tail)
+    result.client_stopped = proc.stopped_by_us
     if not result.sessions and not result.run_findings:
         result.run_findings.append(_no_session(f"exited (code {proc.returncode}) without opening a realtime session",
                                                server.refused))
