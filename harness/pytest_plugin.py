@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
-import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -233,11 +232,6 @@ def rtmock_server(request: pytest.FixtureRequest, rtmock: Callable[..., RtmockSe
         raise pytest.UsageError("rtmock_server needs @pytest.mark.rtmock_scenario('path/to/scenario.yaml')")
     options = dict(marker.kwargs) if marker else {}
     return rtmock(path, **options)
-
-
-def run_client(command: Sequence[str], env: dict[str, str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run a client process with the server's environment (a convenience for tests)."""
-    return subprocess.run(list(command), env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture

@@ -315,21 +315,11 @@ class EventFactory:
         kind = beta if self.dialect is Dialect.BETA else ga
         return self._event(kind, response_id=response_id, item_id=item_id, output_index=output_index, content_index=0, **fields)
 
-    def text_delta(self, response_id: str, item_id: str, output_index: int, delta: str) -> dict[str, Any]:
-        return self._content_event("response.output_text.delta", "response.text.delta", response_id, item_id, output_index, delta=delta)
-
     def text_done(self, response_id: str, item_id: str, output_index: int, text: str) -> dict[str, Any]:
         return self._content_event("response.output_text.done", "response.text.done", response_id, item_id, output_index, text=text)
 
-    def audio_delta(self, response_id: str, item_id: str, output_index: int, delta: str) -> dict[str, Any]:
-        return self._content_event("response.output_audio.delta", "response.audio.delta", response_id, item_id, output_index, delta=delta)
-
     def audio_done(self, response_id: str, item_id: str, output_index: int) -> dict[str, Any]:
         return self._content_event("response.output_audio.done", "response.audio.done", response_id, item_id, output_index)
-
-    def transcript_delta(self, response_id: str, item_id: str, output_index: int, delta: str) -> dict[str, Any]:
-        return self._content_event("response.output_audio_transcript.delta", "response.audio_transcript.delta",
-                                   response_id, item_id, output_index, delta=delta)
 
     def transcript_done(self, response_id: str, item_id: str, output_index: int, transcript: str) -> dict[str, Any]:
         return self._content_event("response.output_audio_transcript.done", "response.audio_transcript.done",

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ScenarioError
 from .scenario import (
-    EXPECT_SHORTHANDS,
     AudioPart,
     ClosePlan,
     CloseStep,
@@ -559,7 +558,3 @@ def _by_name(name: str, unanswered: list[CallRef], where: str, line: int, col: i
     hint = f"did you mean '{near[0]}'?" if near else (
         f"calls awaiting an output here: {', '.join(known)}" if known else "no earlier step emits a call that is still unanswered")
     raise ScenarioError(where, line, col, f"no call '{name}' before this step: {hint}")
-
-
-def describe_expect(kind: str) -> str:
-    return EXPECT_SHORTHANDS.get(kind, kind)

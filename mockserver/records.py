@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,10 +231,3 @@ def short(event: dict[str, Any], limit: int = 160) -> str:
     rest = json.dumps(shrink(event), ensure_ascii=False, separators=(",", ":"))
     line = f"{kind} {rest}" if rest != "{}" else str(kind)
     return _clip(line, limit)
-
-
-def iter_events(records: Iterable[Record], direction: Direction) -> Iterator[tuple[Record, dict[str, Any]]]:
-    """The records of one direction that carry a JSON event."""
-    for record in records:
-        if record.direction is direction and record.event is not None:
-            yield record, record.event

@@ -415,7 +415,8 @@ class SessionCore:
                 return
 
     def _answer_held_creates(self) -> None:
-        """Creates held for a group that never came still deserve an answer, unless the script
+        """Creates held while no group was waiting, that the group now reached does not take (or
+        that no group will, the script being over), still deserve an answer; unless the script
         ended by closing the connection: nothing goes out after the close frame."""
         if self.closed:
             return
@@ -447,7 +448,7 @@ class SessionCore:
                                   if spec.expect == "session.update" else {}))
                     i += 1
                 self._match(group)
-                self._answer_stray_creates(group)
+                self._answer_held_creates()
                 yield group
                 trigger = group.trigger
             elif isinstance(step, RespondStep):
@@ -470,13 +471,6 @@ class SessionCore:
                 self._out.append(Close(plan.code, plan.reason))
                 self.closed = True
                 return  # the script ends with the connection; `_pump` notes it complete
-
-    def _answer_stray_creates(self, group: _Group) -> None:
-        """Creates that arrived while no group was waiting, and that this group does not take."""
-        for c in self._candidates:
-            if not c.consumed and c.event["type"] == "response.create" and self.conversation.active is None:
-                c.consumed = True
-                self._play_unscripted(c.event)
 
     # ---- responses -------------------------------------------------------------------------------
 
