@@ -520,14 +520,15 @@ class Judge:
                 within = f" within {rnd.trigger_deadline - rnd.trigger_from:g}s"
                 outs = sorted(c.output_index for c in rnd.calls.values() if c.output_index is not None)
                 call = next(iter(rnd.calls.values()))
-                what = f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls"
+                what = (f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls "
+                        + ", ".join(f"{c.name} ({c.call_id})" for c in rnd.calls.values()))
                 self._add(Rule.MISSING_RESPONSE_CREATE,
-                          f"The client sent the output for {what} (event #{outs[-1]}) but no response.create followed"
+                          f"The client sent the output for {what} (last: event #{outs[-1]}) but no response.create followed"
                           f"{early or within}: the model stays silent and the app hangs (the real service gives no "
                           "error for this).",
                           "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}.",
-                          None, call=call, step=rnd.trigger_step or rnd.step, line=rnd.trigger_line or rnd.line,
-                          expected="response.create after the output(s)", seen="nothing",
+                          None, call=call if len(rnd.calls) == 1 else None, step=rnd.trigger_step or rnd.step,
+                          line=rnd.trigger_line or rnd.line, expected="response.create after the output(s)", seen="nothing",
                           time=at if early else rnd.trigger_deadline, cut_short=bool(early))
                 rnd.resolved = True
                 if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
