@@ -125,6 +125,15 @@ def _session_log(judge: Any) -> Any:
     return SessionLog()
 
 
+def _print_summary(summary: Any, results: Sequence[Any]) -> None:
+    """Print the verdicts; a reader that left (`| head`) must not change the exit code they earned."""
+    try:
+        summary(results)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _exit_code(results: Sequence[Any]) -> int:
     bugs = [e for r in results for e in getattr(r, "internal_errors", [])]
     if bugs:
@@ -188,7 +197,7 @@ async def _run(args: argparse.Namespace) -> int:
     finally:
         if progress:
             progress.close()
-    console_summary(results)
+    _print_summary(console_summary, results)
     _write_reports(args, list(results))
     return _exit_code(results)
 
@@ -199,7 +208,7 @@ async def _check(args: argparse.Namespace) -> int:
 
     scenario = _scenarios([args.scenario])[0] if args.scenario else None
     results = check_transcripts(args.transcript, scenario, default_within=args.within)
-    console_summary(results)
+    _print_summary(console_summary, results)
     _write_reports(args, results)
     return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
 
