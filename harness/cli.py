@@ -117,7 +117,14 @@ def _session_log(judge: Any) -> Any:
         def session_ended(self, session: SessionInfo) -> None:
             judged = next((j for j in judge.sessions if j.info is session), None)
             verdict = judged.verdict if judged else None
-            state = "PASS" if verdict and verdict.passed else "FAIL" if verdict else "ended"
+            if verdict is None:
+                state = "ended"
+            elif verdict.passed:
+                state = "PASS"
+            elif verdict.findings:
+                state = "FAIL"
+            else:
+                state = "incomplete (the scenario did not finish; nothing was found against the client)"
             print(f"[{session.id}] ended: {state}", flush=True)
             for finding in verdict.findings if verdict else []:
                 print("    " + str(finding).replace("\n", "\n    "), flush=True)
