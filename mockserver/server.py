@@ -29,7 +29,6 @@ from typing import IO, Any
 
 from aiohttp import WSMsgType, web
 
-from .coalesce import CoalescingProtocol
 from .endpoints import client_environment_for, http_base
 from .errors import UsageError
 from .events import Dialect, IdSource
@@ -142,7 +141,7 @@ class MockServer:
         try:
             handler_factory = self._runner.server
             assert handler_factory is not None
-            self._listener = await DualListener.start(lambda: CoalescingProtocol(handler_factory()), host=self.host, port=self.requested_port,
+            self._listener = await DualListener.start(handler_factory, host=self.host, port=self.requested_port,
                                                       ssl_context=context, sock=self._sock)
         except OSError as exc:
             await self._runner.cleanup()

@@ -343,3 +343,28 @@ def test_no_session_quotes_what_the_server_refused(tmp_path: Path) -> None:
     (finding,) = json.loads(out.read_text())["results"][0]["findings"]
     assert finding["rule"] == "no-session"
     assert finding["seen"] == "the server refused: GET /v2/rt → 404 Not Found"
+
+
+def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reported_as_crashed(tmp_path: Path) -> None:
+    # The `websockets` library (what the official SDKs use) closes with a handshake and waits for the
+    # server's close frame and the TCP close: the server must answer both at once, or the client
+    # sits out its close timeout and the crash shows up as missing outputs.
+    client = tmp_path / "crash_ws.py"
+    client.write_text(
+        "import asyncio, json, os, websockets\n"
+        "async def main():\n"
+        "    async with websockets.connect(os.environ['RTMOCK_URL'], additional_headers={'Authorization': 'Bearer x'}) as ws:\n"
+        "        await ws.send(json.dumps({'type': 'session.update', 'session': {'tools': ["
+        "{'type': 'function', 'name': 'get_your_info', 'parameters': {}}]}}))\n"
+        "        await ws.send(json.dumps({'type': 'response.create'}))\n"
+        "        async for raw in ws:\n"
+        "            if json.loads(raw)['type'] == 'response.function_call_arguments.done':\n"
+        "                raise KeyError('no tool for this call')\n"
+        "asyncio.run(asyncio.wait_for(main(), 20))\n")
+    out = tmp_path / "r.json"
+    done = subprocess.run([*RTMOCK, "run", str(SEED), "--json", str(out), "--", sys.executable, str(client)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = json.loads(out.read_text())["results"][0]
+    assert [f["rule"] for f in result["findings"]] == ["client-crashed"], result
+    assert "KeyError: 'no tool for this call'" in result["findings"][0]["seen"]
