@@ -118,7 +118,10 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     if not result.sessions and not result.run_findings:
         result.run_findings.append(_no_session(f"exited (code {proc.returncode}) without opening a realtime session",
                                                server.refused))
-    if proc.returncode not in (0, None) and not proc.stopped_by_us:
+    caused = [f for _, verdict in result.sessions for f in verdict.findings if not f.cut_short]
+    if proc.returncode not in (0, None) and not proc.stopped_by_us and not caused:
+        # (a client that exits non-zero after a finding of its own, e.g. on the server's error event,
+        # exits because of that finding: the finding is the verdict)
         # What its sessions lacked because it died is a consequence: say so within the crash finding.
         consequences = []
         for index, (info, verdict) in enumerate(result.sessions):
@@ -149,9 +152,10 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
             now = loop.time()
             if judge.findings:
                 judge.stopping = True
-                if judge.sessions and all(j.info.ended for j in judge.sessions):
-                    # The client closed its sessions itself: it may be crashing. Let it finish on its
-                    # own (briefly), so that its exit code and traceback, the cause, are not lost.
+                if all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
+                    # All that was found is what the client's closing left undone: it may be crashing.
+                    # Let it finish on its own (briefly), so that its exit code and traceback, the
+                    # cause, are not lost.
                     await asyncio.wait({exited}, timeout=1.0)
                 await proc.stop()
                 return
