@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from mockserver.records import Record
 from mockserver.server import Observer, SessionInfo
@@ -96,6 +97,41 @@ class LiveJudge(Observer):
             if self.first_finding_at is None:
                 self.first_finding_at = asyncio.get_running_loop().time()
             self.changed.set()
+
+    # ---- waiting for the verdict -------------------------------------------------------------------
+
+    async def settle(self, *, started: float, grace: float, connect_timeout: float, timeout: float,
+                     exited: asyncio.Future[Any] | None = None) -> str:
+        """Wait (bounded) until the verdict is known, and say why it is:
+        "finding" (something was found), "exited" (the client is gone: `exited` is done, or without
+        one, every session has ended), "complete" (the scenario completed `grace` seconds ago),
+        "no-session" (none within `connect_timeout`), "timeout". Times are loop times."""
+        loop = asyncio.get_running_loop()
+        complete_since: float | None = None
+        while True:
+            self.changed.clear()
+            now = loop.time()
+            if self.findings:
+                return "finding"
+            if exited.done() if exited is not None else (self.sessions and all(j.info.ended for j in self.sessions)):
+                return "exited"
+            if self.all_complete:
+                complete_since = complete_since or now
+                if now - complete_since >= grace:
+                    return "complete"
+            if not self.sessions and now - started >= connect_timeout:
+                return "no-session"
+            if now - started >= timeout:
+                return "timeout"
+            limits = [started + timeout]
+            if not self.sessions:
+                limits.append(started + connect_timeout)
+            if complete_since is not None:
+                limits.append(complete_since + grace)
+            changed = asyncio.ensure_future(self.changed.wait())
+            await asyncio.wait({changed} if exited is None else {changed, exited},
+                               timeout=max(0.0, min(limits) - loop.time()), return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
 
     # ---- results ---------------------------------------------------------------------------------
 

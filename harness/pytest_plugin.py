@@ -32,7 +32,7 @@ from mockserver.server import MockServer, client_environment
 
 from .findings import Finding
 from .live import LiveJudge
-from .runner import RunOptions, RunResult, client_env, run_scenario
+from .runner import RunOptions, RunResult, client_env, no_session_finding, run_scenario
 
 __all__ = ["RtmockServer"]
 
@@ -115,37 +115,14 @@ class RtmockServer:
         loop = asyncio.get_running_loop()
         judge = self.judge
         start = loop.time()
-        complete_since: float | None = None
-        while True:
-            judge.changed.clear()
-            now = loop.time()
-            ended = bool(judge.sessions) and all(j.info.ended for j in judge.sessions)
-            if judge.findings or ended or now - start >= timeout:
-                break
-            if not judge.sessions and now - start >= self.connect_timeout:
-                break
-            if judge.all_complete:
-                complete_since = complete_since or now
-                if now - complete_since >= self.grace:
-                    break
-            limit = start + timeout
-            if complete_since is not None:
-                limit = min(limit, complete_since + self.grace)
-            if not judge.sessions:
-                limit = min(limit, start + self.connect_timeout)
-            try:
-                await asyncio.wait_for(judge.changed.wait(), max(0.0, limit - loop.time()))
-            except TimeoutError:
-                pass
+        await judge.settle(started=start, grace=self.grace, connect_timeout=self.connect_timeout, timeout=timeout)
         judge.stopping = bool(judge.findings)
         verdicts = judge.finish_all()
         result = RunResult(self.scenario, [], sessions=[(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)],
                            duration=loop.time() - start)
         if not judge.sessions:
-            from .findings import Rule
-
-            result.run_findings.append(Finding(Rule.NO_SESSION, "The client opened no realtime session.",
-                                               f"Connect to {self.url} (or use base_url/env) with an API key header."))
+            result.run_findings.append(no_session_finding(f"opened no realtime session (connect to {self.url})",
+                                                          self.server.refused))
         return result
 
     def verdict(self, timeout: float = 60.0) -> TestVerdict:

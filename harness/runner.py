@@ -22,7 +22,7 @@ from .client_process import ClientProcess, PreparedRun, client_env_for
 from .findings import Finding, Rule, SessionVerdict
 from .live import LiveJudge
 
-__all__ = ["RunOptions", "RunResult", "client_env", "run_scenario"]
+__all__ = ["RunOptions", "RunResult", "client_env", "no_session_finding", "run_scenario"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     result.stderr_tail = list(proc.stderr_tail)
     result.client_stopped = proc.stopped_by_us
     if not result.sessions and not result.run_findings:
-        result.run_findings.append(_no_session(f"exited (code {proc.returncode}) without opening a realtime session",
+        result.run_findings.append(no_session_finding(f"exited (code {proc.returncode}) without opening a realtime session",
                                                server.refused))
     caused = [f for _, verdict in result.sessions for f in verdict.findings if not f.cut_short]
     if proc.returncode not in (0, None) and not proc.stopped_by_us and not caused:
@@ -143,55 +143,34 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
 async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, result: RunResult, started: float,
                      refused: list[str]) -> None:
     """Wait until the verdict is known; stop the client when it is (or when a bound runs out)."""
-    loop = asyncio.get_running_loop()
     exited = asyncio.ensure_future(proc.wait())
-    complete_since: float | None = None
     try:
-        while True:
-            judge.changed.clear()
-            now = loop.time()
-            if judge.findings:
-                judge.stopping = True
-                if all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
-                    # All that was found is what the client's closing left undone: it may be crashing.
-                    # Let it finish on its own (briefly), so that its exit code and traceback, the
-                    # cause, are not lost.
-                    await asyncio.wait({exited}, timeout=1.0)
-                await proc.stop()
-                return
-            if exited.done():
-                return
-            if judge.all_complete:
-                complete_since = complete_since or now
-                if now - complete_since >= opts.grace:
-                    await proc.stop()
-                    return
-            if not judge.sessions and now - started >= opts.connect_timeout:
-                result.run_findings.append(_no_session(f"opened no realtime session within {opts.connect_timeout:g}s",
-                                                       refused))
-                await proc.stop()
-                return
-            if now - started >= opts.timeout:
-                result.run_findings.append(Finding(
-                    Rule.SCENARIO_MISMATCH, f"The run did not finish within {opts.timeout:g}s.",
-                    "Check the client exits when the conversation is over, or raise --timeout."))
-                await proc.stop()
-                return
-            limits = [started + opts.timeout]
-            if not judge.sessions:
-                limits.append(started + opts.connect_timeout)
-            if complete_since is not None:
-                limits.append(complete_since + opts.grace)
-            changed = asyncio.ensure_future(judge.changed.wait())
-            await asyncio.wait({changed, exited}, timeout=max(0.0, min(limits) - loop.time()),
-                               return_when=asyncio.FIRST_COMPLETED)
-            changed.cancel()
+        why = await judge.settle(started=started, grace=opts.grace, connect_timeout=opts.connect_timeout,
+                                 timeout=opts.timeout, exited=exited)
+        if why == "exited":
+            return
+        if why == "finding":
+            judge.stopping = True
+            if all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
+                # All that was found is what the client's closing left undone: it may be crashing.
+                # Let it finish on its own (briefly), so that its exit code and traceback, the
+                # cause, are not lost.
+                await asyncio.wait({exited}, timeout=1.0)
+        elif why == "no-session":
+            result.run_findings.append(no_session_finding(
+                f"opened no realtime session within {opts.connect_timeout:g}s", refused))
+        elif why == "timeout":
+            result.run_findings.append(Finding(
+                Rule.SCENARIO_MISMATCH, f"The run did not finish within {opts.timeout:g}s.",
+                "Check the client exits when the conversation is over, or raise --timeout."))
+        await proc.stop()
     finally:
         if not exited.done():
             exited.cancel()
 
 
-def _no_session(what: str, refused: list[str]) -> Finding:
+def no_session_finding(what: str, refused: list[str]) -> Finding:
+    """The client never got a session: say what the server refused, the quickest hint."""
     return Finding(Rule.NO_SESSION, f"The client {what}.",
                    "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
                    "(see `rtmock run --help`), and check it connects to …/realtime with an API key header.",
