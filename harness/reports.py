@@ -31,10 +31,8 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def _excerpt(records: Sequence[Record], finding: Finding, color: bool) -> str:
-    try:
-        from .report_text import text_timeline
-    except ImportError:  # pragma: no cover - the timeline module ships with the package
-        return ""
+    from .report_text import text_timeline  # only when something failed
+
     return text_timeline(records, finding, color=color)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "Record",
     "TranscriptError",
     "TranscriptHeader",
+    "dump_header",
     "dump_record",
     "load_transcript",
     "short",
@@ -156,6 +157,11 @@ class TranscriptHeader:
 
 class TranscriptError(Exception):
     """A transcript file that cannot be read; the message names file:line."""
+
+
+def dump_header(header: TranscriptHeader) -> str:
+    """The first line of a transcript (with the newline)."""
+    return json.dumps(header.to_json(), ensure_ascii=False) + "\n"
 
 
 def dump_record(record: Record) -> str:

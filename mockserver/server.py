@@ -33,7 +33,7 @@ from .endpoints import client_environment_for, http_base
 from .errors import UsageError
 from .events import Dialect, IdSource
 from .loader import LoadedScenario
-from .records import Record, TranscriptHeader, dump_record
+from .records import Record, TranscriptHeader, dump_header, dump_record
 from .session import Close, SessionCore
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
 
@@ -306,7 +306,7 @@ class MockServer:
                 path = self.record_dir / f"{number:04d}-{_safe(scenario.name)}-{info.id}.jsonl"
                 transcript = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
                 info.transcript_path = path
-                transcript.write(_json_line(info.header().to_json()))
+                transcript.write(dump_header(info.header()))
             self._notify("session_started", info)
             log.info("session %s: %s (%s) from %s", info.id, scenario.name, dialect.value, request.path_qs)
             actions = core.start(clock())
@@ -390,12 +390,6 @@ def _error(status: int, message: str, *, code: str | None = None) -> web.Respons
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
-
-
-def _json_line(data: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(data, ensure_ascii=False) + "\n"
 
 
 def client_environment(server: MockServer, scenario: str | None = None) -> dict[str, str]:
