@@ -130,7 +130,7 @@ async def measure(chunks: int, rounds: int) -> list[tuple[str, str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chunks", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     save_result("streaming", asyncio.run(measure(args.chunks, args.rounds)))
 

@@ -111,7 +111,7 @@ def _session_log(judge: Any) -> Any:
                   flush=True)
 
         def record(self, session: SessionInfo, record: Record) -> None:
-            if record.type in notable:
+            if not record.delta and record.type in notable:
                 print(f"[{session.id}] {record}", flush=True)
 
         def session_ended(self, session: SessionInfo) -> None:

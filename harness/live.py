@@ -57,14 +57,15 @@ class LiveJudge(Observer):
 
     def record(self, session: SessionInfo, record: Record) -> None:
         judged = self._by_info[id(session)]
+        if record.delta:  # thousands per response: counted; no rule, no bound, no completion depends on one
+            judged.judge.feed(record)
+            return
         was_complete = judged.judge.complete
         found = judged.judge.feed(record)
         self._found(judged, found)
         if judged.judge.complete != was_complete:
             self.changed.set()
-        # a server delta (thousands per response) neither arms nor meets a bound: the timer stays
-        if found or not record.is_server_delta:
-            self._schedule(judged)
+        self._schedule(judged)
 
     def session_ended(self, session: SessionInfo) -> None:
         judged = self._by_info[id(session)]

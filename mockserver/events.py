@@ -17,7 +17,7 @@ import random
 import string
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -64,6 +64,12 @@ class IdSource:
 
     def new(self, prefix: str, length: int = 22) -> str:
         return f"{prefix}_{self._random.randbytes(length).translate(_BYTE_TO_CHAR).decode('ascii')}"
+
+    def many(self, prefix: str, count: int, length: int = 22) -> list[str]:
+        """`count` ids in one draw: the event ids of a stream of deltas."""
+        letters = self._random.randbytes(count * length).translate(_BYTE_TO_CHAR).decode("ascii")
+        head = prefix + "_"
+        return [head + letters[at:at + length] for at in range(0, count * length, length)]
 
 
 def pcm16_tone(seconds: float, *, rate: int = 24000, hz: float = 440.0) -> bytes:
@@ -268,38 +274,34 @@ class EventFactory:
     def output_item_done(self, response_id: str, output_index: int, item: dict[str, Any]) -> dict[str, Any]:
         return self._event("response.output_item.done", response_id=response_id, output_index=output_index, item=copy.deepcopy(item))
 
-    def delta_stream(self, type_: str, **shared: Any) -> Callable[[str], tuple[dict[str, Any], str]]:
-        """A builder for the many deltas of one stream: (event, wire text) per delta. What the deltas
+    def delta_stream(self, type_: str, **shared: Any) -> Callable[[Sequence[str]], Iterator[tuple[dict[str, Any], str]]]:
+        """A builder for the many deltas of one stream: (event, wire text) per piece. What the deltas
         share is encoded once; the same event and text as `_event` + `encode` would give, field order
         included (ids are letters and digits, so they need no escaping)."""
         head = '{"type":' + encode_basestring(type_) + ',"event_id":"'
         tail = '",' + "".join(f'"{key}":{_ENCODER.encode(value)},' for key, value in shared.items()) + '"delta":'
-        new_id = self.ids.new
+        many = self.ids.many
 
-        def build(delta: str) -> tuple[dict[str, Any], str]:
-            event_id = new_id("event")
-            return ({"type": type_, "event_id": event_id, **shared, "delta": delta},
-                    head + event_id + tail + encode_basestring(delta) + "}")
+        def build(pieces: Sequence[str]) -> Iterator[tuple[dict[str, Any], str]]:
+            for event_id, piece in zip(many("event", len(pieces)), pieces, strict=True):
+                yield ({"type": type_, "event_id": event_id, **shared, "delta": piece},
+                       head + event_id + tail + encode_basestring(piece) + "}")
 
         return build
 
     def arguments_deltas(self, response_id: str, item_id: str, output_index: int,
-                         call_id: str) -> Callable[[str], tuple[dict[str, Any], str]]:
+                         call_id: str) -> Callable[[Sequence[str]], Iterator[tuple[dict[str, Any], str]]]:
         return self.delta_stream("response.function_call_arguments.delta", response_id=response_id, item_id=item_id,
                                  output_index=output_index, call_id=call_id)
 
     def content_deltas(self, kind: str, response_id: str, item_id: str,
-                       output_index: int) -> Callable[[str], tuple[dict[str, Any], str]]:
+                       output_index: int) -> Callable[[Sequence[str]], Iterator[tuple[dict[str, Any], str]]]:
         """`kind` text, audio or transcript: the dialect's delta event of that content."""
         ga, beta = {"text": ("response.output_text.delta", "response.text.delta"),
                     "audio": ("response.output_audio.delta", "response.audio.delta"),
                     "transcript": ("response.output_audio_transcript.delta", "response.audio_transcript.delta")}[kind]
         return self.delta_stream(beta if self.dialect is Dialect.BETA else ga, response_id=response_id, item_id=item_id,
                                  output_index=output_index, content_index=0)
-
-    def arguments_delta(self, response_id: str, item_id: str, output_index: int, call_id: str, delta: str) -> dict[str, Any]:
-        return self._event("response.function_call_arguments.delta", response_id=response_id, item_id=item_id,
-                           output_index=output_index, call_id=call_id, delta=delta)
 
     def arguments_done(self, response_id: str, item_id: str, output_index: int, call_id: str, name: str,
                        arguments: str) -> dict[str, Any]:

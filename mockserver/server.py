@@ -29,12 +29,13 @@ from typing import IO, Any
 
 from aiohttp import WSMsgType, web
 
+from .coalesce import CoalescingProtocol, CoalescingTransport
 from .endpoints import client_environment_for, http_base
 from .errors import UsageError
 from .events import Dialect, IdSource
 from .loader import LoadedScenario
 from .records import Record, TranscriptHeader, dump_header, dump_record
-from .session import Close, SessionCore
+from .session import Action, Send, SendRun, SessionCore
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
 
 __all__ = ["MockServer", "SessionInfo"]
@@ -141,7 +142,7 @@ class MockServer:
         try:
             handler_factory = self._runner.server
             assert handler_factory is not None
-            self._listener = await DualListener.start(handler_factory, host=self.host, port=self.requested_port,
+            self._listener = await DualListener.start(lambda: CoalescingProtocol(handler_factory()), host=self.host, port=self.requested_port,
                                                       ssl_context=context, sock=self._sock)
         except OSError as exc:
             await self._runner.cleanup()
@@ -282,6 +283,7 @@ class MockServer:
         info = SessionInfo(number=number, id="", scenario=scenario, dialect=dialect, request_path=request.path_qs,
                            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"))
         transcript: IO[str] | None = None
+        transport = request.transport if isinstance(request.transport, CoalescingTransport) else None
 
         def on_record(record: Record) -> None:
             info.records.append(record)
@@ -312,7 +314,7 @@ class MockServer:
             actions = core.start(clock())
             while not ws.closed:
                 try:
-                    if await self._execute(ws, actions):
+                    if await self._execute(ws, transport, actions):
                         break
                 except TimeoutError:
                     core.note("rtmock.send_timeout", seconds=self.send_timeout,
@@ -362,24 +364,34 @@ class MockServer:
             with contextlib.suppress(Exception):
                 await ws.close()
 
-    async def _execute(self, ws: web.WebSocketResponse, actions: list[Any]) -> bool:
+    async def _execute(self, ws: web.WebSocketResponse, transport: CoalescingTransport | None,
+                       actions: list[Action]) -> bool:
         """Carry out the core's actions; True when the server closed the socket. Raises
         TimeoutError when the client reads nothing for `send_timeout` (back-pressure)."""
         clock = asyncio.get_running_loop().time
+        send = ws.send_str
         async with asyncio.timeout(self.send_timeout) as bound:
             progress = clock()
-            for action in actions:
-                if isinstance(action, Close):
-                    await ws.close(code=action.code, message=action.reason.encode())
-                    return True
-                try:
-                    await ws.send_str(action.text)
-                except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
-                    return True
-                now = clock()
-                if now - progress > 0.5:  # the client reads: push the bound (not per frame: it costs)
-                    bound.reschedule(now + self.send_timeout)
-                    progress = now
+            try:
+                for action in actions:
+                    if isinstance(action, Send):
+                        await send(action.text)
+                    elif isinstance(action, SendRun):
+                        with transport.held() if transport is not None else contextlib.nullcontext():
+                            for count, text in enumerate(action.texts, 1):
+                                await send(text)
+                                if not count & 1023 and (now := clock()) - progress > 0.5:
+                                    bound.reschedule(now + self.send_timeout)
+                                    progress = now
+                    else:
+                        await ws.close(code=action.code, message=action.reason.encode())
+                        return True
+                    now = clock()
+                    if now - progress > 0.5:  # the client reads: push the bound (not per frame: it costs)
+                        bound.reschedule(now + self.send_timeout)
+                        progress = now
+            except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
+                return True
         return False
 
 

@@ -40,7 +40,7 @@ from .scenario import (
 from .streams import OutputStreams
 from .vad import VoiceActivity
 
-__all__ = ["Action", "Close", "Send", "SessionCore"]
+__all__ = ["Action", "Close", "Send", "SendRun", "SessionCore"]
 
 #: Audio shorter than this cannot be committed (the service's rule: 100 ms of 24 kHz PCM16).
 MIN_COMMIT_BYTES = 4800
@@ -57,7 +57,15 @@ class Close:
     reason: str
 
 
-Action = Send | Close
+@dataclass(slots=True)
+class SendRun:
+    """Delta frames emitted back to back, in order: the server may hand them to the socket together
+    (`coalesce.py`). Each is still its own frame and its own record."""
+
+    texts: list[str]
+
+
+Action = Send | SendRun | Close
 
 
 @dataclass(slots=True)
@@ -117,7 +125,7 @@ class SessionCore:
         self._wait: _Wait | None = None
         self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
         self._vad = VoiceActivity()
-        self._streams = OutputStreams(self.events, self.conversation, self._emit, self._emit_encoded)
+        self._streams = OutputStreams(self.events, self.conversation, self._emit, self._emit_delta)
         self._speech_item: str | None = None  # the item id announced by speech_started
 
     # ---- the I/O layer's interface ---------------------------------------------------------------
@@ -178,18 +186,27 @@ class SessionCore:
     # ---- records and output ----------------------------------------------------------------------
 
     def _record(self, direction: Direction, event: dict[str, Any] | None, raw: str | None = None,
-                text: str | None = None, delta: bool = False) -> int:
+                text: str | None = None) -> int:
         index = self._index
         self._index += 1
-        self.on_record(Record(index, self._now - self.started, direction, event, raw, text, delta))
+        self.on_record(Record(index, self._now - self.started, direction, event, raw, text))
         return index
 
     def _emit(self, event: dict[str, Any]) -> None:
-        self._emit_encoded(event, encode(event))
-
-    def _emit_encoded(self, event: dict[str, Any], text: str, delta: bool = False) -> None:
-        self._record(Direction.SERVER, event, text=text, delta=delta)
+        text = encode(event)
+        self._record(Direction.SERVER, event, text=text)
         self._out.append(Send(text))
+
+    def _emit_delta(self, event: dict[str, Any], text: str) -> None:
+        """`_emit` for a delta, the hot path: thousands per response, joined into runs."""
+        index = self._index
+        self._index = index + 1
+        self.on_record(Record(index, self._now - self.started, Direction.SERVER, event, None, text, True))
+        out = self._out
+        if out and type(last := out[-1]) is SendRun:
+            last.texts.append(text)
+        else:
+            out.append(SendRun([text]))
 
     def _note(self, kind: str, **fields: Any) -> None:
         self._record(Direction.SCRIPT, {"type": kind, **fields})

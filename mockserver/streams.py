@@ -17,15 +17,15 @@ from .events import EventFactory, b64, pcm16_tone, split_text
 __all__ = ["OutputStreams"]
 
 Emit = Callable[[dict[str, Any]], None]
-EmitEncoded = Callable[..., None]  # (event, text, delta=bool)
+EmitDelta = Callable[[dict[str, Any], str], None]  # (event, its wire text)
 
 
 class OutputStreams:
-    def __init__(self, events: EventFactory, conversation: Conversation, emit: Emit, emit_encoded: EmitEncoded) -> None:
+    def __init__(self, events: EventFactory, conversation: Conversation, emit: Emit, emit_delta: EmitDelta) -> None:
         self._events = events
         self._conversation = conversation
         self._emit = emit
-        self._emit_encoded = emit_encoded
+        self._emit_delta = emit_delta
 
     def _add_item(self, active: ActiveResponse, output_index: int, item: dict[str, Any]) -> None:
         self._emit(self._events.output_item_added(active.id, output_index, item))
@@ -51,9 +51,9 @@ class OutputStreams:
                 "name": name, "call_id": call_id, "arguments": ""}
         self._add_item(active, output_index, item)
         yield False
-        delta = self._events.arguments_deltas(active.id, item_id, output_index, call_id)
-        for piece in pieces:
-            self._emit_encoded(*delta(piece), delta=True)
+        emit_delta = self._emit_delta
+        for event, text in self._events.arguments_deltas(active.id, item_id, output_index, call_id)(pieces):
+            emit_delta(event, text)
             yield True
         item["arguments"] = arguments
         self._emit(self._events.arguments_done(active.id, item_id, output_index, call_id, name, arguments))
@@ -71,9 +71,8 @@ class OutputStreams:
         self._emit(ev.content_part(False, active.id, item_id, output_index, part))
         yield False
         if kind == "text":
-            text_delta = ev.content_deltas("text", active.id, item_id, output_index)
-            for piece in split_text(text, chunks):
-                self._emit_encoded(*text_delta(piece), delta=True)
+            for event, wire in ev.content_deltas("text", active.id, item_id, output_index)(split_text(text, chunks)):
+                self._emit_delta(event, wire)
                 yield True
             self._emit(ev.text_done(active.id, item_id, output_index, text))
             part = {"type": "text", "text": text}
@@ -81,13 +80,12 @@ class OutputStreams:
         else:
             pcm = pcm16_tone(seconds or 0.0)
             step = max(2, (len(pcm) // max(1, chunks)) // 2 * 2)
-            audio_delta = ev.content_deltas("audio", active.id, item_id, output_index)
-            transcript_delta = ev.content_deltas("transcript", active.id, item_id, output_index)
-            for start in range(0, max(1, len(pcm)), step):
-                self._emit_encoded(*audio_delta(b64(pcm[start:start + step])), delta=True)
+            audio = [b64(pcm[start:start + step]) for start in range(0, max(1, len(pcm)), step)]
+            for event, wire in ev.content_deltas("audio", active.id, item_id, output_index)(audio):
+                self._emit_delta(event, wire)
                 yield True
-            for piece in split_text(text, chunks):
-                self._emit_encoded(*transcript_delta(piece), delta=True)
+            for event, wire in ev.content_deltas("transcript", active.id, item_id, output_index)(split_text(text, chunks)):
+                self._emit_delta(event, wire)
                 yield True
             self._emit(ev.audio_done(active.id, item_id, output_index))
             self._emit(ev.transcript_done(active.id, item_id, output_index, text))

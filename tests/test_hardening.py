@@ -24,6 +24,7 @@ from mockserver.server import MockServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "scenarios" / "get_your_info.yaml"
+SCENARIOS = ROOT / "scenarios"
 RTMOCK = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())"]
 AUTH = {"Authorization": "Bearer test"}
 TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
@@ -345,24 +346,31 @@ def test_no_session_quotes_what_the_server_refused(tmp_path: Path) -> None:
     assert finding["seen"] == "the server refused: GET /v2/rt → 404 Not Found"
 
 
-def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reported_as_crashed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scenario, tool", [(SEED, "get_your_info"), (SCENARIOS / "parallel_calls.yaml", "get_weather")],
+                         ids=["one-call", "parallel-calls"])
+def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reported_as_crashed(
+        tmp_path: Path, scenario: Path, tool: str) -> None:
     # The `websockets` library (what the official SDKs use) closes with a handshake and waits for the
-    # server's close frame and the TCP close: the server must answer both at once, or the client
-    # sits out its close timeout and the crash shows up as missing outputs.
+    # server's close frame and the TCP close; it stops reading once 16 messages wait unread. If the
+    # server sent a whole response in one write, a client that crashes on its first call would
+    # have the rest queued, never see the close frame, and sit out its close timeout: the crash
+    # would show up as missing outputs. (With parallel calls, the second call is still streaming.)
     client = tmp_path / "crash_ws.py"
     client.write_text(
         "import asyncio, json, os, websockets\n"
         "async def main():\n"
         "    async with websockets.connect(os.environ['RTMOCK_URL'], additional_headers={'Authorization': 'Bearer x'}) as ws:\n"
         "        await ws.send(json.dumps({'type': 'session.update', 'session': {'tools': ["
-        "{'type': 'function', 'name': 'get_your_info', 'parameters': {}}]}}))\n"
+        f"{{'type': 'function', 'name': '{tool}', 'parameters': {{}}}}]}}}}))\n"
+        "        await ws.send(json.dumps({'type': 'conversation.item.create', 'item': {'type': 'message', "
+        "'role': 'user', 'content': [{'type': 'input_text', 'text': 'hi'}]}}))\n"
         "        await ws.send(json.dumps({'type': 'response.create'}))\n"
         "        async for raw in ws:\n"
         "            if json.loads(raw)['type'] == 'response.function_call_arguments.done':\n"
         "                raise KeyError('no tool for this call')\n"
         "asyncio.run(asyncio.wait_for(main(), 20))\n")
     out = tmp_path / "r.json"
-    done = subprocess.run([*RTMOCK, "run", str(SEED), "--json", str(out), "--", sys.executable, str(client)],
+    done = subprocess.run([*RTMOCK, "run", str(scenario), "--json", str(out), "--", sys.executable, str(client)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr
     result = json.loads(out.read_text())["results"][0]

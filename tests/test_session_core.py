@@ -19,7 +19,7 @@ from mockserver.client_events import EVENTS
 from mockserver.events import Dialect, IdSource
 from mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
 from mockserver.records import Direction, Record
-from mockserver.session import MIN_COMMIT_BYTES, Close, Send, SessionCore
+from mockserver.session import MIN_COMMIT_BYTES, Action, Close, Send, SendRun, SessionCore
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -41,18 +41,19 @@ class Session:
         self.closes: list[Close] = []
         self.raw: list[str] = []  # server frames that are not JSON objects
 
-    def _take(self, actions: Iterable[Send | Close]) -> list[dict[str, Any]]:
+    def _take(self, actions: Iterable[Action]) -> list[dict[str, Any]]:
         out = []
         for action in actions:
             if isinstance(action, Close):
                 self.closes.append(action)
                 continue
-            try:
-                event = json.loads(action.text)
-            except json.JSONDecodeError:
-                self.raw.append(action.text)
-                continue
-            out.append(event)
+            for text in action.texts if isinstance(action, SendRun) else [action.text]:
+                try:
+                    event = json.loads(text)
+                except json.JSONDecodeError:
+                    self.raw.append(text)
+                    continue
+                out.append(event)
         self.sent.extend(out)
         return out
 
@@ -159,6 +160,23 @@ def test_the_tool_round_plays_in_each_dialect(dialect: Dialect) -> None:
     assert s.core.complete
     assert [n["step"] for n in s.notes("rtmock.step.matched")] == [1, 2, 4, 5]
     assert s.notes("rtmock.scenario.complete")
+
+
+def test_only_deltas_are_joined_into_runs_each_frame_else_goes_alone() -> None:
+    # The server hands a SendRun to the socket in one write and every Send in its own: whole
+    # responses in one write would let a websockets-library client that stops reading (a crash in a
+    # handler) miss the close frame behind 16 queued messages.
+    s = Session(get_your_info())
+    s.start()
+    s.send(session_update())
+    actions = s.core.receive('{"type": "response.create"}', s.now)
+    shape = ["run" if isinstance(a, SendRun) else json.loads(a.text)["type"] for a in actions if not isinstance(a, Close)]
+    assert shape == ["response.created", "response.output_item.added", "conversation.item.added", "run",
+                     "response.function_call_arguments.done", "response.output_item.done", "conversation.item.done",
+                     "response.done"]
+    (run,) = [a for a in actions if isinstance(a, SendRun)]
+    assert all(json.loads(t)["type"] == "response.function_call_arguments.delta" for t in run.texts)
+    assert len(run.texts) == CALL_ROUND_GA.count("response.function_call_arguments.delta")
 
 
 def test_every_server_event_has_its_own_event_id() -> None:
