@@ -34,7 +34,8 @@ def raise_fd_limit(wanted: int = 65536) -> None:
 
 
 def rtmock_command() -> list[str]:
-    return [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())"]
+    """What the `rtmock` console script runs, with this interpreter (and so this checkout)."""
+    return [sys.executable, "-c", "from harness.cli import console; console()"]
 
 
 @contextlib.contextmanager
@@ -132,7 +133,8 @@ async def play_get_your_info(session: aiohttp.ClientSession, url: str, latencies
         await send_then_wait({"type": "conversation.item.create", "item": output},
                              ("conversation.item.added", "conversation.item.created"))
         if forget_create:
-            await ws.receive()  # until the server closes (it never will; the harness stops us)
+            while (await ws.receive()).type is aiohttp.WSMsgType.TEXT:
+                pass  # until the server closes (it never will; the harness stops us at the bound)
             return
         await send_then_wait({"type": "response.create"}, "response.created")
         await until("response.done")

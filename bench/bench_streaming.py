@@ -1,7 +1,7 @@
 """Streaming: how fast the mock delivers `response.function_call_arguments.delta` events, as a
 ratio to a bare aiohttp websocket server sending the very same pre-encoded frames, in the same run.
 
-    python bench/bench_streaming.py [--chunks 20000] [--rounds 3]
+    python bench/bench_streaming.py [--chunks 20000] [--rounds 5]
 
 The mock is `rtmock serve` (judge and session log attached, as users run it); the baseline is a
 minimal aiohttp server in its own process that replays the frames the client received from the
