@@ -1,0 +1,1 @@
+"""Judging realtime clients: the protocol rules, rtmock run/check/fuzz, reports, the pytest plugin."""
