@@ -344,7 +344,9 @@ class MockServer:
                         core.client_closed(clock(), ws.close_code, reason)
                     break
                 else:  # CLOSE, CLOSING, CLOSED
-                    core.client_closed(clock(), ws.close_code, str(msg.extra or ""))
+                    # a CLOSE carries the client's code (ws.close_code may already hold our reply's)
+                    code = msg.data if msg.type is WSMsgType.CLOSE and isinstance(msg.data, int) else ws.close_code
+                    core.client_closed(clock(), code, str(msg.extra or ""))
                     break
         except (ConnectionError, asyncio.CancelledError) as exc:  # aiohttp raises a plain ConnectionError too
             if isinstance(exc, ConnectionError):

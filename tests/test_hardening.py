@@ -122,6 +122,19 @@ async def test_client_disconnecting_mid_stream_leaves_a_complete_transcript(tmp_
         "missing-output" in [f.rule.value for f in verdict.findings]
 
 
+async def test_the_clients_own_close_code_and_reason_are_recorded(tmp_path: Path) -> None:
+    # (aiohttp answers a close at once and then reports its own code: the record must keep the client's)
+    server, _judge = judged_server(SEED, record_dir=tmp_path)
+    async with server, aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(server.ws_url(), headers=AUTH)
+        await ws.receive_json()  # session.created
+        await ws.close(code=4001, message=b"tool registry failed")
+        await until(lambda: bool(server.sessions) and server.sessions[0].ended)
+    closed = transcript(server.sessions[0].transcript_path)[-1]["event"]
+    assert (closed["type"], closed["by"], closed["code"], closed["reason"]) == \
+        ("rtmock.closed", "client", 4001, "tool registry failed")
+
+
 async def test_a_client_that_never_reads_does_not_block_others(tmp_path: Path) -> None:
     server = MockServer([load_scenario(stream_scenario(tmp_path, 20000, 4_000_000)), load_scenario(SEED)], tls=False,
                         send_timeout=1.0)
