@@ -8,6 +8,7 @@ job; running clients against cases is `_fuzz_runner.py`'s.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shlex
 from collections.abc import Sequence
@@ -18,14 +19,7 @@ import yaml
 
 from mockserver.errors import UsageError
 from mockserver.loader import MAX_FILE_BYTES, CallRef, LoadedScenario, load_scenario_text
-from mockserver.scenario import (
-    ClosePlan,
-    CloseStep,
-    ExpectStep,
-    FunctionCallPart,
-    RespondStep,
-    _FunctionCallItem,
-)
+from mockserver.scenario import ClosePlan, CloseStep, ExpectStep, FunctionCallPart, RespondStep
 
 from .payloads import Payload
 
@@ -102,16 +96,16 @@ def _with_call(loaded: LoadedScenario, replacements: dict[tuple[int, int], Funct
         step = steps[step_index]
         assert isinstance(step, RespondStep)
         respond = list(step.respond)
-        respond[part_index] = _FunctionCallItem(function_call=part)
-        steps[step_index] = step.model_copy(update={"respond": respond})
+        respond[part_index] = part
+        steps[step_index] = dataclasses.replace(step, respond=tuple(respond))
     defaults = loaded.scenario.defaults
     if within_cap is not None:
         for i, step in enumerate(steps):
             if isinstance(step, ExpectStep) and (step.within is None or step.within > within_cap):
-                steps[i] = step.model_copy(update={"within": within_cap})
-        defaults = defaults.model_copy(update={"within": min(defaults.within, within_cap)})
+                steps[i] = dataclasses.replace(step, within=within_cap)
+        defaults = dataclasses.replace(defaults, within=min(defaults.within, within_cap))
     steps.extend(extra_steps)
-    scenario = loaded.scenario.model_copy(update={"steps": steps, "defaults": defaults})
+    scenario = dataclasses.replace(loaded.scenario, steps=tuple(steps), defaults=defaults)
     calls = [dataclasses.replace(ref, spec=replacements.get((ref.step, ref.part), ref.spec)) for ref in loaded.calls]
     by_place = {(ref.step, ref.part): ref for ref in calls}
     output_calls = {i: by_place[(ref.step, ref.part)] for i, ref in loaded.output_calls.items()}
@@ -121,8 +115,9 @@ def _with_call(loaded: LoadedScenario, replacements: dict[tuple[int, int], Funct
 
 
 def _part(ref: CallRef, case: CaseInput) -> FunctionCallPart:
-    kept = ref.spec.model_dump(include={"name", "id", "call_id"}, exclude_none=True)
-    return FunctionCallPart.model_validate({**kept, "arguments": case.payload.text, "deltas": list(case.deltas)})
+    assert "".join(case.deltas) == case.payload.text
+    return FunctionCallPart(ref.spec.name, case.payload.text, deltas=tuple(case.deltas), id=ref.spec.id,
+                            call_id=ref.spec.call_id)
 
 
 def case_scenario(loaded: LoadedScenario, targets: Sequence[FuzzTarget], inputs: Sequence[CaseInput] | None, *,
@@ -134,7 +129,7 @@ def case_scenario(loaded: LoadedScenario, targets: Sequence[FuzzTarget], inputs:
     if inputs is not None:
         replacements = {(t.ref.step, t.ref.part): _part(t.ref, case) for t, case in zip(targets, inputs, strict=True)}
     last = loaded.scenario.steps[-1]
-    closing = [] if isinstance(last, CloseStep) else [CloseStep(close=ClosePlan(code=1000, reason=CASE_DONE_REASON))]
+    closing = [] if isinstance(last, CloseStep) else [CloseStep(ClosePlan(code=1000, reason=CASE_DONE_REASON))]
     return _with_call(loaded, replacements, closing, within_cap)
 
 
@@ -166,7 +161,7 @@ def reproducer_yaml(loaded: LoadedScenario, targets: Sequence[FuzzTarget], input
     """The original scenario with each fuzzed call's arguments replaced by the case's raw payload and
     its exact deltas: a plain scenario `rtmock run` replays. The original's comments are not kept;
     `header` lines become the file's leading comment."""
-    data: dict[str, Any] = loaded.scenario.model_dump(mode="json", exclude_unset=True, warnings=False)
+    data: dict[str, Any] = copy.deepcopy(loaded.data)
     data = {"name": name, **{k: v for k, v in data.items() if k != "name"}}
     for target, case in zip(targets, inputs, strict=True):
         part = data["steps"][target.ref.step]["respond"][target.ref.part]["function_call"]

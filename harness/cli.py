@@ -259,7 +259,7 @@ async def _lint(args: argparse.Namespace) -> int:
 
 
 async def _schema(args: argparse.Namespace) -> int:
-    from mockserver.scenario import Scenario
+    from mockserver.scenario_schema import Scenario
 
     schema = Scenario.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -1,34 +1,34 @@
-"""The scenario model: what a YAML scenario may say, validated by pydantic.
+"""A scenario as the session plays it: plain frozen dataclasses, and the rules a document must keep.
 
-This module defines the shapes and their JSON Schema (`rtmock schema`); reading YAML with line
-numbers and turning validation errors into located one-line messages is `loader.py`'s job. A
-scenario is one session: the tools the client must declare, then steps run in order — waits for
-client events (`expect`), responses the server streams (`respond`), and faults.
+A scenario is one session: the tools the client must declare, then steps run in order — waits for
+client events (`expect`), responses the server streams (`respond`), and faults. The format itself
+(field docs, JSON Schema, error messages) is `scenario_schema.py`, in pydantic; this module has no
+pydantic in it, so that `rtmock run` can serve before it has loaded pydantic: `build_scenario`
+reads a document that is plainly valid (exact types, known keys, values in range) straight into
+these classes, and answers None for anything else, which the loader then validates with the
+schema for the exact problem (or for the lax forms pydantic also accepts). The checks both sides
+apply are the functions below; `tests/test_scenario_build.py` holds the two to the same result.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    field_validator,
-    model_validator,
-)
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 __all__ = [
+    "CALL_ID_PATTERN",
+    "DURATION_PATTERN",
+    "EXPECT_SHORTHANDS",
     "AudioPart",
     "ClosePlan",
     "CloseStep",
+    "Defaults",
     "ExpectStep",
     "FunctionCallPart",
+    "OutputPart",
     "PauseStep",
     "RespondStep",
     "Scenario",
@@ -36,11 +36,24 @@ __all__ = [
     "Step",
     "TextPart",
     "ToolSpec",
+    "build_scenario",
+    "check_call_id",
+    "check_close_code",
+    "check_close_reason",
+    "check_expect_kind",
     "parse_duration",
 ]
 
 CALL_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?\s*$")
+DURATION_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?\s*$")
+
+#: Expect kinds beyond the client event types.
+EXPECT_SHORTHANDS = {
+    "function_call_output": "conversation.item.create with an item of type function_call_output",
+    "user_message": "conversation.item.create with a user message item",
+}
+
+# ---- the rules both readers apply (each raises ValueError with the message the author sees) ---------
 
 
 def parse_duration(value: Any) -> float:
@@ -49,7 +62,7 @@ def parse_duration(value: Any) -> float:
         raise ValueError("a duration is a number of seconds or text like '2s' or '500ms'")
     if isinstance(value, int | float):
         seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
+    elif isinstance(value, str) and (m := DURATION_PATTERN.match(value)):
         seconds = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m.group(2)]
     else:
         raise ValueError(f"{value!r} is not a duration: write e.g. 2s, 500ms, 1.5m or a number of seconds")
@@ -58,192 +71,26 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    Field(json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string", "pattern": _DURATION.pattern}]}),
-]
+def check_call_id(value: str | None) -> str | None:
+    if value is not None and not CALL_ID_PATTERN.match(value):
+        raise ValueError("a call_id may contain only letters, digits, '_' and '-'")
+    return value
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def check_expect_kind(value: str) -> str:
+    from .client_events import CLIENT_EVENT_TYPES
+
+    if value not in EXPECT_SHORTHANDS and value not in CLIENT_EVENT_TYPES:
+        import difflib
+
+        options = sorted([*EXPECT_SHORTHANDS, *CLIENT_EVENT_TYPES])
+        near = difflib.get_close_matches(value, options, n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"one of: {', '.join(options)}"
+        raise ValueError(f"{value!r} is not a client event: {hint}")
+    return value
 
 
-class ToolSpec(_Model):
-    """A function tool the client is expected to declare in its session.update."""
-
-    name: str = Field(min_length=1, description="The function's name.")
-    description: str | None = None
-    parameters: dict[str, Any] | None = Field(None, description="JSON Schema of the arguments object.")
-
-
-# ---- what the server says -------------------------------------------------------------------
-
-
-class FunctionCallPart(_Model):
-    """A function call in a response: `arguments` as a mapping (sent as JSON) or as raw text
-    (sent as is, so malformed JSON can be scripted)."""
-
-    name: str = Field(min_length=1, description="The tool's name.")
-    arguments: dict[str, Any] | str = Field(default_factory=dict)
-    chunks: int = Field(3, ge=1, le=100_000, description="How many argument delta events to split into.")
-    deltas: list[str] | None = Field(
-        None, description="The exact texts of the argument delta events, in order (instead of `chunks`). They "
-        "concatenate to `arguments`, which defaults to their concatenation. `rtmock fuzz` reproducers use it.")
-    id: str | None = Field(None, description="A label for `expect: function_call_output` to refer to.")
-    call_id: str | None = Field(None, description="The call_id on the wire (default: generated).")
-
-    @field_validator("call_id")
-    @classmethod
-    def _call_id_shape(cls, value: str | None) -> str | None:
-        if value is not None and not CALL_ID_PATTERN.match(value):
-            raise ValueError("a call_id may contain only letters, digits, '_' and '-'")
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _arguments_from_deltas(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "arguments" not in data and isinstance(data.get("deltas"), list) \
-                and all(isinstance(d, str) for d in data["deltas"]):
-            return {**data, "arguments": "".join(data["deltas"])}
-        return data
-
-    @model_validator(mode="after")
-    def _deltas_make_arguments(self) -> FunctionCallPart:
-        if self.deltas is None:
-            return self
-        if "chunks" in self.model_fields_set:
-            raise ValueError("give either 'chunks' or 'deltas', not both")
-        if "".join(self.deltas) != self.arguments_text:
-            raise ValueError("'deltas' must concatenate to exactly the 'arguments' text (or leave out 'arguments')")
-        return self
-
-    @property
-    def arguments_text(self) -> str:
-        import json
-
-        if isinstance(self.arguments, str):
-            return self.arguments
-        return json.dumps(self.arguments, ensure_ascii=False, separators=(",", ":"))
-
-
-class TextPart(_Model):
-    text: str
-    chunks: int = Field(3, ge=1, le=100_000)
-
-
-class AudioPart(_Model):
-    """Spoken output: short generated PCM16 (24 kHz mono) deltas plus the transcript."""
-
-    transcript: str
-    duration: Duration = Field(0.3, le=60)
-    chunks: int = Field(3, ge=1, le=10_000)
-
-
-def _part_tag(value: Any) -> str | None:
-    if isinstance(value, BaseModel):  # serializing: a built part is tagged by its fields
-        value = dict.fromkeys(type(value).model_fields)
-    if isinstance(value, dict):
-        keys = [k for k in ("function_call", "text", "audio") if k in value]
-        return keys[0] if len(keys) == 1 else None
-    return None
-
-
-class _FunctionCallItem(_Model):
-    function_call: FunctionCallPart
-
-
-class _TextItem(_Model):
-    text: str | TextPart
-
-    @property
-    def part(self) -> TextPart:
-        return self.text if isinstance(self.text, TextPart) else TextPart(text=self.text)
-
-
-class _AudioItem(_Model):
-    audio: str | AudioPart
-
-    @property
-    def part(self) -> AudioPart:
-        return self.audio if isinstance(self.audio, AudioPart) else AudioPart(transcript=self.audio)
-
-
-OutputPart = Annotated[
-    Annotated[_FunctionCallItem, Tag("function_call")]
-    | Annotated[_TextItem, Tag("text")]
-    | Annotated[_AudioItem, Tag("audio")],
-    Discriminator(
-        _part_tag,
-        custom_error_type="output_part",
-        custom_error_message="each output is a mapping with exactly one of: function_call, text, audio",
-    ),
-]
-
-
-class RespondStep(_Model):
-    """A response the server streams. After an `expect: response.create` it answers that create;
-    elsewhere the server starts it on its own (as server VAD does after committed audio)."""
-
-    respond: list[OutputPart] = Field(min_length=1)
-    hold: Duration = Field(0.0, le=3600, description="Keep the response active this long before response.done.")
-    delta_interval: Duration = Field(0.0, le=60, description="Pause between delta events.")
-    status: Literal["completed", "incomplete", "failed"] = "completed"
-
-
-# ---- what the client must do ----------------------------------------------------------------
-
-ExpectKind = str  # a client event type, or one of the shorthands below
-EXPECT_SHORTHANDS = {
-    "function_call_output": "conversation.item.create with an item of type function_call_output",
-    "user_message": "conversation.item.create with a user message item",
-}
-
-
-class ExpectStep(_Model):
-    """Wait for a client event. Consecutive expects form a group, matched in any order."""
-
-    expect: ExpectKind = Field(
-        description="A client event type (session.update, response.create, input_audio_buffer.commit, …) "
-        "or a shorthand: function_call_output, user_message."
-    )
-    within: Duration | None = Field(None, le=3600, description="Bound from when the step is reached.")
-    call: str | None = Field(None, description="For function_call_output: the call's id label, call_id or name.")
-    match: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Dotted paths into the client event and what they must hold: a literal (equal), a "
-        "mapping (contains), or an operator: {equals|contains|regex|json_contains|exists|type: …}.",
-    )
-
-    @field_validator("expect")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        from .client_events import CLIENT_EVENT_TYPES
-
-        if value not in EXPECT_SHORTHANDS and value not in CLIENT_EVENT_TYPES:
-            import difflib
-
-            options = sorted([*EXPECT_SHORTHANDS, *CLIENT_EVENT_TYPES])
-            near = difflib.get_close_matches(value, options, n=1)
-            hint = f"did you mean {near[0]!r}?" if near else f"one of: {', '.join(options)}"
-            raise ValueError(f"{value!r} is not a client event: {hint}")
-        return value
-
-    @model_validator(mode="after")
-    def _call_only_for_outputs(self) -> ExpectStep:
-        if self.call is not None and self.expect != "function_call_output":
-            raise ValueError("'call' belongs to 'expect: function_call_output' only")
-        return self
-
-
-# ---- faults ----------------------------------------------------------------------------------
-
-
-class PauseStep(_Model):
-    pause: Duration = Field(le=3600, description="Wait this long before the next step.")
-
-
-def _close_code(code: int) -> int:
+def check_close_code(code: int) -> int:
     """Codes a server may put in a close frame (RFC 6455 7.4): 1004-1006 and 1015 are reserved,
     2000-2999 belong to extensions."""
     if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
@@ -252,78 +99,285 @@ def _close_code(code: int) -> int:
     return code
 
 
-CloseCode = Annotated[int, AfterValidator(_close_code), Field(json_schema_extra={"minimum": 1000, "maximum": 4999})]
+def check_close_reason(value: str) -> str:
+    if len(value.encode("utf-8")) > 123:
+        raise ValueError("a close reason is at most 123 bytes of UTF-8: shorten it")
+    return value
 
 
-class ClosePlan(_Model):
-    code: CloseCode = 1000
-    reason: str = ""  # at most 123 bytes of UTF-8 fit in a close frame
-
-    @field_validator("reason")
-    @classmethod
-    def _fits_frame(cls, value: str) -> str:
-        if len(value.encode("utf-8")) > 123:
-            raise ValueError("a close reason is at most 123 bytes of UTF-8: shorten it")
-        return value
+# ---- the scenario as played --------------------------------------------------------------------------
 
 
-class CloseStep(_Model):
-    """Close the socket (the client sees the code and reason)."""
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function tool the client is expected to declare in its session.update."""
 
-    close: ClosePlan | CloseCode
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallPart:
+    """A function call in a response: `arguments` as a mapping (sent as JSON) or as raw text (sent
+    as is, so malformed JSON can be scripted); `deltas`, when given, are the exact delta texts."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    chunks: int = 3
+    deltas: tuple[str, ...] | None = None
+    id: str | None = None  # a label for `expect: function_call_output` to refer to
+    call_id: str | None = None  # the call_id on the wire (default: generated)
 
     @property
-    def plan(self) -> ClosePlan:
-        return self.close if isinstance(self.close, ClosePlan) else ClosePlan(code=self.close)
+    def arguments_text(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments, ensure_ascii=False, separators=(",", ":"))
 
 
-class SendStep(_Model):
-    """Send a frame as is: `raw` text (need not be JSON), or an `event` object."""
-
-    send: str | dict[str, Any] = Field(description="Raw frame text, or an event object sent as JSON.")
-
-
-_STEP_KEYS = ("expect", "respond", "pause", "close", "send")
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+    chunks: int = 3
 
 
-def _step_tag(value: Any) -> str | None:
-    if isinstance(value, BaseModel):  # serializing: a built step is tagged by its fields
-        value = dict.fromkeys(type(value).model_fields)
-    if isinstance(value, dict):
-        keys = [k for k in _STEP_KEYS if k in value]
-        return keys[0] if len(keys) == 1 else None
-    return None
+@dataclass(frozen=True, slots=True)
+class AudioPart:
+    """Spoken output: short generated PCM16 (24 kHz mono) deltas plus the transcript."""
+
+    transcript: str
+    duration: float = 0.3
+    chunks: int = 3
 
 
-Step = Annotated[
-    Annotated[ExpectStep, Tag("expect")]
-    | Annotated[RespondStep, Tag("respond")]
-    | Annotated[PauseStep, Tag("pause")]
-    | Annotated[CloseStep, Tag("close")]
-    | Annotated[SendStep, Tag("send")],
-    Discriminator(
-        _step_tag,
-        custom_error_type="step",
-        custom_error_message="each step is a mapping with exactly one of: " + ", ".join(_STEP_KEYS),
-    ),
-]
+OutputPart = FunctionCallPart | TextPart | AudioPart
 
 
-class Defaults(_Model):
-    within: Duration = Field(5.0, le=3600, description="Bound for expects that give none.")
+@dataclass(frozen=True, slots=True)
+class RespondStep:
+    """A response the server streams (after an `expect: response.create` it answers that create)."""
+
+    respond: tuple[OutputPart, ...]
+    hold: float = 0.0
+    delta_interval: float = 0.0
+    status: Literal["completed", "incomplete", "failed"] = "completed"
 
 
-class Scenario(_Model):
+@dataclass(frozen=True, slots=True)
+class ExpectStep:
+    """Wait for a client event. Consecutive expects form a group, matched in any order."""
+
+    expect: str
+    within: float | None = None
+    call: str | None = None
+    match: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PauseStep:
+    pause: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePlan:
+    code: int = 1000
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CloseStep:
+    """Close the socket (the client sees the code and reason)."""
+
+    plan: ClosePlan
+
+
+@dataclass(frozen=True, slots=True)
+class SendStep:
+    """Send a frame as is: raw text (need not be JSON), or an event object."""
+
+    send: str | dict[str, Any]
+
+
+Step = ExpectStep | RespondStep | PauseStep | CloseStep | SendStep
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    within: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
     """One realtime session, scripted."""
 
-    name: str | None = Field(None, description="Defaults to the file name without .yaml.")
+    steps: tuple[Step, ...]
+    name: str | None = None
     description: str | None = None
-    dialect: Literal["any", "ga", "beta"] = Field(
-        "any", description="Pin the protocol dialect; 'any' lets the connection decide."
+    dialect: Literal["any", "ga", "beta"] = "any"
+    session: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[ToolSpec, ...] = ()
+    defaults: Defaults = field(default_factory=Defaults)
+
+
+# ---- the quick reader ---------------------------------------------------------------------------------
+
+
+class _NotPlain(Exception):
+    """The document is not plainly valid: let the schema decide (and word the problem)."""
+
+
+def build_scenario(data: Any) -> Scenario | None:
+    """The scenario a plainly valid document describes, or None when the document is anything else
+    (invalid, or valid only through a lax reading such as a number written as text)."""
+    try:
+        return _scenario(data)
+    except (_NotPlain, ValueError):
+        return None
+
+
+def _mapping(value: Any, allowed: frozenset[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    if type(value) is not dict or not value.keys() <= allowed or any(k not in value for k in required):
+        raise _NotPlain
+    return value
+
+
+def _text(value: Any, *, optional: bool = False, non_empty: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if type(value) is not str or (non_empty and not value):
+        raise _NotPlain
+    return value
+
+
+def _whole(value: Any, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise _NotPlain
+    return value
+
+
+def _duration(value: Any, high: float) -> float:
+    if type(value) not in (int, float, str):
+        raise _NotPlain
+    seconds = parse_duration(value)
+    if not math.isfinite(seconds) or seconds > high:
+        raise _NotPlain
+    return seconds
+
+
+def _object(value: Any, *, optional: bool = False) -> Any:
+    """A free-form mapping (`dict[str, Any]`): text keys, any values."""
+    if value is None and optional:
+        return None
+    if type(value) is not dict or any(type(k) is not str for k in value):
+        raise _NotPlain
+    return value
+
+
+def _list(value: Any, *, non_empty: bool = False) -> list[Any]:
+    if type(value) is not list or (non_empty and not value):
+        raise _NotPlain
+    return value
+
+
+def _choice(value: Any, options: tuple[str, ...]) -> Any:
+    """One of the literal `options` (typed by the caller's field)."""
+    if type(value) is not str or value not in options:
+        raise _NotPlain
+    return value
+
+
+def _one_key(value: Any, keys: tuple[str, ...]) -> str:
+    if type(value) is not dict:
+        raise _NotPlain
+    present = [k for k in keys if k in value]
+    if len(present) != 1:
+        raise _NotPlain
+    return present[0]
+
+
+_SCENARIO_KEYS = frozenset({"name", "description", "dialect", "session", "tools", "defaults", "steps"})
+_STEP_KEYS = ("expect", "respond", "pause", "close", "send")
+_PART_KEYS = ("function_call", "text", "audio")
+
+
+def _scenario(data: Any) -> Scenario:
+    doc = _mapping(data, _SCENARIO_KEYS, ("steps",))
+    dialect = _choice(doc.get("dialect", "any"), ("any", "ga", "beta"))
+    defaults = _mapping(doc.get("defaults", {}), frozenset({"within"}))
+    return Scenario(
+        steps=tuple(_step(step) for step in _list(doc["steps"], non_empty=True)),
+        name=_text(doc.get("name"), optional=True),
+        description=_text(doc.get("description"), optional=True),
+        dialect=dialect,
+        session=_object(doc.get("session", {})),
+        tools=tuple(_tool(tool) for tool in _list(doc.get("tools", []))),
+        defaults=Defaults(_duration(defaults["within"], 3600)) if "within" in defaults else Defaults(),
     )
-    session: dict[str, Any] = Field(
-        default_factory=dict, description="Fields merged into the session object of session.created."
-    )
-    tools: list[ToolSpec] = Field(default_factory=list, description="Tools the client must declare.")
-    defaults: Defaults = Field(default_factory=Defaults)
-    steps: list[Step] = Field(min_length=1)
+
+
+def _tool(value: Any) -> ToolSpec:
+    tool = _mapping(value, frozenset({"name", "description", "parameters"}), ("name",))
+    return ToolSpec(_text(tool["name"], non_empty=True), _text(tool.get("description"), optional=True),
+                    _object(tool.get("parameters"), optional=True))
+
+
+def _step(value: Any) -> Step:
+    kind = _one_key(value, _STEP_KEYS)
+    if kind == "expect":
+        step = _mapping(value, frozenset({"expect", "within", "call", "match"}))
+        expect = check_expect_kind(_text(step["expect"]))
+        call = _text(step.get("call"), optional=True)
+        if call is not None and expect != "function_call_output":
+            raise _NotPlain
+        within = step.get("within")
+        return ExpectStep(expect, None if within is None else _duration(within, 3600), call,
+                          _object(step.get("match", {})))
+    if kind == "respond":
+        step = _mapping(value, frozenset({"respond", "hold", "delta_interval", "status"}))
+        status = _choice(step.get("status", "completed"), ("completed", "incomplete", "failed"))
+        return RespondStep(tuple(_part(part) for part in _list(step["respond"], non_empty=True)),
+                           _duration(step.get("hold", 0.0), 3600), _duration(step.get("delta_interval", 0.0), 60),
+                           status)
+    if kind == "pause":
+        return PauseStep(_duration(_mapping(value, frozenset({"pause"}))["pause"], 3600))
+    if kind == "close":
+        close = _mapping(value, frozenset({"close"}))["close"]
+        if type(close) is int:
+            return CloseStep(ClosePlan(check_close_code(close)))
+        plan = _mapping(close, frozenset({"code", "reason"}))
+        return CloseStep(ClosePlan(check_close_code(_whole(plan.get("code", 1000), 1000, 4999)),
+                                   check_close_reason(_text(plan.get("reason", "")))))
+    send = _mapping(value, frozenset({"send"}))["send"]
+    return SendStep(send if type(send) is str else _object(send))
+
+
+def _part(value: Any) -> OutputPart:
+    kind = _one_key(value, _PART_KEYS)
+    inner = _mapping(value, frozenset({kind}))[kind]
+    if kind == "text":
+        if type(inner) is str:
+            return TextPart(inner)
+        text = _mapping(inner, frozenset({"text", "chunks"}), ("text",))
+        return TextPart(_text(text["text"]), _whole(text.get("chunks", 3), 1, 100_000))
+    if kind == "audio":
+        if type(inner) is str:
+            return AudioPart(inner)
+        audio = _mapping(inner, frozenset({"transcript", "duration", "chunks"}), ("transcript",))
+        return AudioPart(_text(audio["transcript"]), _duration(audio.get("duration", 0.3), 60),
+                         _whole(audio.get("chunks", 3), 1, 10_000))
+    call = _mapping(inner, frozenset({"name", "arguments", "chunks", "deltas", "id", "call_id"}), ("name",))
+    deltas = call.get("deltas")
+    if deltas is not None:
+        if "chunks" in call or any(type(d) is not str for d in _list(deltas)):
+            raise _NotPlain
+        deltas = tuple(deltas)
+    arguments = call.get("arguments", "".join(deltas) if deltas is not None else {})
+    if type(arguments) is not str:
+        arguments = _object(arguments)
+    part = FunctionCallPart(_text(call["name"], non_empty=True), arguments, _whole(call.get("chunks", 3), 1, 100_000),
+                            deltas, _text(call.get("id"), optional=True),
+                            check_call_id(_text(call.get("call_id"), optional=True)))
+    if deltas is not None and "".join(deltas) != part.arguments_text:
+        raise _NotPlain
+    return part

@@ -28,14 +28,14 @@ from .loader import LoadedScenario
 from .matching import matches
 from .records import Direction, Record
 from .scenario import (
+    AudioPart,
     CloseStep,
     ExpectStep,
+    FunctionCallPart,
     PauseStep,
     RespondStep,
     SendStep,
-    _AudioItem,
-    _FunctionCallItem,
-    _TextItem,
+    TextPart,
 )
 from .streams import OutputStreams
 from .vad import VoiceActivity
@@ -516,29 +516,26 @@ class SessionCore:
         active = self._start_response(trigger)
         calls = []
         for j, part in enumerate(step.respond):
-            if isinstance(part, _FunctionCallItem):
-                call_id = part.function_call.call_id or self.ids.new("call", 16)
+            if isinstance(part, FunctionCallPart):
+                call_id = part.call_id or self.ids.new("call", 16)
                 self._call_ids[(step_index, j)] = call_id
-                calls.append({"call_id": call_id, "name": part.function_call.name, "label": part.function_call.id})
+                calls.append({"call_id": call_id, "name": part.name, "label": part.id})
         self._note("rtmock.response.started", step=step_index + 1, line=self.scenario.step_lines[step_index],
                    response_id=active.id, calls=calls)
         pause = step.delta_interval
         for output_index, part in enumerate(step.respond):
             item_id = self.ids.new("item")
-            if isinstance(part, _FunctionCallItem):
-                call = part.function_call
+            if isinstance(part, FunctionCallPart):
                 call_id = self._call_ids[(step_index, output_index)]
-                pieces = call.deltas if call.deltas is not None else split_text(call.arguments_text, call.chunks)
-                frames = self._streams.function_call(active, output_index, item_id, call_id, call.name,
-                                                     call.arguments_text, pieces)
-            elif isinstance(part, _TextItem):
-                text = part.part
-                frames = self._streams.content(active, output_index, item_id, "text", text.text, text.chunks, None)
+                pieces = part.deltas if part.deltas is not None else split_text(part.arguments_text, part.chunks)
+                frames = self._streams.function_call(active, output_index, item_id, call_id, part.name,
+                                                     part.arguments_text, pieces)
+            elif isinstance(part, TextPart):
+                frames = self._streams.content(active, output_index, item_id, "text", part.text, part.chunks, None)
             else:
-                assert isinstance(part, _AudioItem)
-                audio = part.part
-                frames = self._streams.content(active, output_index, item_id, "audio", audio.transcript, audio.chunks,
-                                               audio.duration)
+                assert isinstance(part, AudioPart)
+                frames = self._streams.content(active, output_index, item_id, "audio", part.transcript, part.chunks,
+                                               part.duration)
             for is_delta in frames:
                 if active.cancelled:
                     return

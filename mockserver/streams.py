@@ -8,7 +8,7 @@ response holds, and when it starts and ends, is the session's business.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from .conversation import ActiveResponse, Conversation
@@ -45,7 +45,7 @@ class OutputStreams:
             self._emit(echo)
 
     def function_call(self, active: ActiveResponse, output_index: int, item_id: str, call_id: str,
-                              name: str, arguments: str, pieces: list[str]) -> Generator[bool, None, None]:
+                              name: str, arguments: str, pieces: Sequence[str]) -> Generator[bool, None, None]:
         """Emit the frames of one function call, one delta per piece; yields after each (True after a delta)."""
         item = {"id": item_id, "object": "realtime.item", "type": "function_call", "status": "in_progress",
                 "name": name, "call_id": call_id, "arguments": ""}

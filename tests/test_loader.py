@@ -3,6 +3,7 @@ says what to write instead. Messages are asserted in full: they are the loader's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -412,7 +413,7 @@ def _loads_or_locates(text: str) -> None:
         assert len(lines) == len(exc.problems)
         return
     for step in loaded.scenario.steps:  # everything a scenario holds can go into a JSON frame
-        json.dumps(step.model_dump())
+        json.dumps(dataclasses.asdict(step))
     json.dumps(loaded.scenario.session)
 
 
