@@ -434,7 +434,9 @@ class _SessionPage:
                 side = "c" if r.direction is Direction.CLIENT else "s"
                 extra = " rc" if side == "c" and kind == "response.create" else " er" if kind == "error" else ""
                 style = f' style="--h:{_hue(numbers[0])}"' if numbers and kind != "response.create" else ""
-                gist = self._gist(gist_parts(event)) if event is not None else '<span class="bad">not a JSON object</span>'
+                gist = self._gist(gist_parts(event)) if event is not None else (
+                    '<span class="bad">refused by the server</span>' if kind.endswith("(refused)")
+                    else '<span class="bad">not a JSON object</span>')
                 head = (f'<a class="n" href="#{sid}-e{r.index}">#{r.index} <i>{_ms(r.time)}</i></a> '
                         f"<b>{esc(clip(kind, 80))}</b> {gist}")
                 shown, body = _body(r)

@@ -215,7 +215,8 @@ def event_line(record: Record, *, color: bool = False, index_width: int = 4) -> 
         return head + paint("dim", f"{_ARROW[direction]} {_printable(clip(text, LINE_LIMIT))}")
     arrow = paint("client" if direction is Direction.CLIENT else "server", _ARROW[direction])
     if record.event is None:
-        body = f"(not a JSON object) raw={_printable(repr(clip(record.raw or '')))}"
+        # "(not JSON)", "(not a JSON object)", or "conversation.item.create (refused)": the server said why
+        body = f"{_printable(clip(record.type, 80))} raw={_printable(repr(clip(record.raw or '')))}"
         return f"{head}{arrow} {paint('bad', body)}"
     kind = _printable(clip(record.type, 80))
     if direction is Direction.CLIENT and record.type == "response.create":

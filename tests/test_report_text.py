@@ -112,7 +112,10 @@ def test_long_and_hostile_values_are_clipped_and_shown_not_obeyed() -> None:
 
 def test_event_line_handles_frames_that_are_not_json() -> None:
     raw = Record(3, 1.5, Direction.CLIENT, None, raw="not json {")
-    assert event_line(raw) == "#3      +1500.0ms  C→ (not a JSON object) raw='not json {'"
+    assert event_line(raw) == "#3      +1500.0ms  C→ (not JSON) raw='not json {'"
+    # a JSON object the server refused (here: an output that is not a string) says what it was
+    refused = Record(3, 1.5, Direction.CLIENT, None, raw='{"type": "conversation.item.create", "item": {"output": {}}}')
+    assert event_line(refused).startswith("#3      +1500.0ms  C→ conversation.item.create (refused) raw=")
     error = Record(4, 1.6, Direction.SERVER, {"type": "error", "error": {
         "type": "invalid_request_error", "code": "invalid_tool_call_id",
         "message": "Tool call ID 'call_X' not found in conversation."}})
