@@ -24,6 +24,11 @@ from .live import LiveJudge
 
 __all__ = ["RunOptions", "RunResult", "client_env", "no_session_finding", "run_scenario"]
 
+#: How long a client that closed its session with calls unanswered may take to exit on its own.
+#: A `websockets`-library client that raised in a handler takes up to its close timeout (10 s): it
+#: stops reading once 16 messages wait unread, and then cannot see the server's close frame.
+DYING_CLIENT_PATIENCE = 11.0
+
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
@@ -153,9 +158,8 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
             judge.stopping = True
             if all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
                 # All that was found is what the client's closing left undone: it may be crashing.
-                # Let it finish on its own (briefly), so that its exit code and traceback, the
-                # cause, are not lost.
-                await asyncio.wait({exited}, timeout=1.0)
+                # Let it finish on its own, so that its exit code and traceback, the cause, are not lost.
+                await asyncio.wait({exited}, timeout=DYING_CLIENT_PATIENCE)
         elif why == "no-session":
             result.run_findings.append(no_session_finding(
                 f"opened no realtime session within {opts.connect_timeout:g}s", refused))

@@ -364,10 +364,11 @@ def test_no_session_quotes_what_the_server_refused(tmp_path: Path) -> None:
 def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reported_as_crashed(
         tmp_path: Path, scenario: Path, tool: str) -> None:
     # The `websockets` library (what the official SDKs use) closes with a handshake and waits for the
-    # server's close frame and the TCP close; it stops reading once 16 messages wait unread. If the
-    # server sent a whole response in one write, a client that crashes on its first call would
-    # have the rest queued, never see the close frame, and sit out its close timeout: the crash
-    # would show up as missing outputs. (With parallel calls, the second call is still streaming.)
+    # server's close frame and the TCP close; it stops reading once 16 messages wait unread. A client
+    # that crashes on its first call with the rest of the response queued (it came in one read)
+    # cannot see the close frame and sits out its close timeout (10 s). rtmock waits for a client that
+    # closed with calls unanswered, so the crash is the verdict either way, not the missing outputs.
+    # (With parallel calls, the second call is still streaming when the client crashes.)
     client = tmp_path / "crash_ws.py"
     client.write_text(
         "import asyncio, json, os, websockets\n"
