@@ -359,6 +359,33 @@ def test_no_session_quotes_what_the_server_refused(tmp_path: Path) -> None:
     assert finding["seen"] == "the server refused: GET /v2/rt → 404 Not Found"
 
 
+def test_a_client_that_closes_mid_call_and_dies_slowly_is_reported_as_crashed(tmp_path: Path) -> None:
+    # what a websockets client stuck in its close handshake looks like from outside: the session is
+    # closed with the call unanswered, and the process exits with its traceback seconds later
+    client = tmp_path / "slow_death.py"
+    client.write_text(
+        "import asyncio, json, os, time, aiohttp\n"
+        "async def main():\n"
+        "    async with aiohttp.ClientSession() as http, http.ws_connect(os.environ['RTMOCK_URL'], "
+        "headers={'Authorization': 'Bearer x'}) as ws:\n"
+        "        await ws.send_json({'type': 'session.update', 'session': {'tools': [{'type': 'function', "
+        "'name': 'get_your_info', 'parameters': {}}]}})\n"
+        "        await ws.send_json({'type': 'response.create'})\n"
+        "        async for msg in ws:\n"
+        "            if json.loads(msg.data)['type'] == 'response.function_call_arguments.done':\n"
+        "                break\n"
+        "    time.sleep(2.5)\n"
+        "    raise RuntimeError('the tool registry failed')\n"
+        "asyncio.run(main())\n")
+    out = tmp_path / "r.json"
+    done = subprocess.run([*RTMOCK, "run", str(SEED), "--json", str(out), "--", sys.executable, str(client)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = json.loads(out.read_text())["results"][0]
+    assert [f["rule"] for f in result["findings"]] == ["client-crashed"], result
+    assert "RuntimeError: the tool registry failed" in result["findings"][0]["seen"]
+
+
 @pytest.mark.parametrize("scenario, tool", [(SEED, "get_your_info"), (SCENARIOS / "parallel_calls.yaml", "get_weather")],
                          ids=["one-call", "parallel-calls"])
 def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reported_as_crashed(
