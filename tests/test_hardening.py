@@ -309,6 +309,56 @@ def test_interrupting_rtmock_run_stops_the_client_group_and_keeps_transcripts(tm
 
 
 
+async def test_sigterm_stops_rtmock_serve_with_130_and_its_transcripts_stay_valid(tmp_path: Path) -> None:
+    record = tmp_path / "rec"
+    proc = await asyncio.create_subprocess_exec(*RTMOCK, "serve", str(SEED), "--port", "0", "--no-tls", "--record",
+                                                str(record), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            url = (await proc.stdout.readline()).decode().rsplit(" ", 1)[1].strip()
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=AUTH) as ws:
+            await ws.receive_json()  # session.created
+            await ws.send_json({"type": "session.update", "session": {"instructions": "hi"}})
+            assert (await ws.receive_json())["type"] == "session.updated"
+            proc.send_signal(signal.SIGTERM)  # mid-session
+            async with asyncio.timeout(30):
+                _out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 130, err
+    (path,) = record.glob("*.jsonl")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[-1]["event"]["type"] == "rtmock.closed" and lines[-1]["event"]["by"] == "server"
+
+
+async def test_sigint_stops_rtmock_fuzz_with_130_and_its_client(tmp_path: Path) -> None:
+    client = tmp_path / "fuzz_client_to_interrupt.py"  # a name no other process has
+    client.write_text((ROOT / "examples" / "fuzz_robust_client.py").read_text())
+    proc = await asyncio.create_subprocess_exec(*RTMOCK, "fuzz", str(SEED), "--cases", "100000", "--",
+                                                sys.executable, str(client), cwd=ROOT,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        async with asyncio.timeout(60):
+            while b"cases/s" not in (line := await proc.stderr.readline()):  # progress: every 2 s once cases run
+                assert line, "rtmock fuzz ended before it ran cases"
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(30):
+            _out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 130, err
+    assert b"rtmock: interrupted" in err
+    left = subprocess.run(["pgrep", "-f", client.name], capture_output=True, text=True)
+    assert left.stdout == "", "the fuzzed client outlived rtmock"
+
+
 def test_a_client_that_crashes_on_a_call_is_reported_as_crashed_with_its_traceback(tmp_path: Path) -> None:
     # The crash closes the socket a moment before the process exits: the verdict must name the
     # crash (with its traceback), and treat the unanswered call as its consequence.
