@@ -8,7 +8,6 @@ job; running clients against cases is `_fuzz_runner.py`'s.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import shlex
 from collections.abc import Sequence
@@ -115,7 +114,8 @@ def _with_call(loaded: LoadedScenario, replacements: dict[tuple[int, int], Funct
 
 
 def _part(ref: CallRef, case: CaseInput) -> FunctionCallPart:
-    assert "".join(case.deltas) == case.payload.text
+    if "".join(case.deltas) != case.payload.text:
+        raise RuntimeError(f"rtmock bug: the deltas of case {case} do not make up its payload")
     return FunctionCallPart(ref.spec.name, case.payload.text, deltas=tuple(case.deltas), id=ref.spec.id,
                             call_id=ref.spec.call_id)
 
@@ -161,7 +161,7 @@ def reproducer_yaml(loaded: LoadedScenario, targets: Sequence[FuzzTarget], input
     """The original scenario with each fuzzed call's arguments replaced by the case's raw payload and
     its exact deltas: a plain scenario `rtmock run` replays. The original's comments are not kept;
     `header` lines become the file's leading comment."""
-    data: dict[str, Any] = copy.deepcopy(loaded.data)
+    data: dict[str, Any] = _unshared(loaded.data)
     data = {"name": name, **{k: v for k, v in data.items() if k != "name"}}
     for target, case in zip(targets, inputs, strict=True):
         part = data["steps"][target.ref.step]["respond"][target.ref.part]["function_call"]
@@ -184,6 +184,16 @@ def reproducer_yaml(loaded: LoadedScenario, targets: Sequence[FuzzTarget], input
             text = dump(allow_unicode=True)
     _check_round_trip(text, targets, inputs)
     return text
+
+
+def _unshared(value: Any) -> Any:
+    """A copy in which no two places share an object (YAML aliases do; the payloads written into
+    one call must not appear in another)."""
+    if isinstance(value, dict):
+        return {key: _unshared(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_unshared(inner) for inner in value]
+    return value
 
 
 def _check_round_trip(text: str, targets: Sequence[FuzzTarget], inputs: Sequence[CaseInput]) -> None:

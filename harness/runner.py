@@ -159,7 +159,8 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
             if all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
                 # All that was found is what the client's closing left undone: it may be crashing.
                 # Let it finish on its own, so that its exit code and traceback, the cause, are not lost.
-                await asyncio.wait({exited}, timeout=DYING_CLIENT_PATIENCE)
+                left = started + opts.timeout - asyncio.get_running_loop().time()
+                await asyncio.wait({exited}, timeout=max(0.0, min(DYING_CLIENT_PATIENCE, left)))
         elif why == "no-session":
             result.run_findings.append(no_session_finding(
                 f"opened no realtime session within {opts.connect_timeout:g}s", refused))

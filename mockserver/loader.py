@@ -42,7 +42,7 @@ class CallRef:
 
 @dataclass(slots=True)
 class LoadedScenario:
-    """A scenario ready to play: the model, where it came from, each step's line, and the calls."""
+    """A scenario ready to play: the scenario, where it came from, each step's line, and the calls."""
 
     scenario: Scenario
     name: str

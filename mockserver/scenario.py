@@ -61,6 +61,8 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or text like '2s' or '500ms'")
     if isinstance(value, int | float):
+        if isinstance(value, int) and abs(value) > 10**9:  # float() of a 400-digit number overflows
+            raise ValueError("a duration is at most an hour: this number is far larger")
         seconds = float(value)
     elif isinstance(value, str) and (m := DURATION_PATTERN.match(value)):
         seconds = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m.group(2)]
@@ -187,7 +189,8 @@ class ClosePlan:
 
 @dataclass(frozen=True, slots=True)
 class CloseStep:
-    """Close the socket (the client sees the code and reason)."""
+    """Close the socket (the client sees the code and reason). The document's `close:` is a code or
+    a mapping; either way it is read into this plan."""
 
     plan: ClosePlan
 
@@ -229,7 +232,8 @@ class _NotPlain(Exception):
 
 def build_scenario(data: Any) -> Scenario | None:
     """The scenario a plainly valid document describes, or None when the document is anything else
-    (invalid, or valid only through a lax reading such as a number written as text)."""
+    (invalid, or valid only through a lax reading such as a number written as text): the schema
+    then reads it, or says what is wrong."""
     try:
         return _scenario(data)
     except (_NotPlain, ValueError):

@@ -209,7 +209,7 @@ class CloseStep(_Model):
 
 
 class SendStep(_Model):
-    """Send a frame as is: `raw` text (need not be JSON), or an `event` object."""
+    """Send a frame as is: text (need not be JSON), or an event object (sent as JSON)."""
 
     send: str | dict[str, Any] = Field(description="Raw frame text, or an event object sent as JSON.")
 

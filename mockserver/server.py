@@ -372,6 +372,9 @@ class MockServer:
         TimeoutError when the client reads nothing for `send_timeout` (back-pressure)."""
         clock = asyncio.get_running_loop().time
         send = ws.send_str
+        # Each send that returns shows the client reads: the bound moves with it (to within a tenth,
+        # so that rescheduling costs nothing per frame), and fires only when one send waits that long.
+        step = self.send_timeout / 10
         async with asyncio.timeout(self.send_timeout) as bound:
             progress = clock()
             try:
@@ -380,16 +383,15 @@ class MockServer:
                         await send(action.text)
                     elif isinstance(action, SendRun):
                         with transport.held() if transport is not None else contextlib.nullcontext():
-                            for count, text in enumerate(action.texts, 1):
+                            for text in action.texts:
                                 await send(text)
-                                if not count & 1023 and (now := clock()) - progress > 0.5:
+                                if (now := clock()) - progress > step:
                                     bound.reschedule(now + self.send_timeout)
                                     progress = now
                     else:
                         await ws.close(code=action.code, message=action.reason.encode())
                         return True
-                    now = clock()
-                    if now - progress > 0.5:  # the client reads: push the bound (not per frame: it costs)
+                    if (now := clock()) - progress > step:
                         bound.reschedule(now + self.send_timeout)
                         progress = now
             except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)

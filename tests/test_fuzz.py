@@ -188,6 +188,21 @@ def test_the_rtmock_fuzz_fixture(rtmock_fuzz: Callable[..., Any]) -> None:
 # ---- reproducers -------------------------------------------------------------------------------------
 
 
+def test_a_reproducer_of_calls_written_once_through_a_yaml_alias_keeps_each_payload() -> None:
+    loaded = load_scenario_text(
+        "tools: [{name: lookup}]\nsteps:\n  - expect: response.create\n"
+        "  - respond:\n      - function_call: &call {name: lookup, arguments: {q: x}}\n"
+        "  - expect: function_call_output\n  - expect: response.create\n"
+        "  - respond:\n      - function_call: *call\n  - expect: function_call_output\n", path="alias.yaml")
+    targets = fuzz_targets(loaded)
+    cases = [CaseInput(Payload('{"q":"first"}', "k", "n"), ('{"q":"first"}',)),
+             CaseInput(Payload('{"q":"second"}', "k", "n"), ('{"q":"sec', 'ond"}'))]
+    written = reproducer_yaml(loaded, targets, cases, name="r", header=["h"])
+    reread = load_scenario_text(written).calls
+    assert [(c.spec.arguments_text, c.spec.deltas) for c in reread] == [
+        ('{"q":"first"}', ('{"q":"first"}',)), ('{"q":"second"}', ('{"q":"sec', 'ond"}'))]
+
+
 @pytest.mark.parametrize("kind", sorted(_FIXED))
 def test_reproducers_read_back_every_hostile_payload_exactly(kind: str) -> None:
     loaded = load_scenario(GET_YOUR_INFO)

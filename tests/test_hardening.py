@@ -19,6 +19,7 @@ import pytest
 import yarl
 
 from harness.live import LiveJudge
+from mockserver.endpoints import listening_socket
 from mockserver.loader import load_scenario
 from mockserver.server import MockServer
 
@@ -160,6 +161,45 @@ async def test_a_client_that_never_reads_does_not_block_others(tmp_path: Path) -
     assert "rtmock.send_timeout" in kinds
     assert stuck.records[-1].type == "rtmock.closed" and stuck.records[-1].event["code"] == 1008  # type: ignore[index]
     assert judge.finish_all()[1].passed
+
+
+async def test_a_client_that_reads_slowly_but_steadily_is_not_cut_off(tmp_path: Path) -> None:
+    # 3.9 MB of deltas through a small send buffer, read at ~1.3 MB/s (3 s) with a 1 s send bound:
+    # the bound is for a client that reads nothing, so it moves with every frame the client takes,
+    # also within a run of deltas
+    client = tmp_path / "slow_reader.py"
+    client.write_text(
+        "import asyncio, json, socket, sys, time, aiohttp\n"
+        "def small_buffer(info):\n"  # a small receive window: no long pauses between window updates
+        "    sock = socket.socket(info[0], info[1], info[2])\n"
+        "    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)\n"
+        "    return sock\n"
+        "async def main():\n"
+        "    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(socket_factory=small_buffer)) as http, "
+        "http.ws_connect(sys.argv[1], max_msg_size=0, headers={'Authorization': 'Bearer x'}) as ws:\n"
+        "        await ws.receive_json()\n"
+        "        await ws.send_json({'type': 'response.create'})\n"
+        "        deltas = 0\n"
+        "        async for msg in ws:\n"
+        "            kind = json.loads(msg.data)['type']\n"
+        "            if kind == 'response.function_call_arguments.delta':\n"
+        "                deltas += 1\n"
+        "                time.sleep(0.001)  # the slow part of this reader\n"
+        "            elif kind == 'response.function_call_arguments.done':\n"
+        "                print(deltas)\n"
+        "                return\n"
+        "asyncio.run(main())\n")
+    listener = listening_socket("127.0.0.1", 0)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)  # accepted sockets inherit it
+    server, _judge = judged_server(stream_scenario(tmp_path, 3000, 3_900_000), send_timeout=1.0, sock=listener)
+    async with server:
+        proc = await asyncio.create_subprocess_exec(sys.executable, str(client), server.ws_url(),
+                                                    stdout=asyncio.subprocess.PIPE)
+        async with asyncio.timeout(60):
+            out, _ = await proc.communicate()
+        await until(lambda: bool(server.sessions) and server.sessions[0].ended)
+    assert out.decode().strip() == "3000"
+    assert "rtmock.send_timeout" not in [r.type for r in server.sessions[0].records]
 
 
 async def test_a_silent_tcp_connection_does_not_block_others() -> None:

@@ -187,6 +187,7 @@ def test_a_value_of_neither_form_of_a_union_names_both_forms() -> None:
     ("soon", "'soon' is not a duration: write e.g. 2s, 500ms, 1.5m or a number of seconds"),
     ("2h", "'2h' is not a duration: write e.g. 2s, 500ms, 1.5m or a number of seconds"),
     ("-3", "a duration cannot be negative"),
+    ("1" + "0" * 400, "a duration is at most an hour: this number is far larger"),  # float() would overflow
 ])
 def test_a_bad_duration(value: str, message: str) -> None:
     assert error_of(HEAD + f"    within: {value}\n") == f"s.yaml:5:13: steps.0.within: {message}"
