@@ -399,6 +399,18 @@ async def test_sigint_stops_rtmock_fuzz_with_130_and_its_client(tmp_path: Path) 
     assert left.stdout == "", "the fuzzed client outlived rtmock"
 
 
+def assert_crashed(tmp_path: Path, scenario: Path, client: Path, error: str) -> dict[str, Any]:
+    """`rtmock run` judges the client's run as one `client-crashed` finding that quotes `error`; the result."""
+    out = tmp_path / "r.json"
+    done = subprocess.run([*RTMOCK, "run", str(scenario), "--json", str(out), "--", sys.executable, str(client)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = json.loads(out.read_text())["results"][0]
+    assert [f["rule"] for f in result["findings"]] == ["client-crashed"], result
+    assert error in result["findings"][0]["seen"]
+    return result  # type: ignore[no-any-return]
+
+
 def test_a_client_that_crashes_on_a_call_is_reported_as_crashed_with_its_traceback(tmp_path: Path) -> None:
     # The crash closes the socket a moment before the process exits: the verdict must name the
     # crash (with its traceback), and treat the unanswered call as its consequence.
@@ -415,12 +427,7 @@ def test_a_client_that_crashes_on_a_call_is_reported_as_crashed_with_its_traceba
         "            if json.loads(msg.data)['type'] == 'response.function_call_arguments.done':\n"
         "                raise KeyError('no tool for this call')\n"
         "asyncio.run(main())\n")
-    out = tmp_path / "r.json"
-    done = subprocess.run([*RTMOCK, "run", str(SEED), "--json", str(out), "--", sys.executable, str(client)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1, done.stdout + done.stderr
-    result = json.loads(out.read_text())["results"][0]
-    assert [f["rule"] for f in result["findings"]] == ["client-crashed"]
+    result = assert_crashed(tmp_path, SEED, client, "KeyError: 'no tool for this call'")
     crash = result["findings"][0]
     assert "leaving its session short: missing-output" in crash["message"]
     assert "KeyError: 'no tool for this call'" in crash["seen"] and crash["seen"].startswith("Traceback")
@@ -467,13 +474,7 @@ def test_a_client_that_closes_mid_call_and_dies_slowly_is_reported_as_crashed(tm
         "    time.sleep(2.5)\n"
         "    raise RuntimeError('the tool registry failed')\n"
         "asyncio.run(main())\n")
-    out = tmp_path / "r.json"
-    done = subprocess.run([*RTMOCK, "run", str(SEED), "--json", str(out), "--", sys.executable, str(client)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1, done.stdout + done.stderr
-    result = json.loads(out.read_text())["results"][0]
-    assert [f["rule"] for f in result["findings"]] == ["client-crashed"], result
-    assert "RuntimeError: the tool registry failed" in result["findings"][0]["seen"]
+    assert_crashed(tmp_path, SEED, client, "RuntimeError: the tool registry failed")
 
 
 @pytest.mark.parametrize("scenario, tool", [(SEED, "get_your_info"), (SCENARIOS / "parallel_calls.yaml", "get_weather")],
@@ -500,10 +501,4 @@ def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reporte
         "            if json.loads(raw)['type'] == 'response.function_call_arguments.done':\n"
         "                raise KeyError('no tool for this call')\n"
         "asyncio.run(asyncio.wait_for(main(), 20))\n")
-    out = tmp_path / "r.json"
-    done = subprocess.run([*RTMOCK, "run", str(scenario), "--json", str(out), "--", sys.executable, str(client)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1, done.stdout + done.stderr
-    result = json.loads(out.read_text())["results"][0]
-    assert [f["rule"] for f in result["findings"]] == ["client-crashed"], result
-    assert "KeyError: 'no tool for this call'" in result["findings"][0]["seen"]
+    assert_crashed(tmp_path, scenario, client, "KeyError: 'no tool for this call'")
