@@ -142,8 +142,8 @@ class MockServer:
         try:
             handler_factory = self._runner.server
             assert handler_factory is not None
-            self._listener = await DualListener.start(lambda: CoalescingProtocol(handler_factory()), host=self.host, port=self.requested_port,
-                                                      ssl_context=context, sock=self._sock)
+            self._listener = await DualListener.start(lambda: CoalescingProtocol(handler_factory()), host=self.host,
+                                                      port=self.requested_port, ssl_context=context, sock=self._sock)
         except OSError as exc:
             await self._runner.cleanup()
             if exc.errno == errno.EADDRINUSE:
@@ -317,7 +317,7 @@ class MockServer:
                     if await self._execute(ws, transport, actions):
                         break
                 except TimeoutError:
-                    core.note("rtmock.send_timeout", seconds=self.send_timeout,
+                    core.note(clock(), "rtmock.send_timeout", seconds=self.send_timeout,
                               detail="the client read nothing while the server had frames for it")
                     core.client_closed(clock(), 1008, f"client not reading for {self.send_timeout:g}s")
                     if request.transport is not None:  # a close frame could not get through either
@@ -338,7 +338,7 @@ class MockServer:
                     exc = ws.exception()
                     reason = str(exc) if exc else "websocket error"
                     if "too big" in reason.lower() or getattr(exc, "code", None) == 1009:
-                        core.note("rtmock.frame_too_large", limit=self.max_message_bytes, detail=reason)
+                        core.note(clock(), "rtmock.frame_too_large", limit=self.max_message_bytes, detail=reason)
                         core.client_closed(clock(), 1009, f"message too big (limit {self.max_message_bytes} bytes)")
                     else:
                         core.client_closed(clock(), ws.close_code, reason)

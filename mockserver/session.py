@@ -179,8 +179,9 @@ class SessionCore:
             self.closed = True
             self._note("rtmock.closed", by=by, code=code, reason=reason, complete=self.complete)
 
-    def note(self, kind: str, **fields: Any) -> None:
+    def note(self, now: float, kind: str, **fields: Any) -> None:
         """A note from the I/O layer (e.g. a frame that was too large), in the session's order."""
+        self._now = now
         self._note(kind, **fields)
 
     # ---- records and output ----------------------------------------------------------------------
