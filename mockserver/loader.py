@@ -224,6 +224,9 @@ def _read_yaml(text: str, where: str) -> tuple[Any, _Positions]:
             if root is None:
                 raise ScenarioError(where, 1, 1, "empty scenario: write at least 'steps:' with one step")
             _check_graph(root, where)
+            # positions from the document as written: constructing folds merge keys (<<: *x) into their
+            # mappings, where a key the mapping sets itself would look given twice
+            positions = _Positions(root)
             data = loader.construct_document(root)
         finally:
             loader.dispose()
@@ -239,10 +242,10 @@ def _read_yaml(text: str, where: str) -> tuple[Any, _Positions]:
                             "YAML text: remove it, or write it as an escape in a double-quoted string") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(where, 1, 1, f"YAML: {exc}") from None
-    positions = _Positions(root)
     if positions.duplicates:
-        key, (line, col), first = positions.duplicates[0]
-        raise ScenarioError(where, line, col, f"key '{key}' is given twice in this mapping (first on line {first}); keep one")
+        raise ScenarioError.many([
+            ScenarioError(where, line, col, f"key '{key}' is given twice in this mapping (first on line {first}); keep one")
+            for key, (line, col), first in sorted(positions.duplicates, key=lambda d: d[1])])
     if not isinstance(data, dict):
         line, col = _mark(root)
         got = "a list" if isinstance(data, list) else "null" if data is None else repr(data)

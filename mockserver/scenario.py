@@ -66,6 +66,8 @@ def parse_duration(value: Any) -> float:
         seconds = float(value)
     elif isinstance(value, str) and (m := DURATION_PATTERN.match(value)):
         seconds = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m.group(2)]
+    elif isinstance(value, str) and DURATION_PATTERN.match(value.strip().removeprefix("-")):
+        raise ValueError("a duration cannot be negative")
     else:
         raise ValueError(f"{value!r} is not a duration: write e.g. 2s, 500ms, 1.5m or a number of seconds")
     if seconds < 0:

@@ -178,7 +178,7 @@ class ExpectStep(_Model):
     @model_validator(mode="after")
     def _call_only_for_outputs(self) -> ExpectStep:
         if self.call is not None and self.expect != "function_call_output":
-            raise ValueError("'call' belongs to 'expect: function_call_output' only")
+            raise ValueError("'call' belongs to 'expect: function_call_output' only: remove it from this step")
         return self
 
 

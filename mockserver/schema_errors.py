@@ -69,8 +69,11 @@ def _resolve(data: Any, loc: tuple[str | int, ...], accept: Callable[[Any], bool
         if not rest:
             return
         head, tail = rest[0], rest[1:]
-        is_key = (isinstance(value, dict) and head in value) or (
-            isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value))
+        # a tagged union names the tag, then the field: in `text: {text: hi}` the location's
+        # "text", "text" is one key, not two
+        tag_then_field = isinstance(head, str) and tail[:1] == (head,)
+        is_key = not tag_then_field and ((isinstance(value, dict) and head in value) or (
+            isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value)))
         if is_key:
             walk(value[head], tail, (*path, head), True)
         if isinstance(head, str):

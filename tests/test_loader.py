@@ -139,6 +139,23 @@ def test_a_duplicate_key_is_refused_not_silently_overwritten() -> None:
     )
 
 
+def test_every_duplicate_key_is_named_in_order() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(HEAD + "    within: 2s\n    within: 3s\n  - respond:\n"
+                           "      - function_call: {name: a, name: b}\n", path="s.yaml")
+    assert str(info.value).split("\n") == [
+        "s.yaml:6:5: key 'within' is given twice in this mapping (first on line 5); keep one",
+        "s.yaml:8:34: key 'name' is given twice in this mapping (first on line 8); keep one"]
+
+
+def test_a_key_that_overrides_a_merged_mapping_is_not_a_duplicate() -> None:
+    loaded = load_scenario_text(
+        "tools: [{name: get_weather}]\nsteps:\n  - expect: response.create\n  - respond:\n"
+        "      - function_call: &paris\n          name: get_weather\n          arguments: {city: Paris}\n"
+        "      - function_call:\n          <<: *paris\n          arguments: {city: Tokyo}\n")
+    assert [ref.spec.arguments for ref in loaded.calls] == [{"city": "Paris"}, {"city": "Tokyo"}]
+
+
 # ---- unknown keys, wrong types, bad values -----------------------------------------------------------
 
 
@@ -177,6 +194,13 @@ def test_a_wrong_type() -> None:
     assert error_of(text) == "s.yaml:8:19: steps.1.respond.0.function_call.chunks: expected a whole number, got 'many'"
 
 
+def test_a_mistake_in_the_mapping_form_of_a_union_is_the_only_line() -> None:
+    # (not also "expected text" for the string form: the mapping was meant)
+    assert error_of(HEAD + "  - respond:\n      - text: {text: hi, chunk: 2}\n") == (
+        "s.yaml:6:26: unknown key 'chunk': did you mean 'chunks'?"
+    )
+
+
 def test_a_value_of_neither_form_of_a_union_names_both_forms() -> None:
     assert error_of(HEAD + "  - respond:\n      - text: 3\n") == (
         "s.yaml:6:15: steps.1.respond.0.text: expected text or a mapping, got 3"
@@ -187,6 +211,7 @@ def test_a_value_of_neither_form_of_a_union_names_both_forms() -> None:
     ("soon", "'soon' is not a duration: write e.g. 2s, 500ms, 1.5m or a number of seconds"),
     ("2h", "'2h' is not a duration: write e.g. 2s, 500ms, 1.5m or a number of seconds"),
     ("-3", "a duration cannot be negative"),
+    ("-1s", "a duration cannot be negative"),
     ("1" + "0" * 400, "a duration is at most an hour: this number is far larger"),  # float() would overflow
 ])
 def test_a_bad_duration(value: str, message: str) -> None:
