@@ -300,8 +300,10 @@ def load_scenario_text(text: str, *, path: str | None = None, default_name: str 
 
 def _link(scenario: Scenario, data: dict[str, Any], path: str | None, default_name: str,
           positions: _Positions) -> LoadedScenario:
-    """Checks that need the whole scenario: each awaited output names a call an earlier step emits."""
+    """Checks that need the whole scenario: each call is a declared tool with its own labels, and each
+    awaited output names a call an earlier step emits. Every problem is reported, not just the first."""
     where = path or "<scenario>"
+    problems: list[ScenarioError] = []
     step_lines = [positions.at(("steps", i))[0] for i in range(len(scenario.steps))]
     tool_names = [t.name for t in scenario.tools]
     calls: list[CallRef] = []
@@ -317,38 +319,75 @@ def _link(scenario: Scenario, data: dict[str, Any], path: str | None, default_na
                 if tool_names and spec.name not in tool_names:
                     near = difflib.get_close_matches(spec.name, tool_names, n=1)
                     hint = f"did you mean '{near[0]}'?" if near else f"declare it under 'tools:' ({', '.join(tool_names)})"
-                    raise ScenarioError(where, line, col, f"function_call '{spec.name}' is not one of the scenario's tools: {hint}")
+                    problems.append(ScenarioError(where, line, col,
+                                                  f"function_call '{spec.name}' is not one of the scenario's tools: {hint}"))
                 ref = CallRef(step=i, part=j, spec=spec, line=line)
                 for key, label in (("id", spec.id), ("call_id", spec.call_id)):
                     if label is None:
                         continue
                     if label in labels and labels[label] is not ref:
                         at = positions.at(("steps", i, "respond", j, "function_call", key))
-                        raise ScenarioError(where, *at, f"call label '{label}' is used twice "
-                                            f"(first on line {labels[label].line}); give each call its own label")
+                        problems.append(ScenarioError(where, *at, f"call label '{label}' is used twice (first on line "
+                                                      f"{labels[label].line}); give each call its own label"))
+                        continue
                     labels[label] = ref
                 calls.append(ref)
                 unanswered.append(ref)
         elif isinstance(step, ExpectStep) and step.expect == "function_call_output":
             line, col = positions.at(("steps", i, "call") if step.call else ("steps", i))
-            if step.call is None:
-                if len(unanswered) != 1:
-                    what = "no earlier step emits a function call" if not unanswered else (
-                        f"{len(unanswered)} calls are unanswered here "
-                        f"({', '.join(r.spec.id or r.spec.call_id or r.spec.name for r in unanswered)})"
-                    )
-                    raise ScenarioError(where, line, col, f"expect: function_call_output without 'call': {what}; add 'call: <id or name>'")
-                ref = unanswered[0]
-            else:
-                ref = labels.get(step.call) or _by_name(step.call, unanswered, where, line, col)
+            try:
+                ref = _awaited_call(scenario, i, labels, unanswered, where, line, col)
+            except ScenarioError as problem:
+                problems.append(problem)
+                continue
             if ref in output_calls.values():
-                raise ScenarioError(where, line, col, f"the output of call '{step.call or ref.spec.name}' is already awaited by an earlier step")
+                problems.append(ScenarioError(where, line, col, f"the output of call '{step.call or ref.spec.name}' "
+                                              "is already awaited by an earlier step"))
+                continue
             output_calls[i] = ref
             if ref in unanswered:
                 unanswered.remove(ref)
+    if problems:
+        raise ScenarioError.many(sorted(problems, key=lambda e: (e.line or 0, e.column or 0)))
     name = scenario.name or default_name
     return LoadedScenario(scenario=scenario, name=name, path=path, step_lines=step_lines, calls=calls,
                           output_calls=output_calls, data=data)
+
+
+def _awaited_call(scenario: Scenario, index: int, labels: dict[str, CallRef], unanswered: list[CallRef],
+                  where: str, line: int, col: int) -> CallRef:
+    """The call the output expect at `index` waits for: by label, by tool name, or the only one left.
+    The expects of a group match in any order, so a name stands for the calls that the group's
+    labelled expects do not claim."""
+    step = scenario.steps[index]
+    assert isinstance(step, ExpectStep)
+    if step.call is not None and step.call in labels:
+        return labels[step.call]
+    group = _group_around(scenario, index)
+    claimed = [labels[s.call] for s in group if s.call is not None and s.call in labels]
+    open_calls = [r for r in unanswered if r not in claimed]
+    if step.call is not None:
+        return _by_name(step.call, open_calls, where, line, col)
+    if len(open_calls) != 1:
+        what = "no earlier step emits a function call" if not open_calls else (
+            f"{len(open_calls)} calls are unanswered here "
+            f"({', '.join(r.spec.id or r.spec.call_id or r.spec.name for r in open_calls)})"
+        )
+        raise ScenarioError(where, line, col, f"expect: function_call_output without 'call': {what}; "
+                            "add 'call: <id or name>'")
+    return open_calls[0]
+
+
+def _group_around(scenario: Scenario, index: int) -> list[ExpectStep]:
+    """The consecutive expect steps around `index` (a group: matched in any order)."""
+    steps = scenario.steps
+    start = index
+    while start > 0 and isinstance(steps[start - 1], ExpectStep):
+        start -= 1
+    end = index
+    while end + 1 < len(steps) and isinstance(steps[end + 1], ExpectStep):
+        end += 1
+    return [s for s in steps[start:end + 1] if isinstance(s, ExpectStep)]
 
 
 def _by_name(name: str, unanswered: list[CallRef], where: str, line: int, col: int) -> CallRef:

@@ -156,6 +156,27 @@ def test_a_key_that_overrides_a_merged_mapping_is_not_a_duplicate() -> None:
     assert [ref.spec.arguments for ref in loaded.calls] == [{"city": "Paris"}, {"city": "Tokyo"}]
 
 
+def test_a_call_named_by_its_tool_in_a_group_leaves_out_the_calls_the_group_labels() -> None:
+    # the expects of a group match in any order: 'get_weather' here is the call that 'b' does not claim
+    loaded = load_scenario_text(
+        "tools: [{name: get_weather}]\nsteps:\n  - expect: response.create\n  - respond:\n"
+        "      - function_call: {name: get_weather, arguments: {city: Paris}}\n"
+        "      - function_call: {id: b, name: get_weather, arguments: {city: Rome}}\n"
+        "  - expect: function_call_output\n    call: get_weather\n"
+        "  - expect: function_call_output\n    call: b\n")
+    assert {i: ref.spec.arguments for i, ref in loaded.output_calls.items()} == {2: {"city": "Paris"}, 3: {"city": "Rome"}}
+
+
+def test_every_problem_of_the_whole_scenario_is_named() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text("tools: [{name: get_weather}]\nsteps:\n  - respond:\n"
+                           "      - function_call: {name: get_wether}\n"
+                           "  - expect: function_call_output\n    call: nope\n", path="s.yaml")
+    assert str(info.value).split("\n") == [
+        "s.yaml:4:31: function_call 'get_wether' is not one of the scenario's tools: did you mean 'get_weather'?",
+        "s.yaml:6:11: no call 'nope' before this step: calls awaiting an output here: get_wether"]
+
+
 # ---- unknown keys, wrong types, bad values -----------------------------------------------------------
 
 
