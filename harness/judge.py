@@ -226,8 +226,8 @@ class Judge:
         kind = sent.get("type") if sent is not None and isinstance(sent.get("type"), str) else None
         self._add(Rule.INVALID_CLIENT_EVENT,
                   f"The server refused client event #{cause.index} ({kind or cause.type}): {message}",
-                  _INVALID_HINTS.get(str(code), "Send events that follow the realtime API's schema; the error's "
-                                     "`param` names the field."),
+                  _INVALID_HINTS.get(f"{code}:{param}") or _INVALID_HINTS.get(str(code), "Send events that follow the "
+                                                                             "realtime API's schema; the error's `param` names the field."),
                   cause, expected=f"a valid {kind}" if kind else "one JSON object per frame, with a known type",
                   seen=f"error {code}" + (f" (param {param})" if param else ""))
 
@@ -549,7 +549,9 @@ _INVALID_HINTS = {
     "unknown_parameter": "Remove the parameter the error names; it is not part of the realtime API (check the dialect: GA vs beta).",
     "missing_required_parameter": "Add the field the error names.",
     "invalid_type": "Send the field the error names with the right JSON type.",
-    "invalid_value": "Use one of the values the error lists.",
+    "invalid_value": "Send a value the error accepts for the field it names.",
+    "invalid_value:audio": "Send the audio as standard base64 (A-Z, a-z, 0-9, +, /, = padding) of PCM16 24 kHz mono, "
+                           "e.g. base64.b64encode(pcm).decode().",
     "input_audio_buffer_commit_empty": "Append at least 100 ms of audio before input_audio_buffer.commit.",
     "response_cancel_not_active": "Only send response.cancel while a response is in progress.",
 }

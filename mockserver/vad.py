@@ -35,11 +35,16 @@ class VoiceActivity:
         self._audio_ms = 0
         self._silent_ms = 0
         self._carry = array.array("h")
+        self._odd_byte = b""  # an append may end inside a sample: the next one completes it
 
     def feed(self, pcm16: bytes) -> list[SpeechEdge]:
-        """Little-endian PCM16 mono; returns the speech edges this audio crosses, in order."""
+        """Little-endian PCM16 mono; returns the speech edges this audio crosses, in order. The stream
+        is one byte stream, however it is cut into appends (the service joins them too)."""
+        data = self._odd_byte + pcm16
+        even = len(data) // 2 * 2
+        self._odd_byte = data[even:]
         samples = array.array("h")
-        samples.frombytes(pcm16[: len(pcm16) // 2 * 2])
+        samples.frombytes(data[:even])
         if sys.byteorder == "big":
             samples.byteswap()
         samples = self._carry + samples
@@ -68,3 +73,4 @@ class VoiceActivity:
         self.speaking = False
         self._silent_ms = 0
         self._carry = array.array("h")
+        self._odd_byte = b""

@@ -27,6 +27,16 @@ def test_speech_then_silence_makes_two_edges_on_the_audio_clock() -> None:
     assert vad.feed(SILENCE) == [SpeechEdge(False, 1000)]
 
 
+def test_appends_cut_inside_a_sample_are_one_stream() -> None:
+    # 1001-byte appends (a client that slices bytes, not samples): quiet noise must stay quiet
+    noise = b"".join(int(v).to_bytes(2, "little", signed=True) for v in [150, -150] * 12_000)  # 1 s
+    stream = pcm16_tone(0.3) + noise
+    whole, sliced = VoiceActivity(prefix_padding_ms=0), VoiceActivity(prefix_padding_ms=0)
+    expected = whole.feed(stream)
+    assert [edge.started for edge in expected] == [True, False]
+    assert [edge for at in range(0, len(stream), 1001) for edge in sliced.feed(stream[at:at + 1001])] == expected
+
+
 class Voice:
     def __init__(self, dialect: Dialect) -> None:
         self.records: list[Record] = []
@@ -99,3 +109,12 @@ def test_vad_events_validate_against_the_official_models() -> None:
                      "input_audio_buffer.committed"):
             for event in voice.server(kind):
                 assert adapter.validate_python(event).type == kind
+
+
+def test_audio_that_is_not_base64_is_refused_with_a_hint_about_the_encoding() -> None:
+    voice = Voice(Dialect.GA)
+    voice.send({"type": "input_audio_buffer.append", "audio": "not base64 at all!"})
+    (error,) = voice.server("error")
+    assert error["error"]["code"] == "invalid_value" and error["error"]["param"] == "audio"
+    (finding,) = voice.judge.findings
+    assert finding.rule.value == "invalid-client-event" and "standard base64" in finding.hint
