@@ -248,19 +248,47 @@ def _decided_before(records: Sequence[Record], finding: Finding) -> list[Record]
     return list(records)
 
 
+#: A run of this many streamed events in a row shows as one line.
+_RUN = 4
+
+
+def _streamed(record: Record) -> bool:
+    return record.is_server_delta or (record.direction is Direction.CLIENT and record.type == "input_audio_buffer.append")
+
+
 def text_timeline(records: Sequence[Record], finding: Finding, *, before: int = 12, color: bool) -> str:
     """The last ``before`` wire events up to where ``finding`` was decided, with the script notes
     among them, then the finding itself on the last line. Pass ``color=True`` only for a terminal
     that wants it (``isatty()`` and no ``NO_COLOR`` in the environment)."""
     upto = _decided_before(records, finding)
-    wire = [i for i, r in enumerate(upto) if r.direction is not Direction.SCRIPT]
-    start = wire[-before] if before > 0 and len(wire) >= before else (len(upto) if before <= 0 else 0)
-    shown = upto[start:]
-    width = max((len(str(r.index)) for r in shown), default=1)
+    # from the end back: wire events count against `before`; a run of streamed events (audio the
+    # client appends, deltas the server streams) counts once and shows as one line
+    shown: list[Record | list[Record]] = []
+    budget, at_index = before, len(upto) - 1
+    while at_index >= 0 and budget > 0:
+        record = upto[at_index]
+        first = at_index
+        while first > 0 and _streamed(record) and upto[first - 1].type == record.type:
+            first -= 1
+        if at_index - first + 1 >= _RUN:
+            shown.append(upto[first:at_index + 1])
+        else:
+            first = at_index
+            shown.append(record)
+        budget -= record.direction is not Direction.SCRIPT
+        at_index = first - 1
+    shown.reverse()
+    start = at_index + 1
+    width = max((len(str(r.index)) for item in shown for r in (item if isinstance(item, list) else [item])), default=1)
     lines = []
     if start > 0:
         lines.append(f"{'':{width + 1}}  … {start} earlier event(s)")
-    lines += [event_line(r, color=color, index_width=width) for r in shown]
+    for item in shown:
+        if isinstance(item, list):
+            lines.append(f"{'':{width + 1}}  … {len(item)} × {_printable(item[0].type)} "
+                         f"(#{item[0].index}–#{item[-1].index}, {_offset(item[0].time).strip()} to {_offset(item[-1].time).strip()})")
+        else:
+            lines.append(event_line(item, color=color, index_width=width))
     at = _offset(finding.time) if finding.time is not None else f"{'':11}"
     text = _printable(f"✗ [{finding.rule.value}] {finding.message}")
     where = ", ".join(part for part in (

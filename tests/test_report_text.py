@@ -121,3 +121,16 @@ def test_event_line_handles_frames_that_are_not_json() -> None:
         "message": "Tool call ID 'call_X' not found in conversation."}})
     assert event_line(error).endswith(
         "←S error invalid_tool_call_id \"Tool call ID 'call_X' not found in conversation.\"")
+
+
+def test_a_run_of_streamed_audio_shows_as_one_line_and_keeps_the_output_in_view() -> None:
+    # a voice client streams microphone audio the whole time: the excerpt must still reach the output
+    output = Record(0, 1.0, Direction.CLIENT, {"type": "conversation.item.create", "item": {
+        "type": "function_call_output", "call_id": CALL, "output": "{}"}})
+    appends = [Record(n, 1.0 + n * 0.02, Direction.CLIENT, {"type": "input_audio_buffer.append", "audio": "AAAA"})
+               for n in range(1, 201)]
+    finding = Finding(Rule.MISSING_RESPONSE_CREATE, "No response.create.", "Send it.", time=5.0)
+    lines = text_timeline([output, *appends], finding, color=False).splitlines()
+    assert len(lines) == 3
+    assert "conversation.item.create function_call_output" in lines[0]
+    assert lines[1].strip() == "… 200 × input_audio_buffer.append (#1–#200, +1020.0ms to +5000.0ms)"
