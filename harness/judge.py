@@ -361,7 +361,11 @@ class Judge:
                       "active" + (" (the response that called the tool had not sent response.done yet)" if calling else "")
                       + "; the server refused it with conversation_already_has_active_response, so no answer follows.",
                       "Wait for response.done of the calling response before sending response.create (the real "
-                      "service usually sends it right after arguments.done, so this race is intermittent there).",
+                      "service usually sends it right after arguments.done, so this race is intermittent there)."
+                      if calling else
+                      "Wait for the active response's response.done before sending response.create, or send "
+                      "response.cancel first to interrupt it (barge-in). With server VAD (create_response on), the "
+                      "server starts the response to a voice turn itself: do not send response.create for it.",
                       record, call=next(iter(rnd.calls.values())) if rnd and rnd.calls else None,
                       expected="response.create after response.done", seen="response.create during the response")
             return

@@ -458,6 +458,17 @@ def test_one_create_per_round_over_two_rounds_passes() -> None:
     assert_passes(s)
 
 
+def test_create_while_an_answer_plays_points_at_cancel_not_at_tools() -> None:
+    # barge-in: the user talks over a spoken answer and the client asks for a new response
+    s = Session(load_scenario_text("steps:\n  - expect: response.create\n  - respond:\n      - audio: hello there\n"
+                                   "    hold: 2s\n  - expect: response.create\n", path="barge.yaml"))
+    s.send({"type": "response.create"})
+    s.send({"type": "response.create"}, at=0.5)  # the answer is still active
+    finding = one(s.findings)
+    assert finding.rule is Rule.CREATE_WHILE_ACTIVE
+    assert "response.cancel" in finding.hint and "calling response" not in finding.hint
+
+
 def test_create_while_the_calling_response_is_active() -> None:
     s = start("slow_response_done")  # response.done comes 1 s after the call
     (call,) = s.calls()
