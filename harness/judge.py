@@ -93,6 +93,7 @@ class Judge:
         self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
         self._closed_at: int | None = None  # the record index of the rtmock.closed note
         self._late_watch: tuple[_Round, int] | None = None  # a round judged missing its create, and that finding
+        self._refusals: set[tuple[Any, Any, Any]] = set()  # (event type, error code, param) already reported
 
     # ---- public interface ------------------------------------------------------------------------
 
@@ -224,6 +225,9 @@ class Judge:
         code, message, param = error.get("code"), error.get("message", ""), error.get("param")
         sent = _client_object(cause)
         kind = sent.get("type") if sent is not None and isinstance(sent.get("type"), str) else None
+        if (kind, code, param) in self._refusals:
+            return  # the same mistake again (each audio chunk of a stream, say): one finding says it
+        self._refusals.add((kind, code, param))
         self._add(Rule.INVALID_CLIENT_EVENT,
                   f"The server refused client event #{cause.index} ({kind or cause.type}): {message}",
                   _INVALID_HINTS.get(f"{code}:{param}") or _INVALID_HINTS.get(str(code), "Send events that follow the "

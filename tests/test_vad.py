@@ -118,3 +118,11 @@ def test_audio_that_is_not_base64_is_refused_with_a_hint_about_the_encoding() ->
     assert error["error"]["code"] == "invalid_value" and error["error"]["param"] == "audio"
     (finding,) = voice.judge.findings
     assert finding.rule.value == "invalid-client-event" and "standard base64" in finding.hint
+
+
+def test_a_stream_of_refused_audio_is_one_finding() -> None:
+    voice = Voice(Dialect.GA)
+    for _ in range(20):
+        voice.send({"type": "input_audio_buffer.append", "audio": "not base64 at all!"})
+    assert len(voice.server("error")) == 20  # the server answers each, as the service does
+    assert [f.rule.value for f in voice.judge.findings] == ["invalid-client-event"]
