@@ -32,7 +32,7 @@ __all__ = ["main"]
 EXIT_PASS, EXIT_FINDING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 ENV_HELP = """environment given to the command (and printed by `rtmock serve`):
-  RTMOCK_URL              ws://127.0.0.1:PORT/v1/realtime  (plain websocket URL; add ?model=… if you like)
+  RTMOCK_URL              ws://127.0.0.1:PORT/v1/realtime?model=gpt-realtime  (the plain websocket URL)
   RTMOCK_WSS_URL          the same over TLS (wss://)
   OPENAI_BASE_URL         http://127.0.0.1:PORT/v1  (the official SDKs derive …/v1/realtime from it)
   OPENAI_WEBSOCKET_BASE_URL  ws://127.0.0.1:PORT/v1 (for clients built with websocket_base_url)

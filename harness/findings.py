@@ -34,6 +34,7 @@ class Rule(enum.StrEnum):
     CLIENT_CRASHED = "client-crashed"  # the client process exited non-zero or was killed
     CLIENT_DISCONNECTED = "client-disconnected"  # the socket closed before the scenario completed
     NO_SESSION = "no-session"  # the client never opened a session
+    BETA_RETIRED = "beta-retired"  # the client asked OpenAI for the retired beta protocol
 
 
 RULES: dict[str, str] = {
@@ -53,6 +54,7 @@ RULES: dict[str, str] = {
     Rule.CLIENT_CRASHED: "the client process exits 0",
     Rule.CLIENT_DISCONNECTED: "the client keeps the session open until the scenario completes",
     Rule.NO_SESSION: "the client opens a realtime session",
+    Rule.BETA_RETIRED: "the client speaks GA to OpenAI (the beta protocol is retired there)",
 }
 
 

@@ -217,19 +217,31 @@ class Judge:
     def _server_error(self, record: Record, error: dict[str, Any]) -> None:
         # The service answers a refused client event at once, with an invalid_request_error; any other
         # error (a scenario's `send` of a server_error, say) is not about the client's events.
+        code, message, param = error.get("code"), error.get("message", ""), error.get("param")
+        if code in _CONNECTION_REFUSALS or (code is None and self._last_client is None and "authentication" in message):
+            rule, hint = _CONNECTION_REFUSALS[code if code in _CONNECTION_REFUSALS else "invalid_api_key"]
+            self._add(rule, f"The server refused the connection: {message}", hint, record,
+                      expected="a connection the service serves", seen=f"error {code}, then the socket closed")
+            return
         cause = self._last_client
         if cause is None or cause.index in self._explained or cause.index != record.index - 1:
             return
         if error.get("type", "invalid_request_error") != "invalid_request_error":
             return
-        code, message, param = error.get("code"), error.get("message", ""), error.get("param")
+        if code in BENIGN_REFUSALS:
+            return  # the service refuses it, and says the client may send it anyway: not a bug
         sent = _client_object(cause)
         kind = sent.get("type") if sent is not None and isinstance(sent.get("type"), str) else None
         if (kind, code, param) in self._refusals:
             return  # the same mistake again (each audio chunk of a stream, say): one finding says it
         self._refusals.add((kind, code, param))
-        self._add(Rule.INVALID_CLIENT_EVENT,
-                  f"The server refused client event #{cause.index} ({kind or cause.type}): {message}",
+        refused = f"The server refused client event #{cause.index} ({kind or cause.type}): {message}"
+        if kind == "session.update":
+            # the service applies an update whole or not at all: nothing in it took effect
+            refused += " The whole session.update was refused, so nothing in it took effect"
+            refused += " (its tools were never declared)." if isinstance(sent, dict) and \
+                isinstance(sent.get("session"), dict) and sent["session"].get("tools") else "."
+        self._add(Rule.INVALID_CLIENT_EVENT, refused,
                   _INVALID_HINTS.get(f"{code}:{param}") or _INVALID_HINTS.get(str(code), "Send events that follow the "
                                                                              "realtime API's schema; the error's `param` names the field."),
                   cause, expected=f"a valid {kind}" if kind else "one JSON object per frame, with a known type",
@@ -552,6 +564,33 @@ class Judge:
         return " before the session ended"
 
 
+#: Refusals that are not findings, with why. The service refuses these events, yet documents (or
+#: plainly allows) sending them defensively: failing a client for one would be a false alarm.
+BENIGN_REFUSALS: dict[str, str] = {
+    # "The server will respond with a response.done event ... If there is no response to cancel, the
+    # server will respond with an error. It's safe to call response.cancel even if no response is in
+    # progress" (openai `ResponseCancelEventParam`, GA): barge-in code cancels before it knows.
+    "response_cancel_not_active": "response.cancel is documented as safe to send when no response is active",
+}
+
+#: Errors the service sends instead of serving a connection at all, with the rule and what to change.
+_CONNECTION_REFUSALS: dict[str, tuple[Rule, str]] = {
+    "beta_api_shape_disabled": (
+        Rule.BETA_RETIRED,
+        "OpenAI no longer serves the beta realtime protocol: drop the 'OpenAI-Beta: realtime=v1' header (or the "
+        "'openai-beta.realtime-v1' subprotocol) and speak GA: session.update with session.type 'realtime' and "
+        "output_modalities/audio.input/audio.output; conversation.item.added/.done; response.output_text.delta and "
+        "response.output_audio.delta. Azure's preview path (/openai/realtime?api-version=…) still serves beta."),
+    "missing_model": (
+        Rule.NO_SESSION,
+        "Name the model in the URL: …/v1/realtime?model=gpt-realtime (the SDKs add it from their `model` "
+        "argument; a raw websocket client must add it itself)."),
+    "invalid_api_key": (  # also the missing key, which the service answers with a null code
+        Rule.NO_SESSION,
+        "Send the API key the server expects ('Authorization: Bearer <key>' or 'api-key: <key>'); under rtmock "
+        "run, use OPENAI_API_KEY / AZURE_OPENAI_API_KEY from the environment it gives the client."),
+}
+
 _INVALID_HINTS = {
     "invalid_json": "Send each event as one JSON object in a text frame.",
     "unknown_parameter": "Remove the parameter the error names; it is not part of the realtime API (check the dialect: GA vs beta).",
@@ -561,7 +600,6 @@ _INVALID_HINTS = {
     "invalid_value:audio": "Send the audio as standard base64 (A-Z, a-z, 0-9, +, /, = padding) of PCM16 24 kHz mono, "
                            "e.g. base64.b64encode(pcm).decode().",
     "input_audio_buffer_commit_empty": "Append at least 100 ms of audio before input_audio_buffer.commit.",
-    "response_cancel_not_active": "Only send response.cancel while a response is in progress.",
 }
 
 

@@ -11,7 +11,10 @@ import socket
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["client_environment_for", "http_base", "listening_socket"]
+__all__ = ["DEFAULT_MODEL", "client_environment_for", "http_base", "listening_socket"]
+
+#: The model named in the URLs rtmock hands out: OpenAI's endpoint refuses a connection without one.
+DEFAULT_MODEL = "gpt-realtime"
 
 
 def http_base(host: str, port: int, scenario: str | None = None) -> str:
@@ -25,8 +28,8 @@ def client_environment_for(host: str, port: int, ca_file: Path | None, scenario:
     base = http_base(host, port, scenario)
     ws = base.replace("http://", "ws://", 1)
     env = {
-        "RTMOCK_URL": f"{ws}/v1/realtime",
-        "RTMOCK_WSS_URL": f"{base.replace('http://', 'wss://', 1)}/v1/realtime",
+        "RTMOCK_URL": f"{ws}/v1/realtime?model={DEFAULT_MODEL}",
+        "RTMOCK_WSS_URL": f"{base.replace('http://', 'wss://', 1)}/v1/realtime?model={DEFAULT_MODEL}",
         "OPENAI_BASE_URL": f"{base}/v1",
         "OPENAI_WEBSOCKET_BASE_URL": f"{ws}/v1",
         "AZURE_OPENAI_ENDPOINT": base,

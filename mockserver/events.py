@@ -1,8 +1,9 @@
-"""Server events for both dialects, built as plain dicts ready to encode.
+"""Server events for every dialect, built as plain dicts ready to encode.
 
 Shapes follow the official `openai` package's server-event models (GA `openai.types.realtime`,
-beta `openai.types.beta.realtime`); the test suite validates every event the mock emits against
-them. Only construction lives here: which event to send when is the session's business.
+beta `openai.types.beta.realtime`) and, for Azure Voice Live, the `azure-ai-voicelive` models
+(beta-shaped; its own session object: `voicelive.py`); the test suite validates every event the mock
+emits against them. Only construction lives here: which event to send when is the session's business.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any
+
+from . import voicelive
 
 __all__ = ["Dialect", "EventFactory", "IdSource", "encode", "pcm16_tone"]
 
@@ -46,6 +49,13 @@ def encode(event: dict[str, Any]) -> str:
 class Dialect(enum.StrEnum):
     GA = "ga"
     BETA = "beta"
+    #: Azure Voice Live: beta event names and session layout, Azure's session keys and events
+    VOICE_LIVE = voicelive.DIALECT
+
+    @property
+    def beta_shaped(self) -> bool:
+        """Beta's event names (`conversation.item.created`, `response.text.delta`) and flat session."""
+        return self is not Dialect.GA
 
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -132,6 +142,8 @@ class EventFactory:
         rtclient) validate it strictly: every key present, with the types the service uses."""
         session_id = self.ids.new("sess")
         expires_at = int(time.time()) + 1800
+        if self.dialect is Dialect.VOICE_LIVE:
+            return voicelive.default_session(session_id, model, expires_at)
         if self.dialect is Dialect.BETA:
             return {
                 "id": session_id,
@@ -210,12 +222,16 @@ class EventFactory:
 
     def item_added(self, item: dict[str, Any], previous_item_id: str | None) -> list[dict[str, Any]]:
         """The echo of an item entering the conversation: `conversation.item.added` (GA; `.done`
-        follows when the item is complete) or `conversation.item.created` (beta)."""
-        kind = "conversation.item.created" if self.dialect is Dialect.BETA else "conversation.item.added"
-        return [self._event(kind, previous_item_id=previous_item_id, item=copy.deepcopy(item))]
+        follows when the item is complete) or `conversation.item.created` (beta, Voice Live)."""
+        kind = "conversation.item.created" if self.dialect.beta_shaped else "conversation.item.added"
+        return [self._event(kind, previous_item_id=previous_item_id, item=self._reported(item))]
+
+    def _reported(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A conversation item as the dialect reports it (a copy)."""
+        return voicelive.reported_item(item) if self.dialect is Dialect.VOICE_LIVE else copy.deepcopy(item)
 
     def item_done(self, item: dict[str, Any], previous_item_id: str | None) -> list[dict[str, Any]]:
-        if self.dialect is Dialect.BETA:
+        if self.dialect.beta_shaped:
             return []
         return [self._event("conversation.item.done", previous_item_id=previous_item_id, item=copy.deepcopy(item))]
 
@@ -223,7 +239,7 @@ class EventFactory:
         return self._event("conversation.item.deleted", item_id=item_id)
 
     def item_retrieved(self, item: dict[str, Any]) -> dict[str, Any]:
-        return self._event("conversation.item.retrieved", item=copy.deepcopy(item))
+        return self._event("conversation.item.retrieved", item=self._reported(item))
 
     def item_truncated(self, item_id: str, content_index: int, audio_end_ms: int) -> dict[str, Any]:
         return self._event("conversation.item.truncated", item_id=item_id, content_index=content_index, audio_end_ms=audio_end_ms)
@@ -243,7 +259,9 @@ class EventFactory:
     # ---- responses -----------------------------------------------------------------------
 
     def response_object(self, response_id: str, status: str, output: list[dict[str, Any]],
-                        metadata: Any, *, usage: bool, status_details: dict[str, Any] | None = None) -> dict[str, Any]:
+                        metadata: Any, *, usage: bool, status_details: dict[str, Any] | None = None,
+                        session: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`session`: the session the response runs in (Voice Live reports its voice and modalities)."""
         body: dict[str, Any] = {
             "object": "realtime.response",
             "id": response_id,
@@ -251,10 +269,13 @@ class EventFactory:
             "status_details": status_details,
             "output": copy.deepcopy(output),
             "conversation_id": "conv_default",
+            # Voice Live's `TokenUsage` has GA's breakdown (image and cached-token details required)
             "usage": copy.deepcopy(_USAGE_BETA if self.dialect is Dialect.BETA else _USAGE) if usage else None,
             "metadata": metadata,
         }
-        if self.dialect is Dialect.BETA:
+        if self.dialect is Dialect.VOICE_LIVE:
+            body.update(voicelive.response_fields(session or {}))
+        elif self.dialect is Dialect.BETA:
             body.update(modalities=["text", "audio"], voice="alloy", output_audio_format="pcm16",
                         temperature=0.8, max_output_tokens="inf")
         else:
@@ -300,7 +321,7 @@ class EventFactory:
         ga, beta = {"text": ("response.output_text.delta", "response.text.delta"),
                     "audio": ("response.output_audio.delta", "response.audio.delta"),
                     "transcript": ("response.output_audio_transcript.delta", "response.audio_transcript.delta")}[kind]
-        return self.delta_stream(beta if self.dialect is Dialect.BETA else ga, response_id=response_id, item_id=item_id,
+        return self.delta_stream(beta if self.dialect.beta_shaped else ga, response_id=response_id, item_id=item_id,
                                  output_index=output_index, content_index=0)
 
     def arguments_done(self, response_id: str, item_id: str, output_index: int, call_id: str, name: str,
@@ -314,7 +335,7 @@ class EventFactory:
                            part=copy.deepcopy(part))
 
     def _content_event(self, ga: str, beta: str, response_id: str, item_id: str, output_index: int, **fields: Any) -> dict[str, Any]:
-        kind = beta if self.dialect is Dialect.BETA else ga
+        kind = beta if self.dialect.beta_shaped else ga
         return self._event(kind, response_id=response_id, item_id=item_id, output_index=output_index, content_index=0, **fields)
 
     def text_done(self, response_id: str, item_id: str, output_index: int, text: str) -> dict[str, Any]:
@@ -329,8 +350,8 @@ class EventFactory:
 
     def content_type(self, kind: str) -> str:
         """The type of an assistant message's content entry: `output_text`/`output_audio` (GA),
-        `text`/`audio` (beta)."""
-        return kind if self.dialect is Dialect.BETA else f"output_{kind}"
+        `text`/`audio` (beta, Voice Live)."""
+        return kind if self.dialect.beta_shaped else f"output_{kind}"
 
 
 def b64(data: bytes) -> str:

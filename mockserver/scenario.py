@@ -219,7 +219,7 @@ class Scenario:
     steps: tuple[Step, ...]
     name: str | None = None
     description: str | None = None
-    dialect: Literal["any", "ga", "beta"] = "any"
+    dialect: Literal["any", "ga", "beta", "voice-live"] = "any"
     session: dict[str, Any] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
@@ -309,7 +309,7 @@ _PART_KEYS = ("function_call", "text", "audio")
 
 def _scenario(data: Any) -> Scenario:
     doc = _mapping(data, _SCENARIO_KEYS, ("steps",))
-    dialect = _choice(doc.get("dialect", "any"), ("any", "ga", "beta"))
+    dialect = _choice(doc.get("dialect", "any"), ("any", "ga", "beta", "voice-live"))
     defaults = _mapping(doc.get("defaults", {}), frozenset({"within"}))
     return Scenario(
         steps=tuple(_step(step) for step in _list(doc["steps"], non_empty=True)),

@@ -249,8 +249,8 @@ class Scenario(_Model):
 
     name: str | None = Field(None, description="Defaults to the file name without .yaml.")
     description: str | None = None
-    dialect: Literal["any", "ga", "beta"] = Field(
-        "any", description="Pin the protocol dialect; 'any' lets the connection decide."
+    dialect: Literal["any", "ga", "beta", "voice-live"] = Field(
+        "any", description="Pin the protocol dialect ('voice-live': Azure Voice Live); 'any' lets the connection decide."
     )
     session: dict[str, Any] = Field(
         default_factory=dict, description="Fields merged into the session object of session.created."

@@ -5,8 +5,8 @@ Routing (documented in the README):
   `/openai/v1/realtime`, `/voice-live/realtime`, and any prefix a client's base URL adds;
 - the scenario: with one loaded, every connection plays it; with several, the path prefix
   `/s/<name>/…/realtime` or the query `?scenario=<name>` picks one;
-- the dialect: a scenario's pinned `dialect`, else beta for `OpenAI-Beta: realtime=v1` or the old
-  Azure path `/openai/realtime`, else GA;
+- the dialect: a scenario's pinned `dialect`, else Voice Live for Azure's `…/voice-live/realtime`,
+  beta for `OpenAI-Beta: realtime=v1` or the old Azure path `/openai/realtime`, else GA;
 - auth: an `Authorization: Bearer …` or `api-key: …` header is required (any value, unless
   `api_key` pins one), as the real service requires one.
 
@@ -30,12 +30,12 @@ from typing import IO, Any
 from aiohttp import WSMsgType, web
 
 from .coalesce import CoalescingProtocol, CoalescingTransport
-from .endpoints import client_environment_for, http_base
+from .endpoints import DEFAULT_MODEL, client_environment_for, http_base
 from .errors import UsageError
 from .events import Dialect, IdSource
 from .loader import LoadedScenario
 from .records import Record, TranscriptHeader, dump_header, dump_record
-from .session import Action, Send, SendRun, SessionCore
+from .session import Action, ConnectionRefusal, Send, SendRun, SessionCore
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
 
 __all__ = ["MockServer", "SessionInfo"]
@@ -184,9 +184,10 @@ class MockServer:
     def http_base(self, scenario: str | None = None) -> str:
         return http_base(self.host, self.port, scenario)
 
-    def ws_url(self, scenario: str | None = None, *, secure: bool = False) -> str:
+    def ws_url(self, scenario: str | None = None, *, secure: bool = False, model: str = DEFAULT_MODEL) -> str:
+        """The OpenAI-style URL, with its `?model=` (the service refuses a connection without one)."""
         base = self.http_base(scenario).replace("http://", "wss://" if secure else "ws://", 1)
-        return f"{base}/v1/realtime"
+        return f"{base}/v1/realtime?model={model}"
 
     def _notify(self, method: str, *args: Any) -> None:
         """Call every observer; one that raises is a bug on our side: it is logged and kept in
@@ -228,13 +229,34 @@ class MockServer:
         pinned = scenario.scenario.dialect
         if pinned != "any":
             return Dialect(pinned)
-        beta_header = "realtime=v1" in request.headers.get("OpenAI-Beta", "").replace(" ", "")
+        if request.path.rstrip("/").endswith("/voice-live/realtime"):  # azure-ai-voicelive's `connect`
+            return Dialect.VOICE_LIVE
         old_azure = request.path.endswith("/openai/realtime")
-        return Dialect.BETA if beta_header or old_azure else Dialect.GA
+        return Dialect.BETA if _asks_for_beta(request) or old_azure else Dialect.GA
 
-    def _authorised(self, request: web.Request) -> bool:
-        if not self.require_auth:
-            return True
+    def _refusal(self, request: web.Request, scenario: LoadedScenario) -> ConnectionRefusal | None:
+        """What OpenAI's endpoint refuses after the upgrade, as observed (docs/protocol-notes.md): one
+        `error`, then a close whose reason is `<type>.<code>`. In order: a wrong or missing key
+        (3000), the retired beta protocol (4000), no `?model=` (4000). Azure's paths (`/openai/…`,
+        `/voice-live/…`) refuse a missing key with HTTP 401 before the upgrade (`_upgrade`) and
+        still serve beta; so does any scenario that pins `dialect: beta`."""
+        if _is_azure(request):
+            return None
+        key = self._key(request)
+        if self.require_auth and not key:
+            return ConnectionRefusal(None, "Missing bearer or basic authentication in header", 3000)
+        if self.require_auth and self.api_key is not None and key != self.api_key:
+            return ConnectionRefusal("invalid_api_key", f"Incorrect API key provided: {_masked(key)}. You can find "
+                                     "your API key at https://platform.openai.com/account/api-keys.", 3000)
+        if _asks_for_beta(request) and scenario.scenario.dialect != "beta":
+            return ConnectionRefusal("beta_api_shape_disabled", "The Realtime Beta API is no longer supported. "
+                                     "Please use /v1/realtime for the GA API.", 4000)
+        if not request.query.get("model") and request.query.get("intent") != "transcription":
+            return ConnectionRefusal("missing_model", "You must provide a model parameter, for example "
+                                     "wss://api.openai.com/v1/realtime?model=gpt-realtime", 4000)
+        return None
+
+    def _key(self, request: web.Request) -> str | None:
         bearer = request.headers.get("Authorization", "")
         key = bearer[7:].strip() if bearer.lower().startswith("bearer ") else request.headers.get("api-key")
         if not key:
@@ -242,7 +264,14 @@ class MockServer:
             for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
                 if proto.strip().startswith("openai-insecure-api-key."):
                     key = proto.strip().split(".", 1)[1]
-        return bool(key) and (self.api_key is None or key == self.api_key)
+        return key or None
+
+    def _authorised(self, request: web.Request) -> bool:
+        """Azure checks the key before the upgrade (HTTP 401); OpenAI after it (see `_refusal`)."""
+        if not self.require_auth or not _is_azure(request):
+            return True
+        key = self._key(request)
+        return key is not None and (self.api_key is None or key == self.api_key)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         response = await self._upgrade(request)
@@ -299,7 +328,8 @@ class MockServer:
         clock = loop.time
         started = clock()
         core = SessionCore(scenario, dialect, on_record, ids=IdSource(seed), model=request.query.get("model") or
-                           request.query.get("deployment") or "gpt-realtime", started=started)
+                           request.query.get("deployment") or "gpt-realtime", started=started,
+                           refusal=self._refusal(request, scenario))
         info.core = core
         info.id = core.session["id"]
         self.sessions.append(info)
@@ -402,6 +432,24 @@ class MockServer:
 def _error(status: int, message: str, *, code: str | None = None) -> web.Response:
     return web.json_response({"error": {"type": "invalid_request_error", "code": code, "message": message, "param": None}},
                              status=status)
+
+
+def _is_azure(request: web.Request) -> bool:
+    """Azure OpenAI (`/openai/realtime`, `/openai/v1/realtime`) or Azure Voice Live."""
+    return "/openai/" in request.path or request.path.rstrip("/").endswith("/voice-live/realtime")
+
+
+def _masked(key: str | None) -> str:
+    """A key as the service quotes it: enough to recognise, never the whole secret."""
+    key = key or ""
+    return key[:3] + "*" * 10 + key[-4:] if len(key) > 8 else "*" * len(key)
+
+
+def _asks_for_beta(request: web.Request) -> bool:
+    """The beta protocol is asked for with a header, or (browsers cannot set one) a subprotocol."""
+    header = "realtime=v1" in request.headers.get("OpenAI-Beta", "").replace(" ", "")
+    protocols = {p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")}
+    return header or "openai-beta.realtime-v1" in protocols
 
 
 def _safe(name: str) -> str:

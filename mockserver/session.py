@@ -39,8 +39,10 @@ from .scenario import (
 )
 from .streams import OutputStreams
 from .vad import VoiceActivity
+from .voicelive import UNSCRIPTED as VOICE_LIVE_UNSCRIPTED
+from .voicelive import VAD_TYPES as VOICE_LIVE_VAD_TYPES
 
-__all__ = ["Action", "Close", "Send", "SendRun", "SessionCore"]
+__all__ = ["Action", "Close", "ConnectionRefusal", "Send", "SendRun", "SessionCore"]
 
 #: Audio shorter than this cannot be committed (the service's rule: 100 ms of 24 kHz PCM16).
 MIN_COMMIT_BYTES = 4800
@@ -66,6 +68,21 @@ class SendRun:
 
 
 Action = Send | SendRun | Close
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRefusal:
+    """The service upgrades some connections only to refuse them: one `error` event, then a close
+    (e.g. the retired beta protocol on OpenAI's endpoint)."""
+
+    code: str | None  # the service sends a null code for some (a missing key)
+    message: str
+    close_code: int
+
+    @property
+    def reason(self) -> str:
+        """The close reason the service gives: `<error type>.<code>`."""
+        return "invalid_request_error" + (f".{self.code}" if self.code else "")
 
 
 @dataclass(slots=True)
@@ -109,6 +126,7 @@ class SessionCore:
     ids: IdSource = field(default_factory=IdSource)
     model: str = "gpt-realtime"
     started: float = 0.0
+    refusal: ConnectionRefusal | None = None
 
     def __post_init__(self) -> None:
         self.events = EventFactory(self.dialect, self.ids)
@@ -133,6 +151,14 @@ class SessionCore:
     def start(self, now: float) -> list[Action]:
         """The connection is upgraded: send session.created and run the script to its first wait."""
         self._now = now
+        if self.refusal is not None:
+            refusal = self.refusal
+            self._emit(self.events.error(refusal.code, refusal.message, None, None))
+            self._note("rtmock.closed", by="server", code=refusal.close_code, reason=refusal.reason,
+                       refused=refusal.code)
+            self._out.append(Close(refusal.close_code, refusal.reason))
+            self.closed = True
+            return self._flush()
         self._emit(self.events.session_created(self.session))
         self._script = self._run_script()
         self._pump()
@@ -290,20 +316,25 @@ class SessionCore:
         elif kind == "transcription_session.update":
             self._reject(Rejection("unsupported", "rtmock does not script transcription sessions.", "type", event_id))
             return
+        elif kind in VOICE_LIVE_UNSCRIPTED:
+            self._reject(Rejection("unsupported", f"rtmock does not script {VOICE_LIVE_UNSCRIPTED[kind]} ({kind}).",
+                                   "type", event_id))
+            return
         self._offer(index, event)
 
     # ---- server VAD ------------------------------------------------------------------------------
 
     def _turn_detection(self) -> dict[str, Any] | None:
         """The session's turn detection, where its dialect keeps it (None: the client commits turns)."""
-        if self.dialect is Dialect.BETA:
+        if self.dialect.beta_shaped:
             found = self.session.get("turn_detection")
             pcm = self.session.get("input_audio_format", "pcm16") == "pcm16"
         else:
             audio_in = (self.session.get("audio") or {}).get("input") or {}
             found = audio_in.get("turn_detection")
             pcm = ((audio_in.get("format") or {}).get("type") or "audio/pcm") == "audio/pcm"
-        if not isinstance(found, dict) or found.get("type") not in ("server_vad", "semantic_vad") or not pcm:
+        listening = VOICE_LIVE_VAD_TYPES if self.dialect is Dialect.VOICE_LIVE else ("server_vad", "semantic_vad")
+        if not isinstance(found, dict) or found.get("type") not in listening or not pcm:
             return None  # (G.711 audio is counted, not listened to)
         return found
 
@@ -314,7 +345,9 @@ class SessionCore:
         if detection is None:
             return
         silence = detection.get("silence_duration_ms")
-        self._vad.silence_ms = int(silence) if isinstance(silence, int) else (500 if detection["type"] == "semantic_vad" else 200)
+        # defaults: 200 ms (OpenAI's server_vad), 500 ms (semantic_vad; every Voice Live type)
+        quick = detection["type"] == "server_vad" and self.dialect is not Dialect.VOICE_LIVE
+        self._vad.silence_ms = int(silence) if isinstance(silence, int) else (200 if quick else 500)
         for edge in self._vad.feed(audio):
             if edge.started:
                 self._speech_item = self.ids.new("item")
@@ -408,7 +441,7 @@ class SessionCore:
             item = event.get("item", {})
             ok = kind == "conversation.item.create" and item.get("type") == "message" and item.get("role") == "user"
         elif spec.expect == "session.update":
-            declared = {t.get("name") for t in self.session.get("tools", []) if isinstance(t, dict)}
+            declared = {t.get("name") for t in self.session.get("tools") or [] if isinstance(t, dict)}
             ok = kind == "session.update" and all(t.name in declared for t in self.scenario.scenario.tools)
         else:
             ok = kind == spec.expect
@@ -493,10 +526,11 @@ class SessionCore:
     # ---- responses -------------------------------------------------------------------------------
 
     def _start_response(self, trigger: dict[str, Any] | None) -> ActiveResponse:
-        metadata = (trigger or {}).get("response", {}).get("metadata") if trigger else None
+        metadata = ((trigger or {}).get("response") or {}).get("metadata")  # `response` may be null
         active = ActiveResponse(self.ids.new("resp"), metadata=metadata)
         self.conversation.active = active
-        self._emit(self.events.response_created(self.events.response_object(active.id, "in_progress", [], metadata, usage=False)))
+        self._emit(self.events.response_created(self.events.response_object(active.id, "in_progress", [], metadata,
+                                                                            usage=False, session=self.session)))
         return active
 
     def _finish_response(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None) -> None:
@@ -505,7 +539,8 @@ class SessionCore:
         active.cancelled = status == "cancelled"
         self.conversation.active = None
         self._emit(self.events.response_done(
-            self.events.response_object(active.id, status, active.output, active.metadata, usage=True, status_details=details)))
+            self.events.response_object(active.id, status, active.output, active.metadata, usage=True, status_details=details,
+                                        session=self.session)))
 
     def _play_unscripted(self, trigger: dict[str, Any]) -> None:
         """A response.create the scenario does not await: answer with an empty completed response."""
@@ -562,9 +597,11 @@ _STATUS_DETAILS: dict[str, dict[str, Any]] = {
 
 def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
     """session.update semantics: given keys replace, nested objects merge, absent keys stay
-    (a later update without `tools` keeps the declared tools)."""
+    (a later update without `tools` keeps the declared tools). An object of another `type` (a
+    turn detection, an Azure voice) replaces the old one: its keys do not carry over."""
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
+        old = target.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and value.get("type", old.get("type")) == old.get("type"):
             _merge(target[key], value)
         else:
             target[key] = copy.deepcopy(value)

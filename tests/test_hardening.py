@@ -89,7 +89,7 @@ async def test_oversized_frame_closes_with_1009_and_is_recorded(tmp_path: Path) 
     async with server, aiohttp.ClientSession() as http:
         async with http.ws_connect(server.ws_url(), headers=AUTH) as big:
             await big.receive_json()  # session.created
-            await big.send_str(json.dumps({"type": "session.update", "session": {"instructions": "x" * 4096}}))
+            await big.send_str(json.dumps({"type": "session.update", "session": {"type": "realtime", "instructions": "x" * 4096}}))
             closing = await big.receive()
             assert closing.type is aiohttp.WSMsgType.CLOSE
             assert big.close_code == 1009
@@ -145,7 +145,7 @@ async def test_a_client_that_never_reads_does_not_block_others(tmp_path: Path) -
         # a raw socket: the upgrade, one response.create, then never a read again
         _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        writer.write(b"GET /s/big_stream/v1/realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        writer.write(b"GET /s/big_stream/v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                      b"Authorization: Bearer test\r\n\r\n")
         frame = b'{"type":"response.create"}'
@@ -245,13 +245,44 @@ async def test_url_chosen_scenario_names_cannot_escape_the_served_set(tmp_path: 
                 assert response.status == 404, path
 
 
-async def test_a_pinned_api_key_rejects_other_keys_with_401() -> None:
-    server = MockServer([load_scenario(SEED)], tls=False, api_key="right")
+async def refused_after_upgrade(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> tuple[Any, int, str]:
+    """What OpenAI's endpoint does with a connection it will not serve: the error event, the close code
+    and reason (it upgrades first, so that a client can read why)."""
+    async with http.ws_connect(url, headers=headers) as ws:
+        error = (await ws.receive_json())["error"]
+        closing = await ws.receive()
+        assert closing.type is aiohttp.WSMsgType.CLOSE
+        return error, closing.data, closing.extra
+
+
+async def test_a_wrong_or_missing_key_is_refused_as_each_endpoint_refuses_it() -> None:
+    server = MockServer([load_scenario(SEED)], tls=False, api_key="right-key-1234")
     async with server, aiohttp.ClientSession() as http:
-        async with http.get(server.ws_url().replace("ws://", "http://"), headers={"Authorization": "Bearer wrong"}) as r:
+        error, code, reason = await refused_after_upgrade(http, server.ws_url(), {"Authorization": "Bearer wrong-key-5678"})
+        assert error["code"] == "invalid_api_key" and "Incorrect API key provided: wro" in error["message"]
+        assert "wrong-key" not in error["message"], "the key is quoted masked, as the service does"
+        assert (code, reason) == (3000, "invalid_request_error.invalid_api_key")
+        error, code, reason = await refused_after_upgrade(http, server.ws_url(), {})
+        assert error["code"] is None and error["message"] == "Missing bearer or basic authentication in header"
+        assert (code, reason) == (3000, "invalid_request_error")
+        # Azure checks the key before the upgrade
+        azure = server.http_base() + "/openai/v1/realtime?model=gpt-realtime"
+        async with http.get(azure, headers={"api-key": "wrong"}) as r:
             assert r.status == 401
             assert (await r.json())["error"]["code"] == "invalid_api_key"
-        async with http.ws_connect(server.ws_url(), headers={"Authorization": "Bearer right"}) as ws:
+        async with http.ws_connect(server.ws_url(), headers={"Authorization": "Bearer right-key-1234"}) as ws:
+            assert (await ws.receive_json())["type"] == "session.created"
+
+
+async def test_a_connection_without_a_model_is_refused_on_openais_path_only() -> None:
+    server = MockServer([load_scenario(SEED)], tls=False)
+    async with server, aiohttp.ClientSession() as http:
+        bare = server.ws_url().split("?")[0]
+        error, code, reason = await refused_after_upgrade(http, bare, AUTH)
+        assert error["code"] == "missing_model" and "?model=" in error["message"]
+        assert (code, reason) == (4000, "invalid_request_error.missing_model")
+        azure = server.http_base().replace("http://", "ws://") + "/openai/realtime?api-version=2024-10-01-preview&deployment=x"
+        async with http.ws_connect(azure, headers={"api-key": "k"}) as ws:
             assert (await ws.receive_json())["type"] == "session.created"
 
 
@@ -316,7 +347,7 @@ def test_interrupting_rtmock_run_stops_the_client_group_and_keeps_transcripts(tm
               "async def main():\n"
               "    async with aiohttp.ClientSession() as s, s.ws_connect(os.environ['RTMOCK_URL'],"
               " headers={'Authorization': 'Bearer x'}) as ws:\n"
-              "        await ws.send_json({'type': 'session.update', 'session': {}})\n"
+              "        await ws.send_json({'type': 'session.update', 'session': {'type': 'realtime'}})\n"
               "        await asyncio.sleep(60)\n"
               "asyncio.run(main())\n")
     transcripts = tmp_path / "t"
@@ -360,7 +391,7 @@ async def test_sigterm_stops_rtmock_serve_with_130_and_its_transcripts_stay_vali
             url = (await proc.stdout.readline()).decode().rsplit(" ", 1)[1].strip()
         async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=AUTH) as ws:
             await ws.receive_json()  # session.created
-            await ws.send_json({"type": "session.update", "session": {"instructions": "hi"}})
+            await ws.send_json({"type": "session.update", "session": {"type": "realtime", "instructions": "hi"}})
             assert (await ws.receive_json())["type"] == "session.updated"
             proc.send_signal(signal.SIGTERM)  # mid-session
             async with asyncio.timeout(30):
@@ -420,7 +451,7 @@ def test_a_client_that_crashes_on_a_call_is_reported_as_crashed_with_its_traceba
         "async def main():\n"
         "    async with aiohttp.ClientSession() as s, s.ws_connect(os.environ['RTMOCK_URL'],"
         " headers={'Authorization': 'Bearer x'}) as ws:\n"
-        "        await ws.send_json({'type': 'session.update', 'session': {'tools': ["
+        "        await ws.send_json({'type': 'session.update', 'session': {'type': 'realtime', 'tools': ["
         "{'type': 'function', 'name': 'get_your_info', 'parameters': {}}]}})\n"
         "        await ws.send_json({'type': 'response.create'})\n"
         "        async for msg in ws:\n"
@@ -453,7 +484,7 @@ def test_no_session_quotes_what_the_server_refused(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     (finding,) = json.loads(out.read_text())["results"][0]["findings"]
     assert finding["rule"] == "no-session"
-    assert finding["seen"] == "the server refused: GET /v2/rt → 404 Not Found"
+    assert finding["seen"] == "the server refused: GET /v2/rt?model=gpt-realtime → 404 Not Found"
 
 
 def test_a_client_that_closes_mid_call_and_dies_slowly_is_reported_as_crashed(tmp_path: Path) -> None:
@@ -465,7 +496,7 @@ def test_a_client_that_closes_mid_call_and_dies_slowly_is_reported_as_crashed(tm
         "async def main():\n"
         "    async with aiohttp.ClientSession() as http, http.ws_connect(os.environ['RTMOCK_URL'], "
         "headers={'Authorization': 'Bearer x'}) as ws:\n"
-        "        await ws.send_json({'type': 'session.update', 'session': {'tools': [{'type': 'function', "
+        "        await ws.send_json({'type': 'session.update', 'session': {'type': 'realtime', 'tools': [{'type': 'function', "
         "'name': 'get_your_info', 'parameters': {}}]}})\n"
         "        await ws.send_json({'type': 'response.create'})\n"
         "        async for msg in ws:\n"
@@ -492,7 +523,7 @@ def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reporte
         "import asyncio, json, os, websockets\n"
         "async def main():\n"
         "    async with websockets.connect(os.environ['RTMOCK_URL'], additional_headers={'Authorization': 'Bearer x'}) as ws:\n"
-        "        await ws.send(json.dumps({'type': 'session.update', 'session': {'tools': ["
+        "        await ws.send(json.dumps({'type': 'session.update', 'session': {'type': 'realtime', 'tools': ["
         f"{{'type': 'function', 'name': '{tool}', 'parameters': {{}}}}]}}}}))\n"
         "        await ws.send(json.dumps({'type': 'conversation.item.create', 'item': {'type': 'message', "
         "'role': 'user', 'content': [{'type': 'input_text', 'text': 'hi'}]}}))\n"

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal
 
 import aiohttp
 import pytest
-from openai import AsyncOpenAI
+import websockets
+from openai import AsyncAzureOpenAI, AsyncOpenAI
 from pydantic import BaseModel, Field
 
 from mockserver.loader import LoadedScenario, load_scenario
@@ -130,8 +131,10 @@ async def test_official_sdk_ga_completes_the_tool_scenarios(server: MockServer) 
 
 
 async def sdk_beta(srv: MockServer, scenario: str) -> str:
-    # `client.beta.realtime.connect` always dials wss://<base_url host:port>/…/realtime
-    client = AsyncOpenAI(api_key="rtmock", base_url=f"{srv.http_base(scenario)}/v1")
+    # OpenAI retired beta; Azure's preview deployments still serve it. `client.beta.realtime.connect`
+    # always dials wss://<endpoint host:port>/openai/realtime?api-version=…&deployment=…
+    client = AsyncAzureOpenAI(api_key="rtmock", azure_endpoint=srv.http_base(scenario),
+                              api_version="2024-10-01-preview")
     text = ""
     async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
         transport = conn._connection.transport  # the SDK's websockets connection
@@ -165,6 +168,25 @@ async def test_official_sdk_beta_completes_the_tool_scenarios_over_tls(
     monkeypatch.setenv("SSL_CERT_FILE", str(server.certificates.ca_file))
     await play_each(server, sdk_beta)
     assert {s.dialect.value for s in server.sessions} == {"beta"}
+    assert all("/openai/realtime?api-version=" in s.request_path for s in server.sessions)
+
+
+async def test_official_sdk_beta_against_openai_gets_the_retirement_error_and_close_4000(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert server.certificates is not None
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.certificates.ca_file))
+    client = AsyncOpenAI(api_key="rtmock", base_url=f"{server.http_base('get_your_info')}/v1")
+    seen = []
+    async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
+        with pytest.raises(websockets.ConnectionClosedError) as closed:
+            async for event in conn:  # the SDK's iterator raises on a close other than 1000
+                seen.append(event)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+    assert [e.type for e in seen] == ["error"]
+    assert seen[0].error.code == "beta_api_shape_disabled"  # type: ignore[union-attr]
+    assert seen[0].error.message == ("The Realtime Beta API is no longer supported. "  # type: ignore[union-attr]
+                                     "Please use /v1/realtime for the GA API.")
 
 
 # ---- an rtclient-style raw client (Azure, beta) ---------------------------------------------------

@@ -28,7 +28,7 @@ async def test_a_raising_observer_does_not_end_the_session() -> None:
         async with aiohttp.ClientSession() as http, http.ws_connect(
             server.ws_url(), headers={"Authorization": "Bearer x"}
         ) as ws:
-            await ws.send_json({"type": "session.update", "session": {"tools": [
+            await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": [
                 {"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}})
             await ws.send_json({"type": "response.create"})
             seen = []
@@ -50,7 +50,7 @@ def test_a_transcript_line_reuses_the_wire_text_and_equals_the_json_form() -> No
     without = Record(7, 0.1234567, Direction.SERVER, event)
     assert dump_record(with_text) == dump_record(without)
     assert json.loads(encode(event)) == event
-    nested = {"type": "session.created", "event_id": "e", "session": {"tools": [], "temperature": 0.8}}
+    nested = {"type": "session.created", "event_id": "e", "session": {"type": "realtime", "tools": [], "temperature": 0.8}}
     assert json.loads(encode(nested)) == nested
 
 
@@ -60,7 +60,7 @@ def test_a_delta_stream_builds_what_the_generic_path_builds() -> None:
     pieces = ["a", "é\"\\\n", "😀"]
     for dialect in Dialect:
         fast, slow = EventFactory(dialect, IdSource(3)), EventFactory(dialect, IdSource(3))
-        kind = "response.audio_transcript.delta" if dialect is Dialect.BETA else "response.output_audio_transcript.delta"
+        kind = "response.audio_transcript.delta" if dialect.beta_shaped else "response.output_audio_transcript.delta"
         built = list(fast.content_deltas("transcript", "resp_1", "item_1", 2)(pieces))
         ids = slow.ids.many("event", len(pieces))
         assert len(set(ids)) == len(pieces) and all(i.startswith("event_") and len(i) == 28 for i in ids)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.client_events import EVENTS
+from mockserver.client_events import event_types
 from mockserver.events import Dialect, IdSource
 from mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
 from mockserver.records import Direction, Record
@@ -98,8 +98,10 @@ def output(call_id: str, text: str = '{"ok": true}', **extra: Any) -> dict[str, 
             "item": {"type": "function_call_output", "call_id": call_id, "output": text}, **extra}
 
 
-def session_update(*tools: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "session.update", "session": {"tools": list(tools or [TOOL])}}
+def session_update(*tools: dict[str, Any], dialect: Dialect = Dialect.GA) -> dict[str, Any]:
+    """A valid session.update declaring `tools` (GA sessions name their type; beta ones have none)."""
+    kind = {"type": "realtime"} if dialect is Dialect.GA else {}
+    return {"type": "session.update", "session": {**kind, "tools": list(tools or [TOOL])}}
 
 
 def get_your_info() -> LoadedScenario:
@@ -142,10 +144,10 @@ def _beta(names: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("dialect", list(Dialect))
 def test_the_tool_round_plays_in_each_dialect(dialect: Dialect) -> None:
-    beta = dialect is Dialect.BETA
+    beta = dialect.beta_shaped
     s = Session(get_your_info(), dialect)
     assert types(s.start()) == ["session.created"]
-    assert types(s.send(session_update())) == ["session.updated"]
+    assert types(s.send(session_update(dialect=dialect))) == ["session.updated"]
     round_one = s.send({"type": "response.create"})
     assert types(round_one) == (_beta(CALL_ROUND_GA) if beta else CALL_ROUND_GA)
     done = s.last("response.function_call_arguments.done")
@@ -213,7 +215,7 @@ def test_every_session_update_is_answered_and_a_later_update_keeps_the_tools() -
     s.start()
     first = s.send(session_update())
     assert types(first) == ["session.updated"] and first[0]["session"]["tools"] == [TOOL]
-    second = s.send({"type": "session.update", "session": {"instructions": "Be brief."}})
+    second = s.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief."}})
     assert types(second) == ["session.updated"]
     assert second[0]["session"]["tools"] == [TOOL] and second[0]["session"]["instructions"] == "Be brief."
     assert second[0]["session"]["id"] == s.sent[0]["session"]["id"]
@@ -314,7 +316,7 @@ INVALID = [
                  "Missing required parameter: 'item'.", id="missing-item"),
     pytest.param({"type": "response.create", "event_id": "e1", "response": "now"}, "invalid_type", "response",
                  "Invalid type for 'response': expected an object, but got a string instead.", id="wrong-type"),
-    pytest.param({"type": "session.update", "event_id": "e1", "session": {"tools": [{"name": "x", "meta": 1}]}},
+    pytest.param({"type": "session.update", "event_id": "e1", "session": {"type": "realtime", "tools": [{"name": "x", "meta": 1}]}},
                  "unknown_parameter", "session.tools[0].meta", "Unknown parameter: 'session.tools[0].meta'.",
                  id="unknown-parameter"),
 ]
@@ -336,8 +338,8 @@ def test_an_unknown_event_type_lists_the_supported_ones() -> None:
     s.start()
     error = error_of(s.send({"type": "response.craete", "event_id": "e2"}))
     assert error["code"] == "invalid_value" and error["param"] == "type" and error["event_id"] == "e2"
-    supported = ", ".join(f"'{t}'" for t in sorted(EVENTS["ga"]))
-    assert error["message"] == f'Invalid value: "response.craete". Supported values are: {supported}.'
+    *most, last = [f"'{t}'" for t in sorted(event_types("ga"))]
+    assert error["message"] == f"Invalid value: 'response.craete'. Supported values are: {', '.join(most)}, and {last}."
 
 
 def test_a_binary_frame_gets_an_error_and_the_session_goes_on() -> None:
@@ -353,7 +355,7 @@ def test_a_binary_frame_gets_an_error_and_the_session_goes_on() -> None:
 def test_rejected_events_never_meet_an_expect() -> None:
     s = Session(get_your_info())
     s.start()
-    s.send({"type": "session.update", "session": {"tools": [{**TOOL, "meta": 1}]}})
+    s.send({"type": "session.update", "session": {"type": "realtime", "tools": [{**TOOL, "meta": 1}]}})
     assert s.notes("rtmock.step.matched") == []
 
 
@@ -440,7 +442,7 @@ def test_appended_audio_commits_to_a_user_item(dialect: Dialect) -> None:
     s.start()
     assert s.send(_audio(MIN_COMMIT_BYTES)) == []
     events = s.send({"type": "input_audio_buffer.commit"})
-    expected = ["input_audio_buffer.committed", "conversation.item.created"] if dialect is Dialect.BETA else [
+    expected = ["input_audio_buffer.committed", "conversation.item.created"] if dialect.beta_shaped else [
         "input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
     assert types(events) == expected
     assert events[1]["item"]["id"] == events[0]["item_id"] and events[1]["item"]["role"] == "user"
@@ -553,7 +555,7 @@ def test_advance_before_the_deadline_sends_nothing() -> None:
 def _parallel(dialect: Dialect = Dialect.GA) -> tuple[Session, dict[str, str]]:
     s = Session(load_scenario(SCENARIOS / "parallel_calls.yaml"), dialect)
     s.start()
-    s.send(session_update(WEATHER))
+    s.send(session_update(WEATHER, dialect=dialect))
     s.send({"type": "response.create"})
     calls = {json.loads(e["arguments"])["city"]: e["call_id"]
              for e in s.sent if e["type"] == "response.function_call_arguments.done"}

@@ -32,7 +32,7 @@ if (!base) {
   console.error(`${secure ? 'RTMOCK_WSS_URL' : 'RTMOCK_URL'} is not set: run me under \`rtmock run\``);
   process.exit(2);
 }
-const url = `${base}${base.includes('?') ? '&' : '?'}model=${MODEL}`;
+const url = base.includes('model=') ? base : `${base}${base.includes('?') ? '&' : '?'}model=${MODEL}`;
 
 const deadline = setTimeout(() => {
   console.error('timed out waiting for the final answer');

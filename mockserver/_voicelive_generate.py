@@ -1,0 +1,175 @@
+"""Generate `_voicelive_shapes.py`, the shapes of Azure Voice Live client events, from the
+`azure-ai-voicelive` package's models (`azure/ai/voicelive/models/_models.py`).
+
+Voice Live's wire protocol is defined by Azure's TypeSpec (azure-rest-api-specs,
+`specification/ai/data-plane/VoiceLive`); the SDK's models are generated from it. This walks the
+models of every `ClientEvent` the SDK knows and writes the same kind of table `_shapes.json` holds for
+the OpenAI dialects (`_shapes_generate.py`), so that `client_events.py` checks Voice Live frames with
+the same checker, wording and null handling. rtmock does not depend on `azure-ai-voicelive` at run
+time: only this generator (and the test that checks the committed table is current) imports it.
+
+    python -m mockserver._voicelive_generate > mockserver/_voicelive_shapes.py
+
+How a model becomes a shape:
+- a field is required when its annotation is not `Optional` (the SDK's own reading: `Optional[...]`
+  is an optional REST property); an optional field may also be `null`;
+- `Union[str, SomeEnum]` (an enum "known values" the service may extend) is a string; `Literal[...]`
+  and a bare enum are closed sets;
+- a model with a `__mapping__` is a discriminated union of its mapped subclasses (by `type`, by `role`
+  for messages, by `model` for end-of-utterance detection); every object is closed.
+`_REQUIRED` lists where rtmock departs from the models, each with its reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import pprint
+import sys
+import types
+import typing
+from typing import Any
+
+__all__ = ["generate", "main", "shapes"]
+
+#: (model, REST field) → required although the model says optional: departures from the models,
+#: each a choice of ours with its reason.
+_REQUIRED: dict[tuple[str, str], str] = {
+    # `item: Optional[ConversationRequestItem]` in the model, but an item.create without an item
+    # creates nothing: the service has nothing to add. rtmock refuses it (missing_required_parameter).
+    ("ClientEventConversationItemCreate", "item"): "an item.create needs an item",
+}
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.models = importlib.import_module("azure.ai.voicelive.models")
+        generated = importlib.import_module("azure.ai.voicelive.models._models")
+        unions = importlib.import_module("azure.ai.voicelive._unions")
+        # the models annotate with "_models.X" / "_unions.Voice" (imported only under TYPE_CHECKING)
+        self.namespace: dict[str, Any] = {**vars(generated), "_models": self.models, "_unions": unions}
+        self.base = importlib.import_module("azure.ai.voicelive._utils.model_base")
+        self.defs: dict[str, Any] = {}
+
+    # ---- types ---------------------------------------------------------------------------------
+
+    def shape(self, tp: Any) -> dict[str, Any]:
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin in (typing.Union, types.UnionType):
+            options = [a for a in args if a is not type(None)]
+            nullable = len(options) < len(args)
+            out = self.union(options)
+            if nullable:
+                out["nullable"] = True
+            return out
+        if origin is typing.Literal:
+            return {"t": "enum", "values": [_value(a) for a in args]}
+        if origin is list:
+            return {"t": "array", "items": self.shape(args[0])}
+        if origin is dict:
+            return {"t": "map", "values": self.shape(args[1])}
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return {"t": "enum", "values": [member.value for member in tp]}
+        if tp is str:
+            return {"t": "string"}
+        if tp is bool:
+            return {"t": "boolean"}
+        if tp is int:
+            return {"t": "integer"}
+        if tp is float:
+            return {"t": "number"}
+        if tp is typing.Any or tp is object:
+            return {"t": "any"}
+        if isinstance(tp, type) and issubclass(tp, self.base.Model):
+            return self.model(tp)
+        raise TypeError(f"no shape for {tp!r}")
+
+    def union(self, options: list[Any]) -> dict[str, Any]:
+        if str in options:
+            # str next to an enum or literals: the enum lists known values, any string goes
+            options = [o for o in options if not _is_string_like(o)]
+            shapes = [{"t": "string"}, *(self.shape(o) for o in options)]
+        else:
+            literals = [_value(v) for o in options if typing.get_origin(o) is typing.Literal for v in typing.get_args(o)]
+            rest = [o for o in options if typing.get_origin(o) is not typing.Literal]
+            shapes = ([{"t": "enum", "values": literals}] if literals else []) + [self.shape(o) for o in rest]
+        flat: list[dict[str, Any]] = []
+        for s in shapes:
+            flat.extend(s["options"] if s.get("t") == "union" and "nullable" not in s else [s])
+        return dict(flat[0]) if len(flat) == 1 else {"t": "union", "options": flat}
+
+    # ---- models --------------------------------------------------------------------------------
+
+    def model(self, cls: type) -> dict[str, Any]:
+        mapping = cls.__dict__.get("__mapping__")
+        if mapping:  # a discriminated base: any of its subclasses
+            return self.union([sub for _, sub in sorted(mapping.items())])
+        name = f"voicelive.{cls.__name__}"
+        if name not in self.defs:
+            self.defs[name] = None  # recursion guard
+            hints = typing.get_type_hints(cls, globalns=self.namespace, localns=self.namespace)
+            fields: dict[str, Any] = {}
+            required: list[str] = []
+            for attr, rest in _rest_fields(cls, self.base).items():
+                field = self.shape(hints[attr])
+                rest_name = rest._rest_name_input or attr  # set by the SDK when a model is first built
+                if (cls.__name__, rest_name) in _REQUIRED:
+                    field.pop("nullable", None)
+                if not field.get("nullable"):
+                    required.append(rest_name)
+                fields[rest_name] = field
+            self.defs[name] = {"t": "object", "fields": dict(sorted(fields.items())), "required": sorted(required)}
+        return {"ref": name}
+
+
+def _rest_fields(cls: type, base: Any) -> dict[str, Any]:
+    """The model's REST fields by attribute name, its bases' first (as the SDK builds them)."""
+    out: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            if isinstance(value, base._RestField):
+                out[attr] = value
+    return out
+
+
+def _value(member: Any) -> Any:
+    return member.value if isinstance(member, enum.Enum) else member
+
+
+def _is_string_like(tp: Any) -> bool:
+    if typing.get_origin(tp) is typing.Literal:
+        return all(isinstance(_value(v), str) for v in typing.get_args(tp))
+    return tp is str or (isinstance(tp, type) and issubclass(tp, enum.Enum) and issubclass(tp, str))
+
+
+def shapes() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(defs, events): `events[type]` is the shape of that Voice Live client event."""
+    walker = _Walker()
+    events: dict[str, Any] = {}
+    for kind, cls in sorted(walker.models.ClientEvent.__mapping__.items()):
+        events[kind] = walker.model(cls)
+    return dict(sorted(walker.defs.items())), events
+
+
+def generate() -> str:
+    version = importlib.import_module("azure.ai.voicelive._version").VERSION
+    defs, events = shapes()
+    return (
+        f'"""Shapes of Azure Voice Live client events, generated by `_voicelive_generate.py` from\n'
+        f"azure-ai-voicelive {version}.\n\n"
+        "Do not edit: regenerate with `python -m mockserver._voicelive_generate > mockserver/_voicelive_shapes.py`.\n"
+        '"""\n\n'
+        "from typing import Any, Final\n\n"
+        f"GENERATED_FROM: Final = 'azure-ai-voicelive {version} (python -m mockserver._voicelive_generate)'\n\n"
+        f"EVENTS: Final[dict[str, Any]] = {pprint.pformat(events, width=110, sort_dicts=False)}\n\n"
+        f"DEFS: Final[dict[str, Any]] = {pprint.pformat(defs, width=110, sort_dicts=False)}\n"
+    )
+
+
+def main() -> None:
+    sys.stdout.write(generate())
+
+
+if __name__ == "__main__":
+    main()

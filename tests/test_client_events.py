@@ -1,0 +1,150 @@
+"""Client events are judged as the service judges them: strictly by the official shapes, nulls in
+optional fields allowed, the mistakes of a beta-to-GA migration refused with the service's codes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from test_judge import Session, assert_passes, create, declare, output, start, user_turn
+
+from harness.findings import Rule
+from mockserver.client_events import Rejection, validate_client_event
+
+
+def refusal(event: dict[str, Any] | str, dialect: str = "ga") -> Rejection:
+    verdict = validate_client_event(event if isinstance(event, str) else json.dumps(event), dialect)
+    assert isinstance(verdict, Rejection), f"accepted: {event}"
+    return verdict
+
+
+def accepted(event: dict[str, Any], dialect: str = "ga") -> None:
+    verdict = validate_client_event(json.dumps(event), dialect)
+    assert not isinstance(verdict, Rejection), verdict
+
+
+@pytest.mark.parametrize("event", [
+    # livekit-agents' generate_reply(), on every reply
+    {"type": "response.create", "response": {"instructions": None, "metadata": {"client_event_id": "e1"}}},
+    {"type": "response.create", "event_id": None, "response": {"tool_choice": "auto", "tools": None}},
+    {"type": "conversation.item.create", "previous_item_id": None,
+     "item": {"type": "function_call_output", "call_id": "call_1", "output": "{}", "id": None}},
+    {"type": "session.update", "session": {"type": "realtime", "instructions": None, "tracing": None,
+                                           "audio": {"input": {"noise_reduction": None, "turn_detection": None}}}},
+])
+def test_null_in_an_optional_field_reads_as_absent(event: dict[str, Any]) -> None:
+    accepted(event)
+
+
+@pytest.mark.parametrize(("session", "code", "param"), [
+    ({"tools": []}, "missing_required_parameter", "session.type"),
+    ({"type": "session"}, "invalid_value", "session.type"),
+    ({"type": "realtime", "turn_detection": {"type": "server_vad"}}, "unknown_parameter", "session.turn_detection"),
+    ({"type": "realtime", "input_audio_format": "pcm16"}, "unknown_parameter", "session.input_audio_format"),
+    ({"type": "realtime", "modalities": ["text"]}, "unknown_parameter", "session.modalities"),
+    ({"type": "realtime", "output_modalities": ["audio", "text"]}, "invalid_value", "session.output_modalities"),
+    ({"type": "realtime", "audio": {"input": "pcm16"}}, "invalid_type", "session.audio.input"),
+    ({"type": "realtime", "audio": {"input": {"format": {"type": "audio/wav"}}}}, "invalid_value",
+     "session.audio.input.format.type"),
+    ({"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": "high"}}}},
+     "invalid_type", "session.audio.input.turn_detection.threshold"),
+    ({"type": "realtime", "tools": [{"type": "function", "name": "f", "meta": 1}]}, "unknown_parameter",
+     "session.tools[0].meta"),
+])
+def test_ga_session_update_mistakes_get_the_services_error(session: dict[str, Any], code: str, param: str) -> None:
+    found = refusal({"type": "session.update", "event_id": "e7", "session": session})
+    assert (found.code, found.param, found.event_id) == (code, param, "e7"), found
+
+
+@pytest.mark.parametrize(("item", "code", "param"), [
+    ({"type": "message", "role": "user"}, "missing_required_parameter", "item.content"),
+    ({"type": "message", "role": "user", "content": [{"type": "text", "text": "hi"}]}, "invalid_value",
+     "item.content[0].type"),
+    ({"type": "message", "role": "bot", "content": []}, "invalid_value", "item.role"),
+    ({"type": "function_call_output", "call_id": "call_1", "output": {"ok": True}}, "invalid_type", "item.output"),
+    ({"type": "function_call_output", "call_id": "call 1!", "output": "{}"}, "invalid_value", "item.call_id"),
+    ({"type": "widget"}, "invalid_value", "item.type"),
+])
+def test_ga_item_mistakes_get_the_services_error(item: dict[str, Any], code: str, param: str) -> None:
+    found = refusal({"type": "conversation.item.create", "item": item})
+    assert (found.code, found.param) == (code, param), found
+
+
+def test_a_beta_session_keeps_its_own_shape() -> None:
+    accepted({"type": "session.update", "session": {"modalities": ["text"], "input_audio_format": "g711_ulaw",
+                                                    "turn_detection": None, "temperature": 0.7}}, "beta")
+    found = refusal({"type": "session.update", "session": {"input_audio_format": "wav"}}, "beta")
+    assert (found.code, found.param) == ("invalid_value", "session.input_audio_format")
+    assert "'pcm16', 'g711_ulaw', and 'g711_alaw'" in found.message
+    assert refusal({"type": "conversation.item.create", "item": {}}, "beta").param == "item.type"
+
+
+@pytest.mark.parametrize("text", ['{"type": "response.create", "x": NaN}', '{"type": "response.create", "x": -Infinity}'])
+def test_nan_and_infinity_are_not_json(text: str) -> None:
+    found = refusal(text)
+    assert found.code == "invalid_json" and "NaN or Infinity" in found.message
+
+
+def test_a_lone_surrogate_is_not_text() -> None:
+    # what JavaScript's JSON.stringify writes for a string cut inside an emoji
+    found = refusal('{"type": "conversation.item.create", "item": {"type": "function_call_output", '
+                    '"call_id": "call_1", "output": "\\ud83d"}}')
+    assert found.code == "invalid_json" and "surrogate" in found.message
+    accepted(json.loads('{"type": "response.create", "response": {"instructions": "\\ud83d\\ude00"}}'))
+
+
+# ---- what the judge makes of them ----------------------------------------------------------------
+
+
+def test_a_refused_ga_session_update_says_its_tools_were_never_declared() -> None:
+    s = Session("get_your_info")
+    s.send({"type": "session.update", "session": {"tools": [{"type": "function", "name": "get_your_info"}],
+                                                  "turn_detection": None}})
+    finding = s.findings[0]
+    assert finding.rule is Rule.INVALID_CLIENT_EVENT
+    assert "Missing required parameter: 'session.type'" in finding.message
+    assert "The whole session.update was refused" in finding.message and "never declared" in finding.message
+
+
+def test_a_defensive_response_cancel_with_nothing_active_is_not_a_finding() -> None:
+    s = start("get_your_info")
+    s.send({"type": "response.cancel"})  # barge-in code cancels before it knows whether anything plays
+    assert s.server("error")[-1]["error"]["code"] == "response_cancel_not_active"
+    call = s.calls()[0]
+    output(s, call)
+    s.send({"type": "response.cancel"})
+    create(s)
+    assert_passes(s)
+
+
+def test_a_livekit_style_reply_with_null_instructions_passes() -> None:
+    s = Session("get_your_info")
+    declare(s)
+    user_turn(s)
+    call = s.calls()[0]
+    output(s, call, previous_item_id=None)
+    create(s, response={"instructions": None, "metadata": {"client_event_id": "e9"}})
+    assert s.server("response.created")[-1]["response"]["metadata"] == {"client_event_id": "e9"}
+    assert_passes(s)
+
+
+def test_a_beta_client_on_openais_endpoint_is_refused_with_the_retirement_error_and_judged_so() -> None:
+    from test_judge import SCENARIOS
+
+    from harness.judge import Judge
+    from mockserver.events import Dialect, IdSource
+    from mockserver.loader import load_scenario
+    from mockserver.records import Record
+    from mockserver.session import Close, ConnectionRefusal, SessionCore
+
+    judge = Judge(session_id="sess_beta", scenario_name="get_your_info")
+    records: list[Record] = []
+    core = SessionCore(load_scenario(SCENARIOS / "get_your_info.yaml"), Dialect.BETA, records.append,
+                       ids=IdSource(1), refusal=ConnectionRefusal("beta_api_shape_disabled", "retired", 4000))
+    actions = core.start(0.0)
+    assert [r.type for r in records if r.event] == ["error", "rtmock.closed"]
+    assert actions[-1] == Close(4000, "invalid_request_error.beta_api_shape_disabled") and core.closed
+    findings = [f for r in records for f in judge.feed(r)]
+    assert [f.rule for f in findings] == [Rule.BETA_RETIRED]
+    assert "OpenAI-Beta: realtime=v1" in findings[0].hint and "Azure's preview path" in findings[0].hint
