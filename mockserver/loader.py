@@ -4,11 +4,16 @@ Every problem is one line, `file:line:column: what is wrong; what to write inste
 `ScenarioError` (the scenario author's fault, never the client's). YAML is read with a restricted safe
 loader: plain JSON-like values only (no tags that build objects, no timestamps, sets or binary), no
 duplicate keys, no recursive aliases, bounded nesting, and bounded in size even when aliases expand.
+A scenario path is hostile input too: only a regular file is read (never a FIFO, a device or
+/dev/zero behind a symlink), and at most `MAX_FILE_BYTES` of it.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +26,13 @@ from .scenario import ExpectStep, FunctionCallPart, RespondStep, Scenario, build
 __all__ = ["CallRef", "LoadedScenario", "load_scenario", "load_scenario_text"]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-MAX_NODES = 200_000  # after alias expansion: stops "billion laughs" documents
+MAX_NODES = 200_000  # while composing, and after alias expansion: stops "billion laughs" documents
 MAX_DEPTH = 100  # nesting, also after alias expansion: deeper documents would exhaust the stack
+#: Characters of text (keys and values) once every alias is expanded: a document without aliases
+#: cannot go past it (its text is at most MAX_FILE_BYTES), one that repeats a long string can.
+MAX_TEXT_CHARS = MAX_FILE_BYTES
+#: Digits of an integer: every value goes out as JSON text, and Python writes at most this many.
+MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 
 Path_ = tuple[str | int, ...]
 
@@ -66,16 +76,24 @@ _TAG_PREFIX = "tag:yaml.org,2002:"
 class _Loader(yaml.SafeLoader):
     """The safe loader, narrowed to what JSON can carry (scenario values end up in JSON frames):
     unquoted dates stay text, and the object-building tags !!binary, !!set, !!omap, !!pairs and
-    !!timestamp are refused. Nesting is bounded while composing, before recursion can run out."""
+    !!timestamp are refused. Nesting and the number of values are bounded while composing, before
+    recursion or memory can run out (a 4 MB flow list holds two million values)."""
 
     depth = 0
+    nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         self.depth += 1
+        self.nodes += 1  # an alias counts too: it stands for at least one value once expanded
         try:
             if self.depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise yaml.composer.ComposerError(None, None, f"nests more than {MAX_DEPTH} levels deep; flatten it", mark)
+            if self.nodes > MAX_NODES:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_NODES} values in one scenario (this is value {self.nodes}); "
+                    "split it into several scenarios, or shorten its lists", mark)
             node = super().compose_node(parent, index)
             assert node is not None  # the stubs allow None; a node is always composed here
             return node
@@ -87,6 +105,28 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != _TAG_PREFIX + "timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """An integer, refused before it is computed when its digits could not be written as JSON
+    (Python refuses more than `MAX_INT_DIGITS` in a conversion, and sexagesimal 1:2:3… or hex
+    forms of that length would take long to compute)."""
+    text = str(node.value).replace("_", "").lstrip("+-")
+    value = None
+    if len(text) <= MAX_INT_DIGITS:
+        try:
+            value = yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+            str(value)  # hex, octal and binary forms can still have too many decimal digits
+        except ValueError:
+            value = None
+    if value is None:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"an integer of {len(text)} digits is too long: a number is sent as JSON, with at most "
+            f"{MAX_INT_DIGITS} decimal digits; quote it to send it as text", node.start_mark)
+    return value
+
+
+_Loader.add_constructor(_TAG_PREFIX + "int", _construct_int)
 
 
 def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -141,11 +181,13 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def _check_graph(root: yaml.Node, where: str) -> None:
-    """Aliases make the node tree a graph: refuse cycles, and bound its size and depth once every
-    alias is expanded (the "billion laughs" document is a few lines of text). Iterative, and linear
-    in the number of distinct nodes, so it fails fast whatever the expansion would be."""
+    """Aliases make the node tree a graph: refuse cycles, and bound its size, depth and text once
+    every alias is expanded (the "billion laughs" document is a few lines of text; 150,000 uses of
+    one megabyte string are 150 GB once the session sends them). Iterative, and linear in the number
+    of distinct nodes, so it fails fast whatever the expansion would be."""
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
+    chars: dict[int, int] = {}  # characters of text, keys and values: what a value costs once sent
     on_path: set[int] = set()
     stack: list[tuple[yaml.Node, list[yaml.Node]]] = [(root, _children(root))]
     on_path.add(id(root))
@@ -166,7 +208,9 @@ def _check_graph(root: yaml.Node, where: str) -> None:
         kids = _children(node)
         size[id(node)] = 1 + sum(size[id(k)] for k in kids)
         depth[id(node)] = 1 + max((depth[id(k)] for k in kids), default=0)
-    for measure, limit, what in ((size, MAX_NODES, "values"), (depth, MAX_DEPTH, "levels deep")):
+        chars[id(node)] = len(node.value) if isinstance(node, yaml.ScalarNode) else sum(chars[id(k)] for k in kids)
+    for measure, limit, what in ((size, MAX_NODES, "values"), (depth, MAX_DEPTH, "levels deep"),
+                                 (chars, MAX_TEXT_CHARS, "characters of text")):
         if measure[id(root)] <= limit:
             continue
         # point at the innermost value that is over the limit: where the expansion happens
@@ -256,17 +300,7 @@ def _read_yaml(text: str, where: str) -> tuple[Any, _Positions]:
 def load_scenario(path: str | Path) -> LoadedScenario:
     """Read and check a scenario file; raise `ScenarioError` naming file:line:column on any problem."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(str(p), 1, 1, f"file is {size} bytes; a scenario is at most {MAX_FILE_BYTES}")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(str(p), None, None, f"no such scenario file{_nearby(p)}") from None
-    except IsADirectoryError:
-        raise ScenarioError(str(p), None, None, "is a directory; name the .yaml files in it") from None
-    except OSError as exc:
-        raise ScenarioError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
+    raw = _read_file(p)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -275,6 +309,53 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         raise ScenarioError(str(p), line, col, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}: {exc.reason}); "
                             "save the file as UTF-8") from None
     return load_scenario_text(text, path=str(p), default_name=p.stem)
+
+
+#: What a path that is not a regular file is, in words (`stat.S_IFMT` of its mode).
+_FILE_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+               stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+
+
+def _read_file(p: Path) -> bytes:
+    """The bytes of a regular file of at most `MAX_FILE_BYTES`. Anything else is refused before it is
+    read: a FIFO would block the read until a writer comes (forever), /dev/zero or /dev/urandom
+    behind a symlink would fill memory. The file is opened non-blocking and checked again once open
+    (it may have been replaced since the stat), and read only up to the cap, whatever it claims."""
+    where = str(p)
+    try:
+        mode = os.stat(p).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(where, mode)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise _not_regular(where, status.st_mode)
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        raise ScenarioError(where, None, None, f"no such scenario file{_nearby(p)}") from None
+    except OSError as exc:
+        raise ScenarioError(where, None, None, f"cannot read: {exc.strerror or exc}") from None
+    if size > MAX_FILE_BYTES:
+        size = max(size, status.st_size)
+        raise ScenarioError(where, 1, 1, f"the file is {size} bytes, more than the {MAX_FILE_BYTES} "
+                            f"({MAX_FILE_BYTES // (1024 * 1024)} MiB) a scenario may be; split it into "
+                            "several scenarios, or shorten its long values")
+    return b"".join(chunks)
+
+
+def _not_regular(where: str, mode: int) -> ScenarioError:
+    kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    if stat.S_ISDIR(mode):
+        return ScenarioError(where, None, None, "is a directory; name the .yaml files in it")
+    return ScenarioError(where, None, None, f"is {kind}, not a regular file: rtmock reads a scenario only from a "
+                         "regular file; name the .yaml file itself (copy the scenario into one)")
 
 
 def _nearby(p: Path) -> str:
