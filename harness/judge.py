@@ -228,10 +228,10 @@ class Judge:
             return
         if error.get("type", "invalid_request_error") != "invalid_request_error":
             return
-        if code in BENIGN_REFUSALS:
-            return  # the service refuses it, and says the client may send it anyway: not a bug
         sent = _client_object(cause)
         kind = sent.get("type") if sent is not None and isinstance(sent.get("type"), str) else None
+        if code in BENIGN_REFUSALS or (kind, code) in BENIGN_REFUSALS:
+            return  # the service refuses it, and a correct client may send it anyway: not a bug
         if (kind, code, param) in self._refusals:
             return  # the same mistake again (each audio chunk of a stream, say): one finding says it
         self._refusals.add((kind, code, param))
@@ -564,13 +564,17 @@ class Judge:
         return " before the session ended"
 
 
-#: Refusals that are not findings, with why. The service refuses these events, yet documents (or
-#: plainly allows) sending them defensively: failing a client for one would be a false alarm.
-BENIGN_REFUSALS: dict[str, str] = {
-    # "The server will respond with a response.done event ... If there is no response to cancel, the
-    # server will respond with an error. It's safe to call response.cancel even if no response is in
-    # progress" (openai `ResponseCancelEventParam`, GA): barge-in code cancels before it knows.
+#: Refusals that are not findings, by error code or (event type, code), with why. The service
+#: refuses these events, yet documents (or plainly allows) sending them defensively, or they come
+#: from a race a correct client cannot avoid: failing a client for one would be a false alarm.
+BENIGN_REFUSALS: dict[str | tuple[str, str], str] = {
+    # "It's safe to call response.cancel even if no response is in progress, an error will be
+    # returned the session will remain unaffected" (openai ResponseCancelEventParam)
     "response_cancel_not_active": "response.cancel is documented as safe to send when no response is active",
+    # barge-in truncates at the playback position the client measured; the audio may be shorter, or
+    # the item already gone, by the time the truncate arrives. The conversation is unaffected.
+    "item_truncate_invalid_item_id": "a truncate racing the item's removal changes nothing",
+    ("conversation.item.truncate", "invalid_value"): "a truncate past the audio's end changes nothing",
 }
 
 #: Errors the service sends instead of serving a connection at all, with the rule and what to change.

@@ -28,6 +28,7 @@ class Conversation:
     outputs: dict[str, str] = field(default_factory=dict)  # call_id → id of its first output item
     active: ActiveResponse | None = None
     audio_bytes: int = 0
+    audio_ms: dict[str, int] = field(default_factory=dict)  # assistant audio item id → its audio's length (ms)
 
     @property
     def last_item_id(self) -> str | None:
@@ -55,6 +56,7 @@ class Conversation:
 
     def delete(self, item_id: str) -> bool:
         item = self.items.pop(item_id, None)
+        self.audio_ms.pop(item_id, None)
         if item is not None and item.get("type") == "function_call" and isinstance(item.get("call_id"), str):
             self.calls.pop(item["call_id"], None)  # a deleted call can no longer be answered
         return item is not None

@@ -302,16 +302,17 @@ class SessionCore:
             self._speech_item = None
             self._emit(self.events.audio_cleared())
         elif kind in ("conversation.item.retrieve", "conversation.item.delete", "conversation.item.truncate"):
-            item_id = event["item_id"]
-            if item_id not in conv.items:
-                self._reject(Rejection("item_not_found", f"Item with item_id '{item_id}' not found.", "item_id", event_id))
+            if (refused := self._item_refusal(event)) is not None:
+                self._reject(refused)
                 return
+            item_id = event["item_id"]
             if kind == "conversation.item.retrieve":
                 self._emit(self.events.item_retrieved(conv.items[item_id]))
             elif kind == "conversation.item.delete":
                 conv.delete(item_id)
                 self._emit(self.events.item_deleted(item_id))
             else:
+                conv.audio_ms[item_id] = event["audio_end_ms"]
                 self._emit(self.events.item_truncated(item_id, event["content_index"], event["audio_end_ms"]))
         elif kind == "transcription_session.update":
             self._reject(Rejection("unsupported", "rtmock does not script transcription sessions.", "type", event_id))
@@ -321,6 +322,34 @@ class SessionCore:
                                    "type", event_id))
             return
         self._offer(index, event)
+
+    def _item_refusal(self, event: dict[str, Any]) -> Rejection | None:
+        """Why the service refuses a retrieve, delete or truncate (codes and texts as observed:
+        docs/protocol-notes.md); None when it carries it out."""
+        kind, item_id, event_id = event["type"], event["item_id"], event.get("event_id")
+        item = self.conversation.items.get(item_id)
+        if item is None:
+            verb = kind.rsplit(".", 1)[1]
+            if verb == "truncate":
+                return Rejection("item_truncate_invalid_item_id", f"Item with item_id not found: {item_id}", None, event_id)
+            doing = {"retrieve": "retrieving", "delete": "deleting"}[verb]
+            return Rejection(f"item_{verb}_invalid_item_id",
+                             f"Error {doing} item: the item with id '{item_id}' does not exist.", None, event_id)
+        if kind != "conversation.item.truncate":
+            return None
+        # "Only assistant message items can be truncated"; "If the audio_end_ms is greater than the
+        # actual audio duration, the server will respond with an error" (openai ConversationItemTruncateEvent)
+        audio_ms = self.conversation.audio_ms.get(item_id)
+        if item.get("role") != "assistant" or audio_ms is None:
+            return Rejection("unsupported_content_type", "Only model output audio messages can be truncated",
+                             None, event_id)
+        if event["content_index"] != 0:
+            return Rejection("invalid_value", f"Invalid value: {event['content_index']}. The item has one content "
+                             "part: content_index must be 0.", "content_index", event_id)
+        if event["audio_end_ms"] > audio_ms:
+            return Rejection("invalid_value", f"Audio content of {audio_ms}ms is already shorter than "
+                             f"{event['audio_end_ms']}ms", None, event_id)
+        return None
 
     # ---- server VAD ------------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class OutputStreams:
             item["content"] = [{"type": content_type, "text": text}]
         else:
             pcm = pcm16_tone(seconds or 0.0)
+            self._conversation.audio_ms[item_id] = len(pcm) // 48  # 24 kHz, 2 bytes a sample
             step = max(2, (len(pcm) // max(1, chunks)) // 2 * 2)
             audio = [b64(pcm[start:start + step]) for start in range(0, max(1, len(pcm)), step)]
             for event, wire in ev.content_deltas("audio", active.id, item_id, output_index)(audio):

@@ -148,3 +148,44 @@ def test_a_beta_client_on_openais_endpoint_is_refused_with_the_retirement_error_
     findings = [f for r in records for f in judge.feed(r)]
     assert [f.rule for f in findings] == [Rule.BETA_RETIRED]
     assert "OpenAI-Beta: realtime=v1" in findings[0].hint and "Azure's preview path" in findings[0].hint
+
+
+# ---- items: retrieve, delete, truncate -----------------------------------------------------------
+
+
+def audio_answer() -> Session:
+    s = start("audio_answer")
+    output(s, s.calls()[0])
+    create(s)
+    return s
+
+
+def test_unknown_items_get_the_services_codes_and_texts() -> None:
+    s = start("get_your_info")
+    for kind, code, text in [
+        ("retrieve", "item_retrieve_invalid_item_id", "Error retrieving item: the item with id 'item_x' does not exist."),
+        ("delete", "item_delete_invalid_item_id", "Error deleting item: the item with id 'item_x' does not exist."),
+        ("truncate", "item_truncate_invalid_item_id", "Item with item_id not found: item_x"),
+    ]:
+        extra = {"content_index": 0, "audio_end_ms": 10} if kind == "truncate" else {}
+        s.send({"type": f"conversation.item.{kind}", "item_id": "item_x", "event_id": f"e_{kind}", **extra})
+        error = s.server("error")[-1]["error"]
+        assert (error["code"], error["message"], error["event_id"]) == (code, text, f"e_{kind}")
+    assert [f.rule for f in s.findings] == [Rule.INVALID_CLIENT_EVENT] * 2, "a truncate racing a removal is benign"
+
+
+def test_only_assistant_audio_is_truncated_and_not_past_its_end() -> None:
+    s = audio_answer()
+    audio_item = next(e["item"]["id"] for e in s.server("response.output_item.done") if e["item"]["type"] == "message")
+    user_item = next(e["item"]["id"] for e in s.server("conversation.item.added") if e["item"].get("role") == "user")
+    s.send({"type": "conversation.item.truncate", "item_id": audio_item, "content_index": 0, "audio_end_ms": 9000})
+    assert s.server("error")[-1]["error"]["message"] == "Audio content of 500ms is already shorter than 9000ms"
+    s.send({"type": "conversation.item.truncate", "item_id": audio_item, "content_index": 0, "audio_end_ms": 200})
+    assert s.server("conversation.item.truncated")[-1]["audio_end_ms"] == 200
+    s.send({"type": "conversation.item.truncate", "item_id": audio_item, "content_index": 0, "audio_end_ms": 300})
+    assert "already shorter than 300ms" in s.server("error")[-1]["error"]["message"], "truncated audio stays short"
+    assert s.findings == [], "a truncate past the end is a playback-clock race, not a bug"
+    s.send({"type": "conversation.item.truncate", "item_id": user_item, "content_index": 0, "audio_end_ms": 0})
+    error = s.server("error")[-1]["error"]
+    assert (error["code"], error["message"]) == ("unsupported_content_type", "Only model output audio messages can be truncated")
+    assert [f.rule for f in s.findings] == [Rule.INVALID_CLIENT_EVENT]

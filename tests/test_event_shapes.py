@@ -338,9 +338,6 @@ async def test_errors_echoes_cancel_and_audio_commit_fit_the_official_models(
         await peer.until(lambda e: e["type"] == echo and e["item"]["id"] == "msg_client_1")
         await peer.send({"type": "conversation.item.retrieve", "item_id": "msg_client_1"})
         await peer.until_type("conversation.item.retrieved")
-        await peer.send({"type": "conversation.item.truncate", "item_id": "msg_client_1", "content_index": 0,
-                         "audio_end_ms": 0})
-        await peer.until_type("conversation.item.truncated")
         await peer.send({"type": "conversation.item.delete", "item_id": "msg_client_1"})
         await peer.until_type("conversation.item.deleted")
         await peer.send({"type": "input_audio_buffer.append", "audio": AUDIO_200MS})
@@ -353,6 +350,10 @@ async def test_errors_echoes_cancel_and_audio_commit_fit_the_official_models(
         await peer.send({"type": "response.create", "response": {"metadata": {"topic": "probe"}}})
         done = await peer.until_type("response.done")
         call = done["response"]["output"][2]
+        audio_item = done["response"]["output"][1]["id"]  # only assistant audio can be truncated
+        await peer.send({"type": "conversation.item.truncate", "item_id": audio_item, "content_index": 0,
+                         "audio_end_ms": 50})
+        await peer.until_type("conversation.item.truncated")
         assert [o["type"] for o in done["response"]["output"]] == ["message", "message", "function_call"]
         assert done["response"]["metadata"] == {"topic": "probe"}
         await peer.send(function_output(call["call_id"], json.dumps({"answer": 42})))
@@ -374,7 +375,7 @@ async def test_errors_echoes_cancel_and_audio_commit_fit_the_official_models(
             "bad_json": "invalid_json",
             "unknown_type": "invalid_value",
             "unknown_parameter": "unknown_parameter",
-            "retrieve_missing": "item_not_found",
+            "retrieve_missing": "item_retrieve_invalid_item_id",
             "unknown_call": "invalid_tool_call_id",
             "create_while_active": "conversation_already_has_active_response",
         }

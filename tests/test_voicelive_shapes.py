@@ -252,9 +252,6 @@ async def test_errors_echoes_cancel_and_audio_commit_fit_the_voicelive_models(ht
         await peer.until(lambda e: e["type"] == "conversation.item.created" and e["item"]["id"] == "msg_client_1")
         await peer.send({"type": "conversation.item.retrieve", "item_id": "msg_client_1"})
         await peer.until_type("conversation.item.retrieved")
-        await peer.send({"type": "conversation.item.truncate", "item_id": "msg_client_1", "content_index": 0,
-                         "audio_end_ms": 0})
-        await peer.until_type("conversation.item.truncated")
         await peer.send({"type": "conversation.item.delete", "item_id": "msg_client_1"})
         await peer.until_type("conversation.item.deleted")
         await peer.send({"type": "input_audio_buffer.append", "audio": AUDIO_200MS})
@@ -268,6 +265,10 @@ async def test_errors_echoes_cancel_and_audio_commit_fit_the_voicelive_models(ht
                          "response": {"metadata": {"topic": "probe"}, "commit": True}})
         done = await peer.until_type("response.done")
         call = done["response"]["output"][2]
+        audio_item = done["response"]["output"][1]["id"]  # only assistant audio can be truncated
+        await peer.send({"type": "conversation.item.truncate", "item_id": audio_item, "content_index": 0,
+                         "audio_end_ms": 50})
+        await peer.until_type("conversation.item.truncated")
         assert [o["type"] for o in done["response"]["output"]] == ["message", "message", "function_call"]
         assert done["response"]["metadata"] == {"topic": "probe"}
         assert done["response"]["voice"] == azure["voice"]  # the session's voice, as the response used it
@@ -293,7 +294,7 @@ async def test_errors_echoes_cancel_and_audio_commit_fit_the_voicelive_models(ht
             "unknown_type": "invalid_value",
             "unknown_parameter": "unknown_parameter",
             "missing_voice_name": "missing_required_parameter",
-            "retrieve_missing": "item_not_found",
+            "retrieve_missing": "item_retrieve_invalid_item_id",
             "unknown_call": "invalid_tool_call_id",
             "avatar": "unsupported",
             "create_while_active": "conversation_already_has_active_response",
