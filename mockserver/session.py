@@ -132,7 +132,7 @@ class SessionCore:
         self.events = EventFactory(self.dialect, self.ids)
         self.conversation = Conversation()
         self.session = self.events.default_session(self.model)
-        self.session.update(copy.deepcopy(self.scenario.scenario.session))
+        _merge(self.session, self.scenario.scenario.session)  # a scenario's `session:` merges as an update does
         self.complete = False
         self.closed = False
         self._index = 0

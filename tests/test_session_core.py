@@ -711,3 +711,28 @@ def test_any_frames_never_raise_and_every_refusal_is_an_error(scenario: LoadedSc
     assert all(isinstance(e.get("event_id"), str) for e in s.sent if e["type"] != "custom.event")
     times = [r.time for r in s.records]
     assert times == sorted(times)
+
+
+def test_a_scenarios_session_block_merges_into_the_default_session_at_every_depth() -> None:
+    s = Session("""
+session:
+  audio: {input: {turn_detection: null}}
+  instructions: Be brief.
+steps:
+  - expect: response.create
+""")
+    created = s.start()[0]["session"]
+    assert created["audio"]["input"]["turn_detection"] is None and created["instructions"] == "Be brief."
+    assert created["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": 24000}, "audio.output kept"
+    assert created["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}, "audio.input.format kept"
+
+
+def test_a_send_step_whose_keys_need_escaping_goes_out_as_valid_json() -> None:
+    s = Session("""
+steps:
+  - send: {type: "x.custom", "quote\\"d": 1, "back\\\\slash": "v", "tab\\tkey": "v"}
+""")
+    s.start()
+    assert s.raw == []
+    sent = next(e for e in s.sent if e["type"] == "x.custom")
+    assert sent['quote"d'] == 1 and sent["back\\slash"] == "v" and sent["tab\tkey"] == "v"
