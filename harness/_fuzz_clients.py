@@ -23,6 +23,8 @@ __all__ = ["Client", "CoroutineClient", "ProcessClient", "TaskClient"]
 CoroutineClient = Callable[[str], Awaitable[Any]]
 
 _TAIL_LINES = 60
+_CHUNK = 1 << 16  # bytes read from a client's pipe at a time
+_LINE_KEEP = 1024  # bytes of a line kept (a line is shown cut to 300 characters)
 
 
 def _last_traceback(lines: Sequence[str], keep: int = 12) -> list[str]:
@@ -80,12 +82,34 @@ class ProcessClient(Client):
         return cls(number, token, proc)
 
     async def _read(self, stream: asyncio.StreamReader | None) -> None:
+        """Drain one of the client's pipes to its end, keeping the last lines. Read in chunks, never by
+        line: a line longer than a line reader's limit would stop it, the pipe would fill, the client
+        would block writing, and its exit could not be seen (asyncio reports a process's end only once
+        its pipes reach EOF). Only the first `_LINE_KEEP` characters of a line are kept."""
         if stream is None:
             return
-        with contextlib.suppress(ValueError):  # a line longer than the stream limit: skip the rest
-            while line := await stream.readline():
-                text = line.decode("utf-8", "replace").rstrip("\n")
-                self.tail.append(text if len(text) <= 300 else text[:297] + "…")
+        line: list[bytes] = []  # the start of the line being read (at most _LINE_KEEP bytes of it)
+        kept = 0
+        cut = False
+        while chunk := await stream.read(_CHUNK):
+            *ended, rest = chunk.split(b"\n")
+            for piece in ended:
+                if kept < _LINE_KEEP:
+                    line.append(piece[: _LINE_KEEP - kept])
+                self._keep_line(b"".join(line), cut or kept + len(piece) > _LINE_KEEP)
+                line, kept, cut = [], 0, False
+            if kept < _LINE_KEEP:
+                line.append(rest[: _LINE_KEEP - kept])
+            cut = cut or kept + len(rest) > _LINE_KEEP
+            kept = min(_LINE_KEEP, kept + len(rest))
+        if line and any(line):
+            self._keep_line(b"".join(line), cut)
+
+    def _keep_line(self, data: bytes, cut: bool) -> None:
+        text = data.decode("utf-8", "replace").rstrip("\r")
+        if cut or len(text) > 300:
+            text = text[:297] + "…"
+        self.tail.append(text)
 
     async def _watch(self, readers: Sequence[asyncio.Future[None]]) -> None:
         await self.proc.wait()
