@@ -47,7 +47,10 @@ def _contains(haystack: Any, needle: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if value is not _MISSING else "nothing"
+    try:
+        text = json.dumps(value, ensure_ascii=False) if value is not _MISSING else "nothing"
+    except (RecursionError, ValueError):
+        text = f"({type(value).__name__} nested too deeply to show)"
     return text if len(text) <= 120 else text[:119] + "…"
 
 
@@ -75,6 +78,8 @@ def _check(value: Any, expected: Any) -> str | None:
             parsed = json.loads(value)
         except json.JSONDecodeError:
             return f"is {_short(value)}, which is not valid JSON"
+        except RecursionError:  # valid JSON, nested deeper than Python's parser goes
+            return f"is {_short(value)}, whose JSON nests too deeply to read"
         return None if _contains(parsed, arg) else f"is {_short(value)}, whose JSON does not contain {_short(arg)}"
     if value is _MISSING:
         return "is missing"

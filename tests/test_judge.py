@@ -552,6 +552,14 @@ def test_an_output_that_does_not_match_is_reported_at_once_saying_what_differs()
     assert "item.output is" in finding.message and 'does not contain {"status": "ok"}' in finding.message
 
 
+def test_an_output_nested_100000_deep_is_a_mismatch_not_a_recursion_error() -> None:
+    s = start(inline(MATCHED))
+    (call,) = s.calls()
+    output(s, call, "[" * 100_000 + "]" * 100_000)
+    finding = one(s.findings)
+    assert finding.rule is Rule.SCENARIO_MISMATCH and "nests too deeply to read" in finding.message
+
+
 def test_an_output_sent_before_its_step_is_reached_is_matched_when_it_is() -> None:
     held = MATCHED.replace("arguments: {query: food}}\n", "arguments: {query: food}}\n    hold: 1s\n")
     assert held != MATCHED
