@@ -31,12 +31,7 @@ __all__ = ["ClientProcess", "PreparedRun", "client_env_for", "prepare_run"]
 def client_env_for(host: str, port: int, ca_file: Path | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The user's environment plus what points common clients at the server (see the README)."""
     env = dict(os.environ if base is None else base)
-    env.update(client_environment_for(host, port, ca_file))
-    env.setdefault("OPENAI_API_KEY", "rtmock-dummy-key")
-    # the websockets library sends even ws://127.0.0.1 through a configured HTTPS_PROXY
-    for key in ("NO_PROXY", "no_proxy"):
-        hosts = [h for h in env.get(key, "").split(",") if h]
-        env[key] = ",".join(dict.fromkeys([*hosts, "127.0.0.1", "localhost", "::1"]))
+    env.update(client_environment_for(host, port, ca_file, base=env))
     return env
 
 
