@@ -37,6 +37,7 @@ class _Call:
     response_id: str
     output_index: int | None = None  # record index of the accepted output
     deadline: float | None = None
+    bound: float | None = None  # the seconds `deadline` allows, for messages
     step: int | None = None  # the expect step awaiting its output
     line: int | None = None
     match: dict[str, Any] | None = None
@@ -191,7 +192,7 @@ class Judge:
                 rnd.done_at = record.time
                 for call in rnd.calls.values():
                     if call.deadline is None:
-                        call.deadline = record.time + self.default_within
+                        call.deadline, call.bound = record.time + self.default_within, self.default_within
                 if event["response"].get("status") == "cancelled" and not any(c.output_index for c in rnd.calls.values()):
                     rnd.resolved = True  # a cancelled response's calls need no answer
                 self._maybe_arm_trigger(rnd, record.time)
@@ -477,12 +478,12 @@ class Judge:
         note = record.event or {}
         kind = note.get("type")
         if kind == "rtmock.step.reached":
-            within = float(note.get("within") or self.default_within)
+            within = float(note["within"]) if note.get("within") is not None else self.default_within
             wait = StepWait(int(note["step"]), int(note["line"]), str(note["expect"]), record.time + within,
                              note.get("match"), tools=[str(t) for t in note.get("tools") or []])
             call = self._calls.get(note.get("call_id") or "")
             if wait.expect == "function_call_output" and call is not None:
-                call.deadline = wait.deadline
+                call.deadline, call.bound = wait.deadline, within
                 call.step, call.line, call.match = wait.step, wait.line, wait.match
                 if call.match:
                     self._check_output_match(call, record)  # the output may have come before the step
@@ -523,7 +524,7 @@ class Judge:
             for call in rnd.missing:
                 if call.deadline is not None and call.deadline <= now:
                     early = self._ended_early(call.deadline, at)
-                    within = f" within {call.deadline - (rnd.done_at or 0):.1f}s"
+                    within = f" within {call.bound:g}s" if call.bound is not None else ""
                     self._add(Rule.MISSING_OUTPUT,
                               f"No function_call_output for call {call.name} ({call.call_id}){early or within}: the "
                               "model waits for the tool result and the app hangs.",

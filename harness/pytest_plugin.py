@@ -78,7 +78,8 @@ class RtmockServer:
         self._result: RunResult | None = None
 
     async def _start(self) -> LiveJudge:
-        self.server = MockServer([self.scenario], record_dir=self._record_dir, tls=self._tls)
+        self.server = MockServer([self.scenario], record_dir=self._record_dir, tls=self._tls,
+                                 default_within=self._within)
         judge = LiveJudge(default_within=self._within)
         self.server.observers.append(judge)
         await self.server.start()

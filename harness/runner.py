@@ -88,6 +88,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     result = RunResult(scenario, list(command))
     judge = LiveJudge(default_within=opts.within)
     server = MockServer([scenario], record_dir=opts.transcript_dir, seed=opts.seed, tls=opts.tls,
+                        default_within=opts.within,
                         host=prepared.host if prepared else "127.0.0.1", sock=prepared.sock if prepared else None)
     server.observers.append(judge)
     if opts.stream is not None:

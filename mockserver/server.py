@@ -94,6 +94,7 @@ class MockServer:
         seed: int | str | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
+        default_within: float | None = None,
         certificates: CertificatePaths | None = None,
         sock: socket.socket | None = None,
     ) -> None:
@@ -114,6 +115,8 @@ class MockServer:
         self.seed = seed
         self.max_message_bytes = max_message_bytes
         self.send_timeout = send_timeout
+        #: the bound of expect steps that give none (`--within`); else each scenario's `defaults.within`
+        self.default_within = default_within
         self.certificates = certificates
         self.observers: list[Observer] = []
         #: Exceptions raised by observers: bugs in rtmock (or a user's observer), never the client's fault.
@@ -329,7 +332,7 @@ class MockServer:
         started = clock()
         core = SessionCore(scenario, dialect, on_record, ids=IdSource(seed), model=request.query.get("model") or
                            request.query.get("deployment") or "gpt-realtime", started=started,
-                           refusal=self._refusal(request, scenario))
+                           refusal=self._refusal(request, scenario), default_within=self.default_within)
         info.core = core
         info.id = core.session["id"]
         self.sessions.append(info)

@@ -127,6 +127,9 @@ class SessionCore:
     model: str = "gpt-realtime"
     started: float = 0.0
     refusal: ConnectionRefusal | None = None
+    #: the bound of expect steps that give none (`rtmock run --within`); else the scenario's default.
+    #: Each step's effective bound is decided here once and noted; the judge takes it from the note.
+    default_within: float | None = None
 
     def __post_init__(self) -> None:
         self.events = EventFactory(self.dialect, self.ids)
@@ -507,7 +510,8 @@ class SessionCore:
 
     def _run_script(self) -> Generator[_Wait, None, None]:
         steps = self.scenario.scenario.steps
-        default_within = self.scenario.scenario.defaults.within
+        default_within = self.default_within if self.default_within is not None \
+            else self.scenario.scenario.defaults.within
         i = 0
         trigger: dict[str, Any] | None = None
         while i < len(steps):

@@ -210,7 +210,7 @@ def test_missing_output_is_reported_at_its_bound() -> None:
     assert finding.rule is Rule.MISSING_OUTPUT
     assert finding.call_id == s.calls()[0]["call_id"]
     assert finding.time == pytest.approx(bound)
-    assert "within 5.0s" in finding.message and "get_your_info" in finding.message
+    assert "within 5s" in finding.message and "get_your_info" in finding.message
 
 
 def test_every_parallel_call_needs_an_output() -> None:
@@ -804,3 +804,42 @@ def test_a_bare_second_create_after_the_answer_is_a_double_trigger() -> None:
     create(s)
     create(s)
     assert s.rules == [Rule.DOUBLE_RESPONSE_CREATE.value]
+
+
+# ---- bounds: decided once, by the session ----------------------------------------------------------
+
+
+NO_OWN_BOUNDS = """
+name: no_own_bounds
+tools:
+  - {name: get_your_info, parameters: {type: object}}
+steps:
+  - expect: session.update
+  - expect: response.create
+  - respond:
+      - function_call: {id: info, name: get_your_info, arguments: {query: food}}
+  - expect: function_call_output
+    call: info
+  - expect: response.create
+  - respond:
+      - text: ok
+"""
+
+
+def test_the_runs_within_bounds_the_expect_steps_that_give_none_and_the_message_says_it() -> None:
+    scenario = inline(NO_OWN_BOUNDS)
+    s = Session(scenario)
+    s.core = SessionCore(scenario, Dialect.GA, s._record, ids=IdSource(4), default_within=1.0)
+    s.core.start(0.0)
+    declare(s)
+    user_turn(s)
+    assert s.advance(s.now + 0.9) == []
+    finding = one(s.advance(s.now + 0.2))
+    assert finding.rule is Rule.MISSING_OUTPUT and "within 1s" in finding.message
+
+
+def test_within_0s_is_a_bound_of_zero_not_the_default() -> None:
+    s = start(inline(NO_OWN_BOUNDS.replace("    call: info\n", "    call: info\n    within: 0s\n")))
+    s.advance(s.now + 0.001)
+    finding = one(s.findings)
+    assert finding.rule is Rule.MISSING_OUTPUT and "within 0s" in finding.message
