@@ -189,3 +189,11 @@ def test_only_assistant_audio_is_truncated_and_not_past_its_end() -> None:
     error = s.server("error")[-1]["error"]
     assert (error["code"], error["message"]) == ("unsupported_content_type", "Only model output audio messages can be truncated")
     assert [f.rule for f in s.findings] == [Rule.INVALID_CLIENT_EVENT]
+
+
+def test_a_nested_session_object_of_the_wrong_type_is_refused_and_later_audio_still_works() -> None:
+    s = Session("get_your_info")
+    s.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": "pcm16"}}})
+    assert s.server("error")[-1]["error"]["param"] == "session.audio.input"
+    s.send({"type": "input_audio_buffer.append", "audio": "AAAA"})  # raised AttributeError in the core before
+    assert s.server("error")[-1]["error"]["param"] == "session.audio.input", "the append was accepted"
