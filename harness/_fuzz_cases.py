@@ -60,6 +60,13 @@ class CaseInput:
     def key(self) -> tuple[str, str, tuple[str, ...]]:
         return (self.payload.kind, self.payload.text, self.deltas)
 
+    def __repr__(self) -> str:
+        # Hypothesis prints the falsifying example: a megabyte payload must not be printed twice over.
+        return f"CaseInput({self.payload!r}, deltas: {len(self.deltas)})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
 
 def fuzz_targets(loaded: LoadedScenario, call: str | None = None) -> list[FuzzTarget]:
     """The calls to fuzz: every function call the scenario emits, or the one `call` names (by its id

@@ -243,8 +243,13 @@ class CaseRunner:
 
     # ---- one case --------------------------------------------------------------------------------
 
-    async def run_case(self, scenario: LoadedScenario) -> CaseRun:
+    async def run_case(self, scenario: LoadedScenario, *, fresh: bool = False) -> CaseRun:
+        """Play one case to its verdict. `fresh`: on a client that played no case before (as `rtmock run`
+        would replay it), not on one that reconnected after the last."""
         loop = asyncio.get_running_loop()
+        if fresh and self._current is not None:
+            self._background_stop(self._current)
+            self._current = None
         started = loop.time()
         judge = LiveJudge()
         self.server.judges[id(scenario)] = judge

@@ -37,8 +37,6 @@ from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
-from hypothesis.reporting import with_reporter
 
 from mockserver.errors import UsageError
 from mockserver.loader import LoadedScenario, load_scenario
@@ -186,6 +184,14 @@ class FuzzResult:
 
 
 # ---- the Hypothesis side --------------------------------------------------------------------------
+#
+# Only Hypothesis's public interface: an ordinary `@given` test with `settings` and `seed`, run here
+# rather than under pytest, and plain exceptions. A failing case raises `_CaseFailed`; Hypothesis
+# shrinks it and raises the minimal one again. Ending early (--max-time, Ctrl-C, an rtmock bug) raises
+# `_SearchOver` from then on, at once and without running a case: Hypothesis takes it for a failure,
+# shrinks it in moments and raises it. What ended the search is read from `_Search`, never from the
+# kind of exception Hypothesis returns. Known failures are raised again from a cache, so Hypothesis's
+# last replay cannot come out differently; whether the failure is flaky is rtmock's own replay.
 
 
 class _CaseFailed(Exception):
@@ -196,17 +202,8 @@ class _CaseFailed(Exception):
         self.outcome = outcome
 
 
-class _Stop(BaseException):
-    """Ends the search early (--max-time, cancellation). A BaseException, so Hypothesis does not take
-    it for a failure of the client and lets it through."""
-
-
-class _RtmockBug(BaseException):
-    """An exception of rtmock's own inside a case: carried through Hypothesis unshrunk, re-raised as is."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(repr(error))
-        self.error = error
+class _SearchOver(Exception):
+    """Raised from the Hypothesis test once the search must end (see `_Search.stopped` and `.bug`)."""
 
 
 def _inputs_strategy(targets: Sequence[FuzzTarget]) -> st.SearchStrategy[tuple[CaseInput, ...]]:
@@ -232,20 +229,24 @@ class _Search:
         self.loop = loop
         self.options = result.options
         self.started = time.monotonic()
+        self.generation_started = self.started  # reset once the baseline has run: --max-time counts from there
         self.phase = "baseline"
         self.cancelled = threading.Event()
+        self.stopped: str | None = None  # why the search ended early: "max-time" or "cancelled"
+        self.bug: BaseException | None = None  # an exception of rtmock's own inside a case: re-raised as is
         self.numbers = 0
         self.first_failure_at: float | None = None
         self.known_failures: dict[tuple[tuple[str, str, tuple[str, ...]], ...], CaseOutcome] = {}
-        self.best: CaseOutcome | None = None
+        self.best: CaseOutcome | None = None  # the last failing case: shrinking only keeps smaller ones
+        self.minimal: CaseOutcome | None = None  # the failure Hypothesis reported
 
     def status(self) -> FuzzStatus:
         return FuzzStatus(self.result.cases, self.result.failing_cases, self.phase, time.monotonic() - self.started)
 
-    async def run(self, inputs: tuple[CaseInput, ...] | None, phase: str) -> CaseOutcome:
+    async def run(self, inputs: tuple[CaseInput, ...] | None, phase: str, *, fresh: bool = False) -> CaseOutcome:
         self.phase = phase
         scenario = case_scenario(self.result.scenario, self.result.targets, inputs, within_cap=self.options.within)
-        run = await self.runner.run_case(scenario)
+        run = await self.runner.run_case(scenario, fresh=fresh)
         self.numbers += 1
         outcome = CaseOutcome(self.numbers, phase, inputs or (), tuple(run.findings), run.passed, run.duration,
                               tuple(run.output_tail) if not run.passed else ())
@@ -258,7 +259,8 @@ class _Search:
                 result.table[(target.label, case.payload.kind, outcome.rule or "passed")] += 1
         return outcome
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T | None:
+        """Run `coro` on the event loop and wait for it; None when the search ended meanwhile."""
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         while True:
             try:
@@ -266,50 +268,63 @@ class _Search:
             except concurrent.futures.TimeoutError:
                 if self.cancelled.is_set():
                     future.cancel()
-                    raise _Stop("cancelled") from None
+                    self.stopped = self.stopped or "cancelled"
+                    return None
             except concurrent.futures.CancelledError:
-                raise _Stop("cancelled") from None
+                self.stopped = self.stopped or "cancelled"
+                return None
             except Exception as exc:
-                raise _RtmockBug(exc) from exc
+                self.bug = exc
+                return None
 
     def test(self, inputs: tuple[CaseInput, ...]) -> None:
-        """The body of the Hypothesis test: one case."""
+        """The body of the Hypothesis test: one case. Each exception is raised from one line only:
+        Hypothesis tells failures apart by where they were raised, and would take one failure raised
+        from two places for two failures (then for a flaky one)."""
+        outcome = self._case(inputs)
+        if self.stopped is not None or self.bug is not None:
+            raise _SearchOver(self.stopped or "rtmock bug")
+        if outcome is not None:
+            raise _CaseFailed(outcome)
+
+    def _case(self, inputs: tuple[CaseInput, ...]) -> CaseOutcome | None:
+        """The failing outcome of this case, or None: it passed, was not tried, or the search ended."""
         if self.cancelled.is_set():
-            raise _Stop("cancelled")
+            self.stopped = self.stopped or "cancelled"
+        if self.stopped is not None or self.bug is not None:
+            return None
         now = time.monotonic()
         key = tuple(case.key for case in inputs)
+        if key in self.known_failures:  # the same case again (Hypothesis's last replay): the same verdict
+            return self.known_failures[key]
         if self.first_failure_at is None:
-            if self.options.max_time is not None and now - self.started >= self.options.max_time:
-                self.result.stopped = "max-time"
-                raise _Stop("max-time")
+            if self.options.max_time is not None and now - self.generation_started >= self.options.max_time:
+                self.stopped = self.result.stopped = "max-time"
+                return None
             phase = "generate"
         else:
             phase = "shrink"
             if now >= self._shrink_deadline():
-                # out of time: what is known to fail still fails (Hypothesis replays the minimal case
-                # at the end), anything else is not tried
-                if key in self.known_failures:
-                    raise _CaseFailed(self.known_failures[key])
-                return
+                return None  # out of time: what is known to fail still fails (above), anything else is not tried
         outcome = self._call(self.run(inputs, phase))
-        if outcome.passed:
-            return
+        if outcome is None or outcome.passed:
+            return None
         if self.first_failure_at is None:
             self.first_failure_at = time.monotonic()
         self.known_failures[key] = outcome
         self.best = outcome
-        raise _CaseFailed(outcome)
+        return outcome
 
     def _shrink_deadline(self) -> float:
         assert self.first_failure_at is not None
         budget = self.options.shrink_time
         if self.options.max_time is not None:
-            left = self.started + self.options.max_time - self.first_failure_at
+            left = self.generation_started + self.options.max_time - self.first_failure_at
             budget = min(budget, max(5.0, left))
         return self.first_failure_at + budget
 
     def explore(self, seed_value: int) -> None:
-        """Run in a worker thread: the Hypothesis search over cases."""
+        """Run in a worker thread: the Hypothesis search over cases. Sets `minimal`, `stopped`, `bug`."""
         options = self.options
 
         @settings(max_examples=options.cases, deadline=None, database=None, derandomize=False,
@@ -320,24 +335,17 @@ class _Search:
         def fuzz_case(inputs: tuple[CaseInput, ...]) -> None:
             self.test(inputs)
 
-        with with_reporter(lambda _: None):
-            try:
-                fuzz_case()
-            except _CaseFailed as failed:
-                self.result.failure = failed.outcome
-            except Flaky as flaky:
-                self.result.flaky = True
-                self.result.failure = _first_failure(flaky) or self.best
-
-
-def _first_failure(error: BaseException) -> CaseOutcome | None:
-    if isinstance(error, _CaseFailed):
-        return error.outcome
-    for inner in getattr(error, "exceptions", ()):
-        found = _first_failure(inner)
-        if found is not None:
-            return found
-    return None
+        try:
+            fuzz_case()
+        except _CaseFailed as failed:
+            self.minimal = failed.outcome
+        except _SearchOver:
+            pass
+        except Exception:
+            # Not one of ours as raised (a future Hypothesis may wrap it): what we saw decides. An error
+            # of Hypothesis's own, with no failure and no stop to explain it, is an rtmock bug.
+            if self.best is None and self.stopped is None and self.bug is None:
+                raise
 
 
 # ---- the public entry points ----------------------------------------------------------------------
@@ -365,15 +373,19 @@ async def fuzz(scenario: LoadedScenario, client: Sequence[str] | CoroutineClient
         async with runner:
             result.baseline = await search.run(None, "baseline")
             if result.baseline.passed:
+                search.generation_started = time.monotonic()
                 try:
                     await asyncio.to_thread(search.explore, seed_value)
-                except _Stop:
-                    pass
-                except _RtmockBug as bug:
-                    raise bug.error from None
                 except BaseException:
                     search.cancelled.set()
                     raise
+                if search.bug is not None:
+                    raise search.bug
+                result.failure = search.minimal or search.best
+                if result.failure is not None and search.stopped is None:
+                    # Replayed once on a fresh client, as the reproducer would be: a pass says it is flaky.
+                    replay = await search.run(result.failure.inputs, "replay", fresh=True)
+                    result.flaky = replay.passed
     finally:
         search.cancelled.set()
         search.phase = "done"

@@ -213,3 +213,54 @@ def test_reproducers_read_back_every_hostile_payload_exactly(kind: str) -> None:
         spec = load_scenario_text(written).calls[0].spec
         assert (spec.arguments_text, tuple(spec.deltas or ())) == (text, case.deltas)
         assert written.isascii()  # bidi controls, BOMs and NULs show as escapes
+
+
+# ---- the search itself ---------------------------------------------------------------------------
+
+
+def test_the_search_uses_only_hypothesis_public_interface() -> None:
+    """A Hypothesis upgrade must not break fuzzing: no private modules, no errors it raises internally
+    (Flaky and its kin), no BaseException tricks to get through it."""
+    import ast
+
+    public = {"hypothesis", "hypothesis.strategies"}
+    for path in sorted((ROOT / "harness").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "hypothesis":
+                assert node.module in public, f"{path.name}:{node.lineno}: from {node.module} import …"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] != "hypothesis" or alias.name in public, f"{path.name}: {alias.name}"
+            elif isinstance(node, ast.ClassDef):
+                bases = {ast.unparse(base) for base in node.bases}
+                assert not bases & {"BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit"}, \
+                    f"{path.name}:{node.lineno}: class {node.name}({', '.join(bases)})"
+
+
+async def test_a_failure_that_does_not_come_back_is_reported_flaky() -> None:
+    inner = coroutine_client(parse="naive")
+    connections = 0
+
+    async def once_naive(url: str) -> None:  # crashes on its first bad payload only: then parses nothing
+        nonlocal connections
+        connections += 1
+        if connections > 1:
+            await coroutine_client(parse="robust")(url)
+        else:
+            await inner(url)
+
+    result = await fuzz_client_async(GET_YOUR_INFO, once_naive, cases=40, seed=3)
+    assert result.failure is not None and result.flaky, result.explain()
+    assert "flaky" in result.explain()
+
+
+async def test_max_time_counts_from_after_the_baseline() -> None:
+    # Every case takes over a second (the calling response is held 1.2 s): the baseline alone is past
+    # --max-time, yet generated cases still run.
+    slow = load_scenario_text(GET_YOUR_INFO.read_text().replace("chunks: 3", "chunks: 3\n    hold: 1.2s"),
+                              path="slow.yaml")
+    result = await fuzz_client_async(slow, coroutine_client(), cases=100, seed=5, max_time=1.0)
+    assert result.passed, result.explain()
+    assert result.baseline is not None and result.baseline.duration > 1.0
+    assert result.stopped == "max-time" and result.generated >= 1
