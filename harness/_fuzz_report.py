@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
@@ -193,15 +194,28 @@ def result_json(result: FuzzResult) -> dict[str, Any]:
     }
 
 
-def write_json(result: FuzzResult, path: str | Path) -> None:
-    _atomic_write(Path(path), json.dumps(result_json(result), indent=2, ensure_ascii=False) + "\n")
+def write_json(results: FuzzResult | Sequence[FuzzResult], path: str | Path) -> None:
+    """One scenario's result as one object (`result_json`); several as {"tool", "passed", "results": [...]}."""
+    if isinstance(results, Sequence):
+        data = {"tool": "rtmock fuzz", "passed": all(r.passed for r in results),
+                "results": [result_json(r) for r in results]}
+    else:
+        data = result_json(results)
+    _atomic_write(Path(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def write_junit(result: FuzzResult, path: str | Path) -> None:
-    """A testcase for the baseline and one per (call, payload kind): a kind fails when any of its
-    cases failed; the minimal failing case is attached to its kind's testcase."""
-    suite_name = f"rtmock fuzz {result.scenario.name}"
+def write_junit(results: FuzzResult | Sequence[FuzzResult], path: str | Path) -> None:
+    """A testsuite per scenario: a testcase for the baseline and one per (call, payload kind); a kind
+    fails when any of its cases failed; the minimal failing case is attached to its kind's testcase."""
     root = ET.Element("testsuites", name="rtmock fuzz")
+    for result in results if isinstance(results, Sequence) else [results]:
+        _junit_suite(root, result)
+    ET.indent(root)
+    _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+
+
+def _junit_suite(root: ET.Element, result: FuzzResult) -> None:
+    suite_name = f"rtmock fuzz {result.scenario.name}"
     rows = table_rows(result)
     failures = sum(1 for r in rows if r[4]) + (1 if result.baseline and not result.baseline.passed else 0)
     suite = ET.SubElement(root, "testsuite", name=suite_name, tests=str(len(rows) + 1), failures=str(failures),
@@ -229,8 +243,6 @@ def write_junit(result: FuzzResult, path: str | Path) -> None:
                                        for t, c in zip(result.targets, minimal.inputs, strict=True)):
             element.text = "\n".join(_case(result, minimal, False)) + (
                 f"\nReproducer: {result.reproducer}" if result.reproducer else "")
-    ET.indent(root)
-    _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -21,13 +21,11 @@ From a test: `result = fuzz_client("scenarios/x.yaml", ["python", "client.py"], 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import concurrent.futures
 import contextlib
 import random
-import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -56,7 +54,7 @@ from .payloads import any_arguments, delta_chunks
 
 __all__ = [
     "CaseInput", "CaseOutcome", "FuzzOptions", "FuzzResult", "FuzzStatus", "add_fuzz_arguments", "fuzz",
-    "fuzz_client", "fuzz_client_async", "fuzz_main",
+    "fuzz_client", "fuzz_client_async", "fuzz_main", "parse_fuzz_args",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -435,96 +433,6 @@ def fuzz_client(scenario: str | Path | LoadedScenario, client: Sequence[str] | C
         return pool.submit(asyncio.run, coro).result()
 
 
-# ---- the command line -----------------------------------------------------------------------------
+# ---- the command line: `_fuzz_cli.py` (imported last: it uses the names above) -----------------------
 
-
-def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Generate function-call arguments (valid, schema-violating and hostile JSON, in random "
-                          "delta chunks) and judge the client's answer to each; a failure is shrunk to a minimal "
-                          "payload and written as a reproducer scenario for `rtmock run`.")
-    parser.epilog = ("A client is restarted for each case, unless it reconnects after the server closes a passing "
-                     "case's session (1000, 'rtmock: case done'): then it is reused, much faster. Clients see "
-                     "RTMOCK_FUZZ=1 and may loop until the close reason is 'rtmock: fuzzing done'. "
-                     "Exit: 0 no failing case, 1 a failing case, 2 a usage or scenario error.")
-    parser.add_argument("scenario", help="the scenario .yaml whose function calls are fuzzed")
-    parser.add_argument("--call", metavar="ID", help="fuzz only this call: its id label, call_id or tool name")
-    parser.add_argument("--cases", type=int, default=100, metavar="N", help="cases to generate (default 100)")
-    parser.add_argument("--seed", type=int, metavar="S", help="the same seed gives the same cases (default: random)")
-    parser.add_argument("--max-time", type=float, metavar="SECONDS", help="stop generating after this long")
-    parser.add_argument("--reproducer", metavar="PATH",
-                        help="where to write the reproducer scenario (default: <scenario>.repro.yaml here)")
-    parser.add_argument("--json", metavar="FILE", help="write machine-readable results")
-    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
-    parser.add_argument("--html", metavar="FILE",
-                        help="write the HTML timeline of the minimal failing case, replayed from its reproducer "
-                             "(of the scenario's own arguments when no case failed)")
-    parser.add_argument("--within", type=float, metavar="SECONDS",
-                        help="cap every bound of the scenario while fuzzing (a silent client fails faster)")
-    parser.add_argument("--no-reuse", dest="reuse", action="store_false",
-                        help="a fresh client process for every case, even one that reconnects")
-    parser.add_argument("--connect-timeout", type=float, default=15.0, metavar="SECONDS",
-                        help="seconds a client may take to open its session (default 15)")
-    parser.add_argument("command", nargs="*", metavar="-- COMMAND", help="the client to run, after '--'")
-
-
-async def fuzz_main(args: argparse.Namespace) -> int:
-    from ._fuzz_report import ProgressLine, render_report, write_json, write_junit
-
-    command = list(args.command or [])
-    if command[:1] == ["--"]:
-        command = command[1:]
-    if not command:
-        raise UsageError("no command to fuzz: write it after '--', e.g. rtmock fuzz scenario.yaml -- python client.py")
-    options = FuzzOptions(cases=args.cases, seed=args.seed, max_time=args.max_time, call=args.call,
-                          reuse=args.reuse, within=args.within, connect_timeout=args.connect_timeout)
-    options.check()
-    loaded = load_scenario(args.scenario)
-    line = ProgressLine(sys.stderr, loaded.name)
-    print(f"rtmock fuzz: {loaded.path or loaded.name}, calls: {', '.join(map(str, fuzz_targets(loaded, args.call)))}",
-          file=sys.stderr, flush=True)
-    result = await fuzz(loaded, command, options, progress=line.update, progress_interval=line.interval)
-    line.close()
-    if result.failure is not None:
-        path = Path(args.reproducer) if args.reproducer else Path.cwd() / f"{Path(args.scenario).stem}.repro.yaml"
-        result.write_reproducer(_relative(path))
-    print(render_report(result, color=line.color), flush=True)
-    if args.json:
-        write_json(result, args.json)
-    if args.junit:
-        write_junit(result, args.junit)
-    if args.html:
-        await _write_replay_html(result, command, args.html, within=args.within)
-    return 0 if result.passed else 1
-
-
-async def _write_replay_html(result: FuzzResult, command: list[str], path: str, *, within: float | None) -> None:
-    """The reproducer is deterministic: replay it once under `rtmock run`'s rules and draw that."""
-    from .reports import write_html
-    from .runner import RunOptions, run_scenario
-
-    scenario = load_scenario(result.reproducer) if result.reproducer else result.scenario
-    replay = await run_scenario(scenario, command, RunOptions(within=within, grace=0.5))
-    write_html([replay], path)
-    print(f"rtmock fuzz: wrote {path} ({'the minimal failing case' if result.reproducer else 'the baseline'}, "
-          f"replayed: {'PASS' if replay.passed else 'FAIL'})", file=sys.stderr)
-
-
-def _relative(path: Path) -> Path:
-    with contextlib.suppress(ValueError):
-        return path.resolve().relative_to(Path.cwd())
-    return path
-
-
-def parse_fuzz_args(argv: Sequence[str]) -> argparse.Namespace:
-    """`rtmock fuzz`'s argument parsing on its own (the CLI splits at '--' the same way)."""
-    argv = list(argv)
-    command: list[str] = []
-    if "--" in argv:
-        at = argv.index("--")
-        argv, command = argv[:at], argv[at + 1:]
-    parser = argparse.ArgumentParser(prog="rtmock fuzz")
-    add_fuzz_arguments(parser)
-    args = parser.parse_args(argv)
-    args.command = command or args.command
-    return args
-
+from ._fuzz_cli import add_fuzz_arguments, fuzz_main, parse_fuzz_args  # noqa: E402

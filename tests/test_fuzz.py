@@ -4,6 +4,8 @@ real sockets; failures shrink to a minimal payload and a reproducer that `rtmock
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
@@ -14,6 +16,7 @@ import aiohttp
 import pytest
 
 from harness._fuzz_cases import FUZZ_DONE_REASON, CaseInput, fuzz_targets, reproducer_yaml
+from harness.cli import main
 from harness.findings import Rule
 from harness.fuzz import FuzzOptions, fuzz, fuzz_client_async, fuzz_main, parse_fuzz_args
 from harness.payloads import _FIXED, Payload
@@ -27,6 +30,8 @@ NAIVE = [sys.executable, str(ROOT / "examples" / "fuzz_naive_client.py")]
 ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]
 TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {
     "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}]
+
+RTMOCK = [sys.executable, "-m", "harness.cli"]
 
 Client = Callable[[str], Awaitable[None]]
 
@@ -129,6 +134,40 @@ async def test_command_and_options_are_checked(capsys: pytest.CaptureFixture[str
     no_calls = load_scenario_text("steps:\n  - expect: response.create\n")
     with pytest.raises(UsageError, match="no function call"):
         await fuzz(no_calls, ROBUST)
+
+
+def test_each_scenario_given_is_fuzzed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    again = tmp_path / "again.yaml"
+    again.write_text(GET_YOUR_INFO.read_text())
+    code = main(["fuzz", str(GET_YOUR_INFO), str(again), "--cases", "3", "--seed", "1", "--json",
+                 str(tmp_path / "fuzz.json"), "--", *ROBUST])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert [line.split()[:2] for line in out.splitlines() if line.startswith(("PASS", "FAIL"))] == [
+        ["PASS", str(GET_YOUR_INFO)], ["PASS", str(again)]]
+    report = json.loads((tmp_path / "fuzz.json").read_text())
+    assert report["passed"] is True and [r["scenario_path"] for r in report["results"]] == [str(GET_YOUR_INFO), str(again)]
+
+
+def test_a_missing_scenario_is_a_one_line_usage_error_before_anything_is_fuzzed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "does_not_exist.yaml"
+    code = main(["fuzz", str(GET_YOUR_INFO), str(missing), "--cases", "3", "--", *ROBUST])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1 and f"{missing}: no such scenario file" in captured.err
+
+
+def test_a_reader_that_leaves_does_not_change_the_exit_code(tmp_path: Path) -> None:
+    # `rtmock fuzz … | head -1`: here the reader is gone before anything is written, every time.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([*RTMOCK, "fuzz", str(GET_YOUR_INFO), "--cases", "3", "--seed", "1", "--", *ROBUST],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path)
+    finally:
+        os.close(write)
+    assert done.returncode == 0, done.stderr
 
 
 # ---- the search: in-process clients, fast ----------------------------------------------------------
