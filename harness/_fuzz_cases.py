@@ -24,7 +24,7 @@ from .payloads import Payload
 
 __all__ = [
     "CASE_DONE_REASON", "FUZZ_DONE_REASON", "CaseInput", "FuzzTarget", "case_scenario", "done_scenario",
-    "fuzz_targets", "reproducer_yaml",
+    "fuzz_targets", "reproducer_yaml", "unjudged_matches",
 ]  # fmt: skip
 
 #: The close reason that ends each passing case's session: a client in a loop reconnects for the next.
@@ -95,9 +95,27 @@ def fuzz_targets(loaded: LoadedScenario, call: str | None = None) -> list[FuzzTa
                      f"(its calls: {known})")
 
 
+def unjudged_matches(loaded: LoadedScenario, targets: Sequence[FuzzTarget]) -> list[int]:
+    """The steps whose `match:` a fuzz case does not judge: expects of a fuzzed call's output. What the
+    output may hold depends on the arguments, and those are the fuzzed payload (a client that answers
+    `{"error": …}` to garbage is right to). The baseline case, with the scenario's own arguments, judges them."""
+    places = {(t.ref.step, t.ref.part) for t in targets}
+    unjudged = []
+    for i, ref in loaded.output_calls.items():
+        step = loaded.scenario.steps[i]
+        if (ref.step, ref.part) in places and isinstance(step, ExpectStep) and step.match:
+            unjudged.append(i)
+    return sorted(unjudged)
+
+
 def _with_call(loaded: LoadedScenario, replacements: dict[tuple[int, int], FunctionCallPart],
-               extra_steps: Sequence[Any] = (), within_cap: float | None = None) -> LoadedScenario:
+               extra_steps: Sequence[Any] = (), within_cap: float | None = None,
+               unmatched: Sequence[int] = ()) -> LoadedScenario:
     steps = list(loaded.scenario.steps)
+    for i in unmatched:
+        step = steps[i]
+        assert isinstance(step, ExpectStep)
+        steps[i] = dataclasses.replace(step, match={})
     for (step_index, part_index), part in replacements.items():
         step = steps[step_index]
         assert isinstance(step, RespondStep)
@@ -130,14 +148,17 @@ def _part(ref: CallRef, case: CaseInput) -> FunctionCallPart:
 def case_scenario(loaded: LoadedScenario, targets: Sequence[FuzzTarget], inputs: Sequence[CaseInput] | None, *,
                   within_cap: float | None = None) -> LoadedScenario:
     """The scenario one case plays: the fuzzed calls carry the inputs (None: the scenario's own
-    arguments, the baseline case), bounds are capped at `within_cap`, and a passing case's session
-    ends with a close (1000, CASE_DONE_REASON) so that a looping client reconnects for the next."""
+    arguments, the baseline case), the `match:` of their outputs' expects is not judged (see
+    `unjudged_matches`; the baseline judges it), bounds are capped at `within_cap`, and a passing
+    case's session ends with a close (1000, CASE_DONE_REASON) so that a looping client reconnects."""
     replacements = {}
+    unmatched: list[int] = []
     if inputs is not None:
         replacements = {(t.ref.step, t.ref.part): _part(t.ref, case) for t, case in zip(targets, inputs, strict=True)}
+        unmatched = unjudged_matches(loaded, targets)
     last = loaded.scenario.steps[-1]
     closing = [] if isinstance(last, CloseStep) else [CloseStep(ClosePlan(code=1000, reason=CASE_DONE_REASON))]
-    return _with_call(loaded, replacements, closing, within_cap)
+    return _with_call(loaded, replacements, closing, within_cap, unmatched)
 
 
 def done_scenario() -> LoadedScenario:
@@ -166,10 +187,13 @@ _Dumper.add_representer(str, _str)
 def reproducer_yaml(loaded: LoadedScenario, targets: Sequence[FuzzTarget], inputs: Sequence[CaseInput], *,
                     name: str, header: Sequence[str]) -> str:
     """The original scenario with each fuzzed call's arguments replaced by the case's raw payload and
-    its exact deltas: a plain scenario `rtmock run` replays. The original's comments are not kept;
-    `header` lines become the file's leading comment."""
+    its exact deltas, and without the `match:` the case did not judge (`unjudged_matches`): a plain
+    scenario `rtmock run` replays to the same verdict. The original's comments are not kept; `header`
+    lines become the file's leading comment."""
     data: dict[str, Any] = _unshared(loaded.data)
     data = {"name": name, **{k: v for k, v in data.items() if k != "name"}}
+    for i in unjudged_matches(loaded, targets):
+        data["steps"][i].pop("match", None)
     for target, case in zip(targets, inputs, strict=True):
         part = data["steps"][target.ref.step]["respond"][target.ref.part]["function_call"]
         part.pop("chunks", None)

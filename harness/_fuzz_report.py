@@ -114,6 +114,8 @@ def render_report(result: FuzzResult, *, color: bool = False) -> str:
     status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
     lines = [f"{status}  {name}  {result.cases} cases in {result.duration:.1f}s ({result.cases_per_second:.1f} cases/s), "
              f"seed {result.seed}, {result.clients_started} client(s) started"]
+    if (unjudged := result.unjudged_text()) is not None:
+        lines.append(f"  {unjudged}")
     if result.stopped == "max-time":
         lines.append(f"  stopped generating at --max-time after {result.generated} of {result.options.cases} cases")
     baseline = result.baseline
@@ -185,6 +187,7 @@ def result_json(result: FuzzResult) -> dict[str, Any]:
         "cases_per_second": round(result.cases_per_second, 2),
         "stopped": result.stopped,
         "flaky": result.flaky,
+        "unjudged_match_steps": [i + 1 for i in result.unjudged],
         "calls": [{"label": t.label, "name": t.name} for t in result.targets],
         "baseline": _outcome_json(result, result.baseline) if result.baseline else None,
         "failure": _outcome_json(result, result.failure) if result.failure else None,

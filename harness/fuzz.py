@@ -46,6 +46,7 @@ from ._fuzz_cases import (
     fuzz_targets,
     replay_command,
     reproducer_yaml,
+    unjudged_matches,
 )
 from ._fuzz_clients import CoroutineClient
 from ._fuzz_runner import CaseRunner
@@ -133,6 +134,8 @@ class FuzzResult:
     stopped: str | None = None  # why generation ended before --cases ("max-time")
     clients_started: int = 0
     reproducer: Path | None = None
+    #: steps whose `match:` the cases do not judge (expects of fuzzed calls' outputs): see `unjudged_matches`
+    unjudged: list[int] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -145,6 +148,14 @@ class FuzzResult:
     @property
     def cases_per_second(self) -> float:
         return self.cases / self.duration if self.duration > 0 else 0.0
+
+    def unjudged_text(self) -> str | None:
+        """One sentence naming the `match:` conditions the cases did not judge, if any."""
+        if not self.unjudged:
+            return None
+        steps = ", ".join(self.scenario.step_label(i) for i in self.unjudged)
+        return (f"not judged while fuzzing: the `match:` of {steps}, on the output of a fuzzed call: it depends on "
+                "the fuzzed arguments (the baseline case, with the scenario's own arguments, judged it)")
 
     def reproducer_text(self, path: str | Path) -> str:
         """The reproducer scenario for the minimal failing case (see `write_reproducer`)."""
@@ -159,8 +170,9 @@ class FuzzResult:
             "these argument deltas. Commit it as a regression test; the original's comments are not kept.",
             *(f"  {t}: {c.payload.kind}: {c.payload.note}" for t, c in zip(self.targets, self.failure.inputs, strict=True)),
             *([f"The client failed with [{first.rule.value}]: {first.message}"] if first else []),
-            *(["Flaky: it passed when Hypothesis replayed it; the failure depends on more than the payload."]
+            *(["Flaky: it passed when rtmock replayed it; the failure depends on more than the payload."]
               if self.flaky else []),
+            *([f"{self.unjudged_text()}; it is left out here."] if self.unjudged else []),
             f"Replay: {replay_command(str(p), self.command)}",
         ]
         return reproducer_yaml(self.scenario, self.targets, self.failure.inputs, name=p.name.removesuffix(".yaml"),
@@ -362,6 +374,7 @@ async def fuzz(scenario: LoadedScenario, client: Sequence[str] | CoroutineClient
     targets = fuzz_targets(scenario, opts.call)
     seed_value = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**32)
     result = FuzzResult(scenario, targets, None if callable(client) else list(client), seed_value, opts)
+    result.unjudged = unjudged_matches(scenario, targets)
     loop = asyncio.get_running_loop()
     runner = CaseRunner(scenario, client, reuse=opts.reuse, connect_timeout=opts.connect_timeout,
                         seed=f"fuzz{seed_value}", tls=opts.tls)

@@ -22,7 +22,7 @@ from harness.fuzz import FuzzOptions, fuzz, fuzz_client_async, fuzz_main, parse_
 from harness.payloads import _FIXED, Payload
 from harness.runner import RunOptions, run_scenario
 from mockserver.errors import UsageError
-from mockserver.loader import load_scenario, load_scenario_text
+from mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parent.parent
 GET_YOUR_INFO = ROOT / "scenarios" / "get_your_info.yaml"
@@ -222,6 +222,38 @@ async def test_a_client_failing_the_scenario_itself_is_not_fuzzed() -> None:
 def test_the_rtmock_fuzz_fixture(rtmock_fuzz: Callable[..., Any]) -> None:
     result = rtmock_fuzz(GET_YOUR_INFO, coroutine_client(parse="naive"), cases=20, seed=6)
     assert not result.passed and result.reproducer is not None and result.reproducer.exists()
+
+
+# ---- what a case judges ----------------------------------------------------------------------------
+
+
+def _with_output_match(condition: str) -> LoadedScenario:
+    text = GET_YOUR_INFO.read_text().replace(
+        "    call: info\n", f"    call: info\n    match:\n      item.output: {condition}\n")
+    assert "match:" in text
+    return load_scenario_text(text, path="matched.yaml")
+
+
+async def test_the_match_on_a_fuzzed_calls_output_is_judged_by_the_baseline_only(tmp_path: Path) -> None:
+    # The client answers {"food": <query>}: with the scenario's own arguments, "favorite food".
+    matched = _with_output_match("{contains: favorite food}")
+    result = await fuzz(matched, coroutine_client(), FuzzOptions(cases=30, seed=8))
+    assert result.passed, result.explain()
+    assert result.generated == 30
+    assert "not judged while fuzzing: the `match:` of matched.yaml:27 (step 4)" in result.explain().splitlines()[1]
+
+    wrong = await fuzz(_with_output_match("{contains: pizza}"), coroutine_client(), FuzzOptions(cases=5, seed=8))
+    assert wrong.baseline is not None and not wrong.baseline.passed and wrong.cases == 0
+    assert wrong.baseline.rule == Rule.SCENARIO_MISMATCH.value
+
+
+async def test_a_reproducer_leaves_out_the_match_its_case_did_not_judge(tmp_path: Path) -> None:
+    result = await fuzz(_with_output_match("{contains: favorite food}"), coroutine_client(parse="silent"),
+                        FuzzOptions(cases=20, seed=4, within=0.3, shrink_time=3.0))
+    assert result.failure is not None and result.failure.rule == Rule.MISSING_OUTPUT.value
+    text = result.reproducer_text(tmp_path / "r.yaml")
+    assert "match" not in load_scenario_text(text).data["steps"][3]
+    assert "not judged while fuzzing" in text.split("\nname:")[0]
 
 
 # ---- reproducers -------------------------------------------------------------------------------------
