@@ -15,6 +15,8 @@ import pytest
 
 from harness.check import check_transcripts
 
+pytestmark = pytest.mark.integration  # example clients in their own processes through `rtmock run`
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 

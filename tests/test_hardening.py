@@ -407,8 +407,10 @@ async def test_sigterm_stops_rtmock_serve_with_130_and_its_transcripts_stay_vali
 
 
 async def test_sigint_stops_rtmock_fuzz_with_130_and_its_client(tmp_path: Path) -> None:
-    client = tmp_path / "fuzz_client_to_interrupt.py"  # a name no other process has
-    client.write_text((ROOT / "examples" / "fuzz_robust_client.py").read_text())
+    client = tmp_path / "fuzz_client_to_interrupt.py"
+    pids = tmp_path / "pids"  # each client process started writes its pid here: no machine-wide search
+    client.write_text(f"import os\nwith open({str(pids)!r}, 'a') as f: f.write(f'{{os.getpid()}}\\n')\n"
+                      + (ROOT / "examples" / "fuzz_robust_client.py").read_text().replace("from __future__ import annotations\n", ""))
     proc = await asyncio.create_subprocess_exec(*RTMOCK, "fuzz", str(SEED), "--cases", "100000", "--",
                                                 sys.executable, str(client), cwd=ROOT,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -426,8 +428,17 @@ async def test_sigint_stops_rtmock_fuzz_with_130_and_its_client(tmp_path: Path) 
             await proc.wait()
     assert proc.returncode == 130, err
     assert b"rtmock: interrupted" in err
-    left = subprocess.run(["pgrep", "-f", client.name], capture_output=True, text=True)
-    assert left.stdout == "", "the fuzzed client outlived rtmock"
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert started, "no client process was started"
+    assert [pid for pid in started if _alive(pid)] == [], "the fuzzed client outlived rtmock"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for its parent."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def assert_crashed(tmp_path: Path, scenario: Path, client: Path, error: str) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from mockserver.loader import load_scenario
 from mockserver.records import Direction
 from mockserver.server import MockServer, client_environment
 
+pytestmark = pytest.mark.integration  # Node and npm packages
+
 BOUND = 20.0  # seconds for one node run (its own deadline is 10 s)
 NODE_DIR = Path(__file__).resolve().parent / "node"
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"

@@ -27,6 +27,8 @@ from mockserver.loader import LoadedScenario, load_scenario
 from mockserver.records import Direction
 from mockserver.server import MockServer, SessionInfo
 
+pytestmark = pytest.mark.integration  # real client libraries against a real server
+
 BOUND = 10.0  # seconds any awaited condition may take
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 

@@ -329,6 +329,7 @@ def chromium(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProce
         capture_output=True, text=True, timeout=120, check=True)
 
 
+@pytest.mark.integration  # a browser renders the report
 def test_the_report_works_in_headless_chromium(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     page.write_text(render_html([get_your_info(answered=False)], title="rtmock report — examples/forgets_response_create.py"),
@@ -370,6 +371,7 @@ addEventListener("load", function () {
 </script>"""
 
 
+@pytest.mark.integration  # a browser renders the report
 def test_call_links_highlight_and_the_filters_work_in_headless_chromium(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     page.write_text(render_html([get_your_info(answered=True)]).replace("</body>", DRIVE + "</body>"), encoding="utf-8")
@@ -387,6 +389,7 @@ def test_call_links_highlight_and_the_filters_work_in_headless_chromium(tmp_path
     assert re.fullmatch(r"\d+ of 34 events shown", result["count"])
 
 
+@pytest.mark.integration  # a browser renders the report
 def test_ten_thousand_events_load_in_headless_chromium(tmp_path: Path) -> None:
     page = tmp_path / "long.html"
     page.write_text(render_html([long_session()]), encoding="utf-8")
