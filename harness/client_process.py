@@ -87,25 +87,40 @@ class ClientProcess:
         return self.popen.wait()
 
     async def stop(self) -> None:
-        """SIGTERM the process group, then SIGKILL if it lingers."""
+        """SIGTERM the process group, then SIGKILL if it lingers. Also when the client exited on its
+        own: what it left in its group (a child still running, a forked child holding the socket)
+        goes with it, as a CI runner would see to at the end of a job."""
         import asyncio
 
-        if self.popen.poll() is not None:
+        if self.popen.poll() is None:
+            self.stopped_by_us = True
+            self._signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.wait(), 3.0)
+            except TimeoutError:
+                self._signal(signal.SIGKILL)
+                await self.wait()
+        if not self._group_alive():
             return
-        self.stopped_by_us = True
         self._signal(signal.SIGTERM)
+        deadline = asyncio.get_running_loop().time() + 1.0
+        while self._group_alive() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)  # no event tells when the last member of a group is gone
+        self._signal(signal.SIGKILL)
+
+    def _group_alive(self) -> bool:
         try:
-            await asyncio.wait_for(self.wait(), 3.0)
-        except TimeoutError:
-            self._signal(signal.SIGKILL)
-            await self.wait()
+            os.killpg(self.popen.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
     def kill_now(self) -> None:
         """For paths without an event loop (a scenario that failed to load after the start)."""
         if self.popen.poll() is None:
             self.stopped_by_us = True
-            self._signal(signal.SIGKILL)
-            self.popen.wait()
+        self._signal(signal.SIGKILL)
+        self.popen.wait()
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

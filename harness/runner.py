@@ -114,8 +114,8 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
             result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
             result.internal_errors = list(server.internal_errors)
     finally:
-        if proc is not None and proc.returncode is None:
-            await proc.stop()
+        if proc is not None:
+            await proc.stop()  # also what an exited client left running in its process group
     assert proc is not None
     await proc.drain()
     result.exit_code = proc.returncode

@@ -1,0 +1,34 @@
+"""The client's process group ends with the run, however the client ended."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RTMOCK = str(Path(sys.executable).with_name("rtmock"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_client_that_exits_on_its_own_does_not_leave_its_children_running(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    client = tmp_path / "client.py"
+    client.write_text(textwrap.dedent(f"""
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        sys.exit(0)  # exits at once, without a session, leaving its child behind
+    """))
+    done = subprocess.run([RTMOCK, "run", str(ROOT / "scenarios" / "get_your_info.yaml"), "--", sys.executable,
+                           str(client)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "no-session" in done.stdout, done.stdout + done.stderr
+    child = int(pid_file.read_text())
+    assert not _alive(child), "the client's child outlived the run"
