@@ -5,6 +5,7 @@ judged at its bound, not later. The runner and the pytest plugin wait on `change
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +33,16 @@ class JudgedSession:
 
 
 class LiveJudge(Observer):
-    def __init__(self, *, default_within: float | None = None) -> None:
+    def __init__(self, *, default_within: float | None = None, keep_sessions: bool = True,
+                 on_finding: Callable[[JudgedSession, Finding], None] | None = None,
+                 on_verdict: Callable[[JudgedSession], None] | None = None) -> None:
         self.default_within = default_within
+        #: False for a long-running server: a judged session is dropped once its verdict is out
+        #: (`on_verdict` sees it first); `passed` and `failed` count them
+        self.keep_sessions = keep_sessions
+        self.on_finding = on_finding
+        self.on_verdict = on_verdict
+        self.passed = self.failed = 0
         self.sessions: list[JudgedSession] = []
         self._by_info: dict[int, JudgedSession] = {}
         self.changed = asyncio.Event()
@@ -69,7 +78,16 @@ class LiveJudge(Observer):
 
     def session_ended(self, session: SessionInfo) -> None:
         judged = self._by_info[id(session)]
-        self.finish(judged)
+        verdict = self.finish(judged)
+        if verdict.passed:
+            self.passed += 1
+        else:
+            self.failed += 1
+        if self.on_verdict is not None:
+            self.on_verdict(judged)
+        if not self.keep_sessions:
+            del self._by_info[id(session)]
+            self.sessions.remove(judged)
 
     # ---- timers ----------------------------------------------------------------------------------
 
@@ -95,6 +113,9 @@ class LiveJudge(Observer):
     def _found(self, judged: JudgedSession, findings: list[Finding]) -> None:
         if findings:
             judged.findings.extend(findings)
+            if self.on_finding is not None:
+                for finding in findings:
+                    self.on_finding(judged, finding)
             if self.first_finding_at is None:
                 self.first_finding_at = asyncio.get_running_loop().time()
             self.changed.set()

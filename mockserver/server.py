@@ -78,6 +78,8 @@ class Observer:
     def session_started(self, session: SessionInfo) -> None: ...
     def record(self, session: SessionInfo, record: Record) -> None: ...
     def session_ended(self, session: SessionInfo) -> None: ...
+    def connection_refused(self, request_line: str) -> None:
+        """A connection that got no session (e.g. "GET /v2/rt → 404 Not Found")."""
 
 
 class MockServer:
@@ -95,6 +97,7 @@ class MockServer:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         default_within: float | None = None,
+        keep_sessions: bool = True,
         certificates: CertificatePaths | None = None,
         sock: socket.socket | None = None,
     ) -> None:
@@ -117,6 +120,9 @@ class MockServer:
         self.send_timeout = send_timeout
         #: the bound of expect steps that give none (`--within`); else each scenario's `defaults.within`
         self.default_within = default_within
+        #: False for a long-running server: a session leaves `sessions` when it ends (its transcript
+        #: and the observers keep what is needed), so memory does not grow with every session
+        self.keep_sessions = keep_sessions
         self.certificates = certificates
         self.observers: list[Observer] = []
         #: Exceptions raised by observers: bugs in rtmock (or a user's observer), never the client's fault.
@@ -278,9 +284,12 @@ class MockServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         response = await self._upgrade(request)
-        if isinstance(response, web.Response) and response.status >= 400 and len(self.refused) < 50:
+        if isinstance(response, web.Response) and response.status >= 400:
             # no session came of it: keep what was asked and why, for a no-session verdict to quote
-            self.refused.append(f"{request.method} {request.path_qs} → {response.status} {response.reason}")
+            line = f"{request.method} {request.path_qs} → {response.status} {response.reason}"
+            if len(self.refused) < 50:
+                self.refused.append(line)
+            self._notify("connection_refused", line)
         return response
 
     async def _upgrade(self, request: web.Request) -> web.StreamResponse:
@@ -396,6 +405,8 @@ class MockServer:
                 transcript.close()
             self._notify("session_ended", info)
             log.info("session %s ended (%s)", info.id, "complete" if core.complete else "incomplete")
+            if not self.keep_sessions:
+                self.sessions.remove(info)
             with contextlib.suppress(Exception):
                 await ws.close()
 
