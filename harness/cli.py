@@ -69,67 +69,35 @@ async def _serve(args: argparse.Namespace) -> int:
     from mockserver.server import MockServer, client_environment
 
     from .live import LiveJudge
+    from .serve_log import LogLevel, LogLines, ServeLog, banner_lines
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this server", file=sys.stderr)
     scenarios = _scenarios(args.scenario)
+    # a long-running server keeps no finished session: the log and the transcripts have them
     server = MockServer(scenarios, host=args.host, port=args.port, tls=not args.no_tls, record_dir=args.record,
-                        require_auth=not args.no_auth, api_key=args.api_key, seed=args.seed)
-    judge = LiveJudge()
+                        require_auth=not args.no_auth, api_key=args.api_key, seed=args.seed, keep_sessions=False)
+    out = LogLines()
+    log = ServeLog(out, LogLevel.QUIET if args.quiet else LogLevel(args.log_level))
+    judge = LiveJudge(keep_sessions=False)
+    log.attach(judge)
     server.observers.append(judge)
-    server.observers.append(_session_log(judge))
+    server.observers.append(log)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with server:
-        print(f"rtmock: serving {', '.join(s.name for s in scenarios)} on {server.ws_url()}", flush=True)
-        if len(scenarios) > 1:
-            print("  pick a scenario with the path prefix /s/<name>/, e.g. " + server.ws_url(scenarios[0].name))
-        print("  point clients at it (bash):")
-        first = None if len(scenarios) == 1 else scenarios[0].name
-        if first:
-            print(f"  (these point at {first}; for another, change /s/{first}/ in the URLs)")
-        for key, value in client_environment(server, first).items():
-            print(f"    export {key}={value}")
-        print("  Ctrl-C stops the server.", flush=True)
-        await stop.wait()
-    print("rtmock: stopped", file=sys.stderr)
+    await out.open()
+    try:
+        async with server:
+            first = None if len(scenarios) == 1 else scenarios[0].name
+            for line in banner_lines(server, scenarios, client_environment(server, first)):
+                out.line(line)
+            await stop.wait()
+    finally:
+        out.close()
+    print(f"rtmock: stopped ({judge.passed} session(s) passed, {judge.failed} failed)", file=sys.stderr)
     return EXIT_INTERRUPTED
-
-
-def _session_log(judge: Any) -> Any:
-    """`rtmock serve` logs one line per session event of note, and each session's verdict."""
-    from mockserver.server import Observer
-
-    notable = frozenset({"response.create", "conversation.item.create", "session.update", "error", "response.done",
-                         "rtmock.scenario.complete", "rtmock.closed", "input_audio_buffer.commit"})
-
-    class SessionLog(Observer):
-        def session_started(self, session: SessionInfo) -> None:
-            print(f"[{session.id}] connected: {session.scenario.name} ({session.dialect.value}) {session.request_path}",
-                  flush=True)
-
-        def record(self, session: SessionInfo, record: Record) -> None:
-            if not record.delta and record.type in notable:
-                print(f"[{session.id}] {record}", flush=True)
-
-        def session_ended(self, session: SessionInfo) -> None:
-            judged = next((j for j in judge.sessions if j.info is session), None)
-            verdict = judged.verdict if judged else None
-            if verdict is None:
-                state = "ended"
-            elif verdict.passed:
-                state = "PASS"
-            elif verdict.findings:
-                state = "FAIL"
-            else:
-                state = "incomplete (the scenario did not finish; nothing was found against the client)"
-            print(f"[{session.id}] ended: {state}", flush=True)
-            for finding in verdict.findings if verdict else []:
-                print("    " + str(finding).replace("\n", "\n    "), flush=True)
-
-    return SessionLog()
 
 
 def _print_summary(summary: Any, results: Sequence[Any]) -> None:
@@ -286,6 +254,10 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     serve.add_argument("--no-auth", action="store_true", help="accept connections without an API key header")
     serve.add_argument("--api-key", help="require exactly this key")
     serve.add_argument("--seed", help="deterministic ids")
+    serve.add_argument("--log-level", choices=["events", "verdicts", "quiet"], default="events",
+                       help="what to print per session: notable events, findings and verdicts (default); "
+                            "findings and verdicts; or nothing")
+    serve.add_argument("-q", "--quiet", action="store_true", help="the same as --log-level quiet")
     serve.set_defaults(func=_serve)
 
     run = sub.add_parser("run", help="run a client command against scenarios and judge it",
