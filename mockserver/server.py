@@ -132,6 +132,8 @@ class MockServer:
         self.refused: list[str] = []
         self.sessions: list[SessionInfo] = []
         self._numbers = itertools.count(1)
+        #: connections whose HTTP request has not arrived whole yet, oldest first, with their timers
+        self._pending: dict[Any, asyncio.TimerHandle] = {}
         self._runner: web.AppRunner | None = None
         self._listener: DualListener | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
@@ -151,7 +153,7 @@ class MockServer:
         try:
             handler_factory = self._runner.server
             assert handler_factory is not None
-            self._listener = await DualListener.start(lambda: CoalescingProtocol(handler_factory()), host=self.host,
+            self._listener = await DualListener.start(lambda: _BoundedHandshake(self, handler_factory()), host=self.host,
                                                       port=self.requested_port, ssl_context=context, sock=self._sock)
         except OSError as exc:
             await self._runner.cleanup()
@@ -283,6 +285,8 @@ class MockServer:
         return key is not None and (self.api_key is None or key == self.api_key)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if (timer := self._pending.pop(request.transport, None)) is not None:
+            timer.cancel()  # its request arrived whole: the handshake bound no longer applies
         response = await self._upgrade(request)
         if isinstance(response, web.Response) and response.status >= 400:
             # no session came of it: keep what was asked and why, for a no-session verdict to quote
@@ -446,6 +450,44 @@ class MockServer:
 def _error(status: int, message: str, *, code: str | None = None) -> web.Response:
     return web.json_response({"error": {"type": "invalid_request_error", "code": code, "message": message, "param": None}},
                              status=status)
+
+
+#: A connection must send its whole HTTP request within this many seconds (nginx allows 60 for
+#: headers; a test server can ask less), and at most this many may be waiting for theirs: past it
+#: the oldest is dropped, so sockets that never finish their headers cannot use up the descriptors.
+HANDSHAKE_TIMEOUT = 10.0
+MAX_PENDING_HANDSHAKES = 256
+
+
+class _BoundedHandshake(CoalescingProtocol):
+    """aiohttp's request handler, under the handshake bounds above (aiohttp itself keeps a connection
+    with partial headers for its keep-alive time, about an hour)."""
+
+    def __init__(self, server: MockServer, inner: asyncio.BaseProtocol) -> None:
+        super().__init__(inner)
+        self._server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        wrapped = self._inner.transport  # the CoalescingTransport aiohttp's request will carry
+        pending = self._server._pending
+        if len(pending) >= MAX_PENDING_HANDSHAKES:
+            oldest = next(iter(pending))
+            pending.pop(oldest).cancel()
+            oldest.abort()
+        loop = asyncio.get_running_loop()
+        pending[wrapped] = loop.call_later(HANDSHAKE_TIMEOUT, self._expire, wrapped)
+
+    def _expire(self, transport: asyncio.Transport) -> None:
+        if self._server._pending.pop(transport, None) is not None:
+            log.info("closing a connection that sent no whole request in %gs", HANDSHAKE_TIMEOUT)
+            transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        transport = self._inner.transport
+        if (timer := self._server._pending.pop(transport, None)) is not None:
+            timer.cancel()
+        super().connection_lost(exc)
 
 
 def _is_azure(request: web.Request) -> bool:
