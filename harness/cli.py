@@ -97,6 +97,8 @@ async def _serve(args: argparse.Namespace) -> int:
     finally:
         out.close()
     print(f"rtmock: stopped ({judge.passed} session(s) passed, {judge.failed} failed)", file=sys.stderr)
+    for lost in server.recording_errors[:5]:
+        print(f"rtmock: not recorded: {lost}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
@@ -114,6 +116,11 @@ def _exit_code(results: Sequence[Any]) -> int:
     if bugs:
         print(f"rtmock: internal error, a bug in rtmock and not in your client ({bugs[0]}); "
               "the verdict cannot be trusted. Please report it with the transcript.", file=sys.stderr)
+        return EXIT_USAGE
+    lost = [e for r in results for e in getattr(r, "recording_errors", [])]
+    if lost:
+        print("rtmock: transcripts could not be written (the verdicts above stand: they were judged as the "
+              f"sessions ran): {lost[0]}" + (f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""), file=sys.stderr)
         return EXIT_USAGE
     return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
 
