@@ -54,6 +54,7 @@ class RunResult:
     stderr_tail: list[str] = field(default_factory=list)
     verdict_latency: float | None = None  # seconds from the first finding to the end of the run
     internal_errors: list[str] = field(default_factory=list)  # bugs in rtmock: the verdict cannot be trusted
+    recording_errors: list[str] = field(default_factory=list)  # transcripts that could not be written
     client_stopped: bool = False  # rtmock stopped the client (after the verdict, or at a bound)
 
     @property
@@ -113,6 +114,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
             verdicts = judge.finish_all()
             result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
             result.internal_errors = list(server.internal_errors)
+            result.recording_errors = list(server.recording_errors)
     finally:
         if proc is not None:
             await proc.stop()  # also what an exited client left running in its process group

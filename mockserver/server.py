@@ -131,6 +131,9 @@ class MockServer:
         #: never got a session tried, e.g. "GET /v2/rt → 404 Not Found".
         self.refused: list[str] = []
         self.sessions: list[SessionInfo] = []
+        #: Transcripts that could not be written (a full disk, say), one line each: never the
+        #: client's fault; the session goes on and is judged from memory.
+        self.recording_errors: list[str] = []
         self._numbers = itertools.count(1)
         #: connections whose HTTP request has not arrived whole yet, oldest first, with their timers
         self._pending: dict[Any, asyncio.TimerHandle] = {}
@@ -208,6 +211,18 @@ class MockServer:
                 getattr(observer, method)(*args)
             except Exception as exc:
                 self._observer_failed(observer, method, exc)
+
+    def _internal_error(self, info: SessionInfo, core: SessionCore, exc: Exception, now: float) -> None:
+        """Keep a bug of rtmock's for the exit code (2) and mark the session: closed by the server,
+        so that nothing still pending is charged to the client."""
+        if len(self.internal_errors) < 20:
+            log.error("internal error in session %s", info.id, exc_info=exc)
+        self.internal_errors.append(f"session {info.id}: {type(exc).__name__}: {exc}")
+        with contextlib.suppress(Exception):
+            core.note(now, "rtmock.internal_error", detail=f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(Exception):
+            core.client_closed(now, 1011, "rtmock internal error", by="server")
+        core.closed = True
 
     def _observer_failed(self, observer: Observer, method: str, exc: Exception) -> None:
         if len(self.internal_errors) < 20:
@@ -327,13 +342,13 @@ class MockServer:
         seed = None if self.seed is None else f"{self.seed}:{number}"
         info = SessionInfo(number=number, id="", scenario=scenario, dialect=dialect, request_path=request.path_qs,
                            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"))
-        transcript: IO[str] | None = None
+        transcript: _Transcript | None = None
         transport = request.transport if isinstance(request.transport, CoalescingTransport) else None
 
         def on_record(record: Record) -> None:
             info.records.append(record)
             if transcript is not None:
-                transcript.write(dump_record(record))
+                transcript.write(dump_record(record), record.index)
             for observer in self.observers:
                 try:
                     observer.record(info, record)
@@ -352,9 +367,9 @@ class MockServer:
         try:
             if self.record_dir is not None:
                 path = self.record_dir / f"{number:04d}-{_safe(scenario.name)}-{info.id}.jsonl"
-                transcript = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+                transcript = _Transcript(path, self.recording_errors)
                 info.transcript_path = path
-                transcript.write(dump_header(info.header()))
+                transcript.write(dump_header(info.header()), None)
             self._notify("session_started", info)
             log.info("session %s: %s (%s) from %s", info.id, scenario.name, dialect.value, request.path_qs)
             actions = core.start(clock())
@@ -401,6 +416,10 @@ class MockServer:
                 core.client_closed(clock(), 1001, "server stopped", by="server")
             if isinstance(exc, asyncio.CancelledError):
                 raise
+        except Exception as exc:  # a bug in rtmock: the session ends as the service's would (1011), never as the client's fault
+            self._internal_error(info, core, exc, clock())
+            with contextlib.suppress(Exception):
+                await ws.close(code=1011, message=b"rtmock internal error")
         finally:
             if not core.closed:
                 core.client_closed(clock(), ws.close_code, "")
@@ -445,6 +464,42 @@ class MockServer:
             except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
                 return True
         return False
+
+
+class _Transcript:
+    """One session's transcript file, written as it happens. A write that fails (ENOSPC, EIO) stops
+    this transcript, and says once what was lost from where; serving goes on."""
+
+    def __init__(self, path: Path, errors: list[str]) -> None:
+        self.path = path
+        self._errors = errors
+        self._file: IO[str] | None = None
+        try:
+            self._file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            self._failed(exc, None)
+
+    def write(self, text: str, index: int | None) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write(text)
+        except OSError as exc:
+            self._failed(exc, index)
+
+    def _failed(self, exc: OSError, index: int | None) -> None:
+        where = "from its start" if index is None else f"from event #{index} on"
+        message = f"{self.path}: {exc.strerror or exc}; this transcript is cut short {where}"
+        log.error("cannot record: %s", message)
+        if len(self._errors) < 100:
+            self._errors.append(message)
+        self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                file.close()
 
 
 def _error(status: int, message: str, *, code: str | None = None) -> web.Response:

@@ -57,7 +57,8 @@ def stream_scenario(tmp_path: Path, chunks: int, size: int) -> Path:
 
 async def play_correctly(http: aiohttp.ClientSession, url: str) -> None:
     async with http.ws_connect(url, headers=AUTH) as ws:
-        await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}})
+        await ws.send_json({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+                                                                  "tools": TOOLS}})
         await ws.send_json({"type": "response.create"})
         async for msg in ws:
             event = json.loads(msg.data)
