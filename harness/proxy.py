@@ -356,6 +356,8 @@ async def proxy_main(args: argparse.Namespace) -> int:
     judge = RelayJudge(default_within=args.within)
     server.observers.append(judge)
     server.observers.append(_ProxyLog(judge))
+    server.problem_listeners.append(lambda problem: print(f"rtmock: upstream problem ({problem.kind}): {problem}",
+                                                          flush=True))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -322,7 +322,8 @@ def _respond(response: _Response, compress: float) -> dict[str, Any]:
     step: dict[str, Any] = {"respond": _parts(response)}
     deltas = response.delta_times
     if deltas:
-        interval = (deltas[-1] - response.created_at) / len(deltas) / compress
+        # the mock pauses `delta_interval` after each delta: the whole stream takes as long as recorded
+        interval = (response.last_frame_at - response.created_at) / len(deltas) / compress
         if interval >= _MIN_PAUSE:
             step["delta_interval"] = f"{round(interval * 1000)}ms"
     if response.done_at is not None:

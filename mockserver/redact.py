@@ -64,11 +64,10 @@ class Secrets:
         if not value:
             return
         value = value.strip()
+        if value[:7].lower() in ("bearer ", "basic "):  # the scheme is no secret; what follows it is
+            value = value.split(" ", 1)[1].strip()
         if len(value) >= _MIN_SECRET:
             self._values.add(value)
-            # a bearer value is the key too: `Bearer sk-…` and `sk-…` are both redacted
-            if value.lower().startswith("bearer "):
-                self.add(value[7:])
 
     def add_headers(self, headers: Mapping[str, str]) -> None:
         """Remember the credentials a request carries (headers, the key subprotocol)."""

@@ -14,8 +14,8 @@ Where a connection goes (documented in the README):
 
 Credentials: the client's own (its `Authorization`/`api-key` headers and subprotocols go upstream
 as they came), or, when the relay is given a key (`RTMOCK_UPSTREAM_API_KEY`), that key instead of
-the client's: as `api-key` for Azure (`/openai/…` and `/voice-live/…` paths, or when the client
-sent `api-key`), else as `Authorization: Bearer`. Every credential is redacted from what rtmock
+the client's: as `api-key` for Azure (`/openai/…` and `/voice-live/…` paths, `*.azure.com` hosts,
+or when the client sent `api-key`), else as `Authorization: Bearer`. Every credential is redacted from what rtmock
 keeps (`redact.py`).
 
 Upstream faults are reported as the upstream's (`UpstreamProblem`): a refused handshake is
@@ -141,7 +141,10 @@ class RelayServer(MockServer):
         self.upstream_problems: list[UpstreamProblem] = []
         #: Set whenever an upstream problem is added (the runner waits on it).
         self.problem_seen = asyncio.Event()
+        #: Called with each upstream problem as it is seen (`rtmock proxy` prints them).
+        self.problem_listeners: list[Callable[[UpstreamProblem], None]] = []
         self._http: aiohttp.ClientSession | None = None
+        self._log_filter = _RedactingFilter(self.secrets)
         self._ids = IdSource(None if self.seed is None else f"{self.seed}:relay")
 
     @property
@@ -149,16 +152,30 @@ class RelayServer(MockServer):
         """The upstream URL for logs and reports (redacted)."""
         return self.secrets.url(self.upstream)
 
+    async def start(self) -> RelayServer:
+        # aiohttp logs what it refuses in a handshake (a key subprotocol it does not pick, say): the
+        # loggers that see requests pass through this server's redaction first
+        for name in _REQUEST_LOGGERS:
+            logging.getLogger(name).addFilter(self._log_filter)
+        await super().start()
+        return self
+
     async def close(self) -> None:
-        await super().close()
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        try:
+            await super().close()
+            if self._http is not None:
+                await self._http.close()
+                self._http = None
+        finally:
+            for name in _REQUEST_LOGGERS:
+                logging.getLogger(name).removeFilter(self._log_filter)
 
     def _problem(self, problem: UpstreamProblem) -> None:
         self.upstream_problems.append(problem)
         self.problem_seen.set()
-        log.warning("upstream problem: %s", problem)
+        log.info("upstream problem: %s", problem)
+        for listener in self.problem_listeners:
+            listener(problem)
 
     # ---- one connection --------------------------------------------------------------------------
 
@@ -177,7 +194,7 @@ class RelayServer(MockServer):
             return _error(426, "this is a websocket endpoint: connect with a websocket client")
         target = upstream_url(self.upstream, request.path, request.query_string)
         self.secrets.add_url(target)
-        headers, protocols = self._upstream_request(request)
+        headers, protocols = self._upstream_request(request, target)
         try:
             upstream = await self._connect(target, headers, protocols)
         except _Refused as refused:
@@ -188,7 +205,7 @@ class RelayServer(MockServer):
                 status=refused.status))
             # the client gets what the upstream said, as it said it
             return web.Response(status=refused.status, body=refused.body,
-                                content_type=refused.content_type or "application/octet-stream")
+                                headers={"Content-Type": refused.content_type or "application/octet-stream"})
         except (aiohttp.ClientError, OSError, TimeoutError, ssl.SSLError) as exc:
             what = self.secrets.text(str(exc) or type(exc).__name__)
             self._problem(UpstreamProblem("unreachable", f"rtmock could not reach the upstream "
@@ -211,7 +228,7 @@ class RelayServer(MockServer):
             self._handlers.discard(task)
         return ws
 
-    def _upstream_request(self, request: web.Request) -> tuple[dict[str, str], list[str]]:
+    def _upstream_request(self, request: web.Request, target: str) -> tuple[dict[str, str], list[str]]:
         """The headers and subprotocols of the upstream handshake: the client's, with its
         credentials replaced when the relay has a key of its own."""
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
@@ -220,7 +237,9 @@ class RelayServer(MockServer):
             client_used_api_key = any(k.lower() == "api-key" for k in headers)
             headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "api-key")}
             protocols = [p for p in protocols if not p.startswith(KEY_SUBPROTOCOL_PREFIX)]
-            azure = client_used_api_key or "/openai/" in request.path or "/voice-live/" in request.path
+            parts = urlsplit(target)
+            azure = client_used_api_key or "/openai/" in parts.path or "/voice-live/" in parts.path \
+                or (parts.hostname or "").endswith((".azure.com", ".azure.us", ".azure.cn"))
             if azure:
                 headers["api-key"] = self.upstream_key
             else:
@@ -383,6 +402,29 @@ class RelayServer(MockServer):
                 with contextlib.suppress(Exception):
                     await ws.close(code=1011, message=b"rtmock: the upstream connection was lost")
                 return
+
+
+#: Loggers that may quote a request (its headers, subprotocols or query) or an upstream's answer.
+_REQUEST_LOGGERS = ("aiohttp.websocket", "aiohttp.server", "aiohttp.client", "aiohttp.web", "rtmock.relay",
+                    "rtmock.server")
+
+
+class _RedactingFilter(logging.Filter):
+    """Every known secret out of a log record (its message and its traceback), before any handler
+    writes it."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.secrets.text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.secrets.text(logging.Formatter().formatException(record.exc_info))
+        return True
 
 
 def _sendable(code: int | None) -> int:

@@ -174,9 +174,10 @@ class RelayCore:
         self._end(now, "client", code, reason)
 
     def upstream_closed(self, now: float, code: int | None, reason: str = "") -> None:
-        """The upstream closed the session (or the connection was lost: `code` None). A close that
-        follows an error about a client event (e.g. the retired beta protocol) is the answer to
-        that event; any other close but a normal one is the upstream's problem."""
+        """The upstream closed the session (or the connection was lost: `code` None). A close right
+        after an error about a client event or its key is that error's end (e.g. the retired beta
+        protocol, a refused key), judged or noted with it; any other close but a normal one is the
+        upstream's problem."""
         self._now = now
         if self.closed:
             return
@@ -184,7 +185,7 @@ class RelayCore:
         if code is None:
             self.problem(now, UpstreamProblem("lost", "The upstream connection was lost mid-session "
                                               "(no close frame)."))
-        elif code != 1000 and not self._answers_client_error():
+        elif code != 1000 and not self._answers_error():
             self.problem(now, UpstreamProblem("closed", f"The upstream closed the session with code {code}"
                                               + (f" ({reason})" if reason else "") + ".", code=code))
         self._end(now, "server", code, reason, upstream=True)
@@ -309,12 +310,17 @@ class RelayCore:
             self.problem(self._now, UpstreamProblem("refused" if code == "invalid_api_key" or auth else "error",
                                                     f"The upstream sent an error ({what}): {message}", code=code))
 
-    def _answers_client_error(self) -> bool:
+    def _answers_error(self) -> bool:
+        """The close follows an error about a client event or its key: it is that error's end (the
+        service refuses the retired beta protocol, or a key, with an error and then a close),
+        already judged or noted as such."""
         last = self._last_server
-        if last is None or last.get("type") != "error" or not isinstance(last.get("error"), dict):
+        if last is None or last.get("type") != "error":
             return False
-        error = last["error"]
-        return error.get("type") in (None, "invalid_request_error") and error.get("code") not in _UPSTREAM_CODES
+        error = _dict(last.get("error"))
+        code, message = error.get("code"), str(error.get("message") or "")
+        refusal = code == "invalid_api_key" or (code is None and "authentication" in message.lower())
+        return refusal or (error.get("type") in (None, "invalid_request_error") and code not in _UPSTREAM_CODES)
 
     # ---- the scenario's expectations -------------------------------------------------------------
 
