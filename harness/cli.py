@@ -1,4 +1,4 @@
-"""The `rtmock` command line: serve, run, check, fuzz, report, lint, schema.
+"""The `rtmock` command line: serve, run, check, fuzz, report, lint, schema, proxy, scenario.
 
 Exit codes: 0 all passed, 1 a finding (the client's fault), 2 a usage or scenario error (ours or
 the user's: one line, no traceback), 130 interrupted.
@@ -140,6 +140,10 @@ def _write_reports(args: argparse.Namespace, results: list[Any]) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if args.upstream:  # against the real service, through the relay (harness/proxy.py)
+        from .proxy import run_upstream_main
+
+        return await run_upstream_main(args)
     import asyncio
 
     from .reports import RunProgress, console_summary
@@ -270,7 +274,8 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a client command against scenarios and judge it",
                          usage="rtmock run SCENARIO... [options] -- COMMAND [ARGS...]", epilog=ENV_HELP,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("scenario", nargs="+", help="scenario .yaml files (each run with a fresh server)")
+    run.add_argument("scenario", nargs="*", help="scenario .yaml files (each run with a fresh server; with --upstream, "
+                     "optional: their expectations)")
     run.add_argument("-j", "--jobs", type=int, default=1, help="scenarios to run at once")
     run.add_argument("--json", metavar="FILE", help="write machine-readable results")
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
@@ -281,6 +286,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--within", type=float, help="default bound (s) for steps without `within` (default: the scenario's)")
     run.add_argument("--connect-timeout", type=float, default=15.0, help="seconds until the first session (default 15)")
     run.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole run (default 300)")
+    _upstream_options(run, required=False)
     run.set_defaults(func=_run)
 
     check = sub.add_parser("check", help="judge recorded transcripts")
@@ -306,6 +312,25 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the scenario format's JSON Schema")
     schema.set_defaults(func=_schema)
 
+    proxy = sub.add_parser("proxy", help="relay clients to the real service and judge them, until Ctrl-C",
+                           epilog=ENV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _upstream_options(proxy, required=True)
+    proxy.add_argument("--scenario", help="a scenario whose expect steps also judge each session (optional)")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
+    proxy.add_argument("--port", type=int, default=8765, help="port (0: any free port; default 8765)")
+    proxy.add_argument("--record", metavar="DIR", help="write one JSON-lines transcript per session here")
+    proxy.add_argument("--no-tls", action="store_true", help="listen on ws:// only (default: ws:// and wss://)")
+    proxy.add_argument("--within", type=float, help="default bound (s) for a reply the rules await (default 5)")
+    proxy.set_defaults(func=_proxy)
+
+    to_scenario = sub.add_parser("scenario", help="write a scenario that replays a recorded session")
+    to_scenario.add_argument("transcript", help="a transcript .jsonl (rtmock proxy/serve --record, run --transcript)")
+    to_scenario.add_argument("-o", "--output", required=True, metavar="FILE", help="the scenario .yaml to write")
+    to_scenario.add_argument("--compress-time", type=float, default=1.0, metavar="FACTOR",
+                             help="divide the recorded pauses (hold:, delta_interval:) by FACTOR (default 1)")
+    to_scenario.add_argument("--name", help="the scenario's name (default: the output file's stem)")
+    to_scenario.set_defaults(func=_to_scenario)
+
     fuzz = sub.add_parser("fuzz", help="fuzz function-call arguments against a client",
                           usage="rtmock fuzz SCENARIO [options] -- COMMAND [ARGS...]")
     if full_fuzz:  # Hypothesis is heavy to import: only when the command is fuzz
@@ -314,6 +339,28 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
         add_fuzz_arguments(fuzz)
         fuzz.set_defaults(func=fuzz_main)
     return parser
+
+
+def _upstream_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """`--upstream` for `proxy` and `run` (harness/proxy.py, mockserver/relay.py)."""
+    parser.add_argument("--upstream", metavar="URL", required=required,
+                        help="judge against the real service: wss://api.openai.com, wss://RESOURCE.openai.azure.com, "
+                             "wss://RESOURCE.services.ai.azure.com (Voice Live)… The client's path and query are "
+                             "appended (a URL ending in /realtime is used as given); the key is the client's own, "
+                             "or $RTMOCK_UPSTREAM_API_KEY instead")
+    parser.add_argument("--upstream-ca", metavar="FILE", help="also trust this CA for the upstream's TLS")
+
+
+async def _proxy(args: argparse.Namespace) -> int:
+    from .proxy import proxy_main
+
+    return await proxy_main(args)
+
+
+async def _to_scenario(args: argparse.Namespace) -> int:
+    from .scenario_writer import scenario_main
+
+    return scenario_main(args)
 
 
 def _prepare(args: argparse.Namespace) -> list[PreparedRun]:
@@ -340,8 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "run":
         if not command:
             parser.error("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")
+        if not args.scenario and not args.upstream:
+            parser.error("no scenario: name at least one .yaml file (or judge against the real service: --upstream URL)")
         try:
-            args.prepared = _prepare(args)
+            args.prepared = _prepare(args) if not args.upstream else []
         except RtmockError as exc:
             print(f"rtmock: {exc}", file=sys.stderr)
             return EXIT_USAGE
