@@ -9,6 +9,7 @@ from mockserver.errors import UsageError
 from mockserver.events import Dialect
 from mockserver.loader import LoadedScenario, load_scenario
 from mockserver.records import load_transcript
+from mockserver.relay_core import passthrough_scenario
 from mockserver.server import SessionInfo
 
 from .judge import Judge
@@ -25,6 +26,8 @@ def check_transcripts(paths: Sequence[str], scenario: LoadedScenario | None = No
     for number, path in enumerate(paths, start=1):
         header, records = load_transcript(path)
         chosen = scenario
+        if chosen is None and header.extra.get("proxied") and not header.scenario_path:
+            chosen = passthrough_scenario(header.scenario_name)  # `rtmock proxy` without a scenario: the rules alone
         if chosen is None:
             source = header.scenario_path
             if not source or not Path(source).is_file():

@@ -17,10 +17,11 @@ reported on top. A refused client frame is still read for what it tried to do (R
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.matching import explain_mismatch
+from mockserver.matching import explain_mismatch, lookup
 from mockserver.records import Direction, Record
 
 from .findings import Finding, Rule, SessionVerdict
@@ -90,6 +91,8 @@ class Judge:
         self._active_at = -1  # record index of the active response's response.created
         self._steps = StepWatch(self._report_step)
         self._last_client: Record | None = None
+        self._recent: deque[Record] = deque(maxlen=16)  # the last client frames (a relayed error's cause)
+        self._relayed = False
         self._explained: set[int] = set()  # client records already covered by a specific finding
         self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
         self._closed_at: int | None = None  # the record index of the rtmock.closed note
@@ -224,8 +227,8 @@ class Judge:
             self._add(rule, f"The server refused the connection: {message}", hint, record,
                       expected="a connection the service serves", seen=f"error {code}, then the socket closed")
             return
-        cause = self._last_client
-        if cause is None or cause.index in self._explained or cause.index != record.index - 1:
+        cause = self._error_cause(record, error)
+        if cause is None or cause.index in self._explained:
             return
         if error.get("type", "invalid_request_error") != "invalid_request_error":
             return
@@ -248,10 +251,27 @@ class Judge:
                   cause, expected=f"a valid {kind}" if kind else "one JSON object per frame, with a known type",
                   seen=f"error {code}" + (f" (param {param})" if param else ""))
 
+    def _error_cause(self, record: Record, error: dict[str, Any]) -> Record | None:
+        """The client event an error answers. The mock answers at once: the client frame right before
+        it. A relayed service answers when it gets to it (`rtmock proxy`: the session's first note is
+        `rtmock.relay.started`), after frames the client sent meanwhile: then the error's `event_id`
+        (the client's own) or its `param` (a field only an earlier frame has) names the cause."""
+        last = self._last_client
+        if not self._relayed:
+            return last if last is not None and last.index == record.index - 1 else None
+        wanted = error.get("event_id")
+        if isinstance(wanted, str) and wanted:
+            return next((r for r in reversed(self._recent) if (_client_object(r) or {}).get("event_id") == wanted), None)
+        param = error.get("param")
+        if isinstance(param, str) and param and last is not None and lookup(_client_object(last) or {}, param) is _ABSENT:
+            return next((r for r in reversed(self._recent) if lookup(_client_object(r) or {}, param) is not _ABSENT), last)
+        return last
+
     # ---- client events ---------------------------------------------------------------------------
 
     def _client(self, record: Record) -> None:
         self._last_client = record
+        self._recent.append(record)
         event = record.event
         if event is None:
             # Refused before it was applied (bad JSON, or the schema check): the server's error
@@ -513,6 +533,8 @@ class Judge:
         elif kind == "rtmock.closed":
             self.closed_by = str(note.get("by"))
             self._closed_at = record.index
+        elif kind == "rtmock.relay.started":
+            self._relayed = True  # the real service behind `rtmock proxy`: its errors come when they come
 
     # ---- deadlines -------------------------------------------------------------------------------
 
@@ -606,6 +628,10 @@ _INVALID_HINTS = {
                            "e.g. base64.b64encode(pcm).decode().",
     "input_audio_buffer_commit_empty": "Append at least 100 ms of audio before input_audio_buffer.commit.",
 }
+
+
+#: What `lookup` answers for a path an event does not have.
+_ABSENT = lookup({}, "absent")
 
 
 def _client_object(record: Record) -> dict[str, Any] | None:
