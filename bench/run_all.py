@@ -3,7 +3,9 @@
 
     python bench/run_all.py [--quick]
 
-`--quick` uses small counts (a smoke run, not figures for the README).
+`--quick` uses small counts (a smoke run, not figures for the README). A benchmark fails when it exits
+non-zero or runs over its time limit (each one exits non-zero when any of its runs fails); its figures,
+if it saved any, are left out of the table, it is listed as failed, and run_all exits 1.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ RESULTS_JSON = BENCH / "results.json"
 RESULTS_MD = BENCH / "results.md"
 
 #: (script, full arguments, quick arguments, time limit in seconds)
-BENCHMARKS = [
+BENCHMARKS: list[tuple[str, list[str], list[str], int]] = [
     ("bench_streaming.py", [], ["--chunks", "2000", "--rounds", "1"], 600),
     ("bench_concurrency.py", [], ["--sessions", "50"], 600),
     ("bench_verdict_latency.py", [], ["--runs", "2"], 600),
     ("bench_suite_scaling.py", [], ["--runs", "10"], 1800),
     ("bench_fuzz.py", [], ["--cases", "50", "--fresh-cases", "10"], 600),
+    ("bench_sessions.py", [], ["--sessions", "30", "--rounds", "1", "--runs", "1"], 900),
 ]
 
 
@@ -36,25 +39,43 @@ def main() -> int:
     failed = []
     for script, full, quick, limit in BENCHMARKS:
         print(f"== {script}", flush=True)
+        before = _saved()
         try:
             done = subprocess.run([sys.executable, str(BENCH / script), *(quick if args.quick else full)],
                                   timeout=limit, cwd=BENCH.parent)
-            if done.returncode != 0:
-                failed.append(f"{script} (exit {done.returncode})")
+            why = None if done.returncode == 0 else f"exit {done.returncode}"
         except subprocess.TimeoutExpired:
-            failed.append(f"{script} (over {limit}s)")
-    data = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+            why = f"over {limit}s"
+        if why is not None:
+            failed.append(f"{script} ({why})")
+            _forget(set(_saved()) - set(before))  # figures from a failed benchmark are not figures
+            print(f"== {script}: FAILED ({why})", flush=True)
+    data = _saved()
     lines = ["| benchmark | metric | value | command |", "|---|---|---|---|"]
     for name, rows in data.items():
         for metric, value, command in rows:
             lines.append(f"| {name} | {metric} | {value} | `{command}` |")
     if failed:
         lines.append("")
-        lines.append("Failed: " + ", ".join(failed))
+        lines.append("FAILED (no figures from these): " + ", ".join(failed))
     table = "\n".join(lines) + "\n"
     RESULTS_MD.write_text(table)
     print(table)
     return 1 if failed else 0
+
+
+def _saved() -> dict[str, list[list[str]]]:
+    """What the benchmarks saved so far, by benchmark name (see _common.save_result)."""
+    try:
+        return dict(json.loads(RESULTS_JSON.read_text()))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _forget(names: set[str]) -> None:
+    if names:
+        data = _saved()
+        RESULTS_JSON.write_text(json.dumps({k: v for k, v in data.items() if k not in names}, indent=1))
 
 
 if __name__ == "__main__":
