@@ -248,7 +248,9 @@ class RelayServer(MockServer):
 
     async def _connect(self, url: str, headers: dict[str, str], protocols: list[str]) -> aiohttp.ClientWebSocketResponse:
         if self._http is None:
-            self._http = aiohttp.ClientSession(response_class=_KeepRefusalBody, trust_env=True)
+            # HTTPS_PROXY and the like apply to a remote service, never to one on this machine
+            local = urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+            self._http = aiohttp.ClientSession(response_class=_KeepRefusalBody, trust_env=not local)
         context: ssl.SSLContext | bool = True
         if url.startswith("wss://"):
             context = ssl.create_default_context()

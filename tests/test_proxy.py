@@ -228,15 +228,13 @@ def test_an_example_gets_the_same_verdict_direct_proxied_and_from_the_recorded_s
         example: str, scenario: str, served: dict[str, MockServer], recordings: dict[str, Path], tmp_path: Path) -> None:
     client = ["--", sys.executable, str(EXAMPLES / f"{example}.py")]
     secure = example in ("correct_rtclient_style", "buggy_wrong_call_id")  # some over wss://, the others ws://
-    runs = {
-        "direct": rtmock("run", str(SCENARIOS / f"{scenario}.yaml"), *TIMEOUTS, "--json", str(tmp_path / "direct.json"),
-                         *client),
-        "proxied": rtmock("run", *upstream_arg(served[scenario], secure), *TIMEOUTS, "--json",
-                          str(tmp_path / "proxied.json"), "--transcript", str(tmp_path / "t"), *client),
-        "replayed": rtmock("run", str(recordings[scenario]), *TIMEOUTS, "--json", str(tmp_path / "replayed.json"),
-                           *client),
+    runs = {  # one after the other: a client that waits for a loaded machine's CPU waits out its own 20 s
+        "direct": [str(SCENARIOS / f"{scenario}.yaml"), *TIMEOUTS, "--json", str(tmp_path / "direct.json"), *client],
+        "proxied": [*upstream_arg(served[scenario], secure), *TIMEOUTS, "--json", str(tmp_path / "proxied.json"),
+                    "--transcript", str(tmp_path / "t"), *client],
+        "replayed": [str(recordings[scenario]), *TIMEOUTS, "--json", str(tmp_path / "replayed.json"), *client],
     }
-    done = {how: finish(proc) for how, proc in runs.items()}
+    done = {how: finish(rtmock("run", *args)) for how, args in runs.items()}
     seen = {how: rules(tmp_path / f"{how}.json") for how in runs}
     expected = sorted(VERDICTS[example][scenario])
     assert seen == {"direct": expected, "proxied": expected, "replayed": expected}, done
