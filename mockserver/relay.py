@@ -7,7 +7,8 @@ the format `rtmock serve --record` writes.
 
 Where a connection goes (documented in the README):
 - the upstream URL is a *base*: the client's path and query are appended to it
-  (`--upstream wss://api.openai.com` + `/v1/realtime?model=gpt-realtime`);
+  (`--upstream wss://api.openai.com` + `/v1/realtime?model=gpt-realtime`), once (a base of
+  `https://api.openai.com/v1`, the SDKs' base URL, gives the same);
 - unless its path already ends in `/realtime`: then it is used as given, and the client's query
   parameters are added where it does not set them;
 - `http://` and `https://` mean `ws://` and `wss://`.
@@ -106,10 +107,14 @@ def upstream_url(base: str, path: str, query: str) -> str:
     """Where a client's request for `path`?`query` goes (see the module doc)."""
     parts = urlsplit(base)
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    if parts.path.rstrip("/").endswith("/realtime"):
+    path = path if path.startswith("/") else "/" + path
+    base = parts.path.rstrip("/")
+    if base.endswith("/realtime"):
         target = parts.path
+    elif path.startswith(base + "/"):
+        target = path  # a base URL the client's own path already starts with (`…/v1` and `/v1/realtime`)
     else:
-        target = parts.path.rstrip("/") + (path if path.startswith("/") else "/" + path)
+        target = base + path
     given = parse_qsl(parts.query, keep_blank_values=True)
     names = {name for name, _ in given}
     merged = given + [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in names]

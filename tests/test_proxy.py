@@ -123,6 +123,8 @@ def test_the_upstream_is_a_base_the_clients_path_and_query_are_appended_to() -> 
     assert upstream_url("https://res.openai.azure.com/", "/openai/realtime", "api-version=2024-10-01-preview&deployment=d") \
         == "wss://res.openai.azure.com/openai/realtime?api-version=2024-10-01-preview&deployment=d"
     assert upstream_url("ws://127.0.0.1:9/prefix", "/v1/realtime", "") == "ws://127.0.0.1:9/prefix/v1/realtime"
+    # the SDKs' base URL as the upstream: its path is not appended twice
+    assert upstream_url("https://api.openai.com/v1", "/v1/realtime", "model=m") == "wss://api.openai.com/v1/realtime?model=m"
 
 
 def test_an_upstream_url_ending_in_realtime_is_used_as_given_with_the_clients_other_parameters() -> None:
