@@ -3,8 +3,9 @@
 Otherwise correct (plain aiohttp on `RTMOCK_URL`, GA dialect): it declares its tool, answers each
 function call with a string `function_call_output` and one `response.create`, and passes
 `rtmock run scenarios/get_your_info.yaml` with the scenario's well-formed arguments. But arguments are
-JSON text written by a model; `{}`, `[]`, `""`, a truncated object or 100 000 nested brackets make
-`run_tool` raise, the client dies mid-conversation, and the user's app hangs or crashes.
+JSON text written by a model; `{}`, `[]`, `""`, a truncated object or a few thousand nested brackets
+(all within what a model can write) make `run_tool` raise, the client dies mid-conversation, and the
+user's app hangs or crashes.
 examples/fuzz_robust_client.py is the same client with `run_tool` defended.
 
 With `RTMOCK_FUZZ=1` (set by `rtmock fuzz`) it loops: after each conversation it reconnects for the

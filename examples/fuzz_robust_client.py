@@ -3,17 +3,19 @@
 Plain aiohttp on `RTMOCK_URL` (GA dialect). It declares its tool, asks its question, and answers every
 function call with a `function_call_output` (a JSON *string*) and then one `response.create`, as the
 protocol wants. Arguments are JSON text written by a model: they may be invalid JSON, not an object,
-miss `query` or hold a number there, nest 100 000 levels deep (RecursionError, not ValueError) or be a
-megabyte long. `run_tool` turns every such case into an output that describes the error, so the model
-hears about it and the conversation goes on; it never raises.
+miss `query` or hold a number there, nest thousands of levels deep (RecursionError, not ValueError) or
+fill a whole response. `run_tool` turns every such case into an output that describes the error, so the
+model hears about it and the conversation goes on; it never raises. Its frame limit is raised too, so it
+survives even what no model can send (`rtmock fuzz --hostile`: a megabyte string, 100 000 levels).
 
 With `RTMOCK_FUZZ=1` (set by `rtmock fuzz`) it loops: after each conversation it reconnects for the
 next case, until the server closes with 1000 "rtmock: fuzzing done". One process then serves every
 passing case, which is much faster than a process per case.
 
-Verdict: PASS:
+Verdict: PASS, with and without `--hostile`:
 
-    rtmock fuzz scenarios/get_your_info.yaml --cases 200 --seed 1 -- python examples/fuzz_robust_client.py
+    rtmock fuzz scenarios/get_your_info.yaml --cases 300 --seed 1 -- python examples/fuzz_robust_client.py
+    rtmock fuzz scenarios/get_your_info.yaml --hostile --cases 300 --seed 1 -- python examples/fuzz_robust_client.py
     rtmock run scenarios/get_your_info.yaml -- python examples/fuzz_robust_client.py
 """
 

@@ -18,13 +18,14 @@ import yaml
 
 from mockserver.errors import UsageError
 from mockserver.loader import MAX_FILE_BYTES, CallRef, LoadedScenario, load_scenario_text
-from mockserver.scenario import ClosePlan, CloseStep, ExpectStep, FunctionCallPart, RespondStep
+from mockserver.scenario import ClosePlan, CloseStep, ExpectStep, FunctionCallPart, RespondStep, TextPart
 
-from .payloads import Payload
+from .payloads import DEFAULT_MAX_CHARS, DEFAULT_MAX_OUTPUT_TOKENS, Payload, max_argument_chars
 
 __all__ = [
-    "CASE_DONE_REASON", "FUZZ_DONE_REASON", "CaseInput", "FuzzTarget", "case_scenario", "done_scenario",
-    "fuzz_targets", "reproducer_yaml", "unjudged_matches",
+    "CASE_DONE_REASON", "FUZZ_DONE_REASON", "HOSTILE_MARK", "MIN_ARGUMENT_CHARS", "CaseInput", "FuzzTarget",
+    "argument_budgets", "case_scenario", "done_scenario", "fuzz_targets", "kind_label", "reproducer_yaml",
+    "unjudged_matches",
 ]  # fmt: skip
 
 #: The close reason that ends each passing case's session: a client in a loop reconnects for the next.
@@ -40,6 +41,12 @@ class FuzzTarget:
     ref: CallRef
     label: str  # how reports name it: the call's id label, its call_id, or its tool name
     schema: dict[str, Any] | None  # the tool's `parameters` from the scenario's `tools:`
+    #: the longest arguments the service could send for this call (see `argument_budgets`)
+    max_chars: int = DEFAULT_MAX_CHARS
+
+    def oversized(self, payload: Payload) -> bool:
+        """Past what the service could send for this call: a payload only `--hostile` generates."""
+        return len(payload.text) > self.max_chars
 
     @property
     def name(self) -> str:
@@ -68,9 +75,20 @@ class CaseInput:
         printer.text(repr(self))
 
 
-def fuzz_targets(loaded: LoadedScenario, call: str | None = None) -> list[FuzzTarget]:
+#: How reports mark the kind of a payload past what the service could send (only `--hostile` makes one).
+HOSTILE_MARK = " (hostile)"
+
+
+def kind_label(target: FuzzTarget, case: CaseInput) -> str:
+    """The payload's kind as reports show it: marked when it is past what the service could send."""
+    return case.payload.kind + (HOSTILE_MARK if target.oversized(case.payload) else "")
+
+
+def fuzz_targets(loaded: LoadedScenario, call: str | None = None, *,
+                 max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS) -> list[FuzzTarget]:
     """The calls to fuzz: every function call the scenario emits, or the one `call` names (by its id
-    label, call_id or tool name)."""
+    label, call_id or tool name), each with the longest arguments a response of `max_output_tokens`
+    can carry for it (`argument_budgets`)."""
     if not loaded.calls:
         raise UsageError(f"{loaded.path or loaded.name}: the scenario emits no function call; nothing to fuzz "
                          "(add a `respond: [function_call: …]` step)")
@@ -82,8 +100,37 @@ def fuzz_targets(loaded: LoadedScenario, call: str | None = None) -> list[FuzzTa
         if label == ref.spec.name and names.count(label) > 1:
             label = f"{label}@{loaded.path or loaded.name}:{ref.line}"
         targets.append(FuzzTarget(ref, label, tools.get(ref.spec.name)))
-    if call is None:
-        return targets
+    if call is not None:
+        targets = _chosen(targets, call)
+    budgets = argument_budgets(loaded, targets, max_output_tokens)
+    return [dataclasses.replace(t, max_chars=budget) for t, budget in zip(targets, budgets, strict=True)]
+
+
+#: The least room a fuzzed call gets, however full its response is of other parts.
+MIN_ARGUMENT_CHARS = 64
+
+
+def argument_budgets(loaded: LoadedScenario, targets: Sequence[FuzzTarget], max_output_tokens: int) -> list[int]:
+    """For each fuzzed call, the longest arguments the service could send for it: a response is bounded
+    by the model's output tokens (`max_argument_chars`: ~4 characters a token), and that room is shared:
+    the response's other parts (text, calls not fuzzed) take theirs, and its fuzzed calls split the rest
+    evenly (at least `MIN_ARGUMENT_CHARS` each)."""
+    fuzzed = {(t.ref.step, t.ref.part) for t in targets}
+    room: dict[int, int] = {}
+    shares: dict[int, int] = {}
+    for t in targets:
+        step = loaded.scenario.steps[t.ref.step]
+        assert isinstance(step, RespondStep)
+        if t.ref.step not in room:
+            others = sum(len(part.arguments_text) if isinstance(part, FunctionCallPart) else len(part.text)
+                         for j, part in enumerate(step.respond)
+                         if (t.ref.step, j) not in fuzzed and isinstance(part, FunctionCallPart | TextPart))
+            room[t.ref.step] = max_argument_chars(max_output_tokens) - others
+        shares[t.ref.step] = shares.get(t.ref.step, 0) + 1
+    return [max(MIN_ARGUMENT_CHARS, room[t.ref.step] // shares[t.ref.step]) for t in targets]
+
+
+def _chosen(targets: list[FuzzTarget], call: str) -> list[FuzzTarget]:
     chosen = [t for t in targets if call in (t.ref.spec.id, t.ref.spec.call_id)] or \
         [t for t in targets if t.name == call]
     if len(chosen) == 1:

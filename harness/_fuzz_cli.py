@@ -22,6 +22,7 @@ from mockserver.errors import ScenarioError, UsageError
 from mockserver.loader import LoadedScenario, load_scenario
 
 from ._fuzz_cases import fuzz_targets
+from .payloads import CHARS_PER_TOKEN, DEFAULT_MAX_OUTPUT_TOKENS, max_argument_chars
 
 if TYPE_CHECKING:
     from .fuzz import FuzzResult
@@ -36,7 +37,9 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Generate function-call arguments (valid, schema-violating and hostile JSON, in random "
                           "delta chunks) and judge the client's answer to each; a failure is shrunk to a minimal "
                           "payload and written as a reproducer scenario for `rtmock run`. Each scenario given is "
-                          "fuzzed in turn.")
+                          "fuzzed in turn. By default only what the service could send: a response's arguments "
+                          "are bounded by the model's output tokens (--max-output-tokens, at ~4 characters a "
+                          "token); --hostile goes past that.")
     parser.epilog = ("A client is restarted for each case, unless it reconnects after the server closes a passing "
                      "case's session (1000, 'rtmock: case done'): then it is reused, much faster. Clients see "
                      "RTMOCK_FUZZ=1 and may loop until the close reason is 'rtmock: fuzzing done'. "
@@ -56,6 +59,15 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", metavar="FILE",
                         help="write the HTML timeline of each minimal failing case, replayed from its reproducer "
                              "(of the scenario's own arguments when no case failed)")
+    parser.add_argument("--max-output-tokens", type=int, default=DEFAULT_MAX_OUTPUT_TOKENS, metavar="N",
+                        help="only payloads a response of N output tokens can carry, at an estimated "
+                             f"{CHARS_PER_TOKEN} characters a token (default {DEFAULT_MAX_OUTPUT_TOKENS}, "
+                             "gpt-realtime's limit: arguments up to "
+                             f"{max_argument_chars(DEFAULT_MAX_OUTPUT_TOKENS):,} characters; gpt-realtime-2 allows "
+                             "32000; give your session's max_output_tokens if it sets one)")
+    parser.add_argument("--hostile", action="store_true",
+                        help="also payloads past what the service can send (1 MB strings, 100 000 levels of "
+                             "nesting): a test of the client's own defences; failures on them are marked hostile")
     parser.add_argument("--within", type=float, metavar="SECONDS",
                         help="cap every bound of the scenario while fuzzing (a silent client fails faster)")
     parser.add_argument("--no-reuse", dest="reuse", action="store_false",
@@ -129,10 +141,12 @@ async def fuzz_main(args: argparse.Namespace) -> int:
     if not command:
         raise UsageError("no command to fuzz: write it after '--', e.g. rtmock fuzz scenario.yaml -- python client.py")
     options = FuzzOptions(cases=args.cases, seed=args.seed, max_time=args.max_time, call=args.call,
-                          reuse=args.reuse, within=args.within, connect_timeout=args.connect_timeout)
+                          reuse=args.reuse, within=args.within, connect_timeout=args.connect_timeout,
+                          max_output_tokens=args.max_output_tokens, hostile=args.hostile)
     options.check()
     scenarios = _load(args.scenario)
-    targets = [fuzz_targets(loaded, args.call) for loaded in scenarios]  # a usage error before any fuzzing
+    targets = [fuzz_targets(loaded, args.call, max_output_tokens=options.max_output_tokens)
+               for loaded in scenarios]  # a usage error before any fuzzing
     reproducers = _reproducer_paths(args)
     if options.seed is None:  # one seed for the run, printed with each scenario's report
         options = replace(options, seed=random.SystemRandom().randrange(2**32))

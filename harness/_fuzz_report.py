@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from ._fuzz_cases import replay_command
-from .payloads import KINDS
+from ._fuzz_cases import HOSTILE_MARK, FuzzTarget, kind_label, replay_command
+from .payloads import CHARS_PER_TOKEN, KINDS, Payload
 
 if TYPE_CHECKING:
     from .fuzz import CaseOutcome, FuzzResult, FuzzStatus
@@ -81,29 +81,66 @@ def _deltas(deltas: tuple[str, ...]) -> str:
     return f"({len(deltas)}) of {sizes} characters"
 
 
+def level_text(result: FuzzResult) -> str:
+    """What the payloads were: only what the service could send, or (--hostile) more."""
+    options = result.options
+    sizes = sorted({t.max_chars for t in result.targets})
+    size = " or ".join(f"{n:,}" for n in sizes)
+    bound = (f"arguments up to {size} characters: {options.max_output_tokens:,} output tokens at ~{CHARS_PER_TOKEN} "
+             "characters a token (--max-output-tokens)")
+    if options.hostile:
+        return (f"payloads: hostile (--hostile): also past what the service could send ({bound}); the failures "
+                f"on those are marked{HOSTILE_MARK}")
+    return f"payloads: what the service could send, {bound}; --hostile adds payloads past it"
+
+
+def _hostile_note(target: FuzzTarget, payload: Payload) -> str:
+    return (f"hostile: {len(payload.text):,} characters, past the {target.max_chars:,} a response can carry: the "
+            "real service never sends this (--hostile)")
+
+
 def _case(result: FuzzResult, outcome: CaseOutcome, color: bool) -> list[str]:
     lines = []
     for target, case in zip(result.targets, outcome.inputs, strict=True):
         lines.append(f"  call {target}: {_paint(case.payload.kind, '1', color)} ({case.payload.note})")
+        if target.oversized(case.payload):
+            lines.append(_paint(f"    {_hostile_note(target, case.payload)}", "33", color))
         lines.append(f"    arguments: {clip(case.payload.text)}")
         lines.append(f"    deltas {_deltas(case.deltas)}")
     lines.append("  findings:")
     for finding in outcome.findings:
         lines.append(_indent(str(finding), "    "))
+    if outcome.frame_limit is not None:
+        lines.append(f"  why: {frame_limit_text(result, outcome)}")
     if not any(f.seen and "\n" in f.seen for f in outcome.findings) and outcome.output_tail:
         lines.append("  client output (last lines):")
         lines.append(_indent("\n".join(outcome.output_tail[-8:]), "    "))
     return lines
 
 
+def frame_limit_text(result: FuzzResult, outcome: CaseOutcome) -> str:
+    """Why the client failed, when its websocket library refused a frame as too big."""
+    assert outcome.frame_limit is not None
+    oversized = any(t.oversized(c.payload) for t, c in zip(result.targets, outcome.inputs, strict=True))
+    return outcome.frame_limit.explain(oversized=oversized if outcome.inputs else None)
+
+
 def table_rows(result: FuzzResult) -> list[tuple[str, str, int, int, dict[str, int]]]:
-    """(call, payload kind, cases, passed, {rule: failing cases}) in KINDS order."""
+    """(call, payload kind, cases, passed, {rule: failing cases}) in KINDS order. A case counts under
+    each fuzzed call its failure is charged to (`_fuzz_verdict.charges`), and as passed for the calls
+    the client answered; a call never reached (another call's payload stopped the client) is not
+    counted. Kinds past what the service could send are rows of their own (`HOSTILE_MARK`)."""
     rows: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for (call, kind, outcome), count in result.table.items():
         rows[(call, kind)][outcome] = count
     order = {kind: i for i, kind in enumerate(KINDS)}
+
+    def key(row: tuple[tuple[str, str], dict[str, int]]) -> tuple[str, int, str]:
+        (call, kind), _ = row
+        return call, order.get(kind.removesuffix(HOSTILE_MARK), 99), kind
+
     out = []
-    for (call, kind), counts in sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99), kv[0][1])):
+    for (call, kind), counts in sorted(rows.items(), key=key):
         failed = {rule: n for rule, n in sorted(counts.items(), key=lambda kv: -kv[1]) if rule != "passed"}
         out.append((call, kind, sum(counts.values()), counts.get("passed", 0), failed))
     return out
@@ -114,6 +151,7 @@ def render_report(result: FuzzResult, *, color: bool = False) -> str:
     status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
     lines = [f"{status}  {name}  {result.cases} cases in {result.duration:.1f}s ({result.cases_per_second:.1f} cases/s), "
              f"seed {result.seed}, {result.clients_started} client(s) started"]
+    lines.append(f"  {level_text(result)}")
     if (unjudged := result.unjudged_text()) is not None:
         lines.append(f"  {unjudged}")
     if result.stopped == "max-time":
@@ -144,11 +182,12 @@ def render_report(result: FuzzResult, *, color: bool = False) -> str:
         lines.append("Cases by payload kind" + (" (generated, then shrinking)" if result.shrink_cases else "") + ":")
         width = max(len(r[0]) for r in rows)
         multi = len(result.targets) > 1
-        head = (f"  {'call':<{width}}  " if multi else "  ") + f"{'payload kind':<20} {'cases':>6} {'passed':>6}  failed by rule"
+        kinds = max(20, *(len(r[1]) for r in rows))
+        head = (f"  {'call':<{width}}  " if multi else "  ") + f"{'payload kind':<{kinds}} {'cases':>6} {'passed':>6}  failed by rule"
         lines.append(head.rstrip())
         for call, kind, cases, passed, failed in rows:
             by_rule = ", ".join(f"{rule} ×{n}" for rule, n in failed.items())
-            row = ((f"  {call:<{width}}  " if multi else "  ") + f"{kind:<20} {cases:>6} {passed:>6}  {by_rule}").rstrip()
+            row = ((f"  {call:<{width}}  " if multi else "  ") + f"{kind:<{kinds}} {cases:>6} {passed:>6}  {by_rule}").rstrip()
             lines.append(_paint(row, "31", color) if failed else row)
     return "\n".join(lines)
 
@@ -164,10 +203,17 @@ def _outcome_json(result: FuzzResult, outcome: CaseOutcome) -> dict[str, Any]:
         "inputs": [
             {"call": t.label, "name": t.name, "kind": c.payload.kind, "note": c.payload.note,
              "text": c.payload.text if len(c.payload.text) <= 4096 else c.payload.text[:4096],
-             "text_length": len(c.payload.text), "deltas": [len(d) for d in c.deltas]}
+             "text_length": len(c.payload.text), "deltas": [len(d) for d in c.deltas],
+             "hostile": t.oversized(c.payload)}
             for t, c in zip(result.targets, outcome.inputs, strict=False)  # the baseline has none
         ],
         "findings": [f.to_json() for f in outcome.findings],
+        "frame_limit": None if outcome.frame_limit is None else {
+            "code": outcome.frame_limit.code, "reason": outcome.frame_limit.reason,
+            "largest_frame_bytes": outcome.frame_limit.largest_bytes,
+            "largest_frame_event": outcome.frame_limit.largest_index,
+            "largest_frame_type": outcome.frame_limit.largest_type,
+            "explanation": frame_limit_text(result, outcome)},
     }
 
 
@@ -178,6 +224,8 @@ def result_json(result: FuzzResult) -> dict[str, Any]:
         "scenario_path": result.scenario.path,
         "command": result.command,
         "seed": result.seed,
+        "max_output_tokens": result.options.max_output_tokens,
+        "hostile": result.options.hostile,
         "passed": result.passed,
         "cases": result.cases,
         "generated": result.generated,
@@ -188,7 +236,7 @@ def result_json(result: FuzzResult) -> dict[str, Any]:
         "stopped": result.stopped,
         "flaky": result.flaky,
         "unjudged_match_steps": [i + 1 for i in result.unjudged],
-        "calls": [{"label": t.label, "name": t.name} for t in result.targets],
+        "calls": [{"label": t.label, "name": t.name, "max_chars": t.max_chars} for t in result.targets],
         "baseline": _outcome_json(result, result.baseline) if result.baseline else None,
         "failure": _outcome_json(result, result.failure) if result.failure else None,
         "reproducer": str(result.reproducer) if result.reproducer else None,
@@ -242,7 +290,7 @@ def _junit_suite(root: ET.Element, result: FuzzResult) -> None:
         rules = ", ".join(f"{rule} ×{n}" for rule, n in failed.items())
         element = ET.SubElement(case, "failure", message=f"{cases - passed} of {cases} cases failed: {rules}",
                                 type=next(iter(failed)))
-        if minimal is not None and any(t.label == call and c.payload.kind == kind
+        if minimal is not None and any(t.label == call and kind_label(t, c) == kind
                                        for t, c in zip(result.targets, minimal.inputs, strict=True)):
             element.text = "\n".join(_case(result, minimal, False)) + (
                 f"\nReproducer: {result.reproducer}" if result.reproducer else "")

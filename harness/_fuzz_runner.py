@@ -12,6 +12,11 @@ to case when it can:
   by a spare process started ahead of time, so spawn time overlaps the previous case;
 - after a failing case the client is stopped: its state is suspect, and the next case gets a fresh one.
 
+A case's verdict follows `rtmock run`'s rules, so that its reproducer replays to the same verdict: a
+client that closed its session with calls unanswered may be dying, and is given `DYING_CLIENT_PATIENCE`
+to exit on its own before it is stopped; how its exit and the session's findings make the verdict is
+`_fuzz_verdict.py`'s.
+
 Payload generation and shrinking (Hypothesis) are `fuzz.py`'s; case scenarios are `_fuzz_cases.py`'s.
 """
 
@@ -35,9 +40,10 @@ from mockserver.server import MockServer, Observer, SessionInfo, client_environm
 
 from ._fuzz_cases import done_scenario
 from ._fuzz_clients import Client, CoroutineClient, ProcessClient, TaskClient
+from ._fuzz_verdict import CaseWatch, FrameLimit, compose_findings, frame_limit
 from .findings import Finding, Rule
 from .live import LiveJudge
-from .runner import client_env
+from .runner import DYING_CLIENT_PATIENCE, client_env
 
 __all__ = ["CaseRun", "CaseRunner", "CaseServer"]
 
@@ -57,6 +63,7 @@ class CaseServer(MockServer, Observer):
         self.observers.append(self)
         self.clients: dict[str, Client] = {}
         self.judges: dict[int, LiveJudge] = {}  # id(case scenario) → its judge
+        self.watches: dict[int, CaseWatch] = {}  # id(case scenario) → what its session showed
         self.done = done_scenario()
         self.finished = False
         self._offers: dict[str, asyncio.Future[LoadedScenario]] = {}
@@ -114,6 +121,9 @@ class CaseServer(MockServer, Observer):
         judge = self.judges.get(id(session.scenario))
         if judge is not None:
             judge.record(session, record)
+            watch = self.watches.get(id(session.scenario))
+            if watch is not None:
+                watch.record(record)
 
     def session_ended(self, session: SessionInfo) -> None:
         judge = self.judges.get(id(session.scenario))
@@ -125,16 +135,19 @@ class CaseServer(MockServer, Observer):
 
 @dataclass(slots=True)
 class CaseRun:
-    """What running one case produced."""
+    """What running one case produced: its findings, in `rtmock run`'s order, and what its session showed."""
 
     findings: list[Finding]
     sessions: int
     duration: float
     output_tail: list[str] = field(default_factory=list)
+    complete: bool = True  # every session completed the scenario
+    watch: CaseWatch | None = None
+    frame_limit: FrameLimit | None = None  # the client's library refused a frame as too big
 
     @property
     def passed(self) -> bool:
-        return self.sessions > 0 and not self.findings
+        return self.sessions > 0 and self.complete and not self.findings
 
 
 class CaseRunner:
@@ -252,25 +265,30 @@ class CaseRunner:
             self._current = None
         started = loop.time()
         judge = LiveJudge()
+        watch = CaseWatch.of(scenario)
         self.server.judges[id(scenario)] = judge
-        extra: list[Finding] = []
+        self.server.watches[id(scenario)] = watch
+        extra: list[Finding] = []  # the run's own findings: no session, the case's timeout
         client = await self._acquire()
         self.server.offer(client, scenario)
         try:
             client = await self._play(client, scenario, judge, extra, started)
-            failed = bool(judge.findings or extra)
-            if failed:
-                await self._settle_failure(client, judge, extra)
+            if judge.findings or extra:
+                await self._settle_failure(client, judge, started)
             verdicts = judge.finish_all()
-            failed = failed or any(not v.passed for v in verdicts)
+            failed = bool(extra) or any(not v.passed for v in verdicts)
             if not failed and judge.sessions:
-                extra.extend(await self._after_pass(client))
-            elif failed and not client.exited.done():
-                self._background_stop(client)
-            elif client.exited.done():
-                self._forget(client)
+                await self._after_pass(client)
+            crash = client.crash() if client.exited.done() else None
+            findings = compose_findings([f for v in verdicts for f in v.findings], extra, crash)
+            if findings or failed:
+                if client.exited.done():
+                    self._forget(client)
+                else:
+                    self._background_stop(client)
         finally:
             del self.server.judges[id(scenario)]
+            del self.server.watches[id(scenario)]
             for judged in judge.sessions:
                 if judged.info in self.server.sessions:
                     self.server.sessions.remove(judged.info)
@@ -279,10 +297,9 @@ class CaseRunner:
         client.cases += 1
         if self._current is not client:
             self._lost()
-        findings = [f for f in extra if f.rule is Rule.CLIENT_CRASHED]
-        findings += [f for j in judge.sessions for f in (j.verdict.findings if j.verdict else j.findings)]
-        findings += [f for f in extra if f.rule is not Rule.CLIENT_CRASHED]
-        return CaseRun(findings, len(judge.sessions), loop.time() - started, client.output_tail)
+        tail = client.output_tail
+        return CaseRun(findings, len(judge.sessions), loop.time() - started, tail, all(v.complete for v in verdicts),
+                       watch, frame_limit(watch, tail) if findings else None)
 
     async def _play(self, client: Client, scenario: LoadedScenario, judge: LiveJudge, extra: list[Finding],
                     started: float) -> Client:
@@ -296,15 +313,14 @@ class CaseRunner:
             if judge.sessions and all(j.info.ended for j in judge.sessions):
                 return client
             if client.exited.done() and not judge.sessions:
-                crash = client.crash()
-                if crash is None and client.cases > 0 and not client.stopped_by_us:
+                if client.crash() is None and client.cases > 0 and not client.stopped_by_us:
                     # it ended after its last case instead of reconnecting: replace it, same case
                     self._forget(client)
                     self.server.withdraw(client)
                     client = await self._acquire()
                     self.server.offer(client, scenario)
                     continue
-                extra.append(crash or Finding(
+                extra.append(Finding(  # after the crash, if it crashed (see compose_findings)
                     Rule.NO_SESSION, "The client exited without opening a realtime session.",
                     "Connect to RTMOCK_URL (or OPENAI_BASE_URL) from the environment, with an API key header."))
                 return client
@@ -326,18 +342,20 @@ class CaseRunner:
             await asyncio.wait(waits, timeout=max(0.0, limit - loop.time()), return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
 
-    async def _settle_failure(self, client: Client, judge: LiveJudge, extra: list[Finding]) -> None:
-        """A failing case: give the client a moment to die on its own (a crash is usually *why* the
-        session failed, and its exit code and traceback say more than a closed socket), then stop it,
-        and let its sessions end."""
+    async def _settle_failure(self, client: Client, judge: LiveJudge, started: float) -> None:
+        """A failing case, as `rtmock run` settles one: when all that was found is what the client's
+        closing left undone, it may be dying, and its exit code and traceback (the cause) are the
+        verdict: it may take `DYING_CLIENT_PATIENCE` to exit on its own (a client that reconnects
+        instead is not dying). Then it is stopped, and its sessions are let end."""
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(client.exited), 0.5)
-        if client.exited.done():
-            crash = client.crash()
-            if crash is not None and not any(f.rule is Rule.CLIENT_CRASHED for f in extra):
-                extra.append(crash)
-        else:
+        if judge.findings and all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
+            left = started + self.case_timeout - loop.time()
+            waiting = asyncio.ensure_future(client.waiting.wait())
+            waits: set[asyncio.Future[Any]] = {waiting, client.exited}
+            await asyncio.wait(waits, timeout=max(0.0, min(DYING_CLIENT_PATIENCE, left)),
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+        if not client.exited.done():
             judge.stopping = True
             self._background_stop(client)
         deadline = loop.time() + 2.0
@@ -346,26 +364,24 @@ class CaseRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
 
-    async def _after_pass(self, client: Client) -> list[Finding]:
-        """The case passed: keep the client if it reconnects, note how it exits if it does, and stop it
-        if it does neither in a short while."""
+    async def _after_pass(self, client: Client) -> None:
+        """The case passed: keep the client if it reconnects, let it exit if it does (its exit code
+        counts), and stop it if it does neither in a short while."""
         if self._lingered:
             self._background_stop(client)
-            return []
+            return
         waiting = asyncio.ensure_future(client.waiting.wait())
         waits: set[asyncio.Future[Any]] = {waiting, client.exited}
         await asyncio.wait(waits, timeout=2.0, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
         if client.exited.done():
             self._forget(client)
-            crash = client.crash()
-            return [crash] if crash is not None else []
+            return
         if client.waiting.is_set() and self.reuse:
             self._current = client
-            return []
+            return
         self._lingered = not client.waiting.is_set()  # neither exits nor reconnects: do not wait for it again
         self._background_stop(client)
-        return []
 
     def _forget(self, client: Client) -> None:
         self.server.withdraw(client)

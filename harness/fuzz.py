@@ -7,13 +7,22 @@ A *case* is the scenario with each fuzzed call's `arguments` replaced by a gener
 (`payloads.any_arguments` for the tool's schema), streamed in generated delta chunks
 (`payloads.delta_chunks`). It fails when the client crashes, disconnects, sends an invalid event,
 or does not answer with a string `function_call_output` (right call_id) and then `response.create`
-within the scenario's bounds: the rules of `rtmock run`, judged per case.
+within the scenario's bounds: the rules of `rtmock run`, judged per case and composed as `rtmock run`
+composes them (`_fuzz_verdict.py`), so that a reproducer replays to the verdict its case had. The
+`match:` of an expect on a fuzzed call's output is judged by the baseline case only.
+
+By default the payloads are what the service could send: a response's arguments are bounded by the
+model's output tokens (`FuzzOptions.max_output_tokens`: 4,096 for gpt-realtime, 32,000 for
+gpt-realtime-2), at an estimated 4 characters a token: 16,384 characters by default, shared by the
+calls of one response. `hostile` adds payloads past that (a megabyte string, 100 000 levels of
+nesting), and reports mark the failures on them.
 
 Hypothesis drives the search in a worker thread (an ordinary `@given` test, run here rather than
-under pytest); each example runs one case on the event loop and raises on a failing verdict, so
-Hypothesis stops generating and shrinks it. `--seed` fixes the cases. How clients are run and
-reused is `_fuzz_runner.py`; case scenarios and reproducers are `_fuzz_cases.py`; the console,
-JSON and JUnit output is `_fuzz_report.py`.
+under pytest, through its public interface only); each example runs one case on the event loop and
+raises on a failing verdict, so Hypothesis stops generating and shrinks it. `--seed` fixes the
+cases. How clients are run and reused is `_fuzz_runner.py`; case scenarios and reproducers are
+`_fuzz_cases.py`; the console, JSON and JUnit output is `_fuzz_report.py`; the command line,
+`_fuzz_cli.py`.
 
 From a test: `result = fuzz_client("scenarios/x.yaml", ["python", "client.py"], cases=50, seed=1)`
 (or a coroutine function taking the websocket URL), then `assert result.passed, result.explain()`.
@@ -44,14 +53,16 @@ from ._fuzz_cases import (
     FuzzTarget,
     case_scenario,
     fuzz_targets,
+    kind_label,
     replay_command,
     reproducer_yaml,
     unjudged_matches,
 )
 from ._fuzz_clients import CoroutineClient
 from ._fuzz_runner import CaseRunner
+from ._fuzz_verdict import CaseWatch, FrameLimit, charges
 from .findings import Finding
-from .payloads import any_arguments, delta_chunks
+from .payloads import DEFAULT_MAX_OUTPUT_TOKENS, any_arguments, delta_chunks
 
 __all__ = [
     "CaseInput", "CaseOutcome", "FuzzOptions", "FuzzResult", "FuzzStatus", "add_fuzz_arguments", "fuzz",
@@ -59,6 +70,8 @@ __all__ = [
 ]  # fmt: skip
 
 T = TypeVar("T")
+
+MIN_OUTPUT_TOKENS = 16  # a response too small for any useful arguments is not worth fuzzing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,10 +85,17 @@ class FuzzOptions:
     connect_timeout: float = 15.0
     shrink_time: float = 30.0  # how long shrinking a failure may take
     tls: bool = True
+    #: What the service could send: a response's arguments are bounded by the model's output tokens
+    #: (4,096 for gpt-realtime, 32,000 for gpt-realtime-2, or the session's `max_output_tokens`), at
+    #: ~4 characters a token (`payloads.CHARS_PER_TOKEN`). Payloads stay within it unless `hostile`.
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+    hostile: bool = False  # also payloads past that bound (1 MB strings, 100 000 levels of nesting)
 
     def check(self) -> None:
         if self.cases < 1:
             raise UsageError(f"--cases must be at least 1, not {self.cases}")
+        if self.max_output_tokens < MIN_OUTPUT_TOKENS:
+            raise UsageError(f"--max-output-tokens must be at least {MIN_OUTPUT_TOKENS}, not {self.max_output_tokens}")
         for name, value in (("--max-time", self.max_time), ("--within", self.within)):
             if value is not None and value <= 0:
                 raise UsageError(f"{name} must be a positive number of seconds, not {value:g}")
@@ -92,6 +112,7 @@ class CaseOutcome:
     passed: bool
     duration: float
     output_tail: tuple[str, ...] = ()
+    frame_limit: FrameLimit | None = None  # the client's websocket library refused a frame as too big
 
     @property
     def rule(self) -> str | None:
@@ -126,7 +147,7 @@ class FuzzResult:
     generated: int = 0
     failing_cases: int = 0
     duration: float = 0.0
-    #: (call label, payload kind, "passed" or the first finding's rule) → cases
+    #: (call label, payload kind (`kind_label`), "passed" or the rule of the first finding charged to the call) → cases
     table: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
     baseline: CaseOutcome | None = None
     failure: CaseOutcome | None = None  # the minimal failing case
@@ -159,6 +180,8 @@ class FuzzResult:
 
     def reproducer_text(self, path: str | Path) -> str:
         """The reproducer scenario for the minimal failing case (see `write_reproducer`)."""
+        from ._fuzz_report import frame_limit_text
+
         if self.failure is None:
             raise ValueError("no failing case to reproduce")
         p = Path(path)
@@ -168,8 +191,9 @@ class FuzzResult:
             f"Reproducer written by `rtmock fuzz` (seed {self.seed}): {source} with the arguments of",
             "the fuzzed call(s) replaced by the minimal failing payload Hypothesis found, sent in exactly",
             "these argument deltas. Commit it as a regression test; the original's comments are not kept.",
-            *(f"  {t}: {c.payload.kind}: {c.payload.note}" for t, c in zip(self.targets, self.failure.inputs, strict=True)),
+            *(f"  {t}: {kind_label(t, c)}: {c.payload.note}" for t, c in zip(self.targets, self.failure.inputs, strict=True)),
             *([f"The client failed with [{first.rule.value}]: {first.message}"] if first else []),
+            *([f"Why: {frame_limit_text(self, self.failure)}"] if self.failure.frame_limit is not None else []),
             *(["Flaky: it passed when rtmock replayed it; the failure depends on more than the payload."]
               if self.flaky else []),
             *([f"{self.unjudged_text()}; it is left out here."] if self.unjudged else []),
@@ -216,8 +240,8 @@ class _SearchOver(Exception):
     """Raised from the Hypothesis test once the search must end (see `_Search.stopped` and `.bug`)."""
 
 
-def _inputs_strategy(targets: Sequence[FuzzTarget]) -> st.SearchStrategy[tuple[CaseInput, ...]]:
-    payloads = [any_arguments(t.schema) for t in targets]
+def _inputs_strategy(targets: Sequence[FuzzTarget], *, hostile: bool = False) -> st.SearchStrategy[tuple[CaseInput, ...]]:
+    payloads = [any_arguments(t.schema, max_chars=t.max_chars, oversized=hostile) for t in targets]
 
     @st.composite
     def inputs(draw: st.DrawFn) -> tuple[CaseInput, ...]:
@@ -259,14 +283,17 @@ class _Search:
         run = await self.runner.run_case(scenario, fresh=fresh)
         self.numbers += 1
         outcome = CaseOutcome(self.numbers, phase, inputs or (), tuple(run.findings), run.passed, run.duration,
-                              tuple(run.output_tail) if not run.passed else ())
+                              tuple(run.output_tail) if not run.passed else (), run.frame_limit)
         if inputs is not None:
             result = self.result
             result.cases += 1
             result.generated += phase == "generate"
             result.failing_cases += not outcome.passed
-            for target, case in zip(result.targets, inputs, strict=True):
-                result.table[(target.label, case.payload.kind, outcome.rule or "passed")] += 1
+            places = [(t.ref.step, t.ref.part) for t in result.targets]
+            charged = charges(run.findings, run.watch or CaseWatch({}), places, passed=run.passed)
+            for target, case, charge in zip(result.targets, inputs, charged, strict=True):
+                if charge is not None:  # None: never reached, another call's payload stopped the client
+                    result.table[(target.label, kind_label(target, case), charge)] += 1
         return outcome
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T | None:
@@ -341,7 +368,7 @@ class _Search:
                   phases=(Phase.generate, Phase.shrink), report_multiple_bugs=False, print_blob=False,
                   suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
         @seed(seed_value)
-        @given(_inputs_strategy(self.result.targets))
+        @given(_inputs_strategy(self.result.targets, hostile=options.hostile))
         def fuzz_case(inputs: tuple[CaseInput, ...]) -> None:
             self.test(inputs)
 
@@ -371,7 +398,7 @@ async def fuzz(scenario: LoadedScenario, client: Sequence[str] | CoroutineClient
     opts.check()
     if not callable(client) and not client:
         raise UsageError("no command to fuzz: write it after '--', e.g. rtmock fuzz scenario.yaml -- python client.py")
-    targets = fuzz_targets(scenario, opts.call)
+    targets = fuzz_targets(scenario, opts.call, max_output_tokens=opts.max_output_tokens)
     seed_value = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**32)
     result = FuzzResult(scenario, targets, None if callable(client) else list(client), seed_value, opts)
     result.unjudged = unjudged_matches(scenario, targets)

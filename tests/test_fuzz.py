@@ -170,6 +170,51 @@ def test_a_reader_that_leaves_does_not_change_the_exit_code(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
 
 
+ECHO = [sys.executable, str(ROOT / "examples" / "fuzz_echo_client.py")]
+
+
+async def test_a_client_that_echoes_its_input_passes_on_what_the_service_could_send(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # It quotes the arguments in its outputs, and the server echoes every output: a megabyte payload
+    # would come back as a frame past its library's 1 MiB limit. No model can write one.
+    code, out = await cli([str(GET_YOUR_INFO), "--cases", "100", "--seed", "1", "--reproducer",
+                           str(tmp_path / "r.yaml"), "--", *ECHO], capsys)
+    assert code == 0, out
+    assert "payloads: what the service could send, arguments up to 16,384 characters: 4,096 output tokens" in out
+    assert "huge-string" in out and "(hostile)" not in out
+
+
+async def test_hostile_payloads_are_opt_in_and_a_frame_limit_is_explained_as_such(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = await cli([str(GET_YOUR_INFO), "--hostile", "--cases", "100", "--seed", "1", "--reproducer",
+                           str(tmp_path / "r.yaml"), "--json", str(tmp_path / "fuzz.json"), "--", *ECHO], capsys)
+    assert code == 1, out
+    assert "payloads: hostile (--hostile)" in out
+    assert "hostile: 1,048,5" in out and "the real service never sends this (--hostile)" in out
+    assert "why: the client's websocket library closed the connection with 1009 (message too big)" in out
+    assert "(hostile)" in out.split("Cases by payload kind")[1]
+    failure = json.loads((tmp_path / "fuzz.json").read_text())["failure"]
+    assert failure["inputs"][0]["hostile"] is True and failure["frame_limit"]["code"] == 1009
+    assert "Why: the client's websocket library closed the connection with 1009" in (tmp_path / "r.yaml").read_text()
+
+
+async def test_max_output_tokens_bounds_the_payloads() -> None:
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    result = await fuzz_client_async(GET_YOUR_INFO, coroutine_client(seen), cases=60, seed=9, max_output_tokens=100)
+    assert result.passed, result.explain()
+    assert max(len(arguments) for arguments, _ in seen[1:]) <= 400  # 100 tokens at ~4 characters a token
+    assert "arguments up to 400 characters: 100 output tokens" in result.explain()
+    with pytest.raises(UsageError, match="--max-output-tokens"):
+        await fuzz_client_async(GET_YOUR_INFO, coroutine_client(), cases=1, max_output_tokens=3)
+
+
+def test_parallel_calls_share_their_response_s_budget() -> None:
+    loaded = load_scenario(ROOT / "scenarios" / "parallel_calls.yaml")
+    assert [t.max_chars for t in fuzz_targets(loaded)] == [8192, 8192]
+    paris_only = fuzz_targets(loaded, "paris", max_output_tokens=32_000)
+    assert [t.max_chars for t in paris_only] == [128_000 - len('{"city":"Tokyo"}')]
+
+
 # ---- the search: in-process clients, fast ----------------------------------------------------------
 
 
@@ -240,7 +285,8 @@ async def test_the_match_on_a_fuzzed_calls_output_is_judged_by_the_baseline_only
     result = await fuzz(matched, coroutine_client(), FuzzOptions(cases=30, seed=8))
     assert result.passed, result.explain()
     assert result.generated == 30
-    assert "not judged while fuzzing: the `match:` of matched.yaml:27 (step 4)" in result.explain().splitlines()[1]
+    header = result.explain().split("\n\n")[0]
+    assert "not judged while fuzzing: the `match:` of matched.yaml:27 (step 4)" in header
 
     wrong = await fuzz(_with_output_match("{contains: pizza}"), coroutine_client(), FuzzOptions(cases=5, seed=8))
     assert wrong.baseline is not None and not wrong.baseline.passed and wrong.cases == 0

@@ -15,11 +15,14 @@ from hypothesis import strategies as st
 from hypothesis.vendor.pretty import RepresentationPrinter
 
 from harness.payloads import (
+    CHARS_PER_TOKEN,
+    DEFAULT_MAX_CHARS,
     KINDS,
     Payload,
     any_arguments,
     delta_chunks,
     hostile_arguments,
+    max_argument_chars,
     schema_violating_arguments,
     valid_arguments,
 )
@@ -147,8 +150,33 @@ def test_hostile_texts_do_what_their_kind_says() -> None:
         with pytest.raises(RecursionError):
             json.loads(payload.text)
         assert not payload.parses_as_object
-    assert all(len(p.text) >= 1 << 20 for p in by_kind["huge-string"])
+    assert {len(p.text) for p in by_kind["huge-string"]} <= {DEFAULT_MAX_CHARS, DEFAULT_MAX_CHARS - 1}
     assert all(p.parses_as_object for p in by_kind["nan-or-infinity"])  # Python accepts what JSON forbids
+
+
+def test_by_default_payloads_are_what_a_response_can_carry() -> None:
+    """A gpt-realtime response holds 4,096 output tokens: at ~4 characters a token, 16,384 characters."""
+    assert DEFAULT_MAX_CHARS == max_argument_chars(4096) == 4096 * CHARS_PER_TOKEN == 16_384
+    payloads = _all(any_arguments(SEARCH), 300)
+    assert max(len(p.text) for p in payloads) == DEFAULT_MAX_CHARS  # a huge string fills the bound
+    deepest = max(p.text.count("[") for p in payloads if p.kind == "deep-nesting")
+    assert 1000 <= deepest <= DEFAULT_MAX_CHARS // 2
+
+
+def test_a_smaller_budget_bounds_every_kind() -> None:
+    bound = max_argument_chars(64)  # a session with max_output_tokens 64
+    payloads = _all(any_arguments(SEARCH, max_chars=bound), 300)
+    assert max(len(p.text) for p in payloads) == bound
+    assert {p.kind for p in payloads} >= {"valid", "missing-required", "not-json", "deep-nesting", "huge-string"}
+    assert "huge-number" in {p.kind for p in payloads}  # its short texts fit; the 5000-digit one does not
+    assert not any("5000-digit" in p.note for p in payloads)
+
+
+def test_oversized_adds_what_no_model_can_send() -> None:
+    payloads = _all(hostile_arguments(oversized=True), 300)
+    huge = {len(p.text) for p in payloads if p.kind == "huge-string"}
+    assert max(huge) >= 1 << 20 and min(huge) <= DEFAULT_MAX_CHARS
+    assert any(p.text.count("[") == 100_000 for p in payloads if p.kind == "deep-nesting")
 
 
 def test_any_arguments_covers_every_kind_within_150_examples() -> None:
