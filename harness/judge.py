@@ -98,6 +98,10 @@ class Judge:
         self._closed_at: int | None = None  # the record index of the rtmock.closed note
         self._late_watch: tuple[_Round, int] | None = None  # a round judged missing its create, and that finding
         self._refusals: set[tuple[Any, Any, Any]] = set()  # (event type, error code, param) already reported
+        #: call_ids of function_call items the client put into the conversation itself (history it
+        #: replays): the server accepts outputs for them, and no rule asks for one
+        self._history_calls: set[str] = set()
+        self._side: set[str] = set()  # out-of-band responses (conversation_id null): never the active one
 
     # ---- public interface ------------------------------------------------------------------------
 
@@ -184,8 +188,12 @@ class Judge:
             return
         kind = event.get("type")
         if kind == "response.created":
-            self._active = event["response"]["id"]
-            self._active_at = record.index
+            response = event["response"]
+            if "conversation_id" in response and response["conversation_id"] is None:
+                self._side.add(response["id"])  # out of band: it may run beside the active response
+            else:
+                self._active = response["id"]
+                self._active_at = record.index
         elif kind == "response.done":
             rid = event["response"]["id"]
             if self._active == rid:
@@ -196,8 +204,11 @@ class Judge:
                 for call in rnd.calls.values():
                     if call.deadline is None:
                         call.deadline, call.bound = record.time + self.default_within, self.default_within
-                if event["response"].get("status") == "cancelled" and not any(c.output_index for c in rnd.calls.values()):
-                    rnd.resolved = True  # a cancelled response's calls need no answer
+                if event["response"].get("status") == "cancelled":
+                    # R9: a call of a cancelled response is owed nothing: no output (the call never
+                    # completed: its arguments may be cut short) and no response.create for the round.
+                    # The service asks for none; an output sent anyway is accepted, and not a finding.
+                    rnd.resolved = True
                 self._maybe_arm_trigger(rnd, record.time)
         elif kind == "response.output_item.added":
             item = event.get("item", {})
@@ -210,9 +221,14 @@ class Judge:
                 self._calls[call.call_id] = call
                 self._item_to_call[call.item_id] = call
         elif kind in ("conversation.item.added", "conversation.item.created", "conversation.item.done"):
-            self._items.add(event.get("item", {}).get("id", ""))
+            item = event.get("item", {})
+            self._items.add(item.get("id", ""))
+            if item.get("type") == "function_call" and isinstance(item.get("call_id"), str) \
+                    and item["call_id"] not in self._calls:
+                self._history_calls.add(item["call_id"])  # the client's own, accepted by the server
         elif kind == "input_audio_buffer.committed":
             self._items.add(event.get("item_id", ""))
+            self._last_trigger = None  # a user turn (the client's commit or the server VAD's): new input
         elif kind == "conversation.item.deleted":
             self._items.discard(event.get("item_id", ""))
         elif kind == "error":
@@ -310,6 +326,10 @@ class Judge:
             return
         if not isinstance(call_id, str):
             return  # a missing or non-string call_id: the server's error names the field
+        if call is None and call_id in self._history_calls:
+            if accepted:
+                self._last_trigger = None  # history the client builds: new input, no round to answer
+            return
         if call is None:
             wrong = self._item_to_call.get(call_id) if isinstance(call_id, str) else None
             known = ", ".join(f"{c.name} → {c.call_id}" for c in self._calls.values()) or "none yet"
@@ -393,16 +413,23 @@ class Judge:
                           "Send one response.create per tool round, after the last output of that round.",
                           record, expected="one response.create per round", seen="two")
                 return
+            if _side_request(event):
+                hint = ("This create brings its own instructions, input or metadata: if it is a side request (a "
+                        "classification, a summary), send it out of band, with response.conversation \"none\": the "
+                        "service runs that beside the active response and writes nothing into the conversation. "
+                        "Otherwise wait for the active response's response.done.")
+            elif calling:
+                hint = ("Wait for response.done of the calling response before sending response.create (the real "
+                        "service usually sends it right after arguments.done, so this race is intermittent there).")
+            else:
+                hint = ("Wait for the active response's response.done before sending response.create, or send "
+                        "response.cancel first to interrupt it (barge-in). With server VAD (create_response on), the "
+                        "server starts the response to a voice turn itself: do not send response.create for it.")
             self._add(Rule.CREATE_WHILE_ACTIVE,
                       f"The response.create in event #{record.index} was sent while response {self._active} was still "
                       "active" + (" (the response that called the tool had not sent response.done yet)" if calling else "")
                       + "; the server refused it with conversation_already_has_active_response, so no answer follows.",
-                      "Wait for response.done of the calling response before sending response.create (the real "
-                      "service usually sends it right after arguments.done, so this race is intermittent there)."
-                      if calling else
-                      "Wait for the active response's response.done before sending response.create, or send "
-                      "response.cancel first to interrupt it (barge-in). With server VAD (create_response on), the "
-                      "server starts the response to a voice turn itself: do not send response.create for it.",
+                      hint,
                       record, call=next(iter(rnd.calls.values())) if rnd and rnd.calls else None,
                       expected="response.create after response.done", seen="response.create during the response")
             return
@@ -518,6 +545,8 @@ class Judge:
                     self._maybe_arm_trigger(rnd, record.time)
                     return
             self._steps.reached(wait)
+        elif kind == "rtmock.step.skipped":  # the output of a cancelled call: owed nothing
+            self._steps.matched(int(note["step"]))
         elif kind == "rtmock.step.matched":
             step = int(note["step"])
             self._steps.matched(step)
@@ -644,6 +673,12 @@ def _client_object(record: Record) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _side_request(event: dict[str, Any]) -> bool:
+    """A response.create that brings its own instructions, input or metadata: likely a side request."""
+    response = event.get("response")
+    return isinstance(response, dict) and any(response.get(k) for k in ("instructions", "input", "metadata"))
 
 
 def _kind(value: Any) -> str:

@@ -4,21 +4,38 @@ questions and records what happened."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ActiveResponse", "Conversation"]
+__all__ = ["ActiveResponse", "Conversation", "InFlight"]
+
+
+@dataclass(slots=True)
+class InFlight:
+    """The output item a response is streaming: on a cancel it goes out `incomplete`, holding what
+    was streamed of it (`settle` fills that in)."""
+
+    output_index: int
+    item: dict[str, Any]
+    settle: Callable[[], None]
 
 
 @dataclass(slots=True)
 class ActiveResponse:
-    """A response between `response.created` and `response.done`; while one exists, a
-    `response.create` is refused with `conversation_already_has_active_response`."""
+    """A response between `response.created` and `response.done`. While one in the default
+    conversation exists, a `response.create` for it is refused with
+    `conversation_already_has_active_response`; an out-of-band one (`conversation: "none"`) writes
+    nothing into the conversation and may run beside it."""
 
     id: str
     output: list[dict[str, Any]] = field(default_factory=list)
     metadata: Any = None
     cancelled: bool = False
+    out_of_band: bool = False
+    request: dict[str, Any] = field(default_factory=dict)  # the `response` of the response.create, if any
+    in_flight: InFlight | None = None
+    calls: list[str] = field(default_factory=list)  # the call_ids it was scripted to make
 
 
 @dataclass(slots=True)
@@ -29,6 +46,8 @@ class Conversation:
     active: ActiveResponse | None = None
     audio_bytes: int = 0
     audio_ms: dict[str, int] = field(default_factory=dict)  # assistant audio item id → its audio's length (ms)
+    input_audio_ms: dict[str, int] = field(default_factory=dict)  # user audio item id → its audio's length (ms)
+    cancelled_calls: set[str] = field(default_factory=set)  # call_ids of cancelled responses: owed nothing
 
     @property
     def last_item_id(self) -> str | None:

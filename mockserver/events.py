@@ -12,18 +12,17 @@ import base64
 import copy
 import enum
 import json
-import math
 import os
 import random
 import re
 import string
-import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
 from . import voicelive
+from .audio import PCM16, AudioFormat, tone
 
 __all__ = ["Dialect", "EventFactory", "IdSource", "encode", "pcm16_tone"]
 
@@ -92,9 +91,7 @@ class IdSource:
 
 def pcm16_tone(seconds: float, *, rate: int = 24000, hz: float = 440.0) -> bytes:
     """A short sine tone as PCM16 little-endian mono: audio a client can play or count."""
-    count = int(seconds * rate)
-    amplitude = 0.2 * 32767
-    return struct.pack(f"<{count}h", *(int(amplitude * math.sin(2 * math.pi * hz * i / rate)) for i in range(count)))
+    return tone(seconds, AudioFormat(PCM16.codec, rate), hz=hz)
 
 
 def split_text(text: str, chunks: int) -> list[str]:
@@ -112,25 +109,9 @@ def split_text(text: str, chunks: int) -> list[str]:
     return out
 
 
-_USAGE = {
-    "total_tokens": 0,
-    "input_tokens": 0,
-    "output_tokens": 0,
-    "input_token_details": {
-        "cached_tokens": 0,
-        "text_tokens": 0,
-        "audio_tokens": 0,
-        "image_tokens": 0,
-        "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
-    },
-    "output_token_details": {"text_tokens": 0, "audio_tokens": 0},
-}
-# Beta usage (openai.types.beta.realtime.ResponseDoneEvent) predates image input: no image or
-# cached-token breakdowns.
-_USAGE_BETA = {
-    **_USAGE,
-    "input_token_details": {"cached_tokens": 0, "text_tokens": 0, "audio_tokens": 0},
-}
+#: Rate limit of the tokens a session may use per minute, as `rate_limits.updated` reports it
+#: (observed: the service reports only `tokens`, e.g. limit 40000, remaining 38490, reset 2.265 s).
+TOKENS_PER_MINUTE = 40_000
 
 
 class EventFactory:
@@ -267,29 +248,77 @@ class EventFactory:
     # ---- responses -----------------------------------------------------------------------
 
     def response_object(self, response_id: str, status: str, output: list[dict[str, Any]],
-                        metadata: Any, *, usage: bool, status_details: dict[str, Any] | None = None,
-                        session: dict[str, Any] | None = None) -> dict[str, Any]:
-        """`session`: the session the response runs in (Voice Live reports its voice and modalities)."""
+                        metadata: Any, *, usage: dict[str, Any] | None, status_details: dict[str, Any] | None = None,
+                        session: dict[str, Any] | None = None, request: dict[str, Any] | None = None,
+                        conversation_id: str | None = "conv_default") -> dict[str, Any]:
+        """`session`: the session the response runs in; `request`: the `response` of the
+        response.create that asked for it. The response reports the modalities, voice, audio
+        format and token limit it runs with: the request's where it gives them, else the
+        session's. `conversation_id` is None for an out-of-band response."""
         body: dict[str, Any] = {
             "object": "realtime.response",
             "id": response_id,
             "status": status,
             "status_details": status_details,
             "output": copy.deepcopy(output),
-            "conversation_id": "conv_default",
-            # Voice Live's `TokenUsage` has GA's breakdown (image and cached-token details required)
-            "usage": copy.deepcopy(_USAGE_BETA if self.dialect is Dialect.BETA else _USAGE) if usage else None,
+            "conversation_id": conversation_id,
+            "usage": usage,
             "metadata": metadata,
         }
+        session, request = session or {}, request or {}
         if self.dialect is Dialect.VOICE_LIVE:
-            body.update(voicelive.response_fields(session or {}))
+            body.update(voicelive.response_fields({**session, **{k: v for k, v in request.items() if v is not None}}))
         elif self.dialect is Dialect.BETA:
-            body.update(modalities=["text", "audio"], voice="alloy", output_audio_format="pcm16",
-                        temperature=0.8, max_output_tokens="inf")
+            tokens = _given(request, "max_response_output_tokens", session, "max_response_output_tokens", "inf")
+            temperature = _given(request, "temperature", session, "temperature", 0.8)
+            body.update(modalities=copy.deepcopy(_given(request, "modalities", session, "modalities", ["text", "audio"])),
+                        voice=_given(request, "voice", session, "voice", "alloy"),
+                        output_audio_format=_given(request, "output_audio_format", session, "output_audio_format",
+                                                   "pcm16"),
+                        temperature=float(temperature) if isinstance(temperature, int | float) else 0.8,
+                        max_output_tokens=tokens)
         else:
-            body.update(output_modalities=["audio"], max_output_tokens="inf",
-                        audio={"output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy"}})
+            out = (session.get("audio") or {}).get("output") or {}
+            asked = (request.get("audio") or {}).get("output") or {}
+            body.update(output_modalities=copy.deepcopy(_given(request, "output_modalities", session,
+                                                               "output_modalities", ["audio"])),
+                        max_output_tokens=_given(request, "max_output_tokens", session, "max_output_tokens", "inf"),
+                        audio={"output": {"format": copy.deepcopy(_given(asked, "format", out, "format",
+                                                                          {"type": "audio/pcm", "rate": 24000})),
+                                          "voice": copy.deepcopy(_given(asked, "voice", out, "voice", "alloy"))}})
         return body
+
+    def usage(self, *, input_text: int, input_audio: int, cached_text: int, cached_audio: int, output_text: int,
+              output_audio: int) -> dict[str, Any]:
+        """`response.usage` in the dialect's shape. Beta's predates image input: no image or cached
+        breakdowns; Voice Live's `TokenUsage` has GA's (image and cached-token details required)."""
+        inputs, outputs = input_text + input_audio, output_text + output_audio
+        details: dict[str, Any] = {"cached_tokens": cached_text + cached_audio, "text_tokens": input_text,
+                                   "audio_tokens": input_audio}
+        if self.dialect is not Dialect.BETA:
+            details["image_tokens"] = 0
+            details["cached_tokens_details"] = {"text_tokens": cached_text, "audio_tokens": cached_audio,
+                                                "image_tokens": 0}
+        return {"total_tokens": inputs + outputs, "input_tokens": inputs, "output_tokens": outputs,
+                "input_token_details": details,
+                "output_token_details": {"text_tokens": output_text, "audio_tokens": output_audio}}
+
+    def rate_limits_updated(self, used_tokens: int, elapsed: float) -> dict[str, Any]:
+        """The service's `rate_limits.updated` after a response: tokens left of the minute's limit."""
+        remaining = max(0, TOKENS_PER_MINUTE - used_tokens)
+        reset = round(max(0.0, 60.0 - elapsed % 60.0) * (1 - remaining / TOKENS_PER_MINUTE), 3)
+        return self._event("rate_limits.updated", rate_limits=[
+            {"name": "tokens", "limit": TOKENS_PER_MINUTE, "remaining": remaining, "reset_seconds": reset}])
+
+    def transcription_deltas(self, item_id: str, pieces: Sequence[str]) -> list[dict[str, Any]]:
+        return [self._event("conversation.item.input_audio_transcription.delta", item_id=item_id, content_index=0,
+                            delta=piece) for piece in pieces]
+
+    def transcription_completed(self, item_id: str, transcript: str, usage: dict[str, Any] | None) -> dict[str, Any]:
+        """`usage` None where the dialect's event has none (Voice Live)."""
+        extra = {"usage": usage} if usage is not None and self.dialect is not Dialect.VOICE_LIVE else {}
+        return self._event("conversation.item.input_audio_transcription.completed", item_id=item_id, content_index=0,
+                           transcript=transcript, **extra)
 
     def response_created(self, response: dict[str, Any]) -> dict[str, Any]:
         return self._event("response.created", response=copy.deepcopy(response))
@@ -360,6 +389,14 @@ class EventFactory:
         """The type of an assistant message's content entry: `output_text`/`output_audio` (GA),
         `text`/`audio` (beta, Voice Live)."""
         return kind if self.dialect.beta_shaped else f"output_{kind}"
+
+
+def _given(primary: dict[str, Any], key: str, fallback: dict[str, Any], fallback_key: str, default: Any) -> Any:
+    """`primary[key]`, else `fallback[fallback_key]`, else `default` (a null counts as not given)."""
+    value = primary.get(key)
+    if value is None:
+        value = fallback.get(fallback_key)
+    return default if value is None else value
 
 
 def b64(data: bytes) -> str:

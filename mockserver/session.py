@@ -17,10 +17,13 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import usage as tokens
+from .audio import output_format
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
 from .events import Dialect, EventFactory, IdSource, encode, split_text
@@ -38,14 +41,17 @@ from .scenario import (
     TextPart,
 )
 from .streams import OutputStreams
-from .vad import VoiceActivity
+from .turns import InputAudio, transcription, turn_detection
 from .voicelive import UNSCRIPTED as VOICE_LIVE_UNSCRIPTED
-from .voicelive import VAD_TYPES as VOICE_LIVE_VAD_TYPES
 
 __all__ = ["Action", "Close", "ConnectionRefusal", "Send", "SendRun", "SessionCore"]
 
-#: Audio shorter than this cannot be committed (the service's rule: 100 ms of 24 kHz PCM16).
+#: Audio shorter than 100 ms cannot be committed: this many bytes of 24 kHz PCM16 (800 of 8 kHz G.711).
 MIN_COMMIT_BYTES = 4800
+#: The transcript of a user's audio when the scenario scripts none (`ExpectStep.transcript`).
+DEFAULT_TRANSCRIPT = "(speech)"
+#: How long a scripted text answer speaks when the response is audio only (seconds per character).
+SPEECH_SECONDS_PER_CHAR = 0.06
 
 
 @dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and one is built per frame
@@ -96,16 +102,24 @@ class _Expectation:
     spec: ExpectStep
     call_id: str | None  # for function_call_output: the call's wire call_id
     matched_by: int | None = None  # record index of the client event that met it
+    skipped: bool = False  # it awaits the output of a cancelled call: nothing is owed
+
+    @property
+    def open(self) -> bool:
+        return self.matched_by is None and not self.skipped
 
 
 @dataclass(slots=True)
 class _Group:
     expectations: list[_Expectation]
     trigger: dict[str, Any] | None = None  # the response.create this group consumed
+    #: the group after a response that called tools: its response.create is the client's, after the
+    #: outputs; a voice turn the server VAD detects meanwhile is a new user turn, not this trigger
+    after_tools: bool = False
 
     @property
     def done(self) -> bool:
-        return all(e.matched_by is not None for e in self.expectations)
+        return not any(e.open for e in self.expectations)
 
 
 @dataclass(slots=True)
@@ -145,9 +159,18 @@ class SessionCore:
         self._script: Generator[_Wait, None, None] | None = None
         self._wait: _Wait | None = None
         self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
-        self._vad = VoiceActivity()
+        self._audio = InputAudio(self.dialect)
         self._streams = OutputStreams(self.events, self.conversation, self._emit, self._emit_delta)
         self._speech_item: str | None = None  # the item id announced by speech_started
+        self._conversation_id = self.ids.new("conv")
+        self._position = 0  # the step the script is at
+        self._playing: ActiveResponse | None = None  # the response the script is streaming
+        self._inputs: dict[str, tuple[tokens.TokenCount, tokens.TokenCount]] = {}  # response → (input, cached)
+        self._last_input: tokens.TokenCount | None = None
+        self._used_tokens = 0
+        steps = self.scenario.scenario.steps
+        self._transcripts = [str(t) for s in steps if isinstance(s, ExpectStep)
+                             and isinstance(t := getattr(s, "transcript", None), str)]
 
     # ---- the I/O layer's interface ---------------------------------------------------------------
 
@@ -261,7 +284,9 @@ class SessionCore:
             if not self._create_item(event, event_id):
                 return
         elif kind == "response.create":
-            if conv.active is not None:
+            # "only one response can write to the default conversation at a time; otherwise responses
+            # can run in parallel" (openai ResponseCreateEvent): an out-of-band one may run beside it
+            if conv.active is not None and not _out_of_band(event):
                 self._reject(Rejection(
                     "conversation_already_has_active_response",
                     f"Conversation already has an active response in progress: {conv.active.id}. "
@@ -272,36 +297,41 @@ class SessionCore:
                 self._play_unscripted(event)
             return
         elif kind == "response.cancel":
+            # without a response_id: "an in-progress response in the default conversation"
             wanted = event.get("response_id")
-            if conv.active is None or (wanted and wanted != conv.active.id):
+            playing = self._playing
+            if conv.active is not None and (not wanted or wanted == conv.active.id):
+                target: ActiveResponse | None = conv.active
+            elif wanted and playing is not None and wanted == playing.id and not playing.cancelled:
+                target = playing  # a scripted out-of-band response
+            else:
+                target = None
+            if target is None:
                 self._reject(Rejection("response_cancel_not_active", "Cancellation failed: no active response found.", None, event_id))
                 return
-            self._finish_response(conv.active, "cancelled", {"type": "cancelled", "reason": "client_cancelled"})
-            if isinstance(self._wait, _Sleep):
-                # the cancelled response's delta pause or `hold`: the response is over, so is its wait
-                self._wait = _Sleep(self._now)
+            self._cancel(target, "client_cancelled")
         elif kind == "input_audio_buffer.append":
             try:
                 audio = base64.b64decode(event["audio"], validate=True)
             except (binascii.Error, ValueError):
                 self._reject(Rejection("invalid_value", "Invalid value for 'audio': expected base64-encoded audio.", "audio", event_id))
                 return
-            conv.audio_bytes += len(audio)
+            edges = self._audio.append(audio, self.session)
+            conv.audio_bytes = self._audio.buffered
             self._offer(index, event)
-            self._listen(audio, index)
+            self._listen(edges, index)
             return
         elif kind == "input_audio_buffer.commit":
-            if conv.audio_bytes < MIN_COMMIT_BYTES:
-                ms = conv.audio_bytes / 48
+            if not self._audio.can_commit():
                 self._reject(Rejection(
                     "input_audio_buffer_commit_empty",
                     f"Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
-                    f"but buffer only has {ms:.2f}ms of audio.", None, event_id))
+                    f"but buffer only has {self._audio.buffered_ms():.2f}ms of audio.", None, event_id))
                 return
             self._commit_audio(self.ids.new("item"))
         elif kind == "input_audio_buffer.clear":
+            self._audio.clear()
             conv.audio_bytes = 0
-            self._vad.clear()
             self._speech_item = None
             self._emit(self.events.audio_cleared())
         elif kind in ("conversation.item.retrieve", "conversation.item.delete", "conversation.item.truncate"):
@@ -356,40 +386,31 @@ class SessionCore:
 
     # ---- server VAD ------------------------------------------------------------------------------
 
-    def _turn_detection(self) -> dict[str, Any] | None:
-        """The session's turn detection, where its dialect keeps it (None: the client commits turns)."""
-        if self.dialect.beta_shaped:
-            found = self.session.get("turn_detection")
-            pcm = self.session.get("input_audio_format", "pcm16") == "pcm16"
-        else:
-            audio_in = (self.session.get("audio") or {}).get("input") or {}
-            found = audio_in.get("turn_detection")
-            pcm = ((audio_in.get("format") or {}).get("type") or "audio/pcm") == "audio/pcm"
-        listening = VOICE_LIVE_VAD_TYPES if self.dialect is Dialect.VOICE_LIVE else ("server_vad", "semantic_vad")
-        if not isinstance(found, dict) or found.get("type") not in listening or not pcm:
-            return None  # (G.711 audio is counted, not listened to)
-        return found
-
-    def _listen(self, audio: bytes, index: int) -> None:
-        """Appended audio under server VAD: speech, then enough silence, is a user turn the server
+    def _listen(self, edges: list[Any], index: int) -> None:
+        """Speech edges the server VAD heard in appended audio: speech while a response is active
+        interrupts it (`interrupt_response`); speech, then enough silence, is a user turn the server
         commits and (with `create_response`) answers without a client response.create."""
-        detection = self._turn_detection()
+        detection = turn_detection(self.session, self.dialect)
         if detection is None:
             return
-        silence = detection.get("silence_duration_ms")
-        # defaults: 200 ms (OpenAI's server_vad), 500 ms (semantic_vad; every Voice Live type)
-        quick = detection["type"] == "server_vad" and self.dialect is not Dialect.VOICE_LIVE
-        self._vad.silence_ms = int(silence) if isinstance(silence, int) else (200 if quick else 500)
-        for edge in self._vad.feed(audio):
+        for edge in edges:
             if edge.started:
                 self._speech_item = self.ids.new("item")
                 self._emit(self.events.speech_started(edge.audio_ms, self._speech_item))
+                # "Whether or not to automatically interrupt any ongoing response with output to the
+                # default conversation (i.e. conversation of auto) when a VAD start event occurs"
+                # (openai RealtimeAudioInputTurnDetection.interrupt_response, default true)
+                active = self.conversation.active
+                if active is not None and detection.get("interrupt_response", True) is not False:
+                    self._note("rtmock.barge_in", client_index=index, response_id=active.id,
+                               audio_start_ms=edge.audio_ms)
+                    self._cancel(active, "turn_detected")
                 continue
             item_id = self._speech_item or self.ids.new("item")
             self._speech_item = None
             self._emit(self.events.speech_stopped(edge.audio_ms, item_id))
             self._commit_audio(item_id)
-            if detection.get("create_response", True) and self.conversation.active is None:
+            if detection.get("create_response", True) is not False and self.conversation.active is None:
                 turn = {"type": "response.create", "rtmock": "server_vad"}  # the service's own create
                 self._note("rtmock.vad_turn", client_index=index, audio_end_ms=edge.audio_ms)
                 if not self._offer_create(turn, index):
@@ -400,10 +421,33 @@ class SessionCore:
         item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
                                 "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
         previous = conv.add(item)
+        conv.input_audio_ms[item_id] = self._audio.take()
         conv.audio_bytes = 0
         self._emit(self.events.audio_committed(item["id"], previous))
         for echo in self.events.item_added(item, previous) + self.events.item_done(item, previous):
             self._emit(echo)
+        self._transcribe(item)
+
+    def _transcribe(self, item: dict[str, Any]) -> None:
+        """Input transcription, when the session asks for it: the scenario's transcript of this turn
+        (or a placeholder), as deltas and then `.completed`, with the transcription model's usage."""
+        config = transcription(self.session, self.dialect)
+        if config is None:
+            return
+        transcript = self._transcripts.pop(0) if self._transcripts else DEFAULT_TRANSCRIPT
+        item["content"][0]["transcript"] = transcript
+        for event in self.events.transcription_deltas(item["id"], re.findall(r"\s*\S+", transcript) or [""]):
+            self._emit(event)
+        seconds = self.conversation.input_audio_ms.get(item["id"], 0) / 1000
+        if config.get("model") == "whisper-1":  # billed by duration; the gpt-4o transcribe models by tokens
+            used: dict[str, Any] = {"type": "duration", "seconds": round(seconds, 3)}
+        else:
+            audio = int(seconds * tokens.INPUT_AUDIO_TOKENS_PER_SECOND)
+            text = tokens.text_tokens(str(config.get("prompt") or ""))
+            out = max(1, tokens.text_tokens(transcript))
+            used = {"type": "tokens", "input_tokens": audio + text, "output_tokens": out,
+                    "total_tokens": audio + text + out, "input_token_details": {"text_tokens": text, "audio_tokens": audio}}
+        self._emit(self.events.transcription_completed(item["id"], transcript, used))
 
     def _create_item(self, event: dict[str, Any], event_id: str | None) -> bool:
         conv = self.conversation
@@ -443,18 +487,47 @@ class SessionCore:
         if self._script is None or self.complete:
             return False
         if isinstance(self._wait, _Group):
-            wants = any(e.spec.expect == "response.create" and e.matched_by is None for e in self._wait.expectations)
-            if not wants:
+            group = self._wait
+            if not any(e.open and self._may_meet(e, event, group) for e in group.expectations):
                 return False
+        elif _out_of_band(event) and not self._out_of_band_awaited():
+            return False  # a side response runs beside whatever the script is doing: answer it now
         self._offer(index, event)
         return True
 
+    def _may_meet(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
+        """Whether a response.create could meet this expectation, its `match:` aside: an out-of-band
+        create meets only a step that asks for one (its `match:` names `response.conversation`); the
+        server's own create for a voice turn never stands in for the client's create after a tool
+        round (the user spoke while the tool ran: that is a new turn, answered as such)."""
+        spec = expectation.spec
+        if spec.expect != "response.create":
+            return False
+        if "response.conversation" in spec.match:  # the step says which conversation: that decides
+            if not matches(event, {"response.conversation": spec.match["response.conversation"]}):
+                return False
+        elif _out_of_band(event):
+            return False
+        return not (event.get("rtmock") == "server_vad" and group.after_tools)
+
+    def _out_of_band_awaited(self) -> bool:
+        """Whether the script's next expect group awaits an out-of-band response.create."""
+        steps = self.scenario.scenario.steps
+        at = self._position + 1
+        while at < len(steps) and not isinstance(steps[at], ExpectStep):
+            at += 1
+        while at < len(steps) and isinstance(step := steps[at], ExpectStep):
+            if step.expect == "response.create" and "response.conversation" in step.match:
+                return True
+            at += 1
+        return False
+
     def _match(self, group: _Group) -> None:
         for expectation in group.expectations:
-            if expectation.matched_by is not None:
+            if not expectation.open:
                 continue
             for candidate in self._candidates:
-                if not candidate.consumed and self._fits(expectation, candidate.event):
+                if not candidate.consumed and self._fits(expectation, candidate.event, group):
                     candidate.consumed = True
                     expectation.matched_by = candidate.index
                     if candidate.event["type"] == "response.create":
@@ -463,7 +536,7 @@ class SessionCore:
                                line=self.scenario.step_lines[expectation.step], client_index=candidate.index)
                     break
 
-    def _fits(self, expectation: _Expectation, event: dict[str, Any]) -> bool:
+    def _fits(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
         kind, spec = event["type"], expectation.spec
         if spec.expect == "function_call_output":
             item = event.get("item", {})
@@ -475,9 +548,21 @@ class SessionCore:
         elif spec.expect == "session.update":
             declared = {t.get("name") for t in self.session.get("tools") or [] if isinstance(t, dict)}
             ok = kind == "session.update" and all(t.name in declared for t in self.scenario.scenario.tools)
+        elif spec.expect == "response.create":
+            ok = kind == "response.create" and self._may_meet(expectation, event, group)
         else:
             ok = kind == spec.expect
         return ok and matches(event, spec.match)
+
+    def _skip_cancelled(self, group: _Group) -> None:
+        """An expect awaiting the output of a call whose response was cancelled is owed nothing:
+        the call never completed, and the service wants no output for it."""
+        for expectation in group.expectations:
+            if expectation.open and expectation.call_id in self.conversation.cancelled_calls:
+                expectation.skipped = True
+                self._note("rtmock.step.skipped", step=expectation.step + 1,
+                           line=self.scenario.step_lines[expectation.step], expect=expectation.spec.expect,
+                           call_id=expectation.call_id, reason="cancelled")
 
     def _pump(self) -> None:
         """Resume the script while what it waits for has happened."""
@@ -504,7 +589,8 @@ class SessionCore:
         if self.closed:
             return
         for c in self._candidates:
-            if not c.consumed and c.event["type"] == "response.create" and self.conversation.active is None:
+            if not c.consumed and c.event["type"] == "response.create" and \
+                    (self.conversation.active is None or _out_of_band(c.event)):
                 c.consumed = True
                 self._play_unscripted(c.event)
 
@@ -514,16 +600,24 @@ class SessionCore:
             else self.scenario.scenario.defaults.within
         i = 0
         trigger: dict[str, Any] | None = None
+        called_tools = False  # the last response played had function calls
         while i < len(steps):
             step = steps[i]
+            self._position = i
             if isinstance(step, ExpectStep):
-                group = _Group([])
+                group = _Group([], after_tools=called_tools)
+                called_tools = False
                 while i < len(steps) and isinstance(steps[i], ExpectStep):
                     spec = steps[i]
                     assert isinstance(spec, ExpectStep)
                     ref = self.scenario.output_calls.get(i)
                     call_id = self._call_ids.get((ref.step, ref.part)) if ref else None
-                    group.expectations.append(_Expectation(i, spec, call_id))
+                    expectation = _Expectation(i, spec, call_id)
+                    group.expectations.append(expectation)
+                    if call_id is not None and call_id in self.conversation.cancelled_calls:
+                        self._skip_cancelled(group)
+                        i += 1
+                        continue
                     self._note("rtmock.step.reached", step=i + 1, line=self.scenario.step_lines[i], expect=spec.expect,
                                within=spec.within if spec.within is not None else default_within,
                                call_id=call_id, call_name=ref.spec.name if ref else None,
@@ -531,12 +625,16 @@ class SessionCore:
                                **({"tools": [t.name for t in self.scenario.scenario.tools]}
                                   if spec.expect == "session.update" else {}))
                     i += 1
+                group.after_tools = group.after_tools or any(
+                    e.spec.expect == "function_call_output" and not e.skipped for e in group.expectations)
                 self._match(group)
                 self._answer_held_creates()
                 yield group
                 trigger = group.trigger
             elif isinstance(step, RespondStep):
                 yield from self._play_response(i, step, trigger)
+                # a tool round follows, unless the response was cancelled: its calls are owed nothing
+                called_tools = any(call not in self.conversation.cancelled_calls for call in self._calls_of(i, step))
                 trigger = None
                 i += 1
             elif isinstance(step, PauseStep):
@@ -556,42 +654,105 @@ class SessionCore:
                 self.closed = True
                 return  # the script ends with the connection; `_pump` notes it complete
 
+    def _calls_of(self, step_index: int, step: RespondStep) -> list[str]:
+        """The call_ids a played respond step made."""
+        return [self._call_ids[(step_index, j)] for j, part in enumerate(step.respond)
+                if isinstance(part, FunctionCallPart) and (step_index, j) in self._call_ids]
+
     # ---- responses -------------------------------------------------------------------------------
 
     def _start_response(self, trigger: dict[str, Any] | None) -> ActiveResponse:
-        metadata = ((trigger or {}).get("response") or {}).get("metadata")  # `response` may be null
-        active = ActiveResponse(self.ids.new("resp"), metadata=metadata)
-        self.conversation.active = active
-        self._emit(self.events.response_created(self.events.response_object(active.id, "in_progress", [], metadata,
-                                                                            usage=False, session=self.session)))
+        request = (trigger or {}).get("response")  # `response` may be null
+        request = request if isinstance(request, dict) else {}
+        active = ActiveResponse(self.ids.new("resp"), metadata=request.get("metadata"),
+                                out_of_band=_out_of_band(trigger or {}), request=request)
+        if not active.out_of_band:
+            self.conversation.active = active
+        conv = self.conversation
+        read = tokens.input_tokens(self.session, conv.items, conv.input_audio_ms, conv.audio_ms,
+                                   request.get("instructions"))
+        self._inputs[active.id] = (read, tokens.cached(read, self._last_input))
+        self._last_input = read
+        self._emit(self.events.response_created(self._response_object(active, "in_progress")))
         return active
 
-    def _finish_response(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None) -> None:
+    def _response_object(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None,
+                         usage: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.events.response_object(
+            active.id, status, active.output if status != "in_progress" else [], active.metadata, usage=usage,
+            status_details=details, session=self.session, request=active.request,
+            conversation_id=None if active.out_of_band else self._conversation_id)
+
+    def _usage(self, active: ActiveResponse, scripted: Any = None) -> dict[str, Any]:
+        """Token counts for a finished response: derived (`usage.py`), or as the scenario set them."""
+        read, cached = self._inputs.pop(active.id, (tokens.TokenCount(), tokens.TokenCount()))
+        wrote = tokens.output_tokens(active.output, self.conversation.audio_ms)
+        counts = {"input_text": read.text, "input_audio": read.audio, "cached_text": cached.text,
+                  "cached_audio": cached.audio, "output_text": wrote.text, "output_audio": wrote.audio}
+        if isinstance(scripted, dict):
+            counts.update({k: int(v) for k, v in scripted.items() if k in counts and isinstance(v, int)})
+        return self.events.usage(**counts)
+
+    def _finish_response(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None,
+                         scripted_usage: Any = None) -> None:
         if active.cancelled:
             return
         active.cancelled = status == "cancelled"
-        self.conversation.active = None
-        self._emit(self.events.response_done(
-            self.events.response_object(active.id, status, active.output, active.metadata, usage=True, status_details=details,
-                                        session=self.session)))
+        if self.conversation.active is active:
+            self.conversation.active = None
+        used = self._usage(active, scripted_usage)
+        self._emit(self.events.response_done(self._response_object(active, status, details, used)))
+        self._used_tokens += int(used["total_tokens"])
+        if self.dialect is not Dialect.VOICE_LIVE:  # (Voice Live has no rate_limits.updated event)
+            self._emit(self.events.rate_limits_updated(self._used_tokens, self._now - self.started))
+
+    def _cancel(self, active: ActiveResponse, reason: str) -> None:
+        """End a response early (`client_cancelled`, or `turn_detected` when the user barges in): the
+        item in flight goes out `incomplete`, then response.done `cancelled`. Its function calls,
+        finished or not, are owed no output (`conversation.cancelled_calls`)."""
+        self._streams.cut_short(active)
+        self.conversation.cancelled_calls.update(active.calls)
+        self._finish_response(active, "cancelled", {"type": "cancelled", "reason": reason})
+        if self._playing is active and isinstance(self._wait, _Sleep):
+            # the cancelled response's delta pause or `hold`: the response is over, so is its wait
+            self._wait = _Sleep(self._now)
+        if isinstance(self._wait, _Group):
+            self._skip_cancelled(self._wait)
 
     def _play_unscripted(self, trigger: dict[str, Any]) -> None:
         """A response.create the scenario does not await: answer with an empty completed response."""
         active = self._start_response(trigger)
-        self._note("rtmock.response.unscripted", response_id=active.id)
+        self._note("rtmock.response.unscripted", response_id=active.id, out_of_band=active.out_of_band)
         self._finish_response(active, "completed")
+
+    def _speaks(self, active: ActiveResponse) -> bool:
+        """Whether the response answers in audio only (the GA default `output_modalities: ["audio"]`):
+        then a scripted text answer is spoken, audio plus its transcript, as the model would."""
+        key = "modalities" if self.dialect.beta_shaped else "output_modalities"
+        modalities = active.request.get(key) or self.session.get(key) or []
+        return isinstance(modalities, list) and "audio" in modalities and "text" not in modalities
 
     def _play_response(self, step_index: int, step: RespondStep, trigger: dict[str, Any] | None) -> Generator[_Wait, None, None]:
         active = self._start_response(trigger)
+        self._playing = active
+        try:
+            yield from self._stream_response(active, step_index, step)
+        finally:
+            self._playing = None
+
+    def _stream_response(self, active: ActiveResponse, step_index: int, step: RespondStep) -> Generator[_Wait, None, None]:
         calls = []
         for j, part in enumerate(step.respond):
             if isinstance(part, FunctionCallPart):
                 call_id = part.call_id or self.ids.new("call", 16)
                 self._call_ids[(step_index, j)] = call_id
+                active.calls.append(call_id)
                 calls.append({"call_id": call_id, "name": part.name, "label": part.id})
         self._note("rtmock.response.started", step=step_index + 1, line=self.scenario.step_lines[step_index],
-                   response_id=active.id, calls=calls)
+                   response_id=active.id, calls=calls, **({"out_of_band": True} if active.out_of_band else {}))
         pause = step.delta_interval
+        speaks = self._speaks(active)
+        fmt = output_format(self.session, self.dialect.beta_shaped)
         for output_index, part in enumerate(step.respond):
             item_id = self.ids.new("item")
             if isinstance(part, FunctionCallPart):
@@ -599,12 +760,16 @@ class SessionCore:
                 pieces = part.deltas if part.deltas is not None else split_text(part.arguments_text, part.chunks)
                 frames = self._streams.function_call(active, output_index, item_id, call_id, part.name,
                                                      part.arguments_text, pieces)
+            elif isinstance(part, TextPart) and speaks:
+                seconds = min(30.0, max(0.3, len(part.text) * SPEECH_SECONDS_PER_CHAR))
+                frames = self._streams.content(active, output_index, item_id, "audio", part.text, part.chunks,
+                                               seconds, fmt)
             elif isinstance(part, TextPart):
                 frames = self._streams.content(active, output_index, item_id, "text", part.text, part.chunks, None)
             else:
                 assert isinstance(part, AudioPart)
                 frames = self._streams.content(active, output_index, item_id, "audio", part.transcript, part.chunks,
-                                               part.duration)
+                                               part.duration, fmt)
             for is_delta in frames:
                 if active.cancelled:
                     return
@@ -616,7 +781,7 @@ class SessionCore:
             yield _Sleep(self._now + step.hold)
         if not active.cancelled:
             details = _STATUS_DETAILS.get(step.status)
-            self._finish_response(active, step.status, details)
+            self._finish_response(active, step.status, details, getattr(step, "usage", None))
 
 #: `response.status_details` for a scripted non-completed status. `reason` is a closed set in the
 #: official models (openai-agents validates it): an incomplete response ran out of tokens; a failed
@@ -642,3 +807,9 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
 
 def _cancelled(active: ActiveResponse) -> bool:
     return active.cancelled
+
+
+def _out_of_band(event: dict[str, Any]) -> bool:
+    """A response.create for a response outside the default conversation (`conversation: "none"`)."""
+    response = event.get("response")
+    return isinstance(response, dict) and response.get("conversation") == "none"

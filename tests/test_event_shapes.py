@@ -192,7 +192,7 @@ async def play(peer: Peer, scenario: LoadedScenario, dialect: Dialect) -> None:
                 if not user_turn_sent:
                     await peer.send(user_message("Hello!"))
                     user_turn_sent = True
-                await peer.send({"type": "response.create"})
+                await peer.send(_meeting(step.match, {"type": "response.create"}))
             elif kind == "user_message":
                 await peer.send(user_message("Hello!"))
                 user_turn_sent = True
@@ -202,6 +202,11 @@ async def play(peer: Peer, scenario: LoadedScenario, dialect: Dialect) -> None:
             elif kind == "input_audio_buffer.commit":
                 await peer.send({"type": "input_audio_buffer.append", "audio": AUDIO_200MS})
                 await peer.send({"type": "input_audio_buffer.commit"})
+            elif kind == "conversation.item.truncate":  # the last assistant message, at its start
+                said = [f["item"]["id"] for f in peer.frames if f["type"] == "response.output_item.done"
+                        and f["item"]["type"] == "message"]
+                await peer.send({"type": kind, "item_id": said[-1], "content_index": 0, "audio_end_ms": 0})
+                await peer.until_type("conversation.item.truncated")
             else:
                 await peer.send({"type": kind})
         elif isinstance(step, RespondStep):
@@ -213,6 +218,19 @@ async def play(peer: Peer, scenario: LoadedScenario, dialect: Dialect) -> None:
             await peer.until_type(str(step.send["type"]))
         elif isinstance(step, CloseStep):
             await peer.until_closed()
+
+
+def _meeting(match: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """`event` with the values a step's `match:` asks for with `equals` (e.g. an out-of-band create's
+    `response.conversation: none`) set at their paths."""
+    for path, condition in match.items():
+        if isinstance(condition, dict) and "equals" in condition:
+            *parents, last = path.split(".")
+            at = event
+            for key in parents:
+                at = at.setdefault(key, {})
+            at[last] = condition["equals"]
+    return event
 
 
 def dial_headers(dialect: Dialect) -> dict[str, str]:

@@ -193,7 +193,10 @@ def test_there_are_bundled_scenarios() -> None:
 
 
 async def test_every_event_of_every_bundled_scenario_fits_the_voicelive_models(http: aiohttp.ClientSession) -> None:
-    bundled = [load_scenario(p) for p in BUNDLED]
+    # Voice Live has no out-of-band responses (its `ResponseCreateParams` has no `conversation`)
+    bundled = [s for s in (load_scenario(p) for p in BUNDLED)
+               if not any(getattr(step, "match", None) and "response.conversation" in step.match
+                          for step in s.scenario.steps)]
     async with MockServer(bundled, tls=False) as srv:
         for scenario in bundled:
             async with http.ws_connect(voice_live_url(srv, scenario.name), headers=HEADERS) as ws:
