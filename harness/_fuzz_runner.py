@@ -50,6 +50,10 @@ __all__ = ["CaseRun", "CaseRunner", "CaseServer"]
 #: A spare client waiting longer than this for a case is replaced: clients time out their handshake
 #: (the `websockets` library after 10 s), and one that dies of it must not be charged to a case.
 SPARE_MAX_WAIT = 5.0
+#: How long a client may take to reconnect (or exit) after a passing case before it is stopped, and
+#: how long once a client did neither (see `CaseRunner._after_pass`).
+_RECONNECT_WAIT = 2.0
+_RECONNECT_RECHECK = 0.25
 #: After this many cases in a row played by a reconnecting client, spares are not kept ready.
 _REUSES_BEFORE_NO_SPARES = 5
 
@@ -168,7 +172,7 @@ class CaseRunner:
         self._max_spares = spares if spares is not None else max(1, min(4, os.cpu_count() or 1))
         self._spare_target = 0 if reuse else self._max_spares  # raised whenever a client is lost
         self._reuses = 0  # cases in a row played by a reconnected client
-        self._lingered = False  # a client neither exited nor reconnected after its case: stop at once
+        self._lingered = False  # the last client neither exited nor reconnected after its case
         self._stopping: set[asyncio.Task[None]] = set()
         self.started = 0  # clients started
 
@@ -366,21 +370,23 @@ class CaseRunner:
 
     async def _after_pass(self, client: Client) -> None:
         """The case passed: keep the client if it reconnects, let it exit if it does (its exit code
-        counts), and stop it if it does neither in a short while."""
-        if self._lingered:
-            self._background_stop(client)
-            return
+        counts), and stop it if it does neither in a short while. A while is `_RECONNECT_WAIT`, and
+        only `_RECONNECT_RECHECK` once a client did neither (it may never: most clients exit, loops
+        reconnect at once); a client that reconnects in time again gets the full wait back, so one
+        slow reconnect on a loaded machine does not end the reuse of clients."""
         waiting = asyncio.ensure_future(client.waiting.wait())
         waits: set[asyncio.Future[Any]] = {waiting, client.exited}
-        await asyncio.wait(waits, timeout=2.0, return_when=asyncio.FIRST_COMPLETED)
+        timeout = _RECONNECT_RECHECK if self._lingered else _RECONNECT_WAIT
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
         if client.exited.done():
             self._forget(client)
             return
         if client.waiting.is_set() and self.reuse:
             self._current = client
+            self._lingered = False
             return
-        self._lingered = not client.waiting.is_set()  # neither exits nor reconnects: do not wait for it again
+        self._lingered = not client.waiting.is_set()
         self._background_stop(client)
 
     def _forget(self, client: Client) -> None:

@@ -124,3 +124,50 @@ async def test_a_failure_is_counted_under_the_kind_of_the_call_whose_payload_cau
     rows = {(call, rule) for call, _, rule in result.table}
     assert {rule for call, rule in rows if call == "paris"} == {"passed"}, result.explain()
     assert any(call == "tokyo" and rule == Rule.CLIENT_CRASHED.value for call, rule in rows), result.explain()
+
+
+# ---- reusing a client ----------------------------------------------------------------------------
+
+
+def looping_client(*, slow_reconnect_after: int) -> Callable[[str], Awaitable[None]]:
+    """A robust get_your_info client that loops on its conversations; after conversation number
+    `slow_reconnect_after` (of all its instances), it takes 2.5 s to reconnect, as a client on a
+    loaded machine may."""
+    tools = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
+
+    async def conversation(http: aiohttp.ClientSession, url: str) -> str:
+        async with http.ws_connect(url, headers={"Authorization": "Bearer test"}, max_msg_size=0) as ws:
+            await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": tools}})
+            answered = False
+            while True:
+                message = await ws.receive()
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    return str(message.extra or "")
+                event = json.loads(message.data)
+                if event["type"] == "session.updated":
+                    await ws.send_json({"type": "response.create"})
+                elif event["type"] == "response.function_call_arguments.done":
+                    await ws.send_json({"type": "conversation.item.create", "item": {
+                        "type": "function_call_output", "call_id": event["call_id"], "output": "{}"}})
+                    answered = True
+                elif event["type"] == "response.done" and answered:
+                    await ws.send_json({"type": "response.create"})
+                    answered = False
+
+    conversations = 0  # of all the clients started: the slow reconnect happens once
+
+    async def client(url: str) -> None:
+        nonlocal conversations
+        async with aiohttp.ClientSession() as http:
+            while await conversation(http, url) != FUZZ_DONE_REASON:
+                conversations += 1
+                if conversations == slow_reconnect_after:
+                    await asyncio.sleep(2.5)  # the client's own slowness, not the test's synchronisation
+
+    return client
+
+
+async def test_one_slow_reconnect_does_not_end_the_reuse_of_clients() -> None:
+    result = await fuzz_client_async(GET_YOUR_INFO, looping_client(slow_reconnect_after=2), cases=20, seed=1)
+    assert result.passed, result.explain()
+    assert result.clients_started <= 3, result.explain()
