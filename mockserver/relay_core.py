@@ -374,7 +374,7 @@ class RelayCore:
                 self._respond = self._i
                 self._i += 1
             else:
-                self._note("rtmock.step.skipped", step=self._i + 1, line=self.scenario.step_lines[self._i],
+                self._note("rtmock.fault.not_injected", step=self._i + 1, line=self.scenario.step_lines[self._i],
                            why="a relayed session plays the real service: rtmock injects no faults into it")
                 self._i += 1
 
