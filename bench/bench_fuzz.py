@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import SEED, TOOLS, save_result
 
 from harness._fuzz_cases import FUZZ_DONE_REASON, fuzz_targets
-from harness.fuzz import FuzzOptions, FuzzResult, _inputs_strategy, fuzz
+from harness._fuzz_search import inputs_strategy
+from harness.fuzz import FuzzOptions, FuzzResult, fuzz
 from mockserver.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ async def in_process_client(url: str) -> None:
 def generation_rate(cases: int) -> float:
     from hypothesis import HealthCheck, given, seed, settings
 
-    strategy = _inputs_strategy(fuzz_targets(load_scenario(SEED)))
+    strategy = inputs_strategy(fuzz_targets(load_scenario(SEED)))
 
     @settings(max_examples=cases, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @seed(1)
