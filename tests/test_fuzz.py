@@ -372,6 +372,25 @@ async def test_a_failure_that_does_not_come_back_is_reported_flaky() -> None:
     assert "flaky" in result.explain()
 
 
+async def test_an_rtmock_bug_inside_a_case_is_raised_as_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness._fuzz_runner import CaseRunner
+
+    run_case = CaseRunner.run_case
+    calls = 0
+
+    async def failing_on_the_third(self: CaseRunner, scenario: LoadedScenario, *, fresh: bool = False) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise LookupError("an rtmock bug")
+        return await run_case(self, scenario, fresh=fresh)
+
+    monkeypatch.setattr(CaseRunner, "run_case", failing_on_the_third)
+    with pytest.raises(LookupError, match="an rtmock bug"):
+        await fuzz_client_async(GET_YOUR_INFO, coroutine_client(), cases=20, seed=1)
+    assert calls == 3  # not shrunk as if it were the client's failure
+
+
 async def test_max_time_counts_from_after_the_baseline() -> None:
     # Every case takes over a second (the calling response is held 1.2 s): the baseline alone is past
     # --max-time, yet generated cases still run.
