@@ -334,7 +334,14 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     fuzz = sub.add_parser("fuzz", help="fuzz function-call arguments against a client",
                           usage="rtmock fuzz SCENARIO [options] -- COMMAND [ARGS...]")
     if full_fuzz:  # Hypothesis is heavy to import: only when the command is fuzz
-        from .fuzz import add_fuzz_arguments, fuzz_main
+        try:
+            from .fuzz import add_fuzz_arguments, fuzz_main
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("hypothesis", "jsonschema"):
+                raise
+            print(f"rtmock: rtmock fuzz needs {exc.name}, which the fuzz extra installs: pip install 'rtmock[fuzz]'",
+                  file=sys.stderr)
+            raise SystemExit(EXIT_USAGE) from None
 
         add_fuzz_arguments(fuzz)
         fuzz.set_defaults(func=fuzz_main)

@@ -151,7 +151,13 @@ def rtmock_fuzz(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[...,
     def run(scenario: str | os.PathLike[str] | LoadedScenario, client: Any, **options: Any) -> Any:
         from mockserver.loader import LoadedScenario
 
-        from .fuzz import fuzz_client
+        try:
+            from .fuzz import fuzz_client
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("hypothesis", "jsonschema"):
+                raise
+            pytest.fail(f"rtmock_fuzz needs {exc.name}, which the fuzz extra installs: pip install 'rtmock[fuzz]'",
+                        pytrace=False)
 
         result = fuzz_client(scenario if isinstance(scenario, LoadedScenario) else resolve(scenario), client, **options)
         if result.failure is not None:

@@ -48,7 +48,7 @@ DECORATED: dict[str, Any] = {
     "strict": True,
     "$defs": {"Unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
 }
-# Broken in ways hypothesis-jsonschema rejects: each bad keyword is dropped, the rest kept.
+# Not valid draft-7 schemas: each bad keyword is dropped, the rest kept.
 BROKEN: dict[str, Any] = {
     "type": "object",
     "properties": {
