@@ -5,7 +5,8 @@ holds what the service sent and what the client sent. The scenario written from 
 - `respond:` steps that replay each response of the service: function calls with their exact
   arguments and argument chunking (`deltas:`), text answers (as many deltas as recorded), audio
   answers (transcript, duration, deltas); `delta_interval:` and `hold:` from the recorded timing
-  (divided by `--compress-time`);
+  (divided by `--compress-time`; a hold under 50 ms is jitter, and a response the client did not
+  wait to see end gets none);
 - `expect:` steps for what the client sent: `session.update` (with the tools it declared, which
   become the scenario's `tools:`), each call's `function_call_output` (by the call's label), and
   the `response.create` that started each response; each with a bound derived from the recording:
@@ -40,8 +41,11 @@ __all__ = ["MIN_WITHIN", "WITHIN_FACTOR", "scenario_from_records", "scenario_mai
 WITHIN_FACTOR = 5.0
 #: …and never less than this (seconds): a replay on a loaded machine must not fail a correct client.
 MIN_WITHIN = 3.0
-#: Recorded pauses shorter than this (seconds, after compression) are left out.
-_MIN_PAUSE = 0.001
+#: A pause between deltas shorter than this (seconds, after compression) is left out…
+_MIN_INTERVAL = 0.005
+#: …and so is a `hold` (a response kept active after its last item) shorter than this: the wire's
+#: and the machine's jitter, which would otherwise open a window the recorded service never had.
+_MIN_HOLD = 0.05
 #: PCM16 mono at 24 kHz, the realtime API's default audio: bytes per second.
 _PCM16_RATE = 48_000
 
@@ -112,7 +116,9 @@ def scenario_from_records(header: TranscriptHeader, records: list[Record], *, na
                                                       "within": _within(reading, response.trigger)}))
         else:  # the server started it (voice activity): the mock's VAD meets this step as the service's did
             timeline.append((response.index - 0.5, {"expect": "response.create", "within": MIN_WITHIN}))
-        timeline.append((response.index, _respond(response, compress_time)))
+        waited = reading.last_client_at is not None and response.done_at is not None \
+            and reading.last_client_at > response.done_at
+        timeline.append((response.index, _respond(response, compress_time, waited)))
     for output in reading.outputs:
         item = calls.get(output.call_id)
         if item is not None:
@@ -149,6 +155,7 @@ class _Reading:
     #: times the service finished something the client may answer (response.done), in order
     done_times: list[float] = field(default_factory=list)
     output_times: list[float] = field(default_factory=list)
+    last_client_at: float | None = None  # the client's last event
     start: float = 0.0
 
 
@@ -163,6 +170,7 @@ def _read(records: list[Record]) -> _Reading:
             continue
         kind = event.get("type")
         if record.direction is Direction.CLIENT:
+            reading.last_client_at = record.time
             _client(reading, record, event, pending)
             continue
         response = by_id.get(str(event.get("response_id"))) if "response_id" in event else None
@@ -318,17 +326,20 @@ def _arguments(text: str) -> Any:
     return value
 
 
-def _respond(response: _Response, compress: float) -> dict[str, Any]:
+def _respond(response: _Response, compress: float, waited: bool) -> dict[str, Any]:
+    """A respond step for `response`. Its `hold` only when the client `waited` for the response's
+    end (it sent something after response.done): a client that was done at the last item (it
+    printed the answer and left) would otherwise seem to leave a scenario unfinished."""
     step: dict[str, Any] = {"respond": _parts(response)}
     deltas = response.delta_times
     if deltas:
         # the mock pauses `delta_interval` after each delta: the whole stream takes as long as recorded
         interval = (response.last_frame_at - response.created_at) / len(deltas) / compress
-        if interval >= _MIN_PAUSE:
+        if interval >= _MIN_INTERVAL:
             step["delta_interval"] = f"{round(interval * 1000)}ms"
-    if response.done_at is not None:
+    if response.done_at is not None and waited:
         hold = (response.done_at - response.last_frame_at) / compress
-        if hold >= _MIN_PAUSE:
+        if hold >= _MIN_HOLD:
             step["hold"] = f"{round(hold * 1000)}ms"
     if response.status in ("incomplete", "failed"):
         step["status"] = response.status

@@ -102,16 +102,24 @@ async def test_an_audio_answer_is_replayed_with_its_transcript_duration_and_chun
 
 async def test_the_recorded_timing_becomes_hold_and_delta_interval_and_compresses(tmp_path: Path) -> None:
     transcript = await record("""
+tools: [{name: f}]
 steps:
   - expect: response.create
-  - respond: [text: {text: one two three four, chunks: 4}]
+  - respond: [function_call: {name: f, arguments: {a: 1}, chunks: 4}]
     delta_interval: 100ms
     hold: 400ms
+  - expect: function_call_output
+  - expect: response.create
+  - respond: [text: the end]
+    hold: 400ms
 """, tmp_path)
-    (respond,) = [s for s in written(transcript)["steps"] if "respond" in s]
+    respond, last = [s for s in written(transcript)["steps"] if "respond" in s]
     assert 90 <= int(respond["delta_interval"].removesuffix("ms")) <= 150
     assert 380 <= int(respond["hold"].removesuffix("ms")) <= 500
-    (fast,) = [s for s in written(transcript, compress_time=4)["steps"] if "respond" in s]
+    # nothing the client sent came after the answer's end: a hold there would only keep a client that
+    # leaves at the answer's last item (as the examples do) from completing the scenario
+    assert "hold" not in last
+    fast, _ = [s for s in written(transcript, compress_time=4)["steps"] if "respond" in s]
     assert 22 <= int(fast["delta_interval"].removesuffix("ms")) <= 38
     assert 95 <= int(fast["hold"].removesuffix("ms")) <= 125
     with pytest.raises(UsageError, match="compress-time"):
