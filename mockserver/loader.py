@@ -23,7 +23,7 @@ import yaml
 from .errors import ScenarioError
 from .scenario import ExpectStep, FunctionCallPart, RespondStep, Scenario, build_scenario
 
-__all__ = ["CallRef", "LoadedScenario", "load_scenario", "load_scenario_text"]
+__all__ = ["CallRef", "LoadedScenario", "load_scenario", "load_scenario_text", "scenario_from_dict"]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000  # while composing, and after alias expansion: stops "billion laughs" documents
@@ -482,3 +482,21 @@ def _by_name(name: str, unanswered: list[CallRef], where: str, line: int, col: i
     hint = f"did you mean '{near[0]}'?" if near else (
         f"calls awaiting an output here: {', '.join(known)}" if known else "no earlier step emits a call that is still unanswered")
     raise ScenarioError(where, line, col, f"no call '{name}' before this step: {hint}")
+
+
+def scenario_from_dict(data: dict[str, Any], *, name: str = "scenario") -> LoadedScenario:
+    """A scenario built in Python: the same document as a YAML file, as dicts and lists.
+
+        scenario_from_dict({"tools": [...], "steps": [{"expect": "session.update"}, ...]}, name="mine")
+
+    It is checked exactly as a file is. A mistake is reported against the document written out as
+    YAML, with the line it names quoted, since a dict has no lines of its own."""
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1 << 16)
+    try:
+        return load_scenario_text(text, default_name=name)
+    except ScenarioError as exc:
+        lines = text.splitlines()
+        quoted = [ScenarioError(f"<scenario {name}>", None, None, p.message + (
+            f" (at `{lines[p.line - 1].strip()}`)" if p.line is not None and 0 < p.line <= len(lines) else ""))
+            for p in exc.problems]
+        raise ScenarioError.many(quoted) from None

@@ -480,3 +480,20 @@ def test_any_yaml_document_loads_or_every_line_is_located(document: Any) -> None
 @given(st.text(alphabet=st.sampled_from(list("steps: -[]{}&*!|>'\"#\n\t\x07é0a")), max_size=60))
 def test_any_text_loads_or_every_line_is_located(text: str) -> None:
     _loads_or_locates(text)
+
+
+def test_a_scenario_built_in_python_is_checked_as_a_file_is() -> None:
+    from mockserver.loader import scenario_from_dict
+
+    built = scenario_from_dict({
+        "tools": [{"name": "get_weather", "parameters": {"type": "object"}}],
+        "steps": [{"expect": "session.update"}, {"expect": "response.create"},
+                  {"respond": [{"function_call": {"id": "w", "name": "get_weather", "arguments": {"city": "Oslo"}}}]},
+                  {"expect": "function_call_output", "call": "w"}, {"expect": "response.create"},
+                  {"respond": [{"text": "Cold."}]}],
+    }, name="weather")
+    assert built.name == "weather" and [c.spec.name for c in built.calls] == ["get_weather"]
+    with pytest.raises(ScenarioError) as error:
+        scenario_from_dict({"steps": [{"expect": "sesion.update"}]}, name="typo")
+    assert str(error.value) == ("<scenario typo>: steps.0.expect: 'sesion.update' is not a client event: "
+                                "did you mean 'session.update'? (at `- expect: sesion.update`)")
