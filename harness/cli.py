@@ -238,12 +238,9 @@ async def _lint(args: argparse.Namespace) -> int:
 
 
 async def _schema(args: argparse.Namespace) -> int:
-    from mockserver.scenario_schema import Scenario
+    from mockserver.scenario_schema import editor_schema
 
-    schema = Scenario.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "rtmock scenario"
-    print(json.dumps(schema, indent=2))
+    print(json.dumps(editor_schema(), indent=2))
     return EXIT_PASS
 
 

@@ -19,6 +19,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -33,13 +34,18 @@ from .scenario import (
     parse_duration,
 )
 
-__all__ = ["Scenario", "to_scenario"]
+__all__ = ["Scenario", "editor_schema", "to_scenario"]
 
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    Field(json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string", "pattern": DURATION_PATTERN.pattern}]}),
-]
+def _duration_schema(maximum: int) -> WithJsonSchema:
+    """Seconds, or a string such as "500ms", at most `maximum` seconds. The schema editors see is set
+    here whole: a sibling "type" made every string duration invalid, and pydantic's own `le` beside an
+    `anyOf` is no JSON Schema keyword (`editor_schema` drops what is left of it)."""
+    return WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": maximum},
+                                     {"type": "string", "pattern": DURATION_PATTERN.pattern}]})
+
+
+ShortDuration = Annotated[float, BeforeValidator(parse_duration), _duration_schema(60)]
+LongDuration = Annotated[float, BeforeValidator(parse_duration), _duration_schema(3600)]
 
 
 class _Model(BaseModel):
@@ -103,7 +109,7 @@ class AudioPart(_Model):
     """Spoken output: short generated PCM16 (24 kHz mono) deltas plus the transcript."""
 
     transcript: str
-    duration: Duration = Field(0.3, le=60)
+    duration: ShortDuration = Field(0.3, le=60)
     chunks: int = Field(3, ge=1, le=10_000)
 
 
@@ -145,8 +151,8 @@ class RespondStep(_Model):
     elsewhere the server starts it on its own (as server VAD does after committed audio)."""
 
     respond: list[OutputPart] = Field(min_length=1)
-    hold: Duration = Field(0.0, le=3600, description="Keep the response active this long before response.done.")
-    delta_interval: Duration = Field(0.0, le=60, description="Pause between delta events.")
+    hold: LongDuration = Field(0.0, le=3600, description="Keep the response active this long before response.done.")
+    delta_interval: ShortDuration = Field(0.0, le=60, description="Pause between delta events.")
     status: Literal["completed", "incomplete", "failed"] = "completed"
 
 
@@ -162,7 +168,7 @@ class ExpectStep(_Model):
         description="A client event type (session.update, response.create, input_audio_buffer.commit, …) "
         "or a shorthand: function_call_output, user_message."
     )
-    within: Duration | None = Field(None, le=3600, description="Bound from when the step is reached.")
+    within: LongDuration | None = Field(None, le=3600, description="Bound from when the step is reached.")
     call: str | None = Field(None, description="For function_call_output: the call's id label, call_id or name.")
     match: dict[str, Any] = Field(
         default_factory=dict,
@@ -186,7 +192,7 @@ class ExpectStep(_Model):
 
 
 class PauseStep(_Model):
-    pause: Duration = Field(le=3600, description="Wait this long before the next step.")
+    pause: LongDuration = Field(le=3600, description="Wait this long before the next step.")
 
 
 CloseCode = Annotated[int, AfterValidator(check_close_code), Field(json_schema_extra={"minimum": 1000, "maximum": 4999})]
@@ -241,7 +247,7 @@ Step = Annotated[
 
 
 class Defaults(_Model):
-    within: Duration = Field(5.0, le=3600, description="Bound for expects that give none.")
+    within: LongDuration = Field(5.0, le=3600, description="Bound for expects that give none.")
 
 
 class Scenario(_Model):
@@ -300,3 +306,23 @@ def to_scenario(model: Scenario) -> plain.Scenario:
         dialect=model.dialect, session=model.session,
         tools=tuple(plain.ToolSpec(t.name, t.description, t.parameters) for t in model.tools),
         defaults=plain.Defaults(model.defaults.within))
+
+
+def editor_schema() -> dict[str, Any]:
+    """The scenario format as a JSON Schema (draft 2020-12) for editors (yaml-language-server), ajv and
+    `jsonschema`: pydantic's, less the `le` it leaves beside a duration's `anyOf` (JSON Schema has no
+    such keyword; the bound is already the numeric branch's `maximum`)."""
+    schema = Scenario.model_json_schema()
+
+    def fix(node: Any) -> None:
+        if isinstance(node, dict):
+            node.pop("le", None)  # the bound is the numeric branch's `maximum` (`_duration`)
+            for value in node.values():
+                fix(value)
+        elif isinstance(node, list):
+            for value in node:
+                fix(value)
+
+    fix(schema)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "rtmock scenario"}
+
