@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from node_packages import NODE_DIR, node_with_packages
 
 from mockserver.loader import load_scenario
 from mockserver.records import Direction
@@ -24,10 +23,7 @@ from mockserver.server import MockServer, client_environment
 pytestmark = pytest.mark.integration  # Node and npm packages
 
 BOUND = 20.0  # seconds for one node run (its own deadline is 10 s)
-NODE_DIR = Path(__file__).resolve().parent / "node"
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-INSTALL_HINT = ("Node.js 20+ and npm are needed for this test: install them from https://nodejs.org "
-                "(or `apt-get install nodejs npm`), then rerun")
 
 CASES = {
     "get_your_info": ("What is my favorite food?", "Your favorite food is pizza.", ["get_your_info"]),
@@ -39,16 +35,7 @@ CASES = {
 @pytest.fixture(scope="session")
 def node_client() -> list[str]:
     """The command that runs the Node client, after installing its packages if they are missing."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip(f"{'node' if node is None else 'npm'} not found. {INSTALL_HINT}")
-    if not (NODE_DIR / "node_modules" / "openai" / "package.json").exists() or \
-            not (NODE_DIR / "node_modules" / "ws" / "package.json").exists():
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR,
-                              capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            pytest.fail(f"npm install in {NODE_DIR} failed:\n{done.stderr[-2000:]}")
-    return [node, str(NODE_DIR / "realtime_client.mjs")]
+    return [node_with_packages(), str(NODE_DIR / "realtime_client.mjs")]
 
 
 @pytest.fixture

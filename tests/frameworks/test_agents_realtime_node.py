@@ -17,24 +17,17 @@ unless the tool has a dynamic `needsApproval`), its `function_call` listener tur
 
 from __future__ import annotations
 
-import fcntl
 import json
-import re
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from node_packages import node_with_packages
 
 pytestmark = pytest.mark.integration
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 CLIENT = NODE_DIR / "agents_realtime_client.mjs"
-PACKAGES = ("@openai/agents-realtime", "zod", "ws")
-INSTALL_HINT = ("Node.js 20+ and npm are needed for this test: install them from https://nodejs.org "
-                "(or `apt-get install nodejs npm`), then rerun")
 
 #: scenario → (the text answer the scenario ends with, the tool calls the SDK runs, in order)
 CASES: dict[str, tuple[str, list[str]]] = {
@@ -45,30 +38,10 @@ CASES: dict[str, tuple[str, list[str]]] = {
 TRANSPORTS = ["--ws", "--wss"]
 
 
-def _installed() -> bool:
-    return all((NODE_DIR / "node_modules" / name / "package.json").exists() for name in PACKAGES)
-
-
 @pytest.fixture(scope="session")
 def agents_realtime_client() -> list[str]:
     """`node …/agents_realtime_client.mjs`, after `npm install` in tests/node if its packages are missing."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip(f"{'node' if node is None else 'npm'} not found. {INSTALL_HINT}")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    major = re.match(r"v(\d+)", version)
-    if major is None or int(major.group(1)) < 20:
-        pytest.skip(f"node {version or '(unknown version)'} is too old. {INSTALL_HINT}")
-    if not _installed():
-        # pytest-xdist workers share tests/node: one installs, the others wait for it.
-        with open(Path(tempfile.gettempdir()) / "rtmock-tests-node-npm-install.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not _installed():
-                done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                                      cwd=NODE_DIR, capture_output=True, text=True, timeout=300)
-                if done.returncode != 0 or not _installed():
-                    pytest.fail(f"npm install in {NODE_DIR} failed:\n{done.stderr[-2000:]}")
-    return [node, str(CLIENT)]
+    return [node_with_packages(), str(CLIENT)]
 
 
 def _client_answer(output: str) -> dict[str, Any]:
