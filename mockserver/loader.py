@@ -145,7 +145,6 @@ def _short_tag(tag: str) -> str:
 #: Hints for PyYAML's terse problems: what the author most likely has to change.
 _YAML_HINTS = {
     "found character '\\t' that cannot start any token": "indent with spaces, not tabs",
-    "expected <block end>, but found": "this line's indentation does not line up with the lines above it",
     "mapping values are not allowed here": "a 'key: value' where a value was expected: quote the value or fix the indentation",
     "could not find expected ':'": "a key needs ': ' after it (or quote the text)",
     "found undefined alias": "define the anchor (&name) before using the alias (*name)",
@@ -161,6 +160,13 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
         return f"{_short_tag(tag)} tags are not allowed: rtmock reads plain YAML (mappings, lists, text, numbers, true/false, null)"
     if exc.problem == "second occurrence" and exc.context and exc.context_mark:  # a duplicate anchor
         return f"{exc.context.split(';')[0]} (first on line {exc.context_mark.line + 1}); give each anchor its own name"
+    if (exc.problem or "").startswith("expected <block end>") and exc.context_mark and exc.problem_mark:
+        # PyYAML: "while parsing a block mapping (line 1), expected <block end>, but found ..."
+        block, here = exc.context_mark, exc.problem_mark
+        kind = "list" if "collection" in (exc.context or "") or "sequence" in (exc.context or "") else "mapping"
+        return (f"this line is indented {here.column} space(s), which lines up with nothing above it: the {kind} "
+                f"that starts on line {block.line + 1} is indented {block.column}; indent this line as the "
+                "keys (or '- ' items) it belongs with")
     if exc.context and exc.context_mark and exc.problem and exc.problem_mark \
             and exc.context_mark.line != exc.problem_mark.line:
         problem = f"{exc.context} (line {exc.context_mark.line + 1}), {problem}"
@@ -397,7 +403,11 @@ def _link(scenario: Scenario, data: dict[str, Any], path: str | None, default_na
                 if not isinstance(spec, FunctionCallPart):
                     continue
                 line, col = positions.at(("steps", i, "respond", j, "function_call", "name"))
-                if tool_names and spec.name not in tool_names:
+                if not tool_names:
+                    problems.append(ScenarioError(where, line, col, f"function_call '{spec.name}' needs a 'tools:' "
+                                                  "section declaring it: a client is judged on declaring the tools "
+                                                  "the model calls (tools: [{name: ..., parameters: {...}}])"))
+                elif spec.name not in tool_names:
                     near = difflib.get_close_matches(spec.name, tool_names, n=1)
                     hint = f"did you mean '{near[0]}'?" if near else f"declare it under 'tools:' ({', '.join(tool_names)})"
                     problems.append(ScenarioError(where, line, col,

@@ -15,11 +15,42 @@ import json
 import re
 from typing import Any
 
-__all__ = ["OPERATORS", "explain_mismatch", "lookup", "matches"]
+__all__ = ["OPERATORS", "check_match", "explain_mismatch", "lookup", "matches"]
 
 OPERATORS = ("equals", "contains", "regex", "json_contains", "exists", "type")
 _MISSING = object()
+#: the names `type:` accepts
 _TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "object": dict, "array": list, "null": type(None)}
+
+
+def check_match(match: dict[str, Any]) -> dict[str, Any]:
+    """A scenario's `match:` block as the loader takes it, or a ValueError saying what to write: an
+    operator's argument must be usable (a regex that compiles, a known type), and a one-key mapping
+    whose key is a near miss of an operator (`json_contain`) is taken for a misspelt operator, not
+    for a literal (write a literal with that key under `contains:`)."""
+    import difflib
+
+    for path, expected in match.items():
+        if not isinstance(path, str) or not path or path.startswith(".") or path.endswith(".") or ".." in path:
+            raise ValueError(f"{path!r} is not a dotted path into the client event (e.g. item.output)")
+        if not (isinstance(expected, dict) and len(expected) == 1):
+            continue
+        op, arg = next(iter(expected.items()))
+        if op not in OPERATORS:
+            near = difflib.get_close_matches(str(op), OPERATORS, n=1, cutoff=0.75)
+            if near:
+                raise ValueError(f"{path}: unknown operator {op!r}: did you mean {near[0]!r}? (for a literal "
+                                 f"mapping with that key, write {{contains: {{{op}: …}}}})")
+        elif op == "regex":
+            try:
+                re.compile(str(arg))
+            except re.error as exc:
+                raise ValueError(f"{path}: regex /{arg}/ does not compile: {exc}") from None
+        elif op == "type" and arg not in _TYPES:
+            raise ValueError(f"{path}: type {arg!r} is not one of: {', '.join(_TYPES)}")
+        elif op == "exists" and not isinstance(arg, bool):
+            raise ValueError(f"{path}: exists takes true or false, not {arg!r}")
+    return match
 
 
 def lookup(event: Any, path: str) -> Any:

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .matching import check_match
+
 __all__ = [
     "CALL_ID_PATTERN",
     "DURATION_PATTERN",
@@ -338,7 +340,7 @@ def _step(value: Any) -> Step:
             raise _NotPlain
         within = step.get("within")
         return ExpectStep(expect, None if within is None else _duration(within, 3600), call,
-                          _object(step.get("match", {})))
+                          check_match(_object(step.get("match", {}))))
     if kind == "respond":
         step = _mapping(value, frozenset({"respond", "hold", "delta_interval", "status"}))
         status = _choice(step.get("status", "completed"), ("completed", "incomplete", "failed"))

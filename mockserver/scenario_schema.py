@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from . import scenario as plain
+from .matching import check_match
 from .scenario import (
     DURATION_PATTERN,
     check_call_id,
@@ -180,6 +181,11 @@ class ExpectStep(_Model):
     @classmethod
     def _known_kind(cls, value: str) -> str:
         return check_expect_kind(value)
+
+    @field_validator("match")
+    @classmethod
+    def _usable_match(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_match(value)
 
     @model_validator(mode="after")
     def _call_only_for_outputs(self) -> ExpectStep:

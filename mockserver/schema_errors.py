@@ -143,11 +143,31 @@ class _Problem:
     suggests: str | None = None  # the key an "unknown key" error suggests
 
 
+def where(path: Path_) -> str:
+    """A document path in the words the rest of rtmock uses: steps, outputs and tools counted from 1
+    as `rtmock run` counts them ("step 2, output 1, function_call.chunks"), other keys dotted."""
+    parts: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(path):
+        key = path[i]
+        nxt = path[i + 1] if i + 1 < len(path) else None
+        if key in ("steps", "respond", "tools") and isinstance(nxt, int) and not rest:
+            parts.append(f"{ {'steps': 'step', 'respond': 'output', 'tools': 'tool'}[key] } {nxt + 1}")
+            i += 2
+            continue
+        rest.append(str(key))
+        i += 1
+    if rest:
+        parts.append(".".join(rest))
+    return ", ".join(parts)
+
+
 def _one_of(kind: str, value: Any, keys: tuple[str, ...], path: Path_) -> _Problem:
     """A step (or a respond output) that has not exactly one of its kind's keys."""
     what = "a step" if kind == "step" else "an output"
     options = ", ".join(keys)
-    prefix = ".".join(str(p) for p in path) + ": "
+    prefix = where(path) + ": "
     if not isinstance(value, dict):
         return _Problem(path, f"{prefix}{what} is a mapping with one of: {options}; got {_show(value)}")
     present = [k for k in keys if k in value]
@@ -172,8 +192,7 @@ def _problem(err: Any, data: Any) -> _Problem:
         path = _resolve(data, loc[:-2], lambda v: isinstance(v, dict) and loc[-2] in v)
         return _Problem(path, f"key {_show(loc[-2])} is not text: quote it ('{loc[-2]}')")
     path = _resolve(data, loc)
-    where = ".".join(str(p) for p in path)
-    prefix = f"{where}: " if where else ""
+    prefix = f"{where(path)}: " if path else ""
     value = _lookup(data, path)
     if kind == "step":
         return _one_of("step", value, tuple(_STEP_MODELS), path)
@@ -229,8 +248,7 @@ def _problems(exc: ValidationError, data: Any) -> list[_Problem]:
     for path, here in by_place.items():
         if len(here) > 1 and all(p.expected for p in here):
             forms = " or ".join(dict.fromkeys(p.expected for p in here if p.expected))
-            where = ".".join(str(p) for p in path)
-            out.append(_Problem(path, f"{where}: expected {forms}, got {_show(_lookup(data, path))}"))
+            out.append(_Problem(path, f"{where(path)}: expected {forms}, got {_show(_lookup(data, path))}"))
         else:
             out.extend({p.message: p for p in here}.values())
     return out

@@ -98,8 +98,8 @@ def test_malformed_arguments_are_raw_text_that_is_not_json() -> None:
 
 def test_malformed_yaml_names_the_line_and_the_likely_fix() -> None:
     assert error_of("steps:\n  - expect: session.update\n   within: 2s\n") == (
-        "s.yaml:3:4: YAML: while parsing a block collection (line 2), expected <block end>, but found "
-        "'<block mapping start>'; this line's indentation does not line up with the lines above it"
+        "s.yaml:3:4: YAML: this line is indented 3 space(s), which lines up with nothing above it: the list that "
+        "starts on line 2 is indented 2; indent this line as the keys (or '- ' items) it belongs with"
     )
 
 
@@ -194,7 +194,7 @@ def test_an_unknown_top_level_key() -> None:
 def test_an_unknown_step_kind_suggests_the_kind() -> None:
     assert error_of(HEAD + "  - expct: response.create\n") == "s.yaml:5:5: unknown step 'expct': did you mean 'expect'?"
     assert error_of(HEAD + "  - frobnicate: 1\n") == (
-        "s.yaml:5:5: steps.1: a step needs one of: expect, respond, pause, close, send (found frobnicate)"
+        "s.yaml:5:5: step 2: a step needs one of: expect, respond, pause, close, send (found frobnicate)"
     )
 
 
@@ -212,7 +212,7 @@ def test_a_typo_in_an_output_part_is_one_problem() -> None:
 
 def test_a_wrong_type() -> None:
     text = HEAD + "  - respond:\n      - function_call:\n          name: get_weather\n          chunks: many\n"
-    assert error_of(text) == "s.yaml:8:19: steps.1.respond.0.function_call.chunks: expected a whole number, got 'many'"
+    assert error_of(text) == "s.yaml:8:19: step 2, output 1, function_call.chunks: expected a whole number, got 'many'"
 
 
 def test_a_mistake_in_the_mapping_form_of_a_union_is_the_only_line() -> None:
@@ -224,7 +224,7 @@ def test_a_mistake_in_the_mapping_form_of_a_union_is_the_only_line() -> None:
 
 def test_a_value_of_neither_form_of_a_union_names_both_forms() -> None:
     assert error_of(HEAD + "  - respond:\n      - text: 3\n") == (
-        "s.yaml:6:15: steps.1.respond.0.text: expected text or a mapping, got 3"
+        "s.yaml:6:15: step 2, output 1, text: expected text or a mapping, got 3"
     )
 
 
@@ -236,20 +236,20 @@ def test_a_value_of_neither_form_of_a_union_names_both_forms() -> None:
     ("1" + "0" * 400, "a duration is at most an hour: this number is far larger"),  # float() would overflow
 ])
 def test_a_bad_duration(value: str, message: str) -> None:
-    assert error_of(HEAD + f"    within: {value}\n") == f"s.yaml:5:13: steps.0.within: {message}"
+    assert error_of(HEAD + f"    within: {value}\n") == f"s.yaml:5:13: step 1, within: {message}"
 
 
 def test_an_unknown_expect_kind_suggests_the_kind() -> None:
     assert error_of(HEAD + "  - expect: response.craete\n") == (
-        "s.yaml:5:13: steps.1.expect: 'response.craete' is not a client event: did you mean 'response.create'?"
+        "s.yaml:5:13: step 2, expect: 'response.craete' is not a client event: did you mean 'response.create'?"
     )
 
 
 def test_a_close_code_that_cannot_be_sent() -> None:
-    expected = ("s.yaml:5:12: steps.1.close: 1006 cannot be sent in a close frame: "
+    expected = ("s.yaml:5:12: step 2, close: 1006 cannot be sent in a close frame: "
                 "use 1000-1003, 1007-1014 or 3000-4999 (1011: internal error)")
     assert error_of(HEAD + "  - close: 1006\n") == expected
-    assert error_of(HEAD + "  - close: {code: 1006}\n") == expected.replace("5:12: steps.1.close:", "5:19: steps.1.close.code:")
+    assert error_of(HEAD + "  - close: {code: 1006}\n") == expected.replace("5:12: step 2, close:", "5:19: step 2, close.code:")
 
 
 def test_a_non_text_key_says_to_quote_it() -> None:
@@ -495,5 +495,43 @@ def test_a_scenario_built_in_python_is_checked_as_a_file_is() -> None:
     assert built.name == "weather" and [c.spec.name for c in built.calls] == ["get_weather"]
     with pytest.raises(ScenarioError) as error:
         scenario_from_dict({"steps": [{"expect": "sesion.update"}]}, name="typo")
-    assert str(error.value) == ("<scenario typo>: steps.0.expect: 'sesion.update' is not a client event: "
+    assert str(error.value) == ("<scenario typo>: step 1, expect: 'sesion.update' is not a client event: "
                                 "did you mean 'session.update'? (at `- expect: sesion.update`)")
+
+
+# ---- lint catches what would fail the client later ---------------------------------------------------
+
+TOOL_ROUND = """\
+tools:
+  - {name: f, parameters: {type: object}}
+steps:
+  - expect: session.update
+  - expect: response.create
+  - respond:
+      - function_call: {id: c, name: f, arguments: {}}
+  - expect: function_call_output
+    call: c
+    match:
+"""
+
+
+def test_a_misspelt_match_operator_is_refused_not_taken_as_a_literal() -> None:
+    assert error_of(TOOL_ROUND + "      item.output: {json_contain: {status: ok}}\n") == (
+        "s.yaml:11:7: step 4, match: item.output: unknown operator 'json_contain': did you mean 'json_contains'? "
+        "(for a literal mapping with that key, write {contains: {json_contain: …}})")
+    load_scenario_text(TOOL_ROUND + "      item.output: {status: ok}\n")  # a literal mapping is still a literal
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("{regex: '(unclosed'}", "regex /(unclosed/ does not compile: missing ), unterminated subpattern at position 0"),
+    ("{type: text}", "type 'text' is not one of: string, number, integer, boolean, object, array, null"),
+    ("{exists: maybe}", "exists takes true or false, not 'maybe'"),
+])
+def test_a_match_operator_that_cannot_work_is_refused_at_load(value: str, message: str) -> None:
+    assert error_of(TOOL_ROUND + f"      item.output: {value}\n") == f"s.yaml:11:7: step 4, match: item.output: {message}"
+
+
+def test_function_calls_need_a_tools_section() -> None:
+    assert error_of("steps:\n  - expect: response.create\n  - respond:\n      - function_call: {name: f}\n") == (
+        "s.yaml:4:31: function_call 'f' needs a 'tools:' section declaring it: a client is judged on declaring "
+        "the tools the model calls (tools: [{name: ..., parameters: {...}}])")
