@@ -300,12 +300,10 @@ async def settle(server: Server, expected: int, what: str) -> None:
     if verdicts.count("PASS") != len(verdicts):
         lines, quoting = [], False
         for line in server.log.read_text(errors="replace").splitlines():
-            if "] ended: " in line:
-                quoting = "] ended: PASS" not in line
-            elif not line.startswith("    "):
-                quoting = False
+            if not line.startswith("    "):  # else the continuation of the line before
+                quoting = "] finding: " in line or ("] ended: " in line and "] ended: PASS" not in line)
             if quoting:
-                lines.append(line)  # a verdict that is not PASS, and its findings
+                lines.append(line)
         raise BenchFailed(f"{len(verdicts) - verdicts.count('PASS')} of rtmock's verdicts are not PASS after {what}:\n"
                           + "\n".join(lines[:20]))
 
