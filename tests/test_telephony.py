@@ -12,7 +12,7 @@ from voice_drive import Drive, output, silence, tools_of
 
 from mockserver.audio import ALAW, PCM16, ULAW, AudioFormat, input_format, tone
 from mockserver.events import Dialect
-from mockserver.vad import SpeechEdge, VoiceActivity, speech_peak
+from mockserver import vad
 
 NO_VAD = None
 
@@ -120,8 +120,8 @@ def test_a_client_that_forgets_response_create_after_the_tool_is_told_so() -> No
 
 
 def test_the_threshold_maps_to_a_peak_level() -> None:
-    assert round(speech_peak(0.5)) == 583 and speech_peak(0.0) < 11 and speech_peak(1.0) == 32767
-    assert speech_peak(0.2) < speech_peak(0.5) < speech_peak(0.9)
+    assert round(vad.speech_peak(0.5)) == 583 and vad.speech_peak(0.0) < 11 and vad.speech_peak(1.0) == 32767
+    assert vad.speech_peak(0.2) < vad.speech_peak(0.5) < vad.speech_peak(0.9)
 
 
 @pytest.mark.parametrize(("threshold", "level", "heard"), [(0.2, 0.01, True), (0.5, 0.01, False),
@@ -144,8 +144,8 @@ def test_prefix_padding_and_silence_duration_are_the_sessions() -> None:
 
 
 def test_the_detector_runs_on_the_formats_own_clock() -> None:
-    vad = VoiceActivity(fmt=ULAW, silence_ms=200, prefix_padding_ms=0)
-    assert vad.frame_samples == 80
-    assert vad.feed(silence(0.3, ULAW)) == []
-    assert vad.feed(tone(0.5, ULAW)) == [SpeechEdge(True, 300)]
-    assert vad.feed(silence(0.3, ULAW)) == [SpeechEdge(False, 1000)]
+    heard = vad.VoiceActivity(fmt=ULAW, silence_ms=200, prefix_padding_ms=0)
+    assert heard.frame_samples == 80
+    assert heard.feed(silence(0.3, ULAW)) == []
+    assert heard.feed(tone(0.5, ULAW)) == [vad.SpeechEdge(True, 300)]
+    assert heard.feed(silence(0.3, ULAW)) == [vad.SpeechEdge(False, 1000)]
