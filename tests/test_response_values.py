@@ -166,7 +166,7 @@ def test_a_session_that_asks_for_transcription_gets_the_users_words(dialect: Dia
     else:
         assert completed["usage"]["type"] == "tokens" and completed["usage"]["input_token_details"]["audio_tokens"] > 0
     if dialect is not Dialect.VOICE_LIVE:
-        assert all(shape_problems(e, dialect) == [] for e in deltas + [completed])
+        assert all(shape_problems(e, dialect) == [] for e in [*deltas, completed])
     assert drive.core.complete
 
 
