@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from voice_drive import Drive, output, silence, tools_of
 
+from mockserver import vad
 from mockserver.audio import ALAW, PCM16, ULAW, AudioFormat, input_format, tone
 from mockserver.events import Dialect
-from mockserver import vad
 
 NO_VAD = None
 
