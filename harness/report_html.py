@@ -17,6 +17,7 @@ finding is pinned). What does not: judging (the rules decide findings) and file 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mockserver.records import Direction, Record, TranscriptHeader
+from mockserver.records import Direction, Record, TranscriptHeader, visible
 
 from .findings import RULES, Finding, Rule, SessionVerdict
-from .report_text import GistPart, clip, gist_parts, note_parts
+from .report_text import GistPart, clip, gist_parts, note_parts, shown_finding
 
 __all__ = ["SessionReport", "render_html"]
 
@@ -53,6 +54,9 @@ class SessionReport:
 def render_html(sessions: Sequence[SessionReport], *, title: str = "rtmock report") -> str:
     """The whole report as one HTML document (a ``str``; write it with ``encoding="utf-8"``)."""
     style, script = _assets()
+    # what a finding quotes (a client's stderr, its frames) is bounded here as in every report
+    sessions = [dataclasses.replace(s, verdict=dataclasses.replace(
+        s.verdict, findings=[shown_finding(f, escape=False) for f in s.verdict.findings])) for s in sessions]
     out = [_HEAD.replace("{title}", _esc(title)).replace("{style}", style), _toolbar(), '<main>']
     out.append(_summary(sessions, title))
     for number, session in enumerate(sessions, start=1):
@@ -71,8 +75,9 @@ def render_html(sessions: Sequence[SessionReport], *, title: str = "rtmock repor
 
 def _esc(text: str) -> str:
     """Escape text for an element's content (never an attribute: no client data goes in one).
-    Quotes need no escaping there, and JSON is full of them."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    Quotes need no escaping there, and JSON is full of them. Control, bidi and other invisible
+    characters are shown as escapes (``\\x1b``, ``\\u202e``), never obeyed by the page."""
+    return visible(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"), lines=True)
 
 
 def _ms(seconds: float) -> str:

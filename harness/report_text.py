@@ -13,15 +13,16 @@ I/O; the caller prints, and decides whether to colour (from ``isatty`` and ``NO_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from mockserver.records import Direction, Record
+from mockserver.records import Direction, Record, visible
 
 from .findings import Finding
 
-__all__ = ["GistPart", "clip", "event_line", "gist_parts", "note_parts", "text_timeline"]
+__all__ = ["GistPart", "bounded", "clip", "event_line", "gist_parts", "note_parts", "shown_finding", "text_timeline"]
 
 #: One piece of an event's gist: ``("word", "function_call_output")``, ``("call", "call_abc")``,
 #: ``("id", "resp_X")``, ``("value", "output='{…}'")`` or ``("bad", "failed")``.
@@ -29,11 +30,65 @@ GistPart = tuple[Literal["word", "name", "call", "id", "value", "bad"], str]
 
 VALUE_LIMIT = 60  # characters of a value shown in a gist
 LINE_LIMIT = 220  # characters of a gist line in a terminal
+ID_LIMIT = 120  # characters of a call id or name a report quotes (the client chose it)
+QUOTE_LINE_LIMIT = 500  # characters of one line of a quoted text (a finding's message, its stderr excerpt)
+QUOTE_LIMIT = 6000  # characters of a quoted text in all
 
 
 def clip(text: str, limit: int = VALUE_LIMIT) -> str:
     """``text`` cut to ``limit`` characters, saying how much was cut."""
     return text if len(text) <= limit else f"{text[: limit - 1]}…(+{len(text) - limit + 1:,} chars)"
+
+
+def bounded(text: str, *, line_limit: int = QUOTE_LINE_LIMIT, limit: int = QUOTE_LIMIT) -> str:
+    """A text a report quotes (a client's stderr excerpt, a message quoting its frames), at most
+    ``line_limit`` characters a line and about ``limit`` in all: the first lines and the last (where
+    a traceback names its error), with what was left out counted. A client that writes one 100 MB
+    line gets a verdict of a few hundred characters, not of 100 MB."""
+    if len(text) <= line_limit or (len(text) <= limit and all(len(line) <= line_limit for line in text.split("\n"))):
+        return text
+    lines = [clip(line, line_limit) for line in text.split("\n")]
+    if sum(len(line) + 1 for line in lines) <= limit:
+        return "\n".join(lines)
+    head: list[str] = []
+    tail: list[str] = []
+    budget = limit // 3  # the start says what it is, the end how it ended: the end gets more
+    for line in lines:
+        if len(line) + 1 > budget:
+            break
+        head.append(line)
+        budget -= len(line) + 1
+    budget += limit - limit // 3
+    for line in reversed(lines[len(head):]):
+        if len(line) + 1 > budget:
+            break
+        tail.append(line)
+        budget -= len(line) + 1
+    tail.reverse()
+    left_out = lines[len(head):len(lines) - len(tail)]
+    return "\n".join([*head, f"… {len(left_out):,} line(s) left out …", *tail])
+
+
+def shown_finding(finding: Finding, *, escape: bool = True) -> Finding:
+    """`finding` as a report shows it: its texts bounded (they may quote megabytes of the client's
+    output) and, with `escape`, its control and bidi characters written as escapes (for a terminal,
+    a log or XML; JSON and HTML escape in their own way)."""
+
+    def text(value: str) -> str:
+        value = bounded(value)
+        return visible(value, lines=True) if escape else value
+
+    def ident(value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = clip(value, ID_LIMIT)
+        return visible(value) if escape else value
+
+    return dataclasses.replace(
+        finding, message=text(finding.message), hint=text(finding.hint),
+        expected=None if finding.expected is None else text(finding.expected),
+        seen=None if finding.seen is None else text(finding.seen),
+        call_name=ident(finding.call_name), call_id=ident(finding.call_id))
 
 
 def _shown(value: Any) -> str:
@@ -290,10 +345,11 @@ def text_timeline(records: Sequence[Record], finding: Finding, *, before: int = 
         else:
             lines.append(event_line(item, color=color, index_width=width))
     at = _offset(finding.time) if finding.time is not None else f"{'':11}"
-    text = _printable(f"✗ [{finding.rule.value}] {finding.message}")
+    text = _printable(clip(f"✗ [{finding.rule.value}] {finding.message}", QUOTE_LINE_LIMIT))
+    call_name, call_id = clip(finding.call_name or "?", ID_LIMIT), clip(finding.call_id or "?", ID_LIMIT)
     where = ", ".join(part for part in (
         f"event #{finding.index}" if finding.index is not None else "",
-        f"call {finding.call_name or '?'} ({finding.call_id or '?'})" if finding.call_name or finding.call_id else "",
+        f"call {call_name} ({call_id})" if finding.call_name or finding.call_id else "",
         f"line {finding.step_line} (step {finding.step})" if finding.step_line is not None else "",
     ) if part)
     line = f"{'>>':<{width + 1}} {at}  {text}" + (f"  ({_printable(where)})" if where else "")

@@ -2,6 +2,10 @@
 
 Every writer takes the same `RunResult`s (from `rtmock run`, or built from transcripts by
 `rtmock check`), so the three views never disagree.
+
+What a finding quotes comes from the client (its frames, its stderr): each writer shows it bounded
+(`report_text.bounded`: a 100 MB stderr line is a few hundred characters and a count) and, for
+people and XML, with its control and bidi characters escaped (`mockserver.records.visible`).
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree as ET
 
-from mockserver.records import Record
+from mockserver.records import Record, visible
 
 from .findings import Finding
+from .report_text import bounded, shown_finding
 from .runner import RunResult
 
-__all__ = ["RunProgress", "console_summary", "use_color", "write_html", "write_json", "write_junit"]
+__all__ = ["RunProgress", "console_summary", "shown_finding", "use_color", "write_html", "write_json", "write_junit"]
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -41,28 +46,33 @@ def console_summary(results: Sequence[RunResult], stream: IO[str] | None = None)
     out = stream or sys.stdout
     color = use_color(out)
     for result in results:
-        name = result.scenario.path or result.scenario.name
-        status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
-        count = len(result.findings)
-        extra = "" if result.passed else f"  ({count} finding{'s' if count != 1 else ''})"
-        print(f"{status}  {name}  {result.duration:.2f}s  {len(result.sessions)} session(s){extra}", file=out)
-        for info, verdict in result.sessions:
-            for finding in verdict.findings:
-                where = finding.where(result.scenario.path or result.scenario.name)
-                print(_indent(str(finding)), file=out)
-                print(f"    at: {where} (session {info.id})", file=out)
-                excerpt = _excerpt(info.records, finding, color)
-                if excerpt:
-                    print(_indent(excerpt, "      "), file=out)
-            if info.transcript_path is not None and not verdict.passed:
-                print(f"    transcript: {info.transcript_path}", file=out)
-        for finding in result.run_findings:
-            print(_indent(str(finding)), file=out)
-        if result.client_stopped and not result.passed:
-            print(f"    client: stopped by rtmock once the verdict was known (exit {result.exit_code})", file=out)
+        _print_result(result, out, color)
     passed = sum(r.passed for r in results)
     if len(results) > 1:
         print(f"{passed} passed, {len(results) - passed} failed", file=out)
+
+
+def _print_result(result: RunResult, out: IO[str], color: bool) -> None:
+    name = visible(result.scenario.path or result.scenario.name)
+    status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
+    count = len(result.findings)
+    extra = "" if result.passed else f"  ({count} finding{'s' if count != 1 else ''})"
+    print(f"{status}  {name}  {result.duration:.2f}s  {len(result.sessions)} session(s){extra}", file=out)
+    for info, verdict in result.sessions:
+        for finding in verdict.findings:
+            shown = shown_finding(finding)
+            where = shown.where(result.scenario.path or result.scenario.name)
+            print(_indent(str(shown)), file=out)
+            print(f"    at: {visible(where)} (session {visible(info.id)})", file=out)
+            excerpt = _excerpt(info.records, finding, color)
+            if excerpt:
+                print(_indent(excerpt, "      "), file=out)
+        if info.transcript_path is not None and not verdict.passed:
+            print(f"    transcript: {visible(str(info.transcript_path))}", file=out)
+    for finding in result.run_findings:
+        print(_indent(str(shown_finding(finding))), file=out)
+    if result.client_stopped and not result.passed:
+        print(f"    client: stopped by rtmock once the verdict was known (exit {result.exit_code})", file=out)
 
 
 class RunProgress:
@@ -92,9 +102,10 @@ class RunProgress:
         if self.live:
             self.out.write("\r\033[K")
             if not result.passed:  # failures stay on screen; passes only count
-                print(f"[{done}/{self.total}] {status} {result.scenario.path or name}  {result.duration:.2f}s", file=self.out)
+                print(f"[{done}/{self.total}] {status} {visible(result.scenario.path or name)}  "
+                      f"{result.duration:.2f}s", file=self.out)
         else:
-            print(f"[{done}/{self.total}] {status} {result.scenario.path or name}  {result.duration:.2f}s",
+            print(f"[{done}/{self.total}] {status} {visible(result.scenario.path or name)}  {result.duration:.2f}s",
                   file=self.out, flush=True)
         self._draw()
 
@@ -107,7 +118,7 @@ class RunProgress:
         if not self.live:
             return
         done = self.passed + self.failed
-        running = ", ".join(self.running[:3]) + (f" +{len(self.running) - 3}" if len(self.running) > 3 else "")
+        running = visible(", ".join(self.running[:3])) + (f" +{len(self.running) - 3}" if len(self.running) > 3 else "")
         line = (f"rtmock: {done}/{self.total} done · {_paint(str(self.passed) + ' passed', '32', self.color)} · "
                 f"{_paint(str(self.failed) + ' failed', '31' if self.failed else '0', self.color)}"
                 + (f" · running {running}" if running else ""))
@@ -129,10 +140,11 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "exit_code": result.exit_code,
         "client_stopped": result.client_stopped,
         "sessions": [
-            {**verdict.to_json(), "transcript": str(info.transcript_path) if info.transcript_path else None}
+            {**verdict.to_json(), "findings": [shown_finding(f, escape=False).to_json() for f in verdict.findings],
+             "transcript": str(info.transcript_path) if info.transcript_path else None}
             for info, verdict in result.sessions
         ],
-        "findings": [f.to_json() for f in result.run_findings],
+        "findings": [shown_finding(f, escape=False).to_json() for f in result.run_findings],
     }
 
 
@@ -144,6 +156,12 @@ def write_json(results: Sequence[RunResult], path: str | Path) -> None:
     _atomic_write(Path(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _xml(text: str, *, lines: bool = True) -> str:
+    """Text for XML 1.0: bounded, and no character it forbids (NUL, ESC…) nor any a CI page would
+    obey (bidi overrides, C1 controls), each written as an escape instead."""
+    return visible(bounded(text), lines=lines)
+
+
 def write_junit(results: Sequence[RunResult], path: str | Path, *, suite: str = "rtmock") -> None:
     """One testcase per scenario, failures carrying the findings: what GitLab, Jenkins and GitHub
     test reporters display."""
@@ -152,17 +170,17 @@ def write_junit(results: Sequence[RunResult], path: str | Path, *, suite: str = 
     ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(failures), errors="0",
                        time=f"{sum(r.duration for r in results):.3f}")
     for result in results:
-        case = ET.SubElement(ts, "testcase", classname=suite, name=result.scenario.name,
-                             file=result.scenario.path or "", time=f"{result.duration:.3f}")
+        case = ET.SubElement(ts, "testcase", classname=suite, name=_xml(result.scenario.name, lines=False),
+                             file=_xml(result.scenario.path or "", lines=False), time=f"{result.duration:.3f}")
         if not result.passed:
-            findings = result.findings
+            findings = [shown_finding(f) for f in result.findings]
             first = findings[0].message if findings else "the scenario did not complete"
-            failure = ET.SubElement(case, "failure", message=first,
+            failure = ET.SubElement(case, "failure", message=_xml(first, lines=False),
                                     type=findings[0].rule.value if findings else "incomplete")
             failure.text = "\n\n".join(
-                f"{f}\n  at: {f.where(result.scenario.path)}" for f in findings) or "no session completed the scenario"
+                f"{f}\n  at: {visible(f.where(result.scenario.path))}" for f in findings) or "no session completed the scenario"
         if result.stderr_tail:
-            ET.SubElement(case, "system-err").text = "\n".join(result.stderr_tail)
+            ET.SubElement(case, "system-err").text = _xml("\n".join(result.stderr_tail))
     ET.indent(root)
     _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
 
@@ -180,5 +198,5 @@ def _atomic_write(path: Path, text: str) -> None:
     """Write whole or not at all: a report a CI system reads is never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")  # a lone surrogate from client JSON
     os.replace(tmp, path)

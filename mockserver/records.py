@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "dump_record",
     "load_transcript",
     "short",
+    "visible",
 ]
 
 TRANSCRIPT_VERSION = 1
@@ -113,7 +115,7 @@ class Record:
 
     def __str__(self) -> str:
         arrow = {"client": "C→", "server": "←S", "script": "··"}[self.direction.value]
-        body = short(self.event) if self.event is not None else repr(_clip(self.raw or "", 80))
+        body = short(self.event) if self.event is not None else visible(repr(_clip(self.raw or "", 80)))
         return f"#{self.index} {self.time * 1000:8.1f}ms {arrow} {body}"
 
 
@@ -211,6 +213,35 @@ def load_transcript(path: str, lines: Iterable[str] | None = None) -> tuple[Tran
     return header, records
 
 
+#: Characters that must never reach a terminal, a log or an XML or HTML report as themselves:
+#: C0 controls (NUL, ESC, CR… but tab), DEL and C1 controls (U+009B is a one-byte CSI), the soft
+#: hyphen and the other invisible format characters, bidi overrides and isolates (U+202E turns the
+#: rest of a line around), line and paragraph separators, the BOM, noncharacters, lone surrogates
+#: and tag characters. Client frames, stderr and scenario text can hold any of them.
+_UNSEEN = "\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff" \
+          "\ufff9-\ufffb\ufffe\uffff\ud800-\udfff\U000e0000-\U000e007f"
+_UNSEEN_IN_LINE = re.compile(f"[\n{_UNSEEN}]")
+_UNSEEN_IN_TEXT = re.compile(f"[{_UNSEEN}]")
+
+
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: str, *, lines: bool = False) -> str:
+    """`text` with every control, format and separator character written as an escape (``\\x1b``,
+    ``\\u202e``): shown, never obeyed, and valid in XML 1.0. With `lines`, newlines stay (text of
+    several lines, such as a finding); without, the result is one line."""
+    return (_UNSEEN_IN_TEXT if lines else _UNSEEN_IN_LINE).sub(_escape, text)
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…(+{len(text) - limit + 1} chars)"
 
@@ -236,4 +267,4 @@ def short(event: dict[str, Any], limit: int = 160) -> str:
     kind = event.get("type", "?")
     rest = json.dumps(shrink(event), ensure_ascii=False, separators=(",", ":"))
     line = f"{kind} {rest}" if rest != "{}" else str(kind)
-    return _clip(line, limit)
+    return visible(_clip(line, limit))  # the type is the client's text too
