@@ -1,52 +1,116 @@
-"""`rtmock check`: judge saved transcripts with the same rules as a live run, running nothing."""
+"""`rtmock check`: judge saved transcripts with the same rules as a live run, running nothing.
+
+Each file gets its own outcome: a verdict, or the one-line reason it cannot be judged (unreadable,
+not a transcript, its scenario missing). A transcript cut short (the server was killed mid-write)
+is judged only up to the cut, and says so: its missing end is not the client stopping, so nothing
+that was still pending there is charged to the client.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from mockserver.errors import UsageError
+from mockserver.errors import RtmockError, ScenarioError, UsageError
 from mockserver.events import Dialect
 from mockserver.loader import LoadedScenario, load_scenario
-from mockserver.records import load_transcript
+from mockserver.records import TranscriptError, read_transcript
 from mockserver.relay_core import passthrough_scenario
 from mockserver.server import SessionInfo
 
 from .judge import Judge
 from .runner import RunResult
 
-__all__ = ["check_transcripts"]
+__all__ = ["CheckedResult", "UnjudgedTranscript", "check_each", "check_exit_code", "check_transcripts"]
+
+EXIT_PASS, EXIT_FINDING, EXIT_UNJUDGED = 0, 1, 2
+
+
+@dataclass(slots=True)
+class CheckedResult(RunResult):
+    """The verdict on one transcript file, and whether that transcript was whole."""
+
+    transcript: str = ""
+    #: One line, `file:line: transcript truncated at line N (…)…`, when the transcript was cut short.
+    truncated: str | None = None
+
+    @property
+    def passed(self) -> bool:  # a transcript cut short cannot pass: its end was never judged
+        return self.truncated is None and super(CheckedResult, self).passed  # (slots: no bare super())
+
+
+@dataclass(frozen=True, slots=True)
+class UnjudgedTranscript:
+    """A transcript file that could not be judged at all, and why (one line per problem)."""
+
+    path: str
+    error: str
+
+
+def check_each(paths: Sequence[str], scenario: LoadedScenario | None = None, *,
+               default_within: float | None = None) -> list[CheckedResult | UnjudgedTranscript]:
+    """One outcome per file, in order: a file that cannot be judged does not hide the others' verdicts.
+    Without `scenario`, the path in each transcript's header is used."""
+    outcomes: list[CheckedResult | UnjudgedTranscript] = []
+    loaded: dict[str, LoadedScenario] = {}
+    for number, path in enumerate(paths, start=1):
+        try:
+            outcomes.append(_check_one(number, path, scenario, loaded, default_within))
+        except ScenarioError as exc:
+            outcomes.append(UnjudgedTranscript(path, "\n".join(p.one_line() for p in exc.problems)))
+        except (TranscriptError, RtmockError) as exc:
+            outcomes.append(UnjudgedTranscript(path, str(exc)))
+    return outcomes
+
+
+def check_exit_code(outcomes: Sequence[CheckedResult | UnjudgedTranscript]) -> int:
+    """0 all passed, 1 a finding about the client, 2 a file that could not be judged whole (an
+    error, or a truncated transcript: its verdict is not the whole story)."""
+    if any(isinstance(o, UnjudgedTranscript) or o.truncated for o in outcomes):
+        return EXIT_UNJUDGED
+    return EXIT_PASS if all(isinstance(o, CheckedResult) and o.passed for o in outcomes) else EXIT_FINDING
 
 
 def check_transcripts(paths: Sequence[str], scenario: LoadedScenario | None = None, *,
                       default_within: float | None = None) -> list[RunResult]:
-    """One result per transcript. Without `scenario`, the path in each transcript's header is used."""
+    """One result per transcript (a `CheckedResult`, which says when it was truncated). The first
+    file that cannot be judged raises its `TranscriptError`, `ScenarioError` or `UsageError`; use
+    `check_each` to judge the others all the same."""
     results: list[RunResult] = []
     loaded: dict[str, LoadedScenario] = {}
     for number, path in enumerate(paths, start=1):
-        header, records = load_transcript(path)
-        chosen = scenario
-        if chosen is None and header.extra.get("proxied") and not header.scenario_path:
-            chosen = passthrough_scenario(header.scenario_name)  # `rtmock proxy` without a scenario: the rules alone
-        if chosen is None:
-            source = header.scenario_path
-            if not source or not Path(source).is_file():
-                raise UsageError(f"{path}: the scenario it was recorded with ({source or 'unknown'}) is not here; "
-                                 "name it with --scenario FILE")
-            chosen = loaded.get(source) or load_scenario(source)
-            loaded[source] = chosen
-        within = default_within if default_within is not None else chosen.scenario.defaults.within
-        judge = Judge(session_id=header.session_id, scenario_name=chosen.name, scenario_path=chosen.path,
-                      default_within=within)
-        for record in records:
-            judge.feed(record)
-        # as `rtmock run` does: a session with a finding was stopped by rtmock, so what was still
-        # within its bound then is not charged to the client
-        verdict = judge.finish(records[-1].time if records else 0.0, settle_pending=not judge.findings)
-        info = SessionInfo(number=number, id=header.session_id, scenario=chosen,
-                           dialect=Dialect(header.dialect) if header.dialect in ("ga", "beta") else Dialect.GA,
-                           request_path=header.request_path, started_at=header.started_at, records=records,
-                           transcript_path=Path(path), ended=True)
-        result = RunResult(chosen, [], sessions=[(info, verdict)], duration=verdict.duration)
-        results.append(result)
+        results.append(_check_one(number, path, scenario, loaded, default_within))
     return results
+
+
+def _check_one(number: int, path: str, scenario: LoadedScenario | None, loaded: dict[str, LoadedScenario],
+               default_within: float | None) -> CheckedResult:
+    transcript = read_transcript(path)
+    header, records = transcript.header, transcript.records
+    chosen = scenario
+    if chosen is None and header.extra.get("proxied") and not header.scenario_path:
+        chosen = passthrough_scenario(header.scenario_name)  # `rtmock proxy` without a scenario: the rules alone
+    if chosen is None:
+        source = header.scenario_path
+        if not source or not Path(source).is_file():
+            raise UsageError(f"{path}: the scenario it was recorded with ({source or 'unknown'}) is not here; "
+                             "name it with --scenario FILE")
+        chosen = loaded.get(source) or load_scenario(source)
+        loaded[source] = chosen
+    within = default_within if default_within is not None else chosen.scenario.defaults.within
+    judge = Judge(session_id=header.session_id, scenario_name=chosen.name, scenario_path=chosen.path,
+                  default_within=within)
+    for record in records:
+        judge.feed(record)
+    # as `rtmock run` does: a session with a finding was stopped by rtmock, so what was still
+    # within its bound then is not charged to the client; nor is it when the transcript was cut
+    # short: what came after the cut is unknown, not absent
+    settle = not judge.findings and not transcript.truncated
+    verdict = judge.finish(records[-1].time if records else 0.0, settle_pending=settle)
+    info = SessionInfo(number=number, id=header.session_id, scenario=chosen,
+                       dialect=Dialect(header.dialect) if header.dialect in ("ga", "beta") else Dialect.GA,
+                       request_path=header.request_path, started_at=header.started_at, records=records,
+                       transcript_path=Path(path), ended=True)
+    return CheckedResult(chosen, [], sessions=[(info, verdict)], duration=verdict.duration, transcript=path,
+                         truncated=transcript.truncation_line())

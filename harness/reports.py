@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from mockserver.records import Record, visible
@@ -24,7 +24,11 @@ from .findings import Finding
 from .report_text import bounded, shown_finding
 from .runner import RunResult
 
-__all__ = ["RunProgress", "console_summary", "shown_finding", "use_color", "write_html", "write_json", "write_junit"]
+if TYPE_CHECKING:
+    from .check import CheckedResult, UnjudgedTranscript
+
+__all__ = ["RunProgress", "check_summary", "console_summary", "shown_finding", "use_color", "write_html", "write_json",
+           "write_junit"]
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -52,12 +56,37 @@ def console_summary(results: Sequence[RunResult], stream: IO[str] | None = None)
         print(f"{passed} passed, {len(results) - passed} failed", file=out)
 
 
+def check_summary(outcomes: Sequence[CheckedResult | UnjudgedTranscript], stream: IO[str] | None = None) -> None:
+    """`rtmock check`: each transcript file's own verdict, or its own error line, in the order given."""
+    from .check import UnjudgedTranscript
+
+    out = stream or sys.stdout
+    color = use_color(out)
+    for outcome in outcomes:
+        if isinstance(outcome, UnjudgedTranscript):
+            for line in outcome.error.splitlines():
+                print(f"{_paint('ERROR', '31;1', color)}  {visible(line)}", file=out)
+        else:
+            _print_result(outcome, out, color)
+    if len(outcomes) > 1:
+        passed = sum(not isinstance(o, UnjudgedTranscript) and o.passed for o in outcomes)
+        unjudged = sum(isinstance(o, UnjudgedTranscript) or o.truncated is not None for o in outcomes)
+        failed = len(outcomes) - passed - unjudged
+        print(f"{passed} passed, {failed} failed" + (f", {unjudged} not judged whole" if unjudged else ""), file=out)
+
+
 def _print_result(result: RunResult, out: IO[str], color: bool) -> None:
     name = visible(result.scenario.path or result.scenario.name)
-    status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
+    truncated: str | None = getattr(result, "truncated", None)  # a transcript `rtmock check` read cut short
+    if truncated is not None:
+        status = _paint("TRUNCATED", "33;1", color)
+    else:
+        status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
     count = len(result.findings)
-    extra = "" if result.passed else f"  ({count} finding{'s' if count != 1 else ''})"
+    extra = "" if result.passed or (truncated and not count) else f"  ({count} finding{'s' if count != 1 else ''})"
     print(f"{status}  {name}  {result.duration:.2f}s  {len(result.sessions)} session(s){extra}", file=out)
+    if truncated is not None:
+        print(f"    {visible(truncated)}", file=out)
     for info, verdict in result.sessions:
         for finding in verdict.findings:
             shown = shown_finding(finding)
@@ -131,7 +160,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 
 def result_json(result: RunResult) -> dict[str, Any]:
-    return {
+    out = {
         "scenario": result.scenario.name,
         "scenario_path": result.scenario.path,
         "command": result.command,
@@ -146,6 +175,10 @@ def result_json(result: RunResult) -> dict[str, Any]:
         ],
         "findings": [shown_finding(f, escape=False).to_json() for f in result.run_findings],
     }
+    truncated: str | None = getattr(result, "truncated", None)
+    if truncated is not None:
+        out["truncated"] = truncated
+    return out
 
 
 def write_json(results: Sequence[RunResult], path: str | Path) -> None:
@@ -172,13 +205,16 @@ def write_junit(results: Sequence[RunResult], path: str | Path, *, suite: str = 
     for result in results:
         case = ET.SubElement(ts, "testcase", classname=suite, name=_xml(result.scenario.name, lines=False),
                              file=_xml(result.scenario.path or "", lines=False), time=f"{result.duration:.3f}")
+        truncated: str | None = getattr(result, "truncated", None)
         if not result.passed:
             findings = [shown_finding(f) for f in result.findings]
-            first = findings[0].message if findings else "the scenario did not complete"
+            first = findings[0].message if findings else truncated or "the scenario did not complete"
             failure = ET.SubElement(case, "failure", message=_xml(first, lines=False),
-                                    type=findings[0].rule.value if findings else "incomplete")
-            failure.text = "\n\n".join(
-                f"{f}\n  at: {visible(f.where(result.scenario.path))}" for f in findings) or "no session completed the scenario"
+                                    type=findings[0].rule.value if findings else "truncated" if truncated else "incomplete")
+            text = "\n\n".join(f"{f}\n  at: {visible(f.where(result.scenario.path))}" for f in findings)
+            if truncated is not None:
+                text = _xml(truncated) + ("\n\n" + text if text else "")
+            failure.text = text or "no session completed the scenario"
         if result.stderr_tail:
             ET.SubElement(case, "system-err").text = _xml("\n".join(result.stderr_tail))
     ET.indent(root)

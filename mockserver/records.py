@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CLOSING_NOTE",
     "TRANSCRIPT_VERSION",
     "Direction",
     "Record",
+    "Transcript",
     "TranscriptError",
     "TranscriptHeader",
     "dump_header",
     "dump_record",
     "load_transcript",
+    "read_transcript",
     "short",
     "visible",
 ]
@@ -161,41 +164,113 @@ class TranscriptError(Exception):
     """A transcript file that cannot be read; the message names file:line."""
 
 
+#: Characters that end a line for `str.splitlines()` and for JavaScript, but that JSON keeps raw in
+#: strings: written as escapes, so that a transcript is one record per line for every reader.
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def _one_line(line: str) -> str:
+    """`line` (JSON text) with the line breaks JSON leaves raw escaped. Outside its strings JSON text
+    is ASCII, so each of them is inside a string, where the escape means the same character."""
+    if line.isascii() or not ("\u2028" in line or "\u2029" in line or "\x85" in line):
+        return line
+    return line.translate(_LINE_BREAKS)
+
+
 def dump_header(header: TranscriptHeader) -> str:
     """The first line of a transcript (with the newline)."""
-    return json.dumps(header.to_json(), ensure_ascii=False) + "\n"
+    return _one_line(json.dumps(header.to_json(), ensure_ascii=False)) + "\n"
 
 
 def dump_record(record: Record) -> str:
     """One JSON line (with the newline) for a record."""
     if record.text is not None and record.direction is Direction.SERVER:
         # the same line `to_json` would give, without encoding the event again
-        return f'{{"n":{record.index},"t":{round(record.time, 6)!r},"dir":"server","event":{record.text}}}\n'
-    return json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        return _one_line(f'{{"n":{record.index},"t":{round(record.time, 6)!r},"dir":"server","event":{record.text}}}') + "\n"
+    return _one_line(json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":"))) + "\n"
 
 
-def load_transcript(path: str, lines: Iterable[str] | None = None) -> tuple[TranscriptHeader, list[Record]]:
-    """Read a transcript written by the server. A torn last line (the process was killed mid-write) is
-    skipped; any other bad line is a `TranscriptError` naming file:line."""
-    if lines is None:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text_lines = fh.read().splitlines()
-        except OSError as exc:
-            raise TranscriptError(f"{path}: cannot read transcript: {exc.strerror or exc}") from None
-    else:
-        text_lines = list(lines)
+#: The note that closes every session's transcript (the server writes it however the session ends).
+CLOSING_NOTE = NOTE_PREFIX + "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A transcript as read: its header, its records, and whether it was cut short.
+
+    A transcript the server finished ends with its closing note (`rtmock.closed`). One without it
+    (the server was killed, or is still writing) is *truncated*: what the client did after the cut
+    is unknown, so its end must not be judged as if the client had stopped there.
+    """
+
+    path: str
+    header: TranscriptHeader
+    records: list[Record]
+    #: The line where the transcript is cut short (a line torn mid-record, or the last line when the
+    #: closing note never came); None for a whole transcript.
+    truncated_at: int | None = None
+    #: Why, in a few words, when truncated.
+    truncation: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.truncated_at is not None
+
+    def truncation_line(self) -> str | None:
+        """One line for a person: where the transcript is cut, and what that means for its verdict."""
+        if self.truncated_at is None:
+            return None
+        return (f"{self.path}:{self.truncated_at}: transcript truncated at line {self.truncated_at} "
+                f"({self.truncation}): the client is not judged on what the transcript lacks; "
+                "record the session again to judge it whole")
+
+
+def _lines(path: str) -> list[str]:
+    """The file's lines, split at '\\n' only: a record's JSON may hold U+2028, U+2029 or U+0085 raw
+    (older transcripts, or any JSON writer), which `str.splitlines()` would cut it at."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise TranscriptError(f"{path}: cannot read transcript: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        end = data.rfind(b"\n") + 1
+        if exc.start >= end:  # in a torn last line: the writer may have stopped inside a character
+            return [*data[:end].decode("utf-8").split("\n")[:-1], data[end:].decode("utf-8", "replace")]
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TranscriptError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); a transcript is "
+                              "UTF-8 JSON lines, as rtmock writes it") from None
+
+
+def read_transcript(path: str, lines: Iterable[str] | None = None) -> Transcript:
+    """Read a transcript written by the server, saying whether it is truncated. Lines are split at
+    '\\n' only (the last element, after the final newline, is empty for a whole file). A torn last
+    line (the writer was killed mid-line) is left out and marks the transcript truncated; any other
+    bad line is a `TranscriptError` naming file:line."""
+    text_lines = _lines(path) if lines is None else [line.removesuffix("\n") for line in lines]
+    if lines is not None:
+        text_lines.append("")  # given lines are whole lines
     header: TranscriptHeader | None = None
     records: list[Record] = []
+    last = len(text_lines)  # the element after the final newline: '' unless that line is torn
+    torn_at: int | None = None
+    closed = False
     for lineno, line in enumerate(text_lines, start=1):
         if not line.strip():
             continue
         try:
             data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if lineno == len(text_lines):
-                break  # torn final line: the writer was killed mid-line; everything before it stands
-            raise TranscriptError(f"{path}:{lineno}: not a JSON line ({exc.msg})") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if lineno == last:
+                torn_at = lineno  # the writer was killed mid-line; everything before it stands
+                break
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise TranscriptError(f"{path}:{lineno}: not a JSON line ({msg}); a transcript holds one JSON object "
+                                  "per line, as `rtmock serve --record` and `rtmock run --transcript` write it") from None
+        if lineno == last:
+            torn_at = lineno  # whole JSON, but its newline never came: the writer stopped right there
         if header is None:
             if not isinstance(data, dict) or "rtmock_transcript" not in data:
                 raise TranscriptError(
@@ -205,12 +280,29 @@ def load_transcript(path: str, lines: Iterable[str] | None = None) -> tuple[Tran
             header = TranscriptHeader.from_json(data)
             continue
         try:
-            records.append(Record.from_json(data))
+            record = Record.from_json(data)
         except ValueError as exc:
             raise TranscriptError(f"{path}:{lineno}: {exc}") from None
+        records.append(record)
+        closed = closed or (record.direction is Direction.SCRIPT and record.type == CLOSING_NOTE)
     if header is None:
-        raise TranscriptError(f"{path}: empty transcript (no header line)")
-    return header, records
+        raise TranscriptError(f"{path}: empty transcript (no header line); pass the .jsonl files that "
+                              "`rtmock serve --record DIR` or `rtmock run --transcript DIR` wrote")
+    if torn_at is not None and not closed:
+        return Transcript(path, header, records, torn_at, "the line is cut off mid-record: the server was stopped "
+                          "while writing it")
+    if not closed:
+        at = max((n for n, line in enumerate(text_lines, start=1) if line.strip()), default=1)
+        return Transcript(path, header, records, at, f"no closing record ({CLOSING_NOTE}) after it: the server was "
+                          "stopped, or is still writing")
+    return Transcript(path, header, records)
+
+
+def load_transcript(path: str, lines: Iterable[str] | None = None) -> tuple[TranscriptHeader, list[Record]]:
+    """The header and records of a transcript, whole or truncated (see `read_transcript`, which says
+    which). Any bad line but a torn last one is a `TranscriptError` naming file:line."""
+    transcript = read_transcript(path, lines)
+    return transcript.header, transcript.records
 
 
 #: Characters that must never reach a terminal, a log or an XML or HTML report as themselves:
