@@ -24,6 +24,13 @@ __all__ = ["StepWait", "StepWatch", "expect_kind"]
 Report = Callable[[Rule, str, str, int, int, str, str, float, bool], None]
 
 _WHAT = {"response.create": "a response.create (the client's turn)", "user_message": "a user message item"}
+#: What to change when an expected event of this kind never came (else a generic hint).
+_MISSING_HINTS = {
+    "conversation.item.truncate":
+        "When the user cuts in (input_audio_buffer.speech_started while an answer plays), stop playback and send "
+        "conversation.item.truncate with the answer's item_id, content_index 0 and the milliseconds played "
+        "(audio_end_ms): the conversation then holds only what the user heard.",
+}
 
 
 @dataclass(slots=True)
@@ -109,5 +116,6 @@ class StepWatch:
                 bool(early))
             return
         self._report(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
-                     "Make the client send it, or change the scenario's step if it expects the wrong thing.",
+                     _MISSING_HINTS.get(wait.expect,
+                                        "Make the client send it, or change the scenario's step if it expects the wrong thing."),
                      wait.step, wait.line, what, "nothing", when, bool(early))
