@@ -18,6 +18,8 @@ from .payloads import CHARS_PER_TOKEN, KINDS, Payload
 if TYPE_CHECKING:
     from .fuzz import CaseOutcome, FuzzResult, FuzzStatus
 
+from .report_text import shown_finding
+
 __all__ = ["ProgressLine", "render_report", "write_json", "write_junit"]
 
 _PHASES = {"baseline": "the scenario's own arguments first", "generate": "generating", "shrink": "shrinking",
@@ -109,7 +111,7 @@ def _case(result: FuzzResult, outcome: CaseOutcome, color: bool) -> list[str]:
         lines.append(f"    deltas {_deltas(case.deltas)}")
     lines.append("  findings:")
     for finding in outcome.findings:
-        lines.append(_indent(str(finding), "    "))
+        lines.append(_indent(str(shown_finding(finding)), "    "))
     if outcome.frame_limit is not None:
         lines.append(f"  why: {frame_limit_text(result, outcome)}")
     if not any(f.seen and "\n" in f.seen for f in outcome.findings) and outcome.output_tail:
@@ -159,7 +161,7 @@ def render_report(result: FuzzResult, *, color: bool = False) -> str:
     baseline = result.baseline
     if baseline is not None and not baseline.passed:
         lines.append("  The client fails the scenario with its own arguments (before any fuzzing): fix that first.")
-        lines.extend(_indent(str(f), "    ") for f in baseline.findings)
+        lines.extend(_indent(str(shown_finding(f)), "    ") for f in baseline.findings)
         if baseline.output_tail and not any(f.seen and "\n" in f.seen for f in baseline.findings):
             lines.append(_indent("\n".join(baseline.output_tail[-8:]), "    | "))
         lines.append(f"  See the whole exchange: {replay_command(name, result.command)}")
@@ -207,7 +209,7 @@ def _outcome_json(result: FuzzResult, outcome: CaseOutcome) -> dict[str, Any]:
              "hostile": t.oversized(c.payload)}
             for t, c in zip(result.targets, outcome.inputs, strict=False)  # the baseline has none
         ],
-        "findings": [f.to_json() for f in outcome.findings],
+        "findings": [shown_finding(f, escape=False).to_json() for f in outcome.findings],
         "frame_limit": None if outcome.frame_limit is None else {
             "code": outcome.frame_limit.code, "reason": outcome.frame_limit.reason,
             "largest_frame_bytes": outcome.frame_limit.largest_bytes,
@@ -279,9 +281,9 @@ def _junit_suite(root: ET.Element, result: FuzzResult) -> None:
                          file=result.scenario.path or "")
     if result.baseline is not None and not result.baseline.passed:
         first = result.baseline.findings[0] if result.baseline.findings else None
-        failure = ET.SubElement(base, "failure", message=first.message if first else "the scenario did not complete",
+        failure = ET.SubElement(base, "failure", message=shown_finding(first).message if first else "the scenario did not complete",
                                 type=result.baseline.rule or "incomplete")
-        failure.text = "\n\n".join(str(f) for f in result.baseline.findings)
+        failure.text = "\n\n".join(str(shown_finding(f)) for f in result.baseline.findings)
     minimal = result.failure
     for call, kind, cases, passed, failed in rows:
         case = ET.SubElement(suite, "testcase", classname=classname, name=f"{call}[{kind}]", file=result.scenario.path or "")

@@ -140,16 +140,20 @@ def _value(schema: Any, depth: int) -> SearchStrategy[Any]:
 
 
 def _object(schema: dict[str, Any], depth: int) -> SearchStrategy[dict[str, Any]]:
-    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-    required = [k for k in schema.get("required", []) if isinstance(k, str)] if isinstance(schema.get("required"), list) else []
+    raw_properties = schema.get("properties")
+    properties: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
+    raw_required = schema.get("required")
+    required = [k for k in raw_required if isinstance(k, str)] if isinstance(raw_required, list) else []
     fixed = {key: _value(properties.get(key, {}), depth + 1) for key in required}
     optional = {key: _value(sub, depth + 1) for key, sub in properties.items() if key not in fixed}
     known = st.fixed_dictionaries(fixed, optional=optional)
     extra = schema.get("additionalProperties", True)
     if extra is False:
         return known
-    others = st.dictionaries(st.text(min_size=1, max_size=10).filter(lambda k: k not in properties),
-                             _value(extra if isinstance(extra, dict) else {}, depth + 1), max_size=2)
+    names: SearchStrategy[str] = st.text(min_size=1, max_size=10)
+    others: SearchStrategy[dict[str, Any]] = st.dictionaries(
+        names.filter(lambda key: key not in properties), _value(extra if isinstance(extra, dict) else {}, depth + 1),
+        max_size=2)
     return st.builds(lambda a, b: {**b, **a}, known, st.one_of(st.just({}), others))
 
 

@@ -189,14 +189,14 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _check(args: argparse.Namespace) -> int:
-    from .check import check_transcripts
-    from .reports import console_summary
+    from .check import CheckedResult, check_each, check_exit_code
+    from .reports import check_summary
 
     scenario = _scenarios([args.scenario])[0] if args.scenario else None
-    results = check_transcripts(args.transcript, scenario, default_within=args.within)
-    _print_summary(console_summary, results)
-    _write_reports(args, results)
-    return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
+    outcomes = check_each(args.transcript, scenario, default_within=args.within)  # one verdict or error per file
+    _print_summary(check_summary, outcomes)
+    _write_reports(args, [o for o in outcomes if isinstance(o, CheckedResult)])
+    return check_exit_code(outcomes)
 
 
 async def _report(args: argparse.Namespace) -> int:

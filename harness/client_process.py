@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 from mockserver.endpoints import client_environment_for
 from mockserver.errors import UsageError
 
+from .report_text import QUOTE_LINE_LIMIT
+
 __all__ = ["ClientProcess", "PreparedRun", "client_env_for", "prepare_run"]
 
 
@@ -141,11 +143,23 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+#: The longest line of the client's output kept for the verdict, in bytes; the rest of a longer line
+#: is counted, not held (a client that writes one 100 MB line must not cost rtmock 100 MB per line).
+#: Short enough that the line and its count fit in what a report quotes of one line.
+LINE_LIMIT = QUOTE_LINE_LIMIT - 100
+
+
 def _pump(stream: IO[bytes] | None, tail: collections.deque[str], sink: IO[str] | None) -> None:
     if stream is None:
         return
     with stream:
-        for line in iter(stream.readline, b""):
+        while line := stream.readline(LINE_LIMIT + 1):
+            if len(line) > LINE_LIMIT and not line.endswith(b"\n"):
+                skipped = len(line) - LINE_LIMIT
+                while (more := stream.readline(1 << 16)) and not more.endswith(b"\n"):
+                    skipped += len(more)
+                skipped += len(more.rstrip(b"\n"))
+                line = line[:LINE_LIMIT] + f"…(+{skipped:,} bytes)".encode()
             text = line.decode("utf-8", "replace").rstrip("\n")
             tail.append(text)
             if sink is not None:

@@ -21,6 +21,7 @@ from mockserver.server import MockServer, Observer, SessionInfo
 from .client_process import ClientProcess, PreparedRun, client_env_for
 from .findings import Finding, Rule, SessionVerdict
 from .live import LiveJudge
+from .report_text import bounded
 
 __all__ = ["RunOptions", "RunResult", "client_env", "no_session_finding", "run_scenario"]
 
@@ -197,4 +198,4 @@ def _error_excerpt(lines: list[str], limit: int = 15) -> str:
         start = tracebacks[-1]
     elif errors:
         start = errors[-1]
-    return "\n".join(lines[start:][-limit * 2:])
+    return bounded("\n".join(lines[start:][-limit * 2:]))

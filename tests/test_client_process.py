@@ -32,3 +32,14 @@ def test_a_client_that_exits_on_its_own_does_not_leave_its_children_running(tmp_
     assert done.returncode == 1 and "no-session" in done.stdout, done.stdout + done.stderr
     child = int(pid_file.read_text())
     assert not _alive(child), "the client's child outlived the run"
+
+
+def test_a_long_output_line_is_kept_to_its_first_kilobytes_and_counted() -> None:
+    import collections
+    import io
+
+    from harness.client_process import LINE_LIMIT, _pump
+
+    tail: collections.deque[str] = collections.deque(maxlen=5)
+    _pump(io.BytesIO(b"a" * 1_000_000 + b"\nValueError: boom\n"), tail, None)
+    assert list(tail) == ["a" * LINE_LIMIT + f"…(+{1_000_000 - LINE_LIMIT:,} bytes)", "ValueError: boom"]

@@ -32,6 +32,8 @@ TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {"type": "o
 
 STREAM_SCENARIO = """\
 name: big_stream
+tools:
+  - {{name: bulk}}
 steps:
   - expect: response.create
     within: 30s

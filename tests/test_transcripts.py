@@ -8,7 +8,6 @@ the `websockets` library below) through the `rtmock` console script.
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import subprocess
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import harness.cli
 from harness.check import CheckedResult, UnjudgedTranscript, check_each, check_exit_code, check_transcripts
 from harness.reports import check_summary
 from mockserver.records import (
@@ -62,11 +60,6 @@ with connect(os.environ["RTMOCK_URL"] + "?model=gpt-realtime",
                 break
 """
 
-#: `rtmock check` and `report` need harness/cli.py's `_check` to use `check_each` (one outcome per
-#: file, exit 2 for a file not judged whole); until it does, the CLI keeps its old exit codes.
-CLI_JUDGES_EACH_FILE = "check_each" in inspect.getsource(harness.cli)
-needs_cli = pytest.mark.xfail(not CLI_JUDGES_EACH_FILE, strict=True,
-                              reason="harness/cli.py _check must use check_each/check_summary/check_exit_code")
 
 
 def rtmock(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -188,7 +181,6 @@ def test_a_transcript_cut_short_says_so_and_charges_the_client_with_nothing_afte
     assert json.loads((tmp_path / "r.json").read_text())["results"][0]["truncated"] == result.truncated
 
 
-@needs_cli
 def test_rtmock_check_of_a_truncated_transcript_exits_2(plain_transcript: Path, tmp_path: Path) -> None:
     cut, line = _cut(plain_transcript, tmp_path, before='"type":"rtmock.closed"', mid_line=True)
     out = rtmock("check", str(cut), cwd=ROOT)
@@ -237,7 +229,6 @@ def test_each_transcript_gets_its_own_verdict_or_error_line(plain_transcript: Pa
     ]
 
 
-@needs_cli
 def test_rtmock_check_of_a_good_and_an_empty_transcript_shows_both(plain_transcript: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
