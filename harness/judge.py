@@ -6,7 +6,10 @@ The rules (see ../shared/protocol.md, "What the harness judges"), per function c
 emitted: R1 an output arrives; R2 with a call_id of this session (and a known previous_item_id);
 R3 whose output is a string; R4 a response.create follows the round's outputs; R5 not before any of
 them; R6 only one, and not while a response is active; R7 one output per call; R8 within the
-scenario's bound. Plus the scenario's own `expect` steps, from the runner's notes: those that await
+scenario's bound; R9 a call of a cancelled response (response.cancel, or a barge-in) is owed
+nothing: no output and no create (an output sent anyway is accepted and not a finding). Calls the
+client wrote into the conversation itself (history) are answered as it likes; out-of-band responses
+(conversation_id null) are never the active response. Plus the scenario's own `expect` steps, from the runner's notes: those that await
 a call's output or a round's create bound the rules here; the others are watched by steps.py.
 
 One cause, one finding: a finding about an output (wrong id, not a string, a duplicate) closes the
