@@ -9,7 +9,15 @@ The scenario script runs as a generator over the steps. Consecutive `expect` ste
 matched in any order by accepted client events (rejected events never count); a `respond` step
 plays a response, answering the `response.create` its group consumed. A `response.create` that no
 step awaits still gets a (short, empty) response, as the real model would answer; one that comes
-while a response is active gets the service's `conversation_already_has_active_response` error.
+while a response is active gets the service's `conversation_already_has_active_response` error,
+unless it is out of band (`conversation: "none"`): that one runs beside it, and meets only a step
+whose `match:` names `response.conversation`.
+
+Voice turns (server VAD, `turns.py`) are the server's own response.create; one detected after a
+tool round is a new user turn, never the round's create. Speech while a response is active cancels
+it (`turn_detected`), as `response.cancel` does (`client_cancelled`): the item in flight goes out
+`incomplete`, and the calls of a cancelled response are owed nothing, so the steps awaiting their
+outputs are skipped.
 """
 
 from __future__ import annotations
