@@ -35,7 +35,7 @@ def raise_fd_limit(wanted: int = 65536) -> None:
 
 def rtmock_command() -> list[str]:
     """What the `rtmock` console script runs, with this interpreter (and so this checkout)."""
-    return [sys.executable, "-c", "from harness.cli import console; console()"]
+    return [sys.executable, "-c", "from rtmock.harness.cli import console; console()"]
 
 
 @contextlib.contextmanager

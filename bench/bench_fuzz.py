@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import SEED, TOOLS, save_result
 
-from harness._fuzz_cases import FUZZ_DONE_REASON, fuzz_targets
-from harness._fuzz_search import inputs_strategy
-from harness.fuzz import FuzzOptions, FuzzResult, fuzz
-from mockserver.loader import load_scenario
+from rtmock.harness._fuzz_cases import FUZZ_DONE_REASON, fuzz_targets
+from rtmock.harness._fuzz_search import inputs_strategy
+from rtmock.harness.fuzz import FuzzOptions, FuzzResult, fuzz
+from rtmock.mockserver.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]

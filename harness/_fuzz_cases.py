@@ -16,10 +16,9 @@ from typing import Any
 
 import yaml
 
-from mockserver.errors import UsageError
-from mockserver.loader import MAX_FILE_BYTES, CallRef, LoadedScenario, load_scenario_text
-from mockserver.scenario import ClosePlan, CloseStep, ExpectStep, FunctionCallPart, RespondStep, TextPart
-
+from ..mockserver.errors import UsageError
+from ..mockserver.loader import MAX_FILE_BYTES, CallRef, LoadedScenario, load_scenario_text
+from ..mockserver.scenario import ClosePlan, CloseStep, ExpectStep, FunctionCallPart, RespondStep, TextPart
 from .payloads import DEFAULT_MAX_CHARS, DEFAULT_MAX_OUTPUT_TOKENS, Payload, max_argument_chars
 
 __all__ = [

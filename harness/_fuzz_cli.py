@@ -18,9 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mockserver.errors import ScenarioError, UsageError
-from mockserver.loader import LoadedScenario, load_scenario
-
+from ..mockserver.errors import ScenarioError, UsageError
+from ..mockserver.loader import LoadedScenario, load_scenario
 from ._fuzz_cases import fuzz_targets
 from .payloads import CHARS_PER_TOKEN, DEFAULT_MAX_OUTPUT_TOKENS, max_argument_chars
 

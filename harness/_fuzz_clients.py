@@ -13,8 +13,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from mockserver.errors import UsageError
-
+from ..mockserver.errors import UsageError
 from .findings import Finding, Rule
 
 __all__ = ["Client", "CoroutineClient", "ProcessClient", "TaskClient"]

@@ -8,9 +8,8 @@ import collections
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mockserver.errors import UsageError
-from mockserver.loader import LoadedScenario
-
+from ..mockserver.errors import UsageError
+from ..mockserver.loader import LoadedScenario
 from ._fuzz_cases import CaseInput, FuzzTarget, kind_label, replay_command, reproducer_yaml
 from ._fuzz_verdict import FrameLimit
 from .findings import Finding

@@ -34,10 +34,9 @@ from typing import Any
 
 from aiohttp import web
 
-from mockserver.loader import LoadedScenario
-from mockserver.records import Record
-from mockserver.server import MockServer, Observer, SessionInfo, client_environment
-
+from ..mockserver.loader import LoadedScenario
+from ..mockserver.records import Record
+from ..mockserver.server import MockServer, Observer, SessionInfo, client_environment
 from ._fuzz_cases import done_scenario
 from ._fuzz_clients import Client, CoroutineClient, ProcessClient, TaskClient
 from ._fuzz_verdict import CaseWatch, FrameLimit, compose_findings, frame_limit

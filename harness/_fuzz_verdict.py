@@ -19,10 +19,9 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mockserver.loader import LoadedScenario
-from mockserver.records import Direction, Record
-from mockserver.scenario import FunctionCallPart, RespondStep
-
+from ..mockserver.loader import LoadedScenario
+from ..mockserver.records import Direction, Record
+from ..mockserver.scenario import FunctionCallPart, RespondStep
 from .findings import Finding
 
 __all__ = ["CaseWatch", "FrameLimit", "charges", "compose_findings", "frame_limit"]

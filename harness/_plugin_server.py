@@ -30,10 +30,9 @@ from typing import Any, TypeVar
 
 from aiohttp.http_exceptions import HttpProcessingError
 
-from mockserver.errors import UsageError
-from mockserver.loader import LoadedScenario
-from mockserver.server import MockServer, client_environment
-
+from ..mockserver.errors import UsageError
+from ..mockserver.loader import LoadedScenario
+from ..mockserver.server import MockServer, client_environment
 from ._plugin_clients import (
     STOP_PATIENCE,
     CommandClient,

@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mockserver.errors import RtmockError, ScenarioError, UsageError
-from mockserver.events import Dialect
-from mockserver.loader import LoadedScenario, load_scenario
-from mockserver.records import TranscriptError, read_transcript
-from mockserver.relay_core import passthrough_scenario
-from mockserver.server import SessionInfo
-
+from ..mockserver.errors import RtmockError, ScenarioError, UsageError
+from ..mockserver.events import Dialect
+from ..mockserver.loader import LoadedScenario, load_scenario
+from ..mockserver.records import TranscriptError, read_transcript
+from ..mockserver.relay_core import passthrough_scenario
+from ..mockserver.server import SessionInfo
 from .judge import Judge
 from .runner import RunResult
 

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 # Light imports only at the top: `rtmock run` starts the client before it loads aiohttp and
 # pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
-from mockserver.errors import RtmockError, ScenarioError, UsageError
-from mockserver.records import Record, TranscriptError
+from ..mockserver.errors import RtmockError, ScenarioError, UsageError
+from ..mockserver.records import Record, TranscriptError
 
 if TYPE_CHECKING:
-    from mockserver.loader import LoadedScenario
-    from mockserver.server import SessionInfo
-
+    from ..mockserver.loader import LoadedScenario
+    from ..mockserver.server import SessionInfo
     from .client_process import PreparedRun
 
 __all__ = ["main"]
@@ -46,13 +45,15 @@ ENV_HELP = """environment given to the command (and printed by `rtmock serve`):
 
 
 def _scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
-    """Load every file, reporting all scenario errors (not just the first)."""
-    from mockserver.loader import load_scenario
+    """Load every file, reporting all scenario errors (not just the first). A name that is no file
+    but one of the bundled scenarios (`get_your_info`) is that scenario."""
+    from ..mockserver.loader import load_scenario
+    from .bundled import bundled_scenario
 
     loaded, problems = [], []
     for path in paths:
         try:
-            loaded.append(load_scenario(path))
+            loaded.append(load_scenario(path if os.path.exists(path) else bundled_scenario(path) or path))
         except ScenarioError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -66,8 +67,7 @@ def _scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
 async def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from mockserver.server import MockServer, client_environment
-
+    from ..mockserver.server import MockServer, client_environment
     from .live import LiveJudge
     from .serve_log import LogLevel, LogLines, ServeLog, banner_lines
 
@@ -218,7 +218,7 @@ async def _lint(args: argparse.Namespace) -> int:
         files.extend(sorted(str(f) for f in p.rglob("*.y*ml")) if p.is_dir() else [path])
     if not files:
         raise UsageError("no .yaml files found in " + ", ".join(args.path))
-    from mockserver.loader import load_scenario
+    from ..mockserver.loader import load_scenario
 
     bad = 0
     for file in files:
@@ -237,8 +237,29 @@ async def _lint(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rtmock")
+    except PackageNotFoundError:
+        return "0+unknown (not installed)"
+
+
+async def _init(args: argparse.Namespace) -> int:
+    from .init import next_steps, write_starter
+
+    directory = Path(args.directory)
+    try:
+        write_starter(directory)
+    except FileExistsError as exc:
+        raise UsageError(f"{exc} already exists: rtmock init writes only new files (pick an empty directory)") from None
+    print(next_steps(directory))
+    return EXIT_PASS
+
+
 async def _schema(args: argparse.Namespace) -> int:
-    from mockserver.scenario_schema import editor_schema
+    from ..mockserver.scenario_schema import editor_schema
 
     print(json.dumps(editor_schema(), indent=2))
     return EXIT_PASS
@@ -250,6 +271,7 @@ async def _schema(args: argparse.Namespace) -> int:
 def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtmock", description="A scripted fake OpenAI/Azure Realtime API, and a "
                                      "harness that judges how clients answer function calls.")
+    parser.add_argument("--version", action="version", version=f"rtmock {_version()}")
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="serve scenarios until Ctrl-C", epilog=ENV_HELP,
@@ -308,6 +330,10 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the scenario format's JSON Schema")
     schema.set_defaults(func=_schema)
+
+    init = sub.add_parser("init", help="write a starter project: scenarios, a client, a pytest test, a CI workflow")
+    init.add_argument("directory", nargs="?", default=".", help="where (default: here); made if missing")
+    init.set_defaults(func=_init)
 
     proxy = sub.add_parser("proxy", help="relay clients to the real service and judge them, until Ctrl-C",
                            epilog=ENV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -39,9 +39,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mockserver.errors import UsageError
-from mockserver.loader import LoadedScenario, load_scenario
-
+from ..mockserver.errors import UsageError
+from ..mockserver.loader import LoadedScenario, load_scenario
 from ._fuzz_cases import CaseInput, fuzz_targets, unjudged_matches
 from ._fuzz_clients import CoroutineClient
 from ._fuzz_result import CaseOutcome, FuzzOptions, FuzzResult, FuzzStatus

@@ -24,9 +24,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.matching import explain_mismatch, lookup
-from mockserver.records import Direction, Record
-
+from ..mockserver.matching import explain_mismatch, lookup
+from ..mockserver.records import Direction, Record
 from .findings import Finding, Rule, SessionVerdict
 from .steps import StepWait, StepWatch
 

@@ -9,9 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.records import Record
-from mockserver.server import Observer, SessionInfo
-
+from ..mockserver.records import Record
+from ..mockserver.server import Observer, SessionInfo
 from .findings import Finding, SessionVerdict
 from .judge import Judge
 

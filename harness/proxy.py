@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mockserver.loader import LoadedScenario
-from mockserver.records import Record
-from mockserver.relay import UPSTREAM_KEY_ENV, RelayedSession, RelayServer
-from mockserver.relay_core import UpstreamProblem
-from mockserver.server import Observer, SessionInfo
-
+from ..mockserver.loader import LoadedScenario
+from ..mockserver.records import Record
+from ..mockserver.relay import UPSTREAM_KEY_ENV, RelayedSession, RelayServer
+from ..mockserver.relay_core import UpstreamProblem
+from ..mockserver.server import Observer, SessionInfo
 from .client_process import ClientProcess
 from .findings import Finding, Rule
 from .judge import Judge
@@ -241,8 +240,8 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
 
 def _load(paths: Sequence[str]) -> list[LoadedScenario]:
     """Every file loaded, or one error naming all their problems (as `rtmock run` reports them)."""
-    from mockserver.errors import ScenarioError
-    from mockserver.loader import load_scenario
+    from ..mockserver.errors import ScenarioError
+    from ..mockserver.loader import load_scenario
 
     loaded, problems = [], []
     for path in paths:
@@ -344,7 +343,7 @@ def exit_code(results: Sequence[ProxiedResult]) -> int:
 
 async def proxy_main(args: argparse.Namespace) -> int:
     """`rtmock proxy --upstream URL`: relay and judge until Ctrl-C, like `rtmock serve`."""
-    from mockserver.server import client_environment
+    from ..mockserver.server import client_environment
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this proxy "

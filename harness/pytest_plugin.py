@@ -25,15 +25,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from mockserver.loader import LoadedScenario
-
+    from ..mockserver.loader import LoadedScenario
     from ._plugin_server import RtmockServer, ServerError, TestVerdict
 
 __all__ = ["RtmockServer", "ServerError", "TestVerdict", "resolve_scenario"]
 
 
 def __getattr__(name: str) -> Any:
-    """`from harness.pytest_plugin import RtmockServer` still works, importing the server then."""
+    """`from rtmock.harness.pytest_plugin import RtmockServer` still works, importing the server then."""
     if name in ("RtmockServer", "ServerError", "TestVerdict"):
         from . import _plugin_server
 
@@ -51,8 +50,7 @@ def resolve_scenario(scenario: str | os.PathLike[str], *, test_file: Path | None
     """Where a test's scenario is: an absolute path as given; a relative one next to the test file,
     else under the rootdir (never the current directory, which depends on where pytest was started);
     else a bare name (`"get_your_info"`) is one of rtmock's bundled scenarios."""
-    from mockserver.errors import UsageError
-
+    from ..mockserver.errors import UsageError
     from .bundled import bundled_scenario, bundled_scenario_names
 
     given = Path(scenario)
@@ -97,8 +95,7 @@ def rtmock(request: pytest.FixtureRequest) -> Iterator[Callable[..., RtmockServe
     resolve = _resolver(request)
 
     def start(scenario: str | os.PathLike[str] | LoadedScenario, **options: Any) -> RtmockServer:
-        from mockserver.loader import LoadedScenario, load_scenario
-
+        from ..mockserver.loader import LoadedScenario, load_scenario
         from ._plugin_server import RtmockServer
 
         loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(resolve(scenario))
@@ -138,7 +135,7 @@ def rtmock_server(request: pytest.FixtureRequest, rtmock: Callable[..., RtmockSe
 @pytest.fixture
 def rtmock_fuzz(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Any]:
     """`rtmock_fuzz(scenario, client, cases=50, seed=1, **FuzzOptions)` fuzzes a client's answers to the
-    scenario's function calls and returns a `harness.fuzz.FuzzResult`; `client` is a command list or a
+    scenario's function calls and returns a `rtmock.harness.fuzz.FuzzResult`; `client` is a command list or a
     coroutine function taking the websocket URL; `scenario` is found as `rtmock` finds it. A failure's
     reproducer scenario is written under the test's tmp_path (`result.reproducer`):
 
@@ -149,7 +146,7 @@ def rtmock_fuzz(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[...,
     resolve = _resolver(request)
 
     def run(scenario: str | os.PathLike[str] | LoadedScenario, client: Any, **options: Any) -> Any:
-        from mockserver.loader import LoadedScenario
+        from ..mockserver.loader import LoadedScenario
 
         try:
             from .fuzz import fuzz_client

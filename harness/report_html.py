@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mockserver.records import Direction, Record, TranscriptHeader, visible
-
+from ..mockserver.records import Direction, Record, TranscriptHeader, visible
 from .findings import RULES, Finding, Rule, SessionVerdict
 from .report_text import GistPart, clip, gist_parts, note_parts, shown_finding
 

@@ -18,8 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from mockserver.records import Direction, Record, visible
-
+from ..mockserver.records import Direction, Record, visible
 from .findings import Finding
 
 __all__ = ["GistPart", "bounded", "clip", "event_line", "gist_parts", "note_parts", "shown_finding", "text_timeline"]

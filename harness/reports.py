@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from mockserver.records import Record, visible
-
+from ..mockserver.records import Record, visible
 from .findings import Finding
 from .report_text import bounded, shown_finding
 from .runner import RunResult

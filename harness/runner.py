@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mockserver.loader import LoadedScenario
-from mockserver.records import Record
-from mockserver.server import MockServer, Observer, SessionInfo
-
+from ..mockserver.loader import LoadedScenario
+from ..mockserver.records import Record
+from ..mockserver.server import MockServer, Observer, SessionInfo
 from .client_process import ClientProcess, PreparedRun, client_env_for
 from .findings import Finding, Rule, SessionVerdict
 from .live import LiveJudge

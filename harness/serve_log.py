@@ -17,9 +17,8 @@ import stat
 import sys
 from typing import IO, Any
 
-from mockserver.records import Record
-from mockserver.server import Observer, SessionInfo
-
+from ..mockserver.records import Record
+from ..mockserver.server import Observer, SessionInfo
 from .findings import Finding
 from .live import JudgedSession, LiveJudge
 from .report_text import _printable as printable

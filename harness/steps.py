@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.matching import explain_mismatch
-from mockserver.records import Record
-
+from ..mockserver.matching import explain_mismatch
+from ..mockserver.records import Record
 from .findings import Rule
 
 __all__ = ["StepWait", "StepWatch", "expect_kind"]

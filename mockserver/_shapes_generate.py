@@ -6,7 +6,7 @@ drift), this walks them once and writes a plain table that `client_events.py` ch
 rtmock does not depend on `openai` at run time: only this generator (and the test that checks the
 committed table is current) imports it.
 
-    python -m mockserver._shapes_generate > mockserver/_shapes.json
+    python -m rtmock.mockserver._shapes_generate > mockserver/_shapes.json
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def generate() -> str:
 
     return (
         "{\n"
-        f'  "generated_from": "openai {openai.__version__} (python -m mockserver._shapes_generate)",\n'
+        f'  "generated_from": "openai {openai.__version__} (python -m rtmock.mockserver._shapes_generate)",\n'
         '  "events": {\n' + lines(events) + "\n  },\n"
         '  "defs": {\n' + lines(defs) + "\n  }\n}\n"
     )

@@ -27,7 +27,7 @@ if sys.platform != "win32":
 
 __all__ = ["CertificatePaths", "default_cache_dir", "ensure_certificates", "server_ssl_context"]
 
-logger = logging.getLogger("mockserver.tls")
+logger = logging.getLogger("rtmock.mockserver.tls")
 
 SERVER_NAMES = ("127.0.0.1", "localhost", "::1")
 LEAF_LIFETIME = datetime.timedelta(days=397)  # within the 398 days clients still accept for a leaf

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RTMOCK = [sys.executable, "-m", "harness.cli"]
+RTMOCK = [sys.executable, "-m", "rtmock"]
 
 
 def test_the_bundled_schema_is_what_rtmock_schema_prints() -> None:

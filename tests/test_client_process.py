@@ -38,7 +38,7 @@ def test_a_long_output_line_is_kept_to_its_first_kilobytes_and_counted() -> None
     import collections
     import io
 
-    from harness.client_process import LINE_LIMIT, _pump
+    from rtmock.harness.client_process import LINE_LIMIT, _pump
 
     tail: collections.deque[str] = collections.deque(maxlen=5)
     _pump(io.BytesIO(b"a" * 1_000_000 + b"\nValueError: boom\n"), tail, None)

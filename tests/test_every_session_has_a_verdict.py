@@ -17,10 +17,17 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from voice_drive import FRAME, Drive, silence, tools_of
 
-from mockserver.audio import input_format, tone
-from mockserver.events import Dialect
-from mockserver.loader import LoadedScenario, load_scenario
-from mockserver.scenario import AudioPart, ExpectStep, FunctionCallPart, PauseStep, RespondStep, TextPart
+from rtmock.mockserver.audio import input_format, tone
+from rtmock.mockserver.events import Dialect
+from rtmock.mockserver.loader import LoadedScenario, load_scenario
+from rtmock.mockserver.scenario import (
+    AudioPart,
+    ExpectStep,
+    FunctionCallPart,
+    PauseStep,
+    RespondStep,
+    TextPart,
+)
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 

@@ -1,5 +1,5 @@
 """Every example gets the verdict examples/README.md documents, through `rtmock run` as a real
-process (`python -m harness.cli run … --json FILE -- python examples/X.py`): the exit code, and the
+process (`python -m rtmock.harness.cli run … --json FILE -- python examples/X.py`): the exit code, and the
 exact rule ids of each scenario's findings. A saved transcript of each session, judged again with
 `rtmock check`'s code, gives the same findings as the live run."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.check import check_transcripts
+from rtmock.harness.check import check_transcripts
 
 pytestmark = pytest.mark.integration  # example clients in their own processes through `rtmock run`
 
@@ -52,7 +52,7 @@ def test_example_gets_its_documented_verdict(example: str, tmp_path: Path) -> No
     verdicts = VERDICTS[example]
     report = tmp_path / "results.json"
     transcripts = tmp_path / "transcripts"
-    command = [sys.executable, "-m", "harness.cli", "run",
+    command = [sys.executable, "-m", "rtmock", "run",
                *(str(ROOT / "scenarios" / f"{name}.yaml") for name in verdicts),
                "-j", str(len(verdicts)), "--json", str(report), "--transcript", str(transcripts),
                # a loaded CI machine can take a while to import the openai package

@@ -15,14 +15,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness._fuzz_cases import FUZZ_DONE_REASON, CaseInput, fuzz_targets, reproducer_yaml
-from harness.cli import main
-from harness.findings import Rule
-from harness.fuzz import FuzzOptions, fuzz, fuzz_client_async, fuzz_main, parse_fuzz_args
-from harness.payloads import _FIXED, Payload
-from harness.runner import RunOptions, run_scenario
-from mockserver.errors import UsageError
-from mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
+from rtmock.harness._fuzz_cases import FUZZ_DONE_REASON, CaseInput, fuzz_targets, reproducer_yaml
+from rtmock.harness.cli import main
+from rtmock.harness.findings import Rule
+from rtmock.harness.fuzz import FuzzOptions, fuzz, fuzz_client_async, fuzz_main, parse_fuzz_args
+from rtmock.harness.payloads import _FIXED, Payload
+from rtmock.harness.runner import RunOptions, run_scenario
+from rtmock.mockserver.errors import UsageError
+from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parent.parent
 GET_YOUR_INFO = ROOT / "scenarios" / "get_your_info.yaml"
@@ -31,7 +31,7 @@ ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]
 TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {
     "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}]
 
-RTMOCK = [sys.executable, "-m", "harness.cli"]
+RTMOCK = [sys.executable, "-m", "rtmock"]
 
 Client = Callable[[str], Awaitable[None]]
 
@@ -373,7 +373,7 @@ async def test_a_failure_that_does_not_come_back_is_reported_flaky() -> None:
 
 
 async def test_an_rtmock_bug_inside_a_case_is_raised_as_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness._fuzz_runner import CaseRunner
+    from rtmock.harness._fuzz_runner import CaseRunner
 
     run_case = CaseRunner.run_case
     calls = 0

@@ -16,7 +16,7 @@ def test_hypothesis_is_only_a_dependency_of_the_fuzz_extra_and_unpinned() -> Non
 
 def test_fuzz_without_hypothesis_says_to_install_the_extra() -> None:
     code = ("import sys; sys.modules['hypothesis'] = None\n"  # as if it were not installed
-            "from harness.cli import main; sys.exit(main(['fuzz', 'get_your_info', '--', 'true']))")
+            "from rtmock.harness.cli import main; sys.exit(main(['fuzz', 'get_your_info', '--', 'true']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip() == "rtmock: rtmock fuzz needs hypothesis, which the fuzz extra installs: " \
@@ -24,6 +24,6 @@ def test_fuzz_without_hypothesis_says_to_install_the_extra() -> None:
 
 
 def test_running_a_client_never_imports_hypothesis() -> None:
-    code = "import sys; from harness.cli import _parser; _parser(); print('hypothesis' in sys.modules)"
+    code = "import sys; from rtmock.harness.cli import _parser; _parser(); print('hypothesis' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr

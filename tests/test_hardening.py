@@ -18,15 +18,15 @@ import aiohttp
 import pytest
 import yarl
 
-from harness.live import LiveJudge
-from mockserver.endpoints import listening_socket
-from mockserver.loader import load_scenario
-from mockserver.server import MockServer
+from rtmock.harness.live import LiveJudge
+from rtmock.mockserver.endpoints import listening_socket
+from rtmock.mockserver.loader import load_scenario
+from rtmock.mockserver.server import MockServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "scenarios" / "get_your_info.yaml"
 SCENARIOS = ROOT / "scenarios"
-RTMOCK = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())"]
+RTMOCK = [sys.executable, "-c", "import sys; from rtmock.harness.cli import main; sys.exit(main())"]
 AUTH = {"Authorization": "Bearer test"}
 TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
 

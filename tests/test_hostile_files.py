@@ -17,8 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.errors import ScenarioError
-from mockserver.loader import MAX_FILE_BYTES, MAX_NODES, MAX_TEXT_CHARS, load_scenario, load_scenario_text
+from rtmock.mockserver.errors import ScenarioError
+from rtmock.mockserver.loader import (
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    MAX_TEXT_CHARS,
+    load_scenario,
+    load_scenario_text,
+)
 
 RTMOCK = str(Path(sys.executable).parent / "rtmock")
 HEAD = "steps:\n  - expect: response.create\n"

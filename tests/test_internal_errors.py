@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from test_hardening import AUTH, SEED, play_correctly
 
-from harness.cli import _exit_code
-from harness.live import LiveJudge
-from harness.runner import RunResult
-from mockserver.loader import load_scenario
-from mockserver.server import MockServer
-from mockserver.session import SessionCore
+from rtmock.harness.cli import _exit_code
+from rtmock.harness.live import LiveJudge
+from rtmock.harness.runner import RunResult
+from rtmock.mockserver.loader import load_scenario
+from rtmock.mockserver.server import MockServer
+from rtmock.mockserver.session import SessionCore
 
 
 async def test_a_full_disk_while_recording_cuts_transcripts_short_but_every_session_is_served_and_judged(

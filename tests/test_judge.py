@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from harness.check import check_transcripts
-from harness.findings import Finding, Rule, SessionVerdict
-from harness.judge import Judge
-from mockserver.events import Dialect, IdSource
-from mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
-from mockserver.records import Direction, Record, TranscriptHeader, dump_record
-from mockserver.session import SessionCore
+from rtmock.harness.check import check_transcripts
+from rtmock.harness.findings import Finding, Rule, SessionVerdict
+from rtmock.harness.judge import Judge
+from rtmock.mockserver.events import Dialect, IdSource
+from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
+from rtmock.mockserver.records import Direction, Record, TranscriptHeader, dump_record
+from rtmock.mockserver.session import SessionCore
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 STEP = 0.01  # seconds between two client frames, unless a test says otherwise

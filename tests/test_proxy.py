@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 
-from harness.check import check_transcripts
-from mockserver.loader import load_scenario, load_scenario_text
-from mockserver.records import Direction, Record
-from mockserver.redact import REDACTED, Secrets
-from mockserver.relay import upstream_url
-from mockserver.relay_core import PROBLEM_NOTE, RelayCore
-from mockserver.server import MockServer
-from mockserver.tls import ensure_certificates
+from rtmock.harness.check import check_transcripts
+from rtmock.mockserver.loader import load_scenario, load_scenario_text
+from rtmock.mockserver.records import Direction, Record
+from rtmock.mockserver.redact import REDACTED, Secrets
+from rtmock.mockserver.relay import upstream_url
+from rtmock.mockserver.relay_core import PROBLEM_NOTE, RelayCore
+from rtmock.mockserver.server import MockServer
+from rtmock.mockserver.tls import ensure_certificates
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -90,7 +90,7 @@ def served(upstream: Upstream) -> dict[str, MockServer]:
 
 
 def rtmock(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, text=True,
+    return subprocess.Popen([sys.executable, "-m", "rtmock", *args], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
 
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def _shared_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytester gives each run a fresh HOME; keep using the already generated CA."""
-    from mockserver.tls import default_cache_dir
+    from rtmock.mockserver.tls import default_cache_dir
 
     monkeypatch.setenv("RTMOCK_CACHE_DIR", str(default_cache_dir().parent))
 
@@ -129,14 +129,14 @@ def test_each(rtmock, n):
 
 # ---- what loading the plugin costs ---------------------------------------------------------------
 
-HEAVY = ["aiohttp", "yaml", "mockserver.server", "mockserver.loader", "harness.runner", "harness.live",
-         "harness.judge", "harness._plugin_server"]
+HEAVY = ["aiohttp", "yaml", "rtmock.mockserver.server", "rtmock.mockserver.loader", "rtmock.harness.runner",
+         "rtmock.harness.live", "rtmock.harness.judge", "rtmock.harness._plugin_server"]
 
 
 def test_importing_the_plugin_imports_no_server() -> None:
     """The entry point's module is loaded by every pytest run and xdist worker: only pytest and the
     standard library may come with it (aiohttp alone is 0.2-0.3 s)."""
-    code = ("import json, sys; import harness.pytest_plugin; "
+    code = ("import json, sys; import rtmock.harness.pytest_plugin; "
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -159,9 +159,9 @@ def test_2_the_fixture_loads_it(rtmock):
     server = rtmock({str(ROOT / "scenarios" / "get_your_info.yaml")!r})
     asyncio.run(client(server.url))
     assert server.verdict().passed
-    assert "mockserver.server" in sys.modules
+    assert "rtmock.mockserver.server" in sys.modules
 ''')
-    outcome = pytester.runpytest_subprocess("-q", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
+    outcome = pytester.runpytest_subprocess("-q", "-p", "rtmock.harness.pytest_plugin", "-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
     outcome.assert_outcomes(passed=2)
 
 
@@ -177,7 +177,7 @@ def test_scenarios_are_found_next_to_the_test_file_then_under_rootdir_then_bundl
     (pytester.path / "tests" / "client.py").write_text(CLIENT)
     (pytester.path / "tests" / "test_paths.py").write_text('''
 import asyncio, pytest
-from mockserver.errors import UsageError
+from rtmock.mockserver.errors import UsageError
 from client import client
 
 @pytest.mark.rtmock_scenario("scenarios/quick.yaml")
@@ -210,7 +210,7 @@ def test_a_missing_one_says_where_it_looked(rtmock):
 
 
 def test_bundled_scenario_finds_the_shipped_scenarios_by_name() -> None:
-    from harness.bundled import bundled_scenario, bundled_scenario_names
+    from rtmock.harness.bundled import bundled_scenario, bundled_scenario_names
 
     assert bundled_scenario("get_your_info") == ROOT / "scenarios" / "get_your_info.yaml"
     assert bundled_scenario("get_your_info.yaml") == ROOT / "scenarios" / "get_your_info.yaml"
@@ -227,7 +227,7 @@ def test_errors_inside_the_server_are_raised_in_the_test_with_their_traceback(py
     pytester.makepyfile(test_errors='''
 import asyncio, pytest
 from client import client
-from harness.pytest_plugin import ServerError
+from rtmock.harness.pytest_plugin import ServerError
 
 class BrokenObserver:
     def session_started(self, session): pass
@@ -245,10 +245,10 @@ def test_an_observer_that_raises(rtmock):
     server.check()  # raised once: the test has seen them
 
 def test_a_session_that_raises(rtmock, monkeypatch):
-    import mockserver.session
+    from rtmock.mockserver.session import SessionCore  # (`import rtmock…` would shadow the fixture)
     def broken(self, *args):
         raise ZeroDivisionError("core fell over")
-    monkeypatch.setattr(mockserver.session.SessionCore, "receive", broken)
+    monkeypatch.setattr(SessionCore, "receive", broken)
     server = rtmock("quick.yaml")
     with pytest.raises(ServerError, match="core fell over") as caught:
         server.run(client)
@@ -268,7 +268,7 @@ def test_unseen_errors_fail_the_teardown(rtmock):
 def test_servers_close_in_reverse_and_close_is_safe_twice(pytester: pytest.Pytester) -> None:
     (pytester.path / "quick.yaml").write_text(QUICK_SCENARIO)
     pytester.makepyfile(test_close='''
-from harness.pytest_plugin import RtmockServer
+from rtmock.harness.pytest_plugin import RtmockServer
 
 CLOSED = []
 SERVERS = []

@@ -21,7 +21,7 @@ INNER_TIMEOUT = 120
 @pytest.fixture(autouse=True)
 def _shared_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytester gives each run a fresh HOME; keep using the already generated CA."""
-    from mockserver.tls import default_cache_dir
+    from rtmock.mockserver.tls import default_cache_dir
 
     monkeypatch.setenv("RTMOCK_CACHE_DIR", str(default_cache_dir().parent))
 
@@ -29,7 +29,7 @@ def _shared_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
 def readme_plugin_examples() -> str:
     """The Python code blocks of the README's "pytest plugin" section."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## pytest plugin\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## In your tests: the pytest plugin\n", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert blocks, "the README's pytest plugin section has no python example"
     return "\n".join(blocks)

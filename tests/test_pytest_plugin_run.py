@@ -20,7 +20,7 @@ INNER_TIMEOUT = 120
 @pytest.fixture(autouse=True)
 def _shared_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytester gives each run a fresh HOME; keep using the already generated CA."""
-    from mockserver.tls import default_cache_dir
+    from rtmock.mockserver.tls import default_cache_dir
 
     monkeypatch.setenv("RTMOCK_CACHE_DIR", str(default_cache_dir().parent))
 
@@ -128,7 +128,7 @@ BOUNDED_TESTS = '''
 import asyncio, functools, sys, time
 import pytest
 import rtclient
-from mockserver.errors import UsageError
+from rtmock.mockserver.errors import UsageError
 
 BOUND = 0.5  # quick.yaml's bound on the response.create
 SLACK = 5.0  # a loaded machine; a hang is forever

@@ -23,9 +23,9 @@ import websockets
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from pydantic import BaseModel, Field
 
-from mockserver.loader import LoadedScenario, load_scenario
-from mockserver.records import Direction
-from mockserver.server import MockServer, SessionInfo
+from rtmock.mockserver.loader import LoadedScenario, load_scenario
+from rtmock.mockserver.records import Direction
+from rtmock.mockserver.server import MockServer, SessionInfo
 
 pytestmark = pytest.mark.integration  # real client libraries against a real server
 

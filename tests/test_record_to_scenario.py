@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 import yaml
 
-from harness.scenario_writer import MIN_WITHIN, scenario_from_records
-from mockserver.errors import UsageError
-from mockserver.loader import load_scenario, load_scenario_text
-from mockserver.records import load_transcript
-from mockserver.server import MockServer
+from rtmock.harness.scenario_writer import MIN_WITHIN, scenario_from_records
+from rtmock.mockserver.errors import UsageError
+from rtmock.mockserver.loader import load_scenario, load_scenario_text
+from rtmock.mockserver.records import load_transcript
+from rtmock.mockserver.server import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -138,16 +138,16 @@ def test_the_command_writes_a_scenario_that_lints_and_refuses_a_transcript_with_
         tmp_path: Path) -> None:
     transcript = asyncio.run(record(SCENARIOS / "get_your_info.yaml", tmp_path))
     out = tmp_path / "out" / "replay.yaml"
-    run = subprocess.run([sys.executable, "-m", "harness.cli", "scenario", str(transcript), "-o", str(out),
+    run = subprocess.run([sys.executable, "-m", "rtmock", "scenario", str(transcript), "-o", str(out),
                           "--compress-time", "2"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 0, run.stderr
     assert f"wrote {out}" in run.stdout and load_scenario(out).name == "replay"
-    lint = subprocess.run([sys.executable, "-m", "harness.cli", "lint", str(out)], capture_output=True, text=True,
+    lint = subprocess.run([sys.executable, "-m", "rtmock", "lint", str(out)], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n".join(transcript.read_text().splitlines()[:2]) + "\n")  # the header and session.created
-    run = subprocess.run([sys.executable, "-m", "harness.cli", "scenario", str(empty), "-o", str(tmp_path / "x.yaml")],
+    run = subprocess.run([sys.executable, "-m", "rtmock", "scenario", str(empty), "-o", str(tmp_path / "x.yaml")],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 2 and "no response of the service to replay" in run.stderr, run.stderr
     assert not (tmp_path / "x.yaml").exists()

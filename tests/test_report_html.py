@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from harness.findings import Finding, Rule, SessionVerdict
-from harness.report_html import SessionReport, render_html
-from mockserver.records import Direction, Record, TranscriptHeader
+from rtmock.harness.findings import Finding, Rule, SessionVerdict
+from rtmock.harness.report_html import SessionReport, render_html
+from rtmock.mockserver.records import Direction, Record, TranscriptHeader
 
 CALL = "call_0alUJEs97NN2N5zB"
 RESPONSE = "resp_HkGopk2PvREOcGq4dIDtAq"

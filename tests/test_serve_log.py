@@ -99,7 +99,7 @@ async def test_findings_are_logged_when_decided_and_refused_connections_too(
 
 
 async def test_log_lines_to_a_pipe_nobody_reads_never_block_and_are_counted_when_dropped() -> None:
-    from harness.serve_log import LogLines
+    from rtmock.harness.serve_log import LogLines
 
     read_end, write_end = os.pipe()
     stream = os.fdopen(write_end, "w")
@@ -118,9 +118,9 @@ async def test_log_lines_to_a_pipe_nobody_reads_never_block_and_are_counted_when
 
 
 async def test_a_long_running_server_keeps_no_finished_session() -> None:
-    from harness.live import LiveJudge
-    from mockserver.loader import load_scenario
-    from mockserver.server import MockServer
+    from rtmock.harness.live import LiveJudge
+    from rtmock.mockserver.loader import load_scenario
+    from rtmock.mockserver.server import MockServer
 
     server = MockServer([load_scenario(ROOT / "scenarios" / "get_your_info.yaml")], tls=False, keep_sessions=False)
     judge = LiveJudge(keep_sessions=False)

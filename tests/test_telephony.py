@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from voice_drive import Drive, output, silence, tools_of
 
-from mockserver import vad
-from mockserver.audio import ALAW, PCM16, ULAW, AudioFormat, input_format, tone
-from mockserver.events import Dialect
+from rtmock.mockserver import vad
+from rtmock.mockserver.audio import ALAW, PCM16, ULAW, AudioFormat, input_format, tone
+from rtmock.mockserver.events import Dialect
 
 NO_VAD = None
 

@@ -16,9 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.check import CheckedResult, UnjudgedTranscript, check_each, check_exit_code, check_transcripts
-from harness.reports import check_summary
-from mockserver.records import (
+from rtmock.harness.check import (
+    CheckedResult,
+    UnjudgedTranscript,
+    check_each,
+    check_exit_code,
+    check_transcripts,
+)
+from rtmock.harness.reports import check_summary
+from rtmock.mockserver.records import (
     Direction,
     Record,
     TranscriptHeader,

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.judge import Judge
-from mockserver.events import Dialect, IdSource, pcm16_tone
-from mockserver.loader import load_scenario
-from mockserver.records import Direction, Record
-from mockserver.session import SessionCore
-from mockserver.vad import SpeechEdge, VoiceActivity
+from rtmock.harness.judge import Judge
+from rtmock.mockserver.events import Dialect, IdSource, pcm16_tone
+from rtmock.mockserver.loader import load_scenario
+from rtmock.mockserver.records import Direction, Record
+from rtmock.mockserver.session import SessionCore
+from rtmock.mockserver.vad import SpeechEdge, VoiceActivity
 
 SCENARIO = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "get_your_info.yaml")
 SILENCE = b"\0\0" * 2400  # 100 ms at 24 kHz

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.check import check_transcripts
+from rtmock.harness.check import check_transcripts
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

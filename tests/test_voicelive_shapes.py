@@ -32,12 +32,12 @@ from azure.ai.voicelive._utils.model_base import Model, _RestField  # noqa: E402
 from azure.ai.voicelive.models import _models as vl_generated  # noqa: E402
 from test_event_shapes import AUDIO_200MS, PROBE, Peer, function_output, play, user_message  # noqa: E402
 
-from mockserver import _voicelive_shapes  # noqa: E402
-from mockserver._voicelive_generate import shapes as generated_shapes  # noqa: E402
-from mockserver.client_events import Rejection, validate_client_event  # noqa: E402
-from mockserver.events import Dialect  # noqa: E402
-from mockserver.loader import LoadedScenario, load_scenario, load_scenario_text  # noqa: E402
-from mockserver.server import MockServer  # noqa: E402
+from rtmock.mockserver import _voicelive_shapes  # noqa: E402
+from rtmock.mockserver._voicelive_generate import shapes as generated_shapes  # noqa: E402
+from rtmock.mockserver.client_events import Rejection, validate_client_event  # noqa: E402
+from rtmock.mockserver.events import Dialect  # noqa: E402
+from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text  # noqa: E402
+from rtmock.mockserver.server import MockServer  # noqa: E402
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 BUNDLED = sorted(SCENARIO_DIR.glob("*.yaml"))
@@ -366,7 +366,7 @@ def test_the_client_event_shapes_are_generated_from_the_installed_package() -> N
     defs, events = generated_shapes()
     assert (events, defs) == (_voicelive_shapes.EVENTS, _voicelive_shapes.DEFS), (
         f"mockserver/_voicelive_shapes.py was made from {_voicelive_shapes.GENERATED_FROM}: run "
-        "`python -m mockserver._voicelive_generate > mockserver/_voicelive_shapes.py`")
+        "`python -m rtmock.mockserver._voicelive_generate > mockserver/_voicelive_shapes.py`")
     assert set(events) == set(vl_models.ClientEvent.__mapping__)
 
 

@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.findings import Finding, SessionVerdict
-from harness.judge import Judge
-from mockserver.audio import PCM16, AudioFormat, tone
-from mockserver.events import Dialect, IdSource
-from mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
-from mockserver.records import Direction, Record
-from mockserver.session import SessionCore
+from rtmock.harness.findings import Finding, SessionVerdict
+from rtmock.harness.judge import Judge
+from rtmock.mockserver.audio import PCM16, AudioFormat, tone
+from rtmock.mockserver.events import Dialect, IdSource
+from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
+from rtmock.mockserver.records import Direction, Record
+from rtmock.mockserver.session import SessionCore
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 FRAME = 0.02  # seconds of audio per append (Twilio media streams send 20 ms frames)

@@ -1,0 +1,5 @@
+"""`python -m rtmock`: the same as the `rtmock` command."""
+
+from .harness.cli import console
+
+console()
