@@ -48,6 +48,7 @@ class SessionReport:
     header: TranscriptHeader
     records: Sequence[Record]
     verdict: SessionVerdict
+    client: str | None = None  # the command that ran the client, when rtmock ran it
 
 
 def render_html(sessions: Sequence[SessionReport], *, title: str = "rtmock report") -> str:
@@ -56,10 +57,13 @@ def render_html(sessions: Sequence[SessionReport], *, title: str = "rtmock repor
     # what a finding quotes (a client's stderr, its frames) is bounded here as in every report
     sessions = [dataclasses.replace(s, verdict=dataclasses.replace(
         s.verdict, findings=[shown_finding(f, escape=False) for f in s.verdict.findings])) for s in sessions]
+    # what needs a look comes first and open; a passing session's timeline is folded when others are shown
+    sessions = sorted(sessions, key=lambda s: s.verdict.passed)
+    fold_passes = len(sessions) > 1
     out = [_HEAD.replace("{title}", _esc(title)).replace("{style}", style), _toolbar(), '<main>']
     out.append(_summary(sessions, title))
     for number, session in enumerate(sessions, start=1):
-        out.append(_SessionPage(session, f"s{number}").render())
+        out.append(_SessionPage(session, f"s{number}").render(fold=fold_passes and session.verdict.passed))
     out.append("</main>")
     out.append(_FOOT.replace("{script}", script))
     page = "".join(out)
@@ -377,10 +381,11 @@ class _SessionPage:
 
     # ---- HTML ----------------------------------------------------------------------------------
 
-    def render(self) -> str:
+    def render(self, *, fold: bool = False) -> str:
         v, h, sid = self.session.verdict, self.session.header, self.sid
+        client = f' <span class="client mono">{_esc(clip(self.session.client, 100))}</span>' if self.session.client else ""
         out = [f'<section class="session" id="{sid}"><div class="shead"><h2><a href="#{sid}">'
-               f"{_esc(v.scenario_name or h.scenario_name)}</a> {_badge(v)}</h2><p class=\"meta\">"]
+               f"{_esc(v.scenario_name or h.scenario_name)}</a>{client} {_badge(v)}</h2><p class=\"meta\">"]
         meta = [("session", v.session_id or h.session_id), ("scenario", self.path or ""), ("dialect", h.dialect),
                 ("request", h.request_path), ("started", h.started_at)]
         out.append(" · ".join(f'{k} <span class="mono">{_esc(val)}</span>' for k, val in meta if val))
@@ -394,9 +399,12 @@ class _SessionPage:
             out.append("</ol>")
         elif not v.complete:
             out.append('<p class="meta">The scenario did not complete.</p>')
-        out.append('</div><div class="cols"><span>client</span><span>server</span></div><div class="tl">')
+        out.append("</div>")
+        if fold:
+            out.append(f'<details class="fold"><summary>timeline: {len(self.records)} events (passed)</summary>')
+        out.append('<div class="cols"><span>client</span><span>server</span></div><div class="tl">')
         out.append(self._rows())
-        out.append("</div></section>")
+        out.append("</div>" + ("</details>" if fold else "") + "</section>")
         return "".join(out)
 
     def _rows(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -224,7 +225,8 @@ def write_html(results: Sequence[RunResult], path: str | Path) -> None:
     """One self-contained HTML page with a timeline per session (see report_html)."""
     from .report_html import SessionReport, render_html
 
-    sessions = [SessionReport(header=info.header(), records=info.records, verdict=verdict)
+    sessions = [SessionReport(header=info.header(), records=info.records, verdict=verdict,
+                              client=shlex.join(result.command) if result.command else None)
                 for result in results for info, verdict in result.sessions]
     _atomic_write(Path(path), render_html(sessions))
 

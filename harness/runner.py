@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..mockserver.loader import LoadedScenario
-from ..mockserver.records import Record
+from ..mockserver.records import Direction, Record
 from ..mockserver.server import MockServer, Observer, SessionInfo
 from .client_process import ClientProcess, PreparedRun, client_env_for
 from .findings import Finding, Rule, SessionVerdict
 from .live import LiveJudge
-from .report_text import bounded
+from .report_text import bounded, clip
 
 __all__ = ["RunOptions", "RunResult", "client_env", "no_session_finding", "run_scenario"]
 
@@ -137,11 +137,14 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
             consequences += [f"{f.rule.value}" + (f" ({f.call_name} {f.call_id})" if f.call_id else "") for f in cut]
             verdict.findings = [f for f in verdict.findings if not f.cut_short]
             result.sessions[index] = (info, verdict)
+        last = _last_call(result.sessions)
         result.run_findings.insert(0, Finding(
             Rule.CLIENT_CRASHED, f"The client exited with code {proc.returncode}"
-            + (f", leaving its session short: {', '.join(consequences)}." if consequences else "."),
+            + (f", leaving its session short: {', '.join(consequences)}." if consequences else ".")
+            + (f" The last call it was sent: {last[0]} with arguments {clip(last[2], 200)!r}." if last else ""),
             "Its stderr is shown: fix the crash (a client must survive whatever the model sends).",
-            seen=_error_excerpt(result.stderr_tail)))
+            seen=_error_excerpt(result.stderr_tail), call_name=last[0] if last else None,
+            call_id=last[1] if last else None))
     result.duration = loop.time() - started
     if judge.first_finding_at is not None:
         result.verdict_latency = loop.time() - judge.first_finding_at
@@ -183,6 +186,17 @@ def no_session_finding(what: str, refused: list[str]) -> Finding:
                    "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
                    "(see `rtmock run --help`), and check it connects to …/realtime with an API key header.",
                    seen=("the server refused: " + "; ".join(refused[:5])) if refused else "no request reached the server")
+
+
+def _last_call(sessions: list[tuple[SessionInfo, SessionVerdict]]) -> tuple[str, str, str] | None:
+    """(name, call_id, arguments) of the last function call the server sent the client, if any:
+    what a crash most likely choked on."""
+    for info, _ in reversed(sessions):
+        for record in reversed(info.records):
+            event = record.event
+            if record.direction is Direction.SERVER and event and event.get("type") == "response.function_call_arguments.done":
+                return str(event.get("name", "?")), str(event.get("call_id", "?")), str(event.get("arguments", ""))
+    return None
 
 
 def _error_excerpt(lines: list[str], limit: int = 15) -> str:

@@ -475,6 +475,9 @@ def test_a_client_that_crashes_on_a_call_is_reported_as_crashed_with_its_traceba
     result = assert_crashed(tmp_path, SEED, client, "KeyError: 'no tool for this call'")
     crash = result["findings"][0]
     assert "leaving its session short: missing-output" in crash["message"]
+    # what it choked on: the call and arguments it was last sent
+    assert "The last call it was sent: get_your_info with arguments '{\"query\":\"favorite food\"}'." in crash["message"]
+    assert crash["call_name"] == "get_your_info" and crash["call_id"].startswith("call_")
     assert "KeyError: 'no tool for this call'" in crash["seen"] and crash["seen"].startswith("Traceback")
     assert all(not s["findings"] for s in result["sessions"])
 

@@ -5,6 +5,7 @@ the page works in a browser. Set RTMOCK_UPDATE_SCREENSHOT=1 to refresh docs/repo
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import os
@@ -207,10 +208,11 @@ def test_summary_counts_sessions_and_findings_by_rule_with_links() -> None:
     assert summary.count('<span class="badge pass">PASS</span>') == 1
     assert summary.count('<span class="badge fail">FAIL</span>') == 2
     assert '<span class="rule">missing-response-create</span></td><td>2</td>' in summary
-    assert 'href="#s2-f1">get_your_info #2</a>, <a href="#s3-f1">get_your_info #3</a>' in summary
+    # failures first: the two failing sessions are #1 and #2, the passing one #3
+    assert 'href="#s1-f1">get_your_info #1</a>, <a href="#s2-f1">get_your_info #2</a>' in summary
     assert "<td>310 ms</td><td>34</td>" in summary and "<td>10.02 s</td><td>26</td>" in summary
     # a call_id the server never issued is marked as such
-    assert '<a class="cid unk" title="not a call of this session" href="#s3-e21"' in page
+    assert '<a class="cid unk" title="not a call of this session" href="#s2-e21"' in page
 
 
 def test_events_are_pretty_printed_and_long_payloads_start_collapsed() -> None:
@@ -401,3 +403,15 @@ def test_ten_thousand_events_load_in_headless_chromium(tmp_path: Path) -> None:
     assert dom.count('<div class="r ') == 10_000
     print(f"\nChromium, 10,000 events ({page.stat().st_size / 1e6:.1f} MB): loaded and laid out "
           f"{int(loaded.group(1))} ms after navigation start; whole chromium run {wall:.1f} s")
+
+
+def test_failures_come_first_and_open_passes_are_folded_and_each_names_its_client() -> None:
+    passed = dataclasses.replace(get_your_info(answered=True), client="python good.py")
+    failed = dataclasses.replace(get_your_info(answered=False), client="python forgets.py")
+    page = render_html([passed, failed])
+    assert page.index("python forgets.py") < page.index("python good.py"), "the failure comes first"
+    failing_section = page[page.index('id="s1"'):page.index('id="s2"')]
+    passing_section = page[page.index('id="s2"'):]
+    assert '<details class="fold">' not in failing_section and '<details class="fold">' in passing_section
+    alone = render_html([passed])
+    assert '<details class="fold">' not in alone, "a report of one passing session shows it open"
