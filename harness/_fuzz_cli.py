@@ -24,6 +24,8 @@ from ._fuzz_cases import fuzz_targets
 from .payloads import CHARS_PER_TOKEN, DEFAULT_MAX_OUTPUT_TOKENS, max_argument_chars
 
 if TYPE_CHECKING:
+    from ._fuzz_result import FuzzOptions
+    from ._stream_fuzz import StreamResult
     from .fuzz import FuzzResult
 
 __all__ = ["add_fuzz_arguments", "fuzz_main", "parse_fuzz_args"]
@@ -44,6 +46,11 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
                      "RTMOCK_FUZZ=1 and may loop until the close reason is 'rtmock: fuzzing done'. "
                      "Exit: 0 no failing case, 1 a failing case, 2 a usage or scenario error.")
     parser.add_argument("scenario", nargs="+", help="the scenario .yaml files whose function calls are fuzzed")
+    parser.add_argument("--stream", action="store_true",
+                        help="fuzz how the service streams the scenario's calls instead of their arguments: parallel "
+                             "calls, delta chunking, rate_limits.updated, unknown event types, server errors and "
+                             "pauses between responses, text answers incomplete or failed (only what the service "
+                             "may legally send); the reproducer is the failing variant scenario")
     parser.add_argument("--call", metavar="ID", help="fuzz only this call: its id label, call_id or tool name")
     parser.add_argument("--cases", type=int, default=100, metavar="N",
                         help="cases to generate per scenario (default 100)")
@@ -149,6 +156,8 @@ async def fuzz_main(args: argparse.Namespace) -> int:
     reproducers = _reproducer_paths(args)
     if options.seed is None:  # one seed for the run, printed with each scenario's report
         options = replace(options, seed=random.SystemRandom().randrange(2**32))
+    if args.stream:
+        return await _stream_main(args, command, options, scenarios, reproducers)
     results: list[FuzzResult] = []
     for index, (loaded, calls, reproducer) in enumerate(zip(scenarios, targets, reproducers, strict=True)):
         line = ProgressLine(sys.stderr, loaded.name)
@@ -167,6 +176,76 @@ async def fuzz_main(args: argparse.Namespace) -> int:
     if args.html:
         await _write_replay_html(results, command, args.html, within=args.within)
     return 0 if all(r.passed for r in results) else 1
+
+
+async def _stream_main(args: argparse.Namespace, command: list[str], options: FuzzOptions,
+                       scenarios: Sequence[LoadedScenario], reproducers: Sequence[Path]) -> int:
+    """`--stream`: the same options, exit codes and reproducers, for variations of the stream."""
+    from ._fuzz_report import ProgressLine
+    from ._stream_fuzz import fuzz_stream, render_stream_report
+
+    results: list[StreamResult] = []
+    for index, (loaded, reproducer) in enumerate(zip(scenarios, reproducers, strict=True)):
+        line = ProgressLine(sys.stderr, loaded.name)
+        print(f"rtmock fuzz --stream: {loaded.path or loaded.name}", file=sys.stderr, flush=True)
+        result = await fuzz_stream(loaded, command, options, progress=line.update, progress_interval=line.interval)
+        line.close()
+        if result.failure is not None:
+            result.write_reproducer(_relative(reproducer))
+        _print(("\n" if index else "") + render_stream_report(result, color=line.color))
+        results.append(result)
+    if args.json:
+        _write_stream_json(results, Path(args.json))
+    if args.junit:
+        _write_stream_junit(results, Path(args.junit))
+    if args.html:
+        from .reports import write_html
+        from .runner import RunOptions, run_scenario
+
+        replays = []
+        for result in results:
+            scenario = load_scenario(result.reproducer) if result.reproducer else result.scenario
+            replays.append(await run_scenario(scenario, command, RunOptions(within=args.within, grace=0.5)))
+        write_html(replays, args.html)
+        print(f"rtmock fuzz: wrote {args.html}", file=sys.stderr)
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _write_stream_json(results: Sequence[StreamResult], path: Path) -> None:
+    import json
+
+    def one(r: StreamResult) -> dict[str, object]:
+        failure = r.failure
+        return {"scenario": str(r.scenario.path or r.scenario.name), "mode": "stream", "passed": r.passed,
+                "seed": r.seed, "cases": r.cases, "generated": r.generated, "failing_cases": r.failing_cases,
+                "duration": round(r.duration, 3), "reproducer": str(r.reproducer) if r.reproducer else None,
+                "failure": None if failure is None else {
+                    "variation": list(failure.case.notes) if failure.case else [],
+                    "findings": [{"rule": f.rule.value, "message": f.message} for f in failure.findings]},
+                "table": [{"variation": k, "verdict": v, "cases": n} for (k, v), n in sorted(r.table.items())]}
+
+    data = [one(r) for r in results]
+    path.write_text(json.dumps(data if len(data) > 1 else data[0], indent=2) + "\n", encoding="utf-8")
+
+
+def _write_stream_junit(results: Sequence[StreamResult], path: Path) -> None:
+    from xml.etree import ElementTree as ET
+
+    root = ET.Element("testsuites", name="rtmock fuzz --stream")
+    for r in results:
+        name = str(r.scenario.path or r.scenario.name)
+        suite = ET.SubElement(root, "testsuite", name=name, tests="1", failures="0" if r.passed else "1")
+        case = ET.SubElement(suite, "testcase", classname=name, name="stream variations", time=f"{r.duration:.3f}")
+        if not r.passed:
+            failed = ET.SubElement(case, "failure", message=(r.failure.rule or "failed") if r.failure else "baseline")
+            failed.text = render_text(r)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def render_text(result: StreamResult) -> str:
+    from ._stream_fuzz import render_stream_report
+
+    return render_stream_report(result)
 
 
 async def _write_replay_html(results: Sequence[FuzzResult], command: list[str], path: str, *,
