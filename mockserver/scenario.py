@@ -43,6 +43,7 @@ __all__ = [
     "check_close_code",
     "check_close_reason",
     "check_expect_kind",
+    "check_usage",
     "parse_duration",
 ]
 
@@ -94,6 +95,23 @@ def check_expect_kind(value: str) -> str:
         hint = f"did you mean {near[0]!r}?" if near else f"one of: {', '.join(options)}"
         raise ValueError(f"{value!r} is not a client event: {hint}")
     return value
+
+
+#: What a scenario's `usage:` may set of a response's token counts (the rest is derived: usage.py).
+USAGE_KEYS = ("input_text", "input_audio", "cached_text", "cached_audio", "output_text", "output_audio")
+
+
+def check_usage(value: dict[str, Any]) -> dict[str, int]:
+    for key, count in value.items():
+        if key not in USAGE_KEYS:
+            import difflib
+
+            near = difflib.get_close_matches(str(key), USAGE_KEYS, n=1)
+            raise ValueError(f"usage: unknown count {key!r}: " + (f"did you mean {near[0]!r}?" if near
+                                                                  else f"one of: {', '.join(USAGE_KEYS)}"))
+        if type(count) is not int or count < 0:
+            raise ValueError(f"usage: {key} is a number of tokens (a whole number, 0 or more), not {count!r}")
+    return dict(value)
 
 
 def check_close_code(code: int) -> int:
@@ -168,6 +186,7 @@ class RespondStep:
     hold: float = 0.0
     delta_interval: float = 0.0
     status: Literal["completed", "incomplete", "failed"] = "completed"
+    usage: dict[str, int] | None = None  # token counts to report (USAGE_KEYS); the rest derived
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +197,7 @@ class ExpectStep:
     within: float | None = None
     call: str | None = None
     match: dict[str, Any] = field(default_factory=dict)
+    transcript: str | None = None  # the user's words for the audio the turn commits (input transcription)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,20 +353,22 @@ def _tool(value: Any) -> ToolSpec:
 def _step(value: Any) -> Step:
     kind = _one_key(value, _STEP_KEYS)
     if kind == "expect":
-        step = _mapping(value, frozenset({"expect", "within", "call", "match"}))
+        step = _mapping(value, frozenset({"expect", "within", "call", "match", "transcript"}))
         expect = check_expect_kind(_text(step["expect"]))
         call = _text(step.get("call"), optional=True)
         if call is not None and expect != "function_call_output":
             raise _NotPlain
         within = step.get("within")
         return ExpectStep(expect, None if within is None else _duration(within, 3600), call,
-                          check_match(_object(step.get("match", {}))))
+                          check_match(_object(step.get("match", {}))),
+                          _text(step.get("transcript"), optional=True))
     if kind == "respond":
-        step = _mapping(value, frozenset({"respond", "hold", "delta_interval", "status"}))
+        step = _mapping(value, frozenset({"respond", "hold", "delta_interval", "status", "usage"}))
         status = _choice(step.get("status", "completed"), ("completed", "incomplete", "failed"))
+        usage = step.get("usage")
         return RespondStep(tuple(_part(part) for part in _list(step["respond"], non_empty=True)),
                            _duration(step.get("hold", 0.0), 3600), _duration(step.get("delta_interval", 0.0), 60),
-                           status)
+                           status, None if usage is None else check_usage(_object(usage)))
     if kind == "pause":
         return PauseStep(_duration(_mapping(value, frozenset({"pause"}))["pause"], 3600))
     if kind == "close":

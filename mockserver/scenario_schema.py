@@ -32,6 +32,7 @@ from .scenario import (
     check_close_code,
     check_close_reason,
     check_expect_kind,
+    check_usage,
     parse_duration,
 )
 
@@ -155,6 +156,14 @@ class RespondStep(_Model):
     hold: LongDuration = Field(0.0, le=3600, description="Keep the response active this long before response.done.")
     delta_interval: ShortDuration = Field(0.0, le=60, description="Pause between delta events.")
     status: Literal["completed", "incomplete", "failed"] = "completed"
+    usage: dict[str, int] | None = Field(
+        None, description="Token counts response.done reports (input_text, input_audio, cached_text, cached_audio, "
+        "output_text, output_audio); what is left out is derived.")
+
+    @field_validator("usage")
+    @classmethod
+    def _known_counts(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        return None if value is None else check_usage(value)
 
 
 # ---- what the client must do ----------------------------------------------------------------
@@ -176,6 +185,10 @@ class ExpectStep(_Model):
         description="Dotted paths into the client event and what they must hold: a literal (equal), a "
         "mapping (contains), or an operator: {equals|contains|regex|json_contains|exists|type: …}.",
     )
+
+    transcript: str | None = Field(
+        None, description="The user's words for the audio this turn commits: the input transcription events "
+        "carry them when the session asks for transcription.")
 
     @field_validator("expect")
     @classmethod
@@ -293,9 +306,10 @@ def _plain_part(item: _FunctionCallItem | _TextItem | _AudioItem) -> plain.Outpu
 
 def _plain_step(step: ExpectStep | RespondStep | PauseStep | CloseStep | SendStep) -> plain.Step:
     if isinstance(step, ExpectStep):
-        return plain.ExpectStep(step.expect, step.within, step.call, step.match)
+        return plain.ExpectStep(step.expect, step.within, step.call, step.match, step.transcript)
     if isinstance(step, RespondStep):
-        return plain.RespondStep(tuple(_plain_part(p) for p in step.respond), step.hold, step.delta_interval, step.status)
+        return plain.RespondStep(tuple(_plain_part(p) for p in step.respond), step.hold, step.delta_interval, step.status,
+                                 step.usage)
     if isinstance(step, PauseStep):
         return plain.PauseStep(step.pause)
     if isinstance(step, CloseStep):

@@ -111,6 +111,9 @@ class _Expectation:
     call_id: str | None  # for function_call_output: the call's wire call_id
     matched_by: int | None = None  # record index of the client event that met it
     skipped: bool = False  # it awaits the output of a cancelled call: nothing is owed
+    #: how far into the held events of its type it has looked: those before did not fit it (and
+    #: never will: a fit depends on the event, the step and its group, all fixed once seen)
+    scanned: int = 0
 
     @property
     def open(self) -> bool:
@@ -135,6 +138,51 @@ class _Candidate:
     index: int
     event: dict[str, Any]
     consumed: bool = False
+
+
+class _Held:
+    """Accepted client events of one type that the script may still take, in arrival order. Taken
+    ones are dropped from the front, and each expectation resumes where it last looked
+    (`_Expectation.scanned`), so matching costs the same at event 20 and at event 20,000."""
+
+    __slots__ = ("_base", "_head", "_items")
+
+    def __init__(self) -> None:
+        self._items: list[_Candidate] = []
+        self._base = 0  # the position (counted from the first event ever held) of _items[0]
+        self._head = 0  # _items[:_head] are all consumed
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
+
+    def add(self, candidate: _Candidate) -> None:
+        self._items.append(candidate)
+
+    def first(self, since: int, fits: Callable[[dict[str, Any]], bool]) -> tuple[_Candidate | None, int]:
+        """The earliest unconsumed event from position `since` on that `fits`, and the position to
+        resume from next time (past it, or past the last event held)."""
+        items, base = self._items, self._base
+        at = max(since - base, self._head)
+        while at < len(items):
+            candidate = items[at]
+            at += 1
+            if not candidate.consumed and fits(candidate.event):
+                return candidate, base + at
+        return None, base + at
+
+    def unconsumed(self) -> list[_Candidate]:
+        return [c for c in self._items[self._head:] if not c.consumed]
+
+    def compact(self) -> None:
+        """Forget the consumed events at the front (amortised: the list is cut when half is dead)."""
+        items, head = self._items, self._head
+        while head < len(items) and items[head].consumed:
+            head += 1
+        if head > 32 and head * 2 > len(items):
+            self._items = items[head:]
+            self._base += head
+            head = 0
+        self._head = head
 
 
 _Wait = _Sleep | _Group
@@ -163,7 +211,8 @@ class SessionCore:
         self._index = 0
         self._now = self.started
         self._out: list[Action] = []
-        self._candidates: list[_Candidate] = []
+        #: accepted client events the script may still take, by the type of event (`_takes`)
+        self._held: dict[str, _Held] = {}
         self._script: Generator[_Wait, None, None] | None = None
         self._wait: _Wait | None = None
         self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
@@ -177,8 +226,14 @@ class SessionCore:
         self._last_input: tokens.TokenCount | None = None
         self._used_tokens = 0
         steps = self.scenario.scenario.steps
-        self._transcripts = [str(t) for s in steps if isinstance(s, ExpectStep)
-                             and isinstance(t := getattr(s, "transcript", None), str)]
+        #: the client event types the steps from each position on can take: an event no later step
+        #: takes is not held (a voice client's 30,000 appends, say), as no step could ever match it
+        self._takable: list[frozenset[str]] = [frozenset()] * (len(steps) + 1)
+        for at in range(len(steps) - 1, -1, -1):
+            step = steps[at]
+            more = {_takes(step)} if isinstance(step, ExpectStep) else set()
+            self._takable[at] = self._takable[at + 1] | more
+        self._transcripts = [s.transcript for s in steps if isinstance(s, ExpectStep) and s.transcript is not None]
 
     # ---- the I/O layer's interface ---------------------------------------------------------------
 
@@ -485,8 +540,15 @@ class SessionCore:
     # ---- the script ------------------------------------------------------------------------------
 
     def _offer(self, index: int, event: dict[str, Any]) -> None:
-        """An accepted client event: a candidate for the current (or a later) expect group."""
-        self._candidates.append(_Candidate(index, event))
+        """An accepted client event: a candidate for the current (or a later) expect group. Held
+        only if a step from the script's position on can take it; a response.create always is,
+        as one no group takes is still answered (`_answer_held_creates`)."""
+        kind = event["type"]
+        if kind == "response.create" or (not self.complete and kind in self._takable[self._position]):
+            held = self._held.get(kind)
+            if held is None:
+                held = self._held[kind] = _Held()
+            held.add(_Candidate(index, event))
         if isinstance(self._wait, _Group):
             self._match(self._wait)
 
@@ -534,15 +596,25 @@ class SessionCore:
         for expectation in group.expectations:
             if not expectation.open:
                 continue
-            for candidate in self._candidates:
-                if not candidate.consumed and self._fits(expectation, candidate.event, group):
-                    candidate.consumed = True
-                    expectation.matched_by = candidate.index
-                    if candidate.event["type"] == "response.create":
-                        group.trigger = candidate.event
-                    self._note("rtmock.step.matched", step=expectation.step + 1,
-                               line=self.scenario.step_lines[expectation.step], client_index=candidate.index)
-                    break
+            held = self._held.get(_takes(expectation.spec))
+            if held is None or not held:
+                continue
+            if expectation.spec.expect == "session.update" and not self._tools_declared():
+                continue  # no update fits until the session declares the tools (then each is judged by its match:)
+            candidate, expectation.scanned = held.first(
+                expectation.scanned, lambda event, e=expectation: self._fits(e, event, group))
+            if candidate is not None:
+                candidate.consumed = True
+                held.compact()
+                expectation.matched_by = candidate.index
+                if candidate.event["type"] == "response.create":
+                    group.trigger = candidate.event
+                self._note("rtmock.step.matched", step=expectation.step + 1,
+                           line=self.scenario.step_lines[expectation.step], client_index=candidate.index)
+
+    def _tools_declared(self) -> bool:
+        declared = {t.get("name") for t in self.session.get("tools") or [] if isinstance(t, dict)}
+        return all(t.name in declared for t in self.scenario.scenario.tools)
 
     def _fits(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
         kind, spec = event["type"], expectation.spec
@@ -554,8 +626,7 @@ class SessionCore:
             item = event.get("item", {})
             ok = kind == "conversation.item.create" and item.get("type") == "message" and item.get("role") == "user"
         elif spec.expect == "session.update":
-            declared = {t.get("name") for t in self.session.get("tools") or [] if isinstance(t, dict)}
-            ok = kind == "session.update" and all(t.name in declared for t in self.scenario.scenario.tools)
+            ok = kind == "session.update" and self._tools_declared()
         elif spec.expect == "response.create":
             ok = kind == "response.create" and self._may_meet(expectation, event, group)
         else:
@@ -596,11 +667,14 @@ class SessionCore:
         ended by closing the connection: nothing goes out after the close frame."""
         if self.closed:
             return
-        for c in self._candidates:
-            if not c.consumed and c.event["type"] == "response.create" and \
-                    (self.conversation.active is None or _out_of_band(c.event)):
+        held = self._held.get("response.create")
+        if held is None:
+            return
+        for c in held.unconsumed():
+            if not c.consumed and (self.conversation.active is None or _out_of_band(c.event)):
                 c.consumed = True
                 self._play_unscripted(c.event)
+        held.compact()
 
     def _run_script(self) -> Generator[_Wait, None, None]:
         steps = self.scenario.scenario.steps
@@ -789,7 +863,7 @@ class SessionCore:
             yield _Sleep(self._now + step.hold)
         if not active.cancelled:
             details = _STATUS_DETAILS.get(step.status)
-            self._finish_response(active, step.status, details, getattr(step, "usage", None))
+            self._finish_response(active, step.status, details, step.usage)
 
 #: `response.status_details` for a scripted non-completed status. `reason` is a closed set in the
 #: official models (openai-agents validates it): an incomplete response ran out of tokens; a failed
@@ -811,6 +885,11 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
             _merge(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
+
+
+def _takes(spec: ExpectStep) -> str:
+    """The type of client event an expect step takes (`_fits` decides which of them)."""
+    return "conversation.item.create" if spec.expect in ("function_call_output", "user_message") else spec.expect
 
 
 def _cancelled(active: ActiveResponse) -> bool:

@@ -5,7 +5,6 @@ transcript deltas interleaved as the service streams them. Every event fits the 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from voice_drive import Drive, output, scenario, tools_of, user_message
 
 from rtmock.mockserver.events import Dialect
 from rtmock.mockserver.loader import LoadedScenario
-from rtmock.mockserver.scenario import ExpectStep, RespondStep
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
 LONG_INSTRUCTIONS = "You are a careful assistant. " * 40  # about 290 tokens: a prefix worth caching
@@ -78,11 +76,8 @@ def test_audio_counts_as_audio_tokens() -> None:
 
 
 def test_a_scenario_may_set_the_counts() -> None:
-    played = scenario("steps:\n  - expect: response.create\n  - respond:\n      - text: hi\n")
-    step = played.scenario.steps[1]
-    assert isinstance(step, RespondStep)
-    usage = {"input_text": 1200, "cached_text": 1024, "output_text": 7}
-    patched = _with_step(played, 1, _Scripted(step, usage))
+    patched = scenario("steps:\n  - expect: response.create\n  - respond:\n      - text: hi\n"
+                       "    usage: {input_text: 1200, cached_text: 1024, output_text: 7}\n")
     drive = Drive(patched)
     drive.update(TEXT)
     drive.send({"type": "response.create"})
@@ -171,10 +166,8 @@ def test_a_session_that_asks_for_transcription_gets_the_users_words(dialect: Dia
 
 
 def test_the_transcript_comes_from_the_scenario() -> None:
-    played = scenario("steps:\n  - expect: response.create\n  - respond:\n      - text: nine\n")
-    first = played.scenario.steps[0]
-    assert isinstance(first, ExpectStep)
-    patched = _with_step(played, 0, _Transcribed(first, "When do you open?"))
+    patched = scenario("steps:\n  - expect: response.create\n    transcript: When do you open?\n"
+                       "  - respond:\n      - text: nine\n")
     drive = _transcribed(Dialect.GA, patched)
     (completed,) = drive.server("conversation.item.input_audio_transcription.completed")
     assert completed["transcript"] == "When do you open?"
@@ -191,36 +184,3 @@ def test_without_transcription_there_are_no_transcription_events() -> None:
     drive.speak(1.0)
     assert drive.server("input_audio_buffer.committed")
     assert not [k for k in drive.types() if "input_audio_transcription" in k]
-
-
-# ---- scenario keys the format does not have yet, stood in for ---------------------------------------
-
-
-class _Scripted(RespondStep):
-    """A respond step with `usage:` (the key the session reads, once the scenario format has it)."""
-
-    def __init__(self, step: RespondStep, usage: dict[str, int]) -> None:
-        super().__init__(step.respond, step.hold, step.delta_interval, step.status)
-        object.__setattr__(self, "usage_counts", usage)
-
-    @property
-    def usage(self) -> dict[str, int]:
-        return dict(object.__getattribute__(self, "usage_counts"))
-
-
-class _Transcribed(ExpectStep):
-    """An expect step with `transcript:`."""
-
-    def __init__(self, step: ExpectStep, transcript: str) -> None:
-        super().__init__(step.expect, step.within, step.call, step.match)
-        object.__setattr__(self, "transcript_text", transcript)
-
-    @property
-    def transcript(self) -> str:
-        return str(object.__getattribute__(self, "transcript_text"))
-
-
-def _with_step(played: LoadedScenario, index: int, step: Any) -> LoadedScenario:
-    steps = list(played.scenario.steps)
-    steps[index] = step
-    return dataclasses.replace(played, scenario=dataclasses.replace(played.scenario, steps=tuple(steps)))
