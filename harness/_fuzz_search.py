@@ -143,7 +143,9 @@ class Search:
         if key in self.known_failures:  # the same case again (Hypothesis's last replay): the same verdict
             return self.known_failures[key]
         if self.first_failure_at is None:
-            if self.options.max_time is not None and now - self.generation_started >= self.options.max_time:
+            # at least one generated case, however loaded the machine: a run of the baseline alone tells nothing
+            if self.options.max_time is not None and self.result.generated >= 1 \
+                    and now - self.generation_started >= self.options.max_time:
                 self.stopped = self.result.stopped = "max-time"
                 return None
             phase = "generate"

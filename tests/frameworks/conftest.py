@@ -45,7 +45,8 @@ def rtmock_run(scenario: str | Path, command: list[str], *options: str, tmp_path
     path = scenario if isinstance(scenario, Path) else SCENARIOS / f"{scenario}.yaml"
     report = tmp_path / f"{path.stem}.json"
     done = subprocess.run(
-        [RTMOCK, "run", str(path), "--json", str(report), *options, "--", *command],
+        # a framework client may take seconds to shut down on a loaded machine: let it exit on its own
+        [RTMOCK, "run", str(path), "--json", str(report), "--grace", "15", *options, "--", *command],
         capture_output=True, text=True, timeout=RUN_BOUND, env={**os.environ, **(env or {})}, cwd=tmp_path)
     output = done.stdout + done.stderr
     data: dict[str, Any] = json.loads(report.read_text()) if report.exists() else {}
