@@ -9,14 +9,14 @@ that was still pending there is charged to the client.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..mockserver.errors import RtmockError, ScenarioError, UsageError
 from ..mockserver.events import Dialect
 from ..mockserver.loader import LoadedScenario, load_scenario
 from ..mockserver.records import TranscriptError, read_transcript
-from ..mockserver.relay_core import passthrough_scenario
+from ..mockserver.relay_core import PROBLEM_NOTE, passthrough_scenario
 from ..mockserver.server import SessionInfo
 from .judge import Judge
 from .runner import RunResult
@@ -33,10 +33,13 @@ class CheckedResult(RunResult):
     transcript: str = ""
     #: One line, `file:line: transcript truncated at line N (…)…`, when the transcript was cut short.
     truncated: str | None = None
+    #: What went wrong on the upstream's side of a proxied session (`rtmock proxy`), one line each:
+    #: not the client's doing, and what followed it is not a verdict on the client.
+    upstream: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:  # a transcript cut short cannot pass: its end was never judged
-        return self.truncated is None and super(CheckedResult, self).passed  # (slots: no bare super())
+        return self.truncated is None and not self.upstream and super(CheckedResult, self).passed  # (slots: no bare super())
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,7 @@ def check_each(paths: Sequence[str], scenario: LoadedScenario | None = None, *,
 def check_exit_code(outcomes: Sequence[CheckedResult | UnjudgedTranscript]) -> int:
     """0 all passed, 1 a finding about the client, 2 a file that could not be judged whole (an
     error, or a truncated transcript: its verdict is not the whole story)."""
-    if any(isinstance(o, UnjudgedTranscript) or o.truncated for o in outcomes):
+    if any(isinstance(o, UnjudgedTranscript) or o.truncated or o.upstream for o in outcomes):
         return EXIT_UNJUDGED
     return EXIT_PASS if all(isinstance(o, CheckedResult) and o.passed for o in outcomes) else EXIT_FINDING
 
@@ -108,8 +111,10 @@ def _check_one(number: int, path: str, scenario: LoadedScenario | None, loaded: 
     settle = not judge.findings and not transcript.truncated
     verdict = judge.finish(records[-1].time if records else 0.0, settle_pending=settle)
     info = SessionInfo(number=number, id=header.session_id, scenario=chosen,
-                       dialect=Dialect(header.dialect) if header.dialect in ("ga", "beta") else Dialect.GA,
+                       dialect=Dialect(header.dialect) if header.dialect in {d.value for d in Dialect} else Dialect.GA,
                        request_path=header.request_path, started_at=header.started_at, records=records,
                        transcript_path=Path(path), ended=True)
+    upstream = [f"upstream {e.get('kind', 'problem')}: {e.get('message', '')}" for e in
+                (r.event for r in records if r.type == PROBLEM_NOTE) if e is not None]
     return CheckedResult(chosen, [], sessions=[(info, verdict)], duration=verdict.duration, transcript=path,
-                         truncated=transcript.truncation_line())
+                         truncated=transcript.truncation_line(), upstream=upstream)

@@ -70,7 +70,8 @@ def check_summary(outcomes: Sequence[CheckedResult | UnjudgedTranscript], stream
             _print_result(outcome, out, color)
     if len(outcomes) > 1:
         passed = sum(not isinstance(o, UnjudgedTranscript) and o.passed for o in outcomes)
-        unjudged = sum(isinstance(o, UnjudgedTranscript) or o.truncated is not None for o in outcomes)
+        unjudged = sum(isinstance(o, UnjudgedTranscript) or o.truncated is not None or bool(o.upstream)
+                       for o in outcomes)
         failed = len(outcomes) - passed - unjudged
         print(f"{passed} passed, {failed} failed" + (f", {unjudged} not judged whole" if unjudged else ""), file=out)
 
@@ -78,8 +79,11 @@ def check_summary(outcomes: Sequence[CheckedResult | UnjudgedTranscript], stream
 def _print_result(result: RunResult, out: IO[str], color: bool) -> None:
     name = visible(result.scenario.path or result.scenario.name)
     truncated: str | None = getattr(result, "truncated", None)  # a transcript `rtmock check` read cut short
+    upstream: list[str] = getattr(result, "upstream", [])  # a proxied session whose upstream failed
     if truncated is not None:
         status = _paint("TRUNCATED", "33;1", color)
+    elif upstream:
+        status = _paint("UPSTREAM", "33;1", color)
     else:
         status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
     count = len(result.findings)
@@ -87,6 +91,8 @@ def _print_result(result: RunResult, out: IO[str], color: bool) -> None:
     print(f"{status}  {name}  {result.duration:.2f}s  {len(result.sessions)} session(s){extra}", file=out)
     if truncated is not None:
         print(f"    {visible(truncated)}", file=out)
+    for line in upstream:
+        print(f"    {visible(line)} (the service's side, not the client's)", file=out)
     for info, verdict in result.sessions:
         for finding in verdict.findings:
             shown = shown_finding(finding)
