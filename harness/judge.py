@@ -86,6 +86,11 @@ class Judge:
         self.now = 0.0
         self.events = 0
         self._rounds: dict[str, _Round] = {}
+        #: the rounds that may still be judged, in `_rounds`' order: what every record's `_expire` and
+        #: `next_deadline` look at, so their cost follows the rounds in play, not the session's length
+        #: (resolved rounds leave it lazily, rounds without calls at their response.done)
+        self._undecided: dict[str, _Round] = {}
+        self._step_calls: dict[int, list[_Call]] = {}  # expect step → the calls whose output it awaits
         self._calls: dict[str, _Call] = {}
         self._item_to_call: dict[str, _Call] = {}
         self._items: set[str] = set()
@@ -126,7 +131,7 @@ class Judge:
 
     def next_deadline(self) -> float | None:
         times = self._steps.deadlines()
-        for rnd in self._rounds.values():
+        for rnd in self._undecided.values():
             if rnd.resolved or not rnd.calls:  # as in _expire: only tool rounds have bounds
                 continue
             times.extend(c.deadline for c in rnd.missing if c.deadline is not None)
@@ -180,7 +185,18 @@ class Judge:
                   cut_short=cut_short)
 
     def _open_rounds(self) -> list[_Round]:
-        return [r for r in self._rounds.values() if not r.resolved and r.calls]
+        self._forget_resolved()
+        return [r for r in self._undecided.values() if r.calls]
+
+    def _round(self, rid: str) -> _Round:
+        rnd = self._rounds.get(rid)
+        if rnd is None:
+            rnd = self._rounds[rid] = self._undecided[rid] = _Round(rid, None, None)
+        return rnd
+
+    def _forget_resolved(self) -> None:
+        for rid in [rid for rid, rnd in self._undecided.items() if rnd.resolved]:
+            del self._undecided[rid]
 
     # ---- server events ---------------------------------------------------------------------------
 
@@ -211,13 +227,16 @@ class Judge:
                     # completed: its arguments may be cut short) and no response.create for the round.
                     # The service asks for none; an output sent anyway is accepted, and not a finding.
                     rnd.resolved = True
+                if not rnd.calls:  # a response without calls is no round: nothing about it is judged
+                    del self._rounds[rid]
+                    self._undecided.pop(rid, None)
                 self._maybe_arm_trigger(rnd, record.time)
         elif kind == "response.output_item.added":
             item = event.get("item", {})
             self._items.add(item.get("id", ""))
             if item.get("type") == "function_call":
                 rid = event["response_id"]
-                rnd = self._rounds.setdefault(rid, _Round(rid, None, None))
+                rnd = self._round(rid)
                 call = self._calls.get(item["call_id"]) or _Call(item["call_id"], item.get("name", "?"), item["id"], rid)
                 rnd.calls[call.call_id] = call
                 self._calls[call.call_id] = call
@@ -534,6 +553,7 @@ class Judge:
             if wait.expect == "function_call_output" and call is not None:
                 call.deadline, call.bound = wait.deadline, within
                 call.step, call.line, call.match = wait.step, wait.line, wait.match
+                self._step_calls.setdefault(wait.step, []).append(call)
                 if call.match:
                     self._check_output_match(call, record)  # the output may have come before the step
                 return
@@ -552,12 +572,12 @@ class Judge:
         elif kind == "rtmock.step.matched":
             step = int(note["step"])
             self._steps.matched(step)
-            for call in self._calls.values():
+            for call in self._step_calls.get(step, ()):
                 if call.step == step:
                     call.step_matched = True
         elif kind == "rtmock.response.started":
             rid = note["response_id"]
-            rnd = self._rounds.setdefault(rid, _Round(rid, None, None))
+            rnd = self._round(rid)
             rnd.step, rnd.line = int(note["step"]), int(note["line"])
         elif kind == "rtmock.scenario.complete":
             self.complete = True
@@ -571,7 +591,7 @@ class Judge:
 
     def _expire(self, now: float, *, at: float | None = None) -> None:
         """Decide everything whose bound is at or before `now`."""
-        for rnd in list(self._rounds.values()):
+        for rnd in list(self._undecided.values()):
             if rnd.resolved or not rnd.calls:
                 continue
             for call in rnd.missing:
@@ -607,6 +627,7 @@ class Judge:
                 rnd.resolved = True
                 if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
                     self._late_watch = (rnd, len(self.findings) - 1)
+        self._forget_resolved()
         self._steps.expire(now, at, self._ended_early)
 
     def _ended_early(self, deadline: float, at: float | None) -> str:

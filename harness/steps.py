@@ -76,6 +76,7 @@ class StepWatch:
         for wait in self._waits:
             if wait.step == step:
                 wait.matched = True
+        self._waits = [w for w in self._waits if not w.matched]  # a matched step is never looked at again
 
     def deadlines(self) -> list[float]:
         return [w.deadline for w in self._waits if not w.matched]
@@ -86,6 +87,8 @@ class StepWatch:
                 wait.matched = True
                 early = ended_early(wait.deadline, at)
                 self._missed(wait, at if early and at is not None else wait.deadline, early)
+        if any(w.matched for w in self._waits):
+            self._waits = [w for w in self._waits if not w.matched]
 
     def _missed(self, wait: StepWait, when: float, early: str) -> None:
         closest = self._last_of_kind.get(wait.expect)

@@ -28,6 +28,7 @@ import copy
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import usage as tokens
@@ -601,8 +602,8 @@ class SessionCore:
                 continue
             if expectation.spec.expect == "session.update" and not self._tools_declared():
                 continue  # no update fits until the session declares the tools (then each is judged by its match:)
-            candidate, expectation.scanned = held.first(
-                expectation.scanned, lambda event, e=expectation: self._fits(e, event, group))
+            fits: Callable[[dict[str, Any]], bool] = partial(self._fits, expectation, group=group)
+            candidate, expectation.scanned = held.first(expectation.scanned, fits)
             if candidate is not None:
                 candidate.consumed = True
                 held.compact()
