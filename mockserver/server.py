@@ -46,6 +46,10 @@ DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # generous for base64 audio; the s
 #: A client that reads nothing for this long while the server has frames for it is closed (1008):
 #: a stuck client must not hold its session (and its run) forever.
 DEFAULT_SEND_TIMEOUT = 10.0
+#: Client frames one connection handles in a row before it lets the others run: aiohttp's
+#: `receive` returns a queued frame without suspending, so a client that floods the server would
+#: otherwise hold the event loop for as long as its frames keep coming, and starve every other session.
+FRAMES_PER_TURN = 8
 
 
 @dataclass(eq=False)
@@ -373,6 +377,7 @@ class MockServer:
             self._notify("session_started", info)
             log.info("session %s: %s (%s) from %s", info.id, scenario.name, dialect.value, request.path_qs)
             actions = core.start(clock())
+            in_a_row = 0  # frames handled since this connection last let the others run
             while not ws.closed:
                 try:
                     if await self._execute(ws, transport, actions):
@@ -391,6 +396,10 @@ class MockServer:
                 except TimeoutError:
                     actions = core.advance(clock())
                     continue
+                in_a_row += 1
+                if in_a_row >= FRAMES_PER_TURN:
+                    in_a_row = 0
+                    await asyncio.sleep(0)  # the others' turn (and their sockets' reads)
                 if msg.type is WSMsgType.TEXT:
                     actions = core.receive(msg.data, clock())
                 elif msg.type is WSMsgType.BINARY:

@@ -8,15 +8,21 @@ bounded conditions, never sleeps."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from rtmock.harness.judge import Judge
+from rtmock.harness.live import LiveJudge
 from rtmock.mockserver.events import Dialect, IdSource
 from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
 from rtmock.mockserver.records import Direction, Record
+from rtmock.mockserver.server import MockServer
 from rtmock.mockserver.session import SessionCore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,3 +165,72 @@ def test_the_judge_looks_only_at_rounds_still_in_play() -> None:
         index += 2
     assert len(judge._undecided) == 0
     assert judge.finish(10_000.0, settle_pending=False).findings == []
+
+
+#: A raw flooding client in its own process, so that the server's loop does not pace it: small
+#: valid appends (about 90 bytes a frame, thousands a socket read), as fast as the socket takes them.
+FLOODER = """
+import asyncio, json, sys, aiohttp
+async def main(url, count):
+    frame = json.dumps({"type": "input_audio_buffer.append", "audio": "AAAAAA=="})
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, headers={"Authorization": "Bearer x"}) as ws:
+        print("connected", flush=True)
+        for _ in range(count):
+            await ws.send_str(frame)
+        await ws.send_str(json.dumps({"type": "session.update", "session": {"type": "realtime"}}))
+        async for msg in ws:
+            if msg.type is aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] == "session.updated":
+                return
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+async def _play(http: aiohttp.ClientSession, url: str) -> None:
+    """A correct client of get_your_info, to the end of the scenario."""
+    async with http.ws_connect(url, headers=AUTH) as ws:
+
+        async def until(kind: str) -> dict[str, Any]:
+            async for msg in ws:
+                event: dict[str, Any] = json.loads(msg.data)
+                if event["type"] == kind:
+                    return event
+            raise ConnectionError("the server closed the session")
+
+        await until("session.created")
+        await ws.send_str(json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}}))
+        await until("session.updated")
+        await ws.send_str(json.dumps({"type": "response.create"}))
+        done = await until("response.function_call_arguments.done")
+        await until("response.done")
+        output = {"type": "function_call_output", "call_id": done["call_id"], "output": "{}"}
+        await ws.send_str(json.dumps({"type": "conversation.item.create", "item": output}))
+        await ws.send_str(json.dumps({"type": "response.create"}))
+        await until("response.created")
+        await until("response.done")
+
+
+async def test_a_flooding_client_does_not_starve_a_correct_one() -> None:
+    judge = LiveJudge()
+    async with MockServer([load_scenario(GET_YOUR_INFO)], tls=False) as server, aiohttp.ClientSession() as http:
+        server.observers.append(judge)
+        flooder = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOODER, server.ws_url(), "200000",
+                                                       stdout=asyncio.subprocess.PIPE)
+        try:
+            assert flooder.stdout is not None
+            async with asyncio.timeout(30):
+                assert await flooder.stdout.readline() == b"connected\n"
+                while len(server.sessions) < 1 or not server.sessions[0].records:
+                    await asyncio.sleep(0.001)
+            async with asyncio.timeout(5):  # five sessions in a row, each a few ms alone
+                for _ in range(5):
+                    await _play(http, server.ws_url())
+            assert flooder.returncode is None  # all five completed while the flood still ran
+            async with asyncio.timeout(120):
+                assert await flooder.wait() == 0
+        finally:
+            if flooder.returncode is None:
+                flooder.kill()
+                await flooder.wait()
+    played = [j for j in judge.sessions if j.complete]
+    assert len(played) == 5
+    assert all(j.verdict is not None and j.verdict.passed for j in played)
