@@ -35,11 +35,11 @@ class CheckedResult(RunResult):
     truncated: str | None = None
     #: What went wrong on the upstream's side of a proxied session (`rtmock proxy`), one line each:
     #: not the client's doing, and what followed it is not a verdict on the client.
-    upstream: list[str] = field(default_factory=list)
+    upstream_failures: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:  # a transcript cut short cannot pass: its end was never judged
-        return self.truncated is None and not self.upstream and super(CheckedResult, self).passed  # (slots: no bare super())
+        return self.truncated is None and not self.upstream_failures and super(CheckedResult, self).passed  # (slots: no bare super())
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ def check_each(paths: Sequence[str], scenario: LoadedScenario | None = None, *,
 def check_exit_code(outcomes: Sequence[CheckedResult | UnjudgedTranscript]) -> int:
     """0 all passed, 1 a finding about the client, 2 a file that could not be judged whole (an
     error, or a truncated transcript: its verdict is not the whole story)."""
-    if any(isinstance(o, UnjudgedTranscript) or o.truncated or o.upstream for o in outcomes):
+    if any(isinstance(o, UnjudgedTranscript) or o.truncated or o.upstream_failures for o in outcomes):
         return EXIT_UNJUDGED
     return EXIT_PASS if all(isinstance(o, CheckedResult) and o.passed for o in outcomes) else EXIT_FINDING
 
@@ -117,4 +117,4 @@ def _check_one(number: int, path: str, scenario: LoadedScenario | None, loaded: 
     upstream = [f"upstream {e.get('kind', 'problem')}: {e.get('message', '')}" for e in
                 (r.event for r in records if r.type == PROBLEM_NOTE) if e is not None]
     return CheckedResult(chosen, [], sessions=[(info, verdict)], duration=verdict.duration, transcript=path,
-                         truncated=transcript.truncation_line(), upstream=upstream)
+                         truncated=transcript.truncation_line(), upstream_failures=upstream)

@@ -70,7 +70,7 @@ def check_summary(outcomes: Sequence[CheckedResult | UnjudgedTranscript], stream
             _print_result(outcome, out, color)
     if len(outcomes) > 1:
         passed = sum(not isinstance(o, UnjudgedTranscript) and o.passed for o in outcomes)
-        unjudged = sum(isinstance(o, UnjudgedTranscript) or o.truncated is not None or bool(o.upstream)
+        unjudged = sum(isinstance(o, UnjudgedTranscript) or o.truncated is not None or bool(o.upstream_failures)
                        for o in outcomes)
         failed = len(outcomes) - passed - unjudged
         print(f"{passed} passed, {failed} failed" + (f", {unjudged} not judged whole" if unjudged else ""), file=out)
@@ -79,7 +79,7 @@ def check_summary(outcomes: Sequence[CheckedResult | UnjudgedTranscript], stream
 def _print_result(result: RunResult, out: IO[str], color: bool) -> None:
     name = visible(result.scenario.path or result.scenario.name)
     truncated: str | None = getattr(result, "truncated", None)  # a transcript `rtmock check` read cut short
-    upstream: list[str] = getattr(result, "upstream", [])  # a proxied session whose upstream failed
+    upstream: list[str] = getattr(result, "upstream_failures", [])  # a proxied session whose upstream failed
     if truncated is not None:
         status = _paint("TRUNCATED", "33;1", color)
     elif upstream:
