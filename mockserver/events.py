@@ -126,11 +126,20 @@ class EventFactory:
 
     # ---- session -------------------------------------------------------------------------
 
-    def default_session(self, model: str) -> dict[str, Any]:
+    def default_session(self, model: str, *, transcription: bool = False) -> dict[str, Any]:
         """The session object the service reports before any session.update. Beta clients (Azure's
         rtclient) validate it strictly: every key present, with the types the service uses."""
         session_id = self.ids.new("sess")
         expires_at = int(time.time()) + 1800
+        if transcription and self.dialect is Dialect.GA:
+            # `?intent=transcription` (observed, 2026): a transcription session, with no model and no
+            # output or response settings
+            return {"type": "transcription", "object": "realtime.transcription_session", "id": session_id,
+                    "expires_at": expires_at, "include": None,
+                    "audio": {"input": {"format": {"type": "audio/pcm", "rate": 24000}, "transcription": None,
+                                        "noise_reduction": None,
+                                        "turn_detection": {"type": "server_vad", "threshold": 0.5,
+                                                           "prefix_padding_ms": 300, "silence_duration_ms": 200}}}}
         if self.dialect is Dialect.VOICE_LIVE:
             return voicelive.default_session(session_id, model, expires_at)
         if self.dialect is Dialect.BETA:

@@ -364,7 +364,8 @@ class MockServer:
         started = clock()
         core = SessionCore(scenario, dialect, on_record, ids=IdSource(seed), model=request.query.get("model") or
                            request.query.get("deployment") or "gpt-realtime", started=started,
-                           refusal=self._refusal(request, scenario), default_within=self.default_within)
+                           refusal=self._refusal(request, scenario), default_within=self.default_within,
+                           transcription=request.query.get("intent") == "transcription")
         info.core = core
         info.id = core.session["id"]
         self.sessions.append(info)

@@ -198,6 +198,8 @@ class SessionCore:
     model: str = "gpt-realtime"
     started: float = 0.0
     refusal: ConnectionRefusal | None = None
+    #: a connection with `?intent=transcription`: a transcription session, not a realtime one
+    transcription: bool = False
     #: the bound of expect steps that give none (`rtmock run --within`); else the scenario's default.
     #: Each step's effective bound is decided here once and noted; the judge takes it from the note.
     default_within: float | None = None
@@ -205,7 +207,7 @@ class SessionCore:
     def __post_init__(self) -> None:
         self.events = EventFactory(self.dialect, self.ids)
         self.conversation = Conversation()
-        self.session = self.events.default_session(self.model)
+        self.session = self.events.default_session(self.model, transcription=self.transcription)
         _merge(self.session, self.scenario.scenario.session)  # a scenario's `session:` merges as an update does
         self.complete = False
         self.closed = False
@@ -342,6 +344,12 @@ class SessionCore:
         event_id = event.get("event_id")
         conv = self.conversation
         if kind == "session.update":
+            wanted, current = event["session"].get("type"), self.session.get("type")
+            if wanted is not None and current is not None and wanted != current:
+                # observed: "Passing a transcription session update event to a realtime session is not allowed."
+                self._reject(Rejection("invalid_value", f"Passing a {wanted} session update event to a {current} "
+                                       "session is not allowed.", "session.type", event_id))
+                return
             _merge(self.session, event["session"])
             self._emit(self.events.session_updated(self.session))
         elif kind == "conversation.item.create":

@@ -197,3 +197,35 @@ def test_a_nested_session_object_of_the_wrong_type_is_refused_and_later_audio_st
     assert s.server("error")[-1]["error"]["param"] == "session.audio.input"
     s.send({"type": "input_audio_buffer.append", "audio": "AAAA"})  # raised AttributeError in the core before
     assert s.server("error")[-1]["error"]["param"] == "session.audio.input", "the append was accepted"
+
+
+# ---- ?intent=transcription ------------------------------------------------------------------------
+
+
+def test_a_transcription_connection_gets_a_transcription_session_and_keeps_its_type() -> None:
+    from test_event_shapes import shape_problems
+    from test_judge import SCENARIOS
+
+    from rtmock.mockserver.events import Dialect, IdSource
+    from rtmock.mockserver.loader import load_scenario
+    from rtmock.mockserver.session import SessionCore
+
+    records: list[Any] = []
+    core = SessionCore(load_scenario(SCENARIOS / "get_your_info.yaml"), Dialect.GA, records.append, ids=IdSource(2),
+                       transcription=True)
+    core.start(0.0)
+    created = records[0].event
+    assert created["session"]["type"] == "transcription"
+    assert created["session"]["object"] == "realtime.transcription_session" and "model" not in created["session"]
+    assert shape_problems(created, Dialect.GA) == []
+    core.receive(json.dumps({"type": "session.update", "session": {"type": "realtime"}}), 0.1)
+    error = records[-1].event["error"]
+    assert (error["code"], error["param"]) == ("invalid_value", "session.type")
+    assert error["message"] == "Passing a realtime session update event to a transcription session is not allowed."
+
+
+def test_a_transcription_update_on_a_realtime_session_is_refused_as_observed() -> None:
+    s = Session("get_your_info")
+    s.send({"type": "session.update", "session": {"type": "transcription"}})
+    assert s.server("error")[-1]["error"]["message"] == (
+        "Passing a transcription session update event to a realtime session is not allowed.")
