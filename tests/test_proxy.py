@@ -306,8 +306,22 @@ def test_a_refused_handshake_is_the_upstreams_with_its_status_and_message(upstre
     assert "sk-a-wrong-key-5678" not in out + err + (tmp_path / "r.json").read_text()
 
 
-def test_an_upstream_error_about_the_session_and_its_close_are_the_upstreams(upstream: Upstream, raw_client: list[str],
-                                                                          tmp_path: Path) -> None:
+def test_an_upstream_error_about_the_session_and_its_close_are_the_upstreams(upstream: Upstream, raw_client: list[str]) -> None:
+    server = upstream.serve("""
+steps:
+  - expect: response.create
+  - send: {type: error, error: {type: server_error, code: null, message: "The server had an error while processing your request."}}
+  - close: {code: 1011, reason: internal error}
+""", tls=False)
+    code, out, err = finish(rtmock("run", "--upstream", f"ws://127.0.0.1:{server.port}", "--", *raw_client))
+    assert code == 2, out + err
+    assert "upstream problem (error): The upstream sent an error (server_error): The server had an error" in err
+    assert "upstream problem (closed): The upstream closed the session with code 1011 (internal error)" in err
+    assert "[" not in out  # no finding is charged to the client
+
+
+def test_rtmock_check_of_a_recording_whose_upstream_failed_says_so(upstream: Upstream, raw_client: list[str],
+                                                                   tmp_path: Path) -> None:
     server = upstream.serve("""
 steps:
   - expect: response.create
@@ -317,10 +331,7 @@ steps:
     code, out, err = finish(rtmock("run", "--upstream", f"ws://127.0.0.1:{server.port}", "--transcript",
                                    str(tmp_path / "t"), "--", *raw_client))
     assert code == 2, out + err
-    assert "upstream problem (error): The upstream sent an error (server_error): The server had an error" in err
-    assert "upstream problem (closed): The upstream closed the session with code 1011 (internal error)" in err
-    assert "[" not in out  # no finding is charged to the client
-    # and `rtmock check` says the same of the recording: the upstream's, exit 2
+    # `rtmock check` says the same of the recording: the upstream's, exit 2
     (recorded,) = (tmp_path / "t").glob("**/*.jsonl")
     code, out, err = finish(rtmock("check", str(recorded)))
     assert code == 2 and out.startswith("UPSTREAM"), out + err
