@@ -24,11 +24,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import Any
 
 from .voicelive import with_voice_live
 
-__all__ = ["CLIENT_EVENT_TYPES", "Rejection", "event_types", "validate_client_event"]
+__all__ = ["Rejection", "client_event_types", "event_types", "validate_client_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +53,11 @@ def event_types(dialect: str) -> frozenset[str]:
     return frozenset(events.get(dialect) or events["beta" if dialect != "ga" else "ga"])
 
 
-#: Every client event type of every dialect (the scenario format names them in `expect:`).
-CLIENT_EVENT_TYPES: Final[frozenset[str]] = frozenset({
-    "session.update", "input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear",
-    "output_audio_buffer.clear", "conversation.item.create", "conversation.item.retrieve",
-    "conversation.item.delete", "conversation.item.truncate", "response.create", "response.cancel",
-    "transcription_session.update",
-})
+@cache
+def client_event_types() -> frozenset[str]:
+    """Every client event type of every dialect (Voice Live's `input_text.done` too): what a
+    scenario's `expect:` may name. Read from the same tables the events are checked against."""
+    return frozenset().union(*(frozenset(table) for table in _tables()["events"].values()))
 
 _JSON_TYPE_NAMES = {
     dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",

@@ -85,12 +85,12 @@ def check_call_id(value: str | None) -> str | None:
 
 
 def check_expect_kind(value: str) -> str:
-    from .client_events import CLIENT_EVENT_TYPES
+    from .client_events import client_event_types
 
-    if value not in EXPECT_SHORTHANDS and value not in CLIENT_EVENT_TYPES:
+    if value not in EXPECT_SHORTHANDS and value not in client_event_types():
         import difflib
 
-        options = sorted([*EXPECT_SHORTHANDS, *CLIENT_EVENT_TYPES])
+        options = sorted([*EXPECT_SHORTHANDS, *client_event_types()])
         near = difflib.get_close_matches(value, options, n=1)
         hint = f"did you mean {near[0]!r}?" if near else f"one of: {', '.join(options)}"
         raise ValueError(f"{value!r} is not a client event: {hint}")
