@@ -9,7 +9,6 @@ emits against them. Only construction lives here: which event to send when is th
 from __future__ import annotations
 
 import base64
-import copy
 import enum
 import json
 import os
@@ -23,6 +22,7 @@ from typing import Any
 
 from . import voicelive
 from .audio import PCM16, AudioFormat, tone
+from .jsondata import json_copy
 
 __all__ = ["Dialect", "EventFactory", "IdSource", "encode", "pcm16_tone"]
 
@@ -205,10 +205,10 @@ class EventFactory:
         }
 
     def session_created(self, session: dict[str, Any]) -> dict[str, Any]:
-        return self._event("session.created", session=copy.deepcopy(session))
+        return self._event("session.created", session=json_copy(session))
 
     def session_updated(self, session: dict[str, Any]) -> dict[str, Any]:
-        return self._event("session.updated", session=copy.deepcopy(session))
+        return self._event("session.updated", session=json_copy(session))
 
     def error(self, code: str | None, message: str, param: str | None, client_event_id: str | None) -> dict[str, Any]:
         return self._event(
@@ -226,12 +226,12 @@ class EventFactory:
 
     def _reported(self, item: dict[str, Any]) -> dict[str, Any]:
         """A conversation item as the dialect reports it (a copy)."""
-        return voicelive.reported_item(item) if self.dialect is Dialect.VOICE_LIVE else copy.deepcopy(item)
+        return voicelive.reported_item(item) if self.dialect is Dialect.VOICE_LIVE else json_copy(item)
 
     def item_done(self, item: dict[str, Any], previous_item_id: str | None) -> list[dict[str, Any]]:
         if self.dialect.beta_shaped:
             return []
-        return [self._event("conversation.item.done", previous_item_id=previous_item_id, item=copy.deepcopy(item))]
+        return [self._event("conversation.item.done", previous_item_id=previous_item_id, item=json_copy(item))]
 
     def item_deleted(self, item_id: str) -> dict[str, Any]:
         return self._event("conversation.item.deleted", item_id=item_id)
@@ -269,7 +269,7 @@ class EventFactory:
             "id": response_id,
             "status": status,
             "status_details": status_details,
-            "output": copy.deepcopy(output),
+            "output": json_copy(output),
             "conversation_id": conversation_id,
             "usage": usage,
             "metadata": metadata,
@@ -280,7 +280,7 @@ class EventFactory:
         elif self.dialect is Dialect.BETA:
             tokens = _given(request, "max_response_output_tokens", session, "max_response_output_tokens", "inf")
             temperature = _given(request, "temperature", session, "temperature", 0.8)
-            body.update(modalities=copy.deepcopy(_given(request, "modalities", session, "modalities", ["text", "audio"])),
+            body.update(modalities=json_copy(_given(request, "modalities", session, "modalities", ["text", "audio"])),
                         voice=_given(request, "voice", session, "voice", "alloy"),
                         output_audio_format=_given(request, "output_audio_format", session, "output_audio_format",
                                                    "pcm16"),
@@ -289,12 +289,12 @@ class EventFactory:
         else:
             out = (session.get("audio") or {}).get("output") or {}
             asked = (request.get("audio") or {}).get("output") or {}
-            body.update(output_modalities=copy.deepcopy(_given(request, "output_modalities", session,
+            body.update(output_modalities=json_copy(_given(request, "output_modalities", session,
                                                                "output_modalities", ["audio"])),
                         max_output_tokens=_given(request, "max_output_tokens", session, "max_output_tokens", "inf"),
-                        audio={"output": {"format": copy.deepcopy(_given(asked, "format", out, "format",
+                        audio={"output": {"format": json_copy(_given(asked, "format", out, "format",
                                                                           {"type": "audio/pcm", "rate": 24000})),
-                                          "voice": copy.deepcopy(_given(asked, "voice", out, "voice", "alloy"))}})
+                                          "voice": json_copy(_given(asked, "voice", out, "voice", "alloy"))}})
         return body
 
     def usage(self, *, input_text: int, input_audio: int, cached_text: int, cached_audio: int, output_text: int,
@@ -330,16 +330,16 @@ class EventFactory:
                            transcript=transcript, **extra)
 
     def response_created(self, response: dict[str, Any]) -> dict[str, Any]:
-        return self._event("response.created", response=copy.deepcopy(response))
+        return self._event("response.created", response=json_copy(response))
 
     def response_done(self, response: dict[str, Any]) -> dict[str, Any]:
-        return self._event("response.done", response=copy.deepcopy(response))
+        return self._event("response.done", response=json_copy(response))
 
     def output_item_added(self, response_id: str, output_index: int, item: dict[str, Any]) -> dict[str, Any]:
-        return self._event("response.output_item.added", response_id=response_id, output_index=output_index, item=copy.deepcopy(item))
+        return self._event("response.output_item.added", response_id=response_id, output_index=output_index, item=json_copy(item))
 
     def output_item_done(self, response_id: str, output_index: int, item: dict[str, Any]) -> dict[str, Any]:
-        return self._event("response.output_item.done", response_id=response_id, output_index=output_index, item=copy.deepcopy(item))
+        return self._event("response.output_item.done", response_id=response_id, output_index=output_index, item=json_copy(item))
 
     def delta_stream(self, type_: str, **shared: Any) -> Callable[[Sequence[str]], Iterator[tuple[dict[str, Any], str]]]:
         """A builder for the many deltas of one stream: (event, wire text) per piece. What the deltas
@@ -378,7 +378,7 @@ class EventFactory:
     def content_part(self, done: bool, response_id: str, item_id: str, output_index: int, part: dict[str, Any]) -> dict[str, Any]:
         kind = "response.content_part.done" if done else "response.content_part.added"
         return self._event(kind, response_id=response_id, item_id=item_id, output_index=output_index, content_index=0,
-                           part=copy.deepcopy(part))
+                           part=json_copy(part))
 
     def _content_event(self, ga: str, beta: str, response_id: str, item_id: str, output_index: int, **fields: Any) -> dict[str, Any]:
         kind = beta if self.dialect.beta_shaped else ga

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from .audio import output_format
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
 from .events import Dialect, EventFactory, IdSource, encode, split_text
+from .jsondata import json_copy
 from .loader import LoadedScenario
 from .matching import matches
 from .records import Direction, Record
@@ -523,7 +523,7 @@ class SessionCore:
 
     def _create_item(self, event: dict[str, Any], event_id: str | None) -> bool:
         conv = self.conversation
-        item = copy.deepcopy(event["item"])
+        item = json_copy(event["item"])
         previous = event.get("previous_item_id")
         if previous is not None and not conv.knows(previous):
             self._reject(Rejection("invalid_value", f"Invalid value: '{previous}'. previous_item_id does not name an item "
@@ -893,7 +893,7 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
         if isinstance(value, dict) and isinstance(old, dict) and value.get("type", old.get("type")) == old.get("type"):
             _merge(target[key], value)
         else:
-            target[key] = copy.deepcopy(value)
+            target[key] = json_copy(value)
 
 
 def _takes(spec: ExpectStep) -> str:

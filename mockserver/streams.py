@@ -13,13 +13,13 @@ interleaved with the transcript's as the service streams them (the transcript a 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from .audio import PCM16, AudioFormat, tone
 from .conversation import ActiveResponse, Conversation, InFlight
 from .events import EventFactory, b64, split_text
+from .jsondata import json_copy
 
 __all__ = ["OutputStreams"]
 
@@ -48,7 +48,7 @@ class OutputStreams:
                        status: str = "completed") -> None:
         item["status"] = status
         active.in_flight = None
-        active.output.append(copy.deepcopy(item))
+        active.output.append(json_copy(item))
         self._emit(self._events.output_item_done(active.id, output_index, item))
         if active.out_of_band:
             return

@@ -15,10 +15,10 @@ Which event to send when is the session's business (`session.py`), how to build 
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Final
 
 from . import _voicelive_shapes
+from .jsondata import json_copy
 
 __all__ = ["DIALECT", "UNSCRIPTED", "VAD_TYPES", "default_session", "reported_item", "response_fields",
            "with_voice_live"]
@@ -77,8 +77,8 @@ def response_fields(session: dict[str, Any]) -> dict[str, Any]:
     response starts, so an Azure voice set by session.update is the voice the response reports."""
     tokens = session.get("max_response_output_tokens")
     return {
-        "modalities": copy.deepcopy(session.get("modalities") or ["text", "audio"]),
-        "voice": copy.deepcopy(session.get("voice") or "alloy"),
+        "modalities": json_copy(session.get("modalities") or ["text", "audio"]),
+        "voice": json_copy(session.get("voice") or "alloy"),
         "output_audio_format": session.get("output_audio_format") or "pcm16",
         "temperature": session.get("temperature") if isinstance(session.get("temperature"), int | float) else 0.8,
         "max_output_tokens": tokens if tokens is not None else "inf",
@@ -99,8 +99,9 @@ def reported_item(item: dict[str, Any]) -> dict[str, Any]:
     """A conversation item as the dialect echoes it (`conversation.item.created`, `.retrieved`)."""
     keys = _ITEM_KEYS.get(item.get("type", ""))
     if keys is None:
-        return copy.deepcopy(item)
-    return {key: copy.deepcopy(value) for key, value in item.items() if key in keys}
+        copied: dict[str, Any] = json_copy(item)
+        return copied
+    return {key: json_copy(value) for key, value in item.items() if key in keys}
 
 
 def with_voice_live(tables: dict[str, Any]) -> dict[str, Any]:
