@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import io
 import logging
 import os
@@ -271,11 +270,7 @@ class RtmockServer:
         if not exited.done():
             await client.stop()
         if exited.done():  # the server notices the client's sockets closing a moment after it ends
-            deadline = loop.time() + STOP_PATIENCE
-            while any(not j.info.ended for j in judge.sessions) and loop.time() < deadline:
-                judge.changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
+            await judge.sessions_ended(STOP_PATIENCE)
         verdicts = judge.finish_all()
         result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
         await self.server.close()  # the run is over: this ends a connection the client still holds

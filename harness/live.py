@@ -5,6 +5,7 @@ judged at its bound, not later. The runner and the pytest plugin wait on `change
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,6 +168,16 @@ class LiveJudge(Observer):
             self._found(judged, judged.verdict.findings[before:])
             self.changed.set()
         return judged.verdict
+
+    async def sessions_ended(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, until every session has ended: the server notices a
+        client's sockets closing a moment after its process is gone."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(not j.info.ended for j in self.sessions) and loop.time() < deadline:
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), max(0.0, deadline - loop.time()))
 
     def finish_all(self) -> list[SessionVerdict]:
         return [self.finish(j) for j in self.sessions]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -137,11 +136,7 @@ async def run_proxied(upstream: str, command: Sequence[str], scenario: LoadedSce
             finally:
                 if proc.returncode is None:
                     await proc.stop()
-            deadline = loop.time() + 2.0
-            while any(not j.info.ended for j in judge.sessions) and loop.time() < deadline:
-                judge.changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
+            await judge.sessions_ended(2.0)
             verdicts = judge.finish_all()
             result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
             result.internal_errors = list(server.internal_errors)

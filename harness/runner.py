@@ -8,7 +8,6 @@ short grace. The client runs in its own process group, so stopping it stops its 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,12 +104,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
             finally:  # stop the client before the server goes (also when we are interrupted)
                 if proc.returncode is None:
                     await proc.stop()
-            # the server notices the client's sockets closing a moment after the process is gone
-            deadline = loop.time() + 2.0
-            while any(not j.info.ended for j in judge.sessions) and loop.time() < deadline:
-                judge.changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(judge.changed.wait(), max(0.0, deadline - loop.time()))
+            await judge.sessions_ended(2.0)  # the server notices the sockets close a moment after the process
             verdicts = judge.finish_all()
             result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
             result.internal_errors = list(server.internal_errors)
