@@ -62,7 +62,35 @@ def inputs_strategy(targets: Sequence[FuzzTarget], *, hostile: bool = False) -> 
     return inputs()
 
 
-class Search:
+class LoopBridge:
+    """Runs a case's coroutine on the event loop from Hypothesis's thread, giving up when the
+    search is cancelled; an exception of rtmock's own is kept in `bug`, not raised in the thread."""
+
+    loop: asyncio.AbstractEventLoop
+    cancelled: threading.Event
+    stopped: str | None
+    bug: BaseException | None
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T | None:
+        """Run `coro` on the event loop and wait for it; None when the search ended meanwhile."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        while True:
+            try:
+                return future.result(0.25)
+            except concurrent.futures.TimeoutError:
+                if self.cancelled.is_set():
+                    future.cancel()
+                    self.stopped = self.stopped or "cancelled"
+                    return None
+            except concurrent.futures.CancelledError:
+                self.stopped = self.stopped or "cancelled"
+                return None
+            except Exception as exc:
+                self.bug = exc
+                return None
+
+
+class Search(LoopBridge):
     """The state shared by the Hypothesis thread and the event loop."""
 
     def __init__(self, result: FuzzResult, runner: CaseRunner, loop: asyncio.AbstractEventLoop) -> None:
@@ -103,24 +131,6 @@ class Search:
                 if charge is not None:  # None: never reached, another call's payload stopped the client
                     result.table[(target.label, kind_label(target, case), charge)] += 1
         return outcome
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T | None:
-        """Run `coro` on the event loop and wait for it; None when the search ended meanwhile."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        while True:
-            try:
-                return future.result(0.25)
-            except concurrent.futures.TimeoutError:
-                if self.cancelled.is_set():
-                    future.cancel()
-                    self.stopped = self.stopped or "cancelled"
-                    return None
-            except concurrent.futures.CancelledError:
-                self.stopped = self.stopped or "cancelled"
-                return None
-            except Exception as exc:
-                self.bug = exc
-                return None
 
     def test(self, inputs: tuple[CaseInput, ...]) -> None:
         """The body of the Hypothesis test: one case. Each exception is raised from one line only:

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 
@@ -32,6 +31,7 @@ from ._fuzz_clients import CoroutineClient
 from ._fuzz_report import _indent, _paint
 from ._fuzz_result import FuzzOptions, FuzzStatus
 from ._fuzz_runner import CaseRunner
+from ._fuzz_search import LoopBridge
 from ._stream_cases import StreamCase, stream_case_strategy
 from .findings import Finding
 from .report_text import shown_finding
@@ -131,7 +131,7 @@ class _SearchOver(Exception):
     pass
 
 
-class StreamSearch:
+class StreamSearch(LoopBridge):
     """The state shared by the Hypothesis thread and the event loop (as `_fuzz_search.Search`)."""
 
     def __init__(self, result: StreamResult, runner: CaseRunner, loop: asyncio.AbstractEventLoop) -> None:
@@ -170,23 +170,6 @@ class StreamSearch:
             for kind in case.kinds:
                 result.table[(kind, outcome.rule or "passed")] += 1
         return outcome
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T | None:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        while True:
-            try:
-                return future.result(0.25)
-            except concurrent.futures.TimeoutError:
-                if self.cancelled.is_set():
-                    future.cancel()
-                    self.stopped = self.stopped or "cancelled"
-                    return None
-            except concurrent.futures.CancelledError:
-                self.stopped = self.stopped or "cancelled"
-                return None
-            except Exception as exc:
-                self.bug = exc
-                return None
 
     def test(self, case: StreamCase) -> None:
         outcome = self._case(case)
