@@ -18,9 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..mockserver.errors import ScenarioError, UsageError
+from ..mockserver.errors import UsageError
 from ..mockserver.loader import LoadedScenario, load_scenario
 from ._fuzz_cases import fuzz_targets
+from .bundled import load_scenarios
 from .payloads import CHARS_PER_TOKEN, DEFAULT_MAX_OUTPUT_TOKENS, max_argument_chars
 
 if TYPE_CHECKING:
@@ -96,19 +97,6 @@ def parse_fuzz_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def _load(paths: Sequence[str]) -> list[LoadedScenario]:
-    """Every scenario, or a `ScenarioError` naming every problem (a missing file is one)."""
-    loaded, problems = [], []
-    for path in paths:
-        try:
-            loaded.append(load_scenario(path))
-        except ScenarioError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ScenarioError.many(problems)
-    return loaded
-
-
 def _reproducer_paths(args: argparse.Namespace) -> list[Path]:
     """Where each scenario's reproducer goes: `--reproducer` (a file for one scenario, a directory for
     several), else `<stem>.repro.yaml` in the working directory (`<stem>-2.repro.yaml`... for a stem
@@ -150,7 +138,7 @@ async def fuzz_main(args: argparse.Namespace) -> int:
                           reuse=args.reuse, within=args.within, connect_timeout=args.connect_timeout,
                           max_output_tokens=args.max_output_tokens, hostile=args.hostile)
     options.check()
-    scenarios = _load(args.scenario)
+    scenarios = load_scenarios(args.scenario)
     targets = [fuzz_targets(loaded, args.call, max_output_tokens=options.max_output_tokens)
                for loaded in scenarios]  # a usage error before any fuzzing
     reproducers = _reproducer_paths(args)

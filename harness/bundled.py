@@ -1,15 +1,21 @@
 """The scenarios shipped with rtmock, found by name (`get_your_info`), wherever rtmock is installed.
 
-Only the standard library is imported here: the pytest plugin resolves names through it before any
-of the server is loaded. Today the scenarios are the repository's `scenarios/` directory; when they
-move into the package's data, `_BUNDLED_DIR` is the one line that changes.
+Only the standard library is imported at module level: the pytest plugin resolves names through it
+before any of the server is loaded. The scenarios are `rtmock/scenarios/` (the repository's
+`scenarios/` directory, shipped as package data).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["bundled_scenario", "bundled_scenario_names"]
+if TYPE_CHECKING:
+    from ..mockserver.loader import LoadedScenario
+
+__all__ = ["bundled_scenario", "bundled_scenario_names", "load_scenarios"]
 
 _BUNDLED_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -29,3 +35,20 @@ def bundled_scenario_names() -> list[str]:
     if not _BUNDLED_DIR.is_dir():
         return []
     return sorted(p.stem for p in _BUNDLED_DIR.glob("*.yaml") if p.is_file())
+
+
+def load_scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
+    """Every scenario named on a command line (a file, or else a bundled scenario's name), or one
+    `ScenarioError` naming every problem in all of them, not just the first."""
+    from ..mockserver.errors import ScenarioError
+    from ..mockserver.loader import load_scenario
+
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_scenario(path if os.path.exists(path) else bundled_scenario(path) or path))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError.many(problems)
+    return loaded

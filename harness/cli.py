@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 # pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
 from ..mockserver.errors import RtmockError, ScenarioError, UsageError
 from ..mockserver.records import Record, TranscriptError
+from .bundled import load_scenarios
 
 if TYPE_CHECKING:
     from ..mockserver.loader import LoadedScenario
@@ -44,23 +45,6 @@ ENV_HELP = """environment given to the command (and printed by `rtmock serve`):
 """
 
 
-def _scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
-    """Load every file, reporting all scenario errors (not just the first). A name that is no file
-    but one of the bundled scenarios (`get_your_info`) is that scenario."""
-    from ..mockserver.loader import load_scenario
-    from .bundled import bundled_scenario
-
-    loaded, problems = [], []
-    for path in paths:
-        try:
-            loaded.append(load_scenario(path if os.path.exists(path) else bundled_scenario(path) or path))
-        except ScenarioError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ScenarioError.many(problems)
-    return loaded
-
-
 # ---- serve ------------------------------------------------------------------------------------------
 
 
@@ -73,7 +57,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this server", file=sys.stderr)
-    scenarios = _scenarios(args.scenario)
+    scenarios = load_scenarios(args.scenario)
     # a long-running server keeps no finished session: the log and the transcripts have them
     server = MockServer(scenarios, host=args.host, port=args.port, tls=not args.no_tls, record_dir=args.record,
                         require_auth=not args.no_auth, api_key=args.api_key, seed=args.seed, keep_sessions=False)
@@ -151,7 +135,7 @@ async def _run(args: argparse.Namespace) -> int:
 
     prepared: list[PreparedRun] = list(getattr(args, "prepared", []))
     try:
-        scenarios = _scenarios(args.scenario)
+        scenarios = load_scenarios(args.scenario)
     except BaseException:
         for early in prepared:
             early.process.kill_now()
@@ -192,7 +176,7 @@ async def _check(args: argparse.Namespace) -> int:
     from .check import CheckedResult, check_each, check_exit_code
     from .reports import check_summary
 
-    scenario = _scenarios([args.scenario])[0] if args.scenario else None
+    scenario = load_scenarios([args.scenario])[0] if args.scenario else None
     outcomes = check_each(args.transcript, scenario, default_within=args.within)  # one verdict or error per file
     _print_summary(check_summary, outcomes)
     _write_reports(args, [o for o in outcomes if isinstance(o, CheckedResult)])
@@ -202,7 +186,7 @@ async def _check(args: argparse.Namespace) -> int:
 async def _report(args: argparse.Namespace) -> int:
     from .check import check_transcripts
 
-    scenario = _scenarios([args.scenario])[0] if args.scenario else None
+    scenario = load_scenarios([args.scenario])[0] if args.scenario else None
     results = check_transcripts(args.transcript, scenario)
     from .reports import write_html
 

@@ -29,6 +29,7 @@ from ..mockserver.records import Record
 from ..mockserver.relay import UPSTREAM_KEY_ENV, RelayedSession, RelayServer
 from ..mockserver.relay_core import UpstreamProblem
 from ..mockserver.server import Observer, SessionInfo
+from .bundled import load_scenarios
 from .client_process import ClientProcess
 from .findings import Finding, Rule
 from .judge import Judge
@@ -233,22 +234,6 @@ async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, re
 # ---- the command line ----------------------------------------------------------------------------
 
 
-def _load(paths: Sequence[str]) -> list[LoadedScenario]:
-    """Every file loaded, or one error naming all their problems (as `rtmock run` reports them)."""
-    from ..mockserver.errors import ScenarioError
-    from ..mockserver.loader import load_scenario
-
-    loaded, problems = [], []
-    for path in paths:
-        try:
-            loaded.append(load_scenario(path))
-        except ScenarioError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ScenarioError.many(problems)
-    return loaded
-
-
 def print_upstream_problems(results: Sequence[ProxiedResult], stream: Any = None) -> None:
     out = stream or sys.stderr
     for result in results:
@@ -281,7 +266,7 @@ async def run_upstream_main(args: argparse.Namespace) -> int:
     """`rtmock run [SCENARIO...] --upstream URL -- COMMAND`: one run per scenario (or one with none)."""
     from .reports import RunProgress, console_summary, write_html, write_junit
 
-    loaded: list[LoadedScenario | None] = list(_load(args.scenario)) if args.scenario else [None]
+    loaded: list[LoadedScenario | None] = list(load_scenarios(args.scenario)) if args.scenario else [None]
     key = upstream_key()
     stream = None
     if args.verbose:
@@ -343,7 +328,7 @@ async def proxy_main(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this proxy "
               "(and, with a key in the environment, your key)", file=sys.stderr)
-    scenario = _load([args.scenario])[0] if args.scenario else None
+    scenario = load_scenarios([args.scenario])[0] if args.scenario else None
     key = upstream_key()
     server = RelayServer(args.upstream, scenario, upstream_key=key, upstream_ca=args.upstream_ca, host=args.host,
                          port=args.port, tls=not args.no_tls, record_dir=args.record, default_within=args.within)

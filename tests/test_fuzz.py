@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from rtmock.harness._fuzz_cases import FUZZ_DONE_REASON, CaseInput, fuzz_targets, reproducer_yaml
+from rtmock.harness.bundled import bundled_scenario
 from rtmock.harness.cli import main
 from rtmock.harness.findings import Rule
 from rtmock.harness.fuzz import FuzzOptions, fuzz, fuzz_client_async, fuzz_main, parse_fuzz_args
@@ -137,16 +138,19 @@ async def test_command_and_options_are_checked(capsys: pytest.CaptureFixture[str
 
 
 def test_each_scenario_given_is_fuzzed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # as `rtmock run` does, a name that is no file is a bundled scenario
     again = tmp_path / "again.yaml"
     again.write_text(GET_YOUR_INFO.read_text())
-    code = main(["fuzz", str(GET_YOUR_INFO), str(again), "--cases", "3", "--seed", "1", "--json",
+    code = main(["fuzz", str(GET_YOUR_INFO), str(again), "get_your_info", "--cases", "3", "--seed", "1", "--json",
                  str(tmp_path / "fuzz.json"), "--", *ROBUST])
     out = capsys.readouterr().out
     assert code == 0, out
     assert [line.split()[:2] for line in out.splitlines() if line.startswith(("PASS", "FAIL"))] == [
-        ["PASS", str(GET_YOUR_INFO)], ["PASS", str(again)]]
+        ["PASS", str(GET_YOUR_INFO)], ["PASS", str(again)], ["PASS", str(bundled_scenario("get_your_info"))]]
     report = json.loads((tmp_path / "fuzz.json").read_text())
-    assert report["passed"] is True and [r["scenario_path"] for r in report["results"]] == [str(GET_YOUR_INFO), str(again)]
+    assert report["passed"] is True
+    assert [r["scenario_path"] for r in report["results"]] == [str(GET_YOUR_INFO), str(again),
+                                                               str(bundled_scenario("get_your_info"))]
 
 
 def test_a_missing_scenario_is_a_one_line_usage_error_before_anything_is_fuzzed(
