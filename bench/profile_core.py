@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import cProfile
 import gc
 import json
@@ -25,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -139,24 +137,6 @@ def _texts(actions: list[Any]) -> list[str]:
 # ---- variants --------------------------------------------------------------------------------------
 
 
-def _json_copy(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict:
-        return {key: _json_copy(item) for key, item in value.items()}
-    if kind is list:
-        return [_json_copy(item) for item in value]
-    return value if kind in (str, int, float, bool, type(None)) else copy.deepcopy(value)
-
-
-@contextlib.contextmanager
-def json_copy() -> Iterator[None]:
-    """deepcopy of events' parts (JSON values) replaced by a copier of dicts and lists."""
-    fast = types.SimpleNamespace(deepcopy=_json_copy)
-    with mock.patch.object(events, "copy", fast), mock.patch.object(session, "copy", fast), \
-            mock.patch.object(streams, "copy", fast):
-        yield
-
-
 @contextlib.contextmanager
 def no_validation() -> Iterator[None]:
     with mock.patch.object(session, "validate_client_event", lambda text, dialect: json.loads(text)):
@@ -171,10 +151,13 @@ def nothing() -> Iterator[None]:
 @contextlib.contextmanager
 def no_copy() -> Iterator[None]:
     """No copy at all (wrong: records would share later changes): the upper bound of copying."""
-    none = types.SimpleNamespace(deepcopy=lambda value: value)
-    with mock.patch.object(events, "copy", none), mock.patch.object(session, "copy", none), \
-            mock.patch.object(streams, "copy", none):
+    with mock.patch.object(events, "json_copy", _same), mock.patch.object(session, "json_copy", _same), \
+            mock.patch.object(streams, "json_copy", _same):
         yield
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @contextlib.contextmanager
@@ -332,9 +315,6 @@ VARIANTS: dict[str, tuple[str, Callable[[], Observers], Callable[[], contextlib.
     "core": ("the core alone: no judge, no log", lambda: Observers(judge=False, log=None), nothing),
     "core-no-validation": ("the core alone, client events only parsed",
                            lambda: Observers(judge=False, log=None), no_validation),
-    "core-json-copy": ("the core alone, JSON copier for deepcopy", lambda: Observers(judge=False, log=None), json_copy),
-    "full-json-copy": ("as full, JSON copier for deepcopy", lambda: Observers(judge=True, log=LogLevel.EVENTS),
-                       json_copy),
     "full-no-validation": ("as full, client events only parsed", lambda: Observers(judge=True, log=LogLevel.EVENTS),
                            no_validation),
     "core-no-copy": ("the core alone, no copying at all (upper bound)", lambda: Observers(judge=False, log=None),
@@ -355,10 +335,10 @@ VARIANTS: dict[str, tuple[str, Callable[[], Observers], Callable[[], contextlib.
                             lambda: Observers(judge=True, log=LogLevel.EVENTS), judge_when_due),
     "full-wire-lines": ("as full, log lines of server frames cut from their wire text",
                         lambda: Observers(judge=True, log=LogLevel.EVENTS), wire_lines),
-    "full-all": ("as full, with json-copy, fresh-responses, union-by-tag, judge-when-due, wire-lines, "
+    "full-all": ("as full, with fresh-responses, union-by-tag, judge-when-due, wire-lines, "
                  "batched-log and break-cycles",
                  lambda: Observers(judge=True, log=LogLevel.EVENTS, break_cycles=True),
-                 lambda: all_of(json_copy, fresh_responses, union_by_tag, judge_when_due, wire_lines, batched_log)),
+                 lambda: all_of(fresh_responses, union_by_tag, judge_when_due, wire_lines, batched_log)),
 }
 
 

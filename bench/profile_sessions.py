@@ -56,28 +56,6 @@ def _no_judge() -> None:
     LiveJudge.record = lambda self, session, record: None  # type: ignore[method-assign]
 
 
-def _json_copy() -> None:
-    """copy.deepcopy of the events' parts (sessions, items, responses: JSON values) by a copier that
-    knows only dicts and lists, and hands anything else to deepcopy."""
-    import copy
-    import types
-
-    from rtmock.mockserver import events, session, streams
-
-    atomic = (str, int, float, bool, type(None))
-
-    def json_copy(value: Any) -> Any:
-        kind = type(value)
-        if kind is dict:
-            return {key: json_copy(item) for key, item in value.items()}
-        if kind is list:
-            return [json_copy(item) for item in value]
-        return value if kind in atomic else copy.deepcopy(value)
-
-    for module in (events, session, streams):
-        module.copy = types.SimpleNamespace(deepcopy=json_copy)  # type: ignore[attr-defined]
-
-
 def _gc_freeze() -> None:
     """What was allocated before serving (imports, the scenario) leaves the collector's sight:
     gc.freeze() once the server listens, so that no collection walks it again."""
@@ -193,12 +171,12 @@ def _no_peek() -> None:
 
 
 def _proposals() -> None:
-    """All the prototypes at once: profile_core.py's (the JSON copier, responses copied once,
+    """All the prototypes at once: profile_core.py's (responses copied once,
     unions checked by their tags, the judge's bounds looked at when due, log lines cut from the
     wire text and written once per loop turn), no-peek and break-cycles."""
     import profile_core
 
-    patches = profile_core.all_of(profile_core.json_copy, profile_core.fresh_responses, profile_core.union_by_tag,
+    patches = profile_core.all_of(profile_core.fresh_responses, profile_core.union_by_tag,
                                   profile_core.judge_when_due, profile_core.wire_lines, profile_core.batched_log)
     patches.__enter__()
     _KEPT.append(patches)  # for the life of the process: a dropped one would undo its patches
@@ -253,8 +231,6 @@ VARIANTS: dict[str, tuple[str, list[str], Callable[[], None] | None, bool]] = {
     "serve": ("`rtmock serve` as users run it (its log to a file)", [], None, True),
     "verdicts-log": ("`--log-level verdicts`: no line per notable event", ["--log-level", "verdicts"], None, True),
     "quiet": ("`--quiet`: no line per session", ["--quiet"], None, False),
-    "json-copy": ("events copy sessions, items and responses with a JSON-only copier, not deepcopy", [], _json_copy,
-                  True),
     "no-validation": ("client events parsed, not checked against _shapes.json", [], _no_validation, True),
     "gc-freeze": ("gc.freeze() once listening: collections skip start-up's objects", [], _gc_freeze, True),
     "gc-off": ("no cyclic garbage collection at all (an upper bound of its cost)", [], _gc_off, True),
