@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import typing_extensions
+
+from ._model_walk import ShapeWalker
 
 __all__ = ["generate", "main", "shapes"]
 
@@ -29,54 +29,14 @@ _ROOTS = {
 }
 
 
-class _Walker:
-    def __init__(self) -> None:
-        self.defs: dict[str, Any] = {}
+class _Walker(ShapeWalker):
+    """The `openai` package's TypedDicts, by `openai.types.…` name."""
 
-    def shape(self, tp: Any) -> Any:
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin in (typing.Required, typing.NotRequired, typing.Annotated,
-                      typing_extensions.Required, typing_extensions.NotRequired, typing_extensions.Annotated):
-            return self.shape(args[0])
-        if tp is type(None):
-            return {"t": "null"}
-        if origin in (typing.Union, types.UnionType):
-            options = [a for a in args if a is not type(None)]
-            nullable = len(options) < len(args)
-            literals = [v for a in options if typing.get_origin(a) is typing.Literal for v in typing.get_args(a)]
-            rest = [a for a in options if typing.get_origin(a) is not typing.Literal]
-            shapes = ([{"t": "enum", "values": literals}] if literals else []) + [self.shape(a) for a in rest]
-            out = dict(shapes[0]) if len(shapes) == 1 else {"t": "union", "options": shapes}
-            if nullable:
-                out["nullable"] = True
-            return out
-        if origin is typing.Literal:
-            return {"t": "enum", "values": list(args)}
-        if typing_extensions.is_typeddict(tp):
-            return self.typeddict(tp)
-        if origin in (list, Iterable, Sequence, typing.List, typing.Iterable, typing.Sequence):  # noqa: UP006
-            return {"t": "array", "items": self.shape(args[0])}
-        if origin in (dict, Mapping, typing.Dict):  # noqa: UP006
-            return {"t": "map", "values": self.shape(args[1])}
-        if tp is str:
-            return {"t": "string"}
-        if tp is bool:
-            return {"t": "boolean"}
-        if tp is int:
-            return {"t": "integer"}
-        if tp is float:
-            return {"t": "number"}
-        if tp in (object, Any):
-            return {"t": "any"}
-        if tp is dict:
-            return {"t": "map", "values": {"t": "any"}}
-        raise TypeError(f"no shape for {tp!r}")
+    def named(self, tp: Any) -> dict[str, Any] | None:
+        return self.typeddict(tp) if typing_extensions.is_typeddict(tp) else None
 
-    def typeddict(self, td: Any) -> Any:
-        name = f"{td.__module__.removeprefix('openai.types.')}.{td.__qualname__}"
-        if name not in self.defs:
-            self.defs[name] = None  # recursion guard: refer to it while it is being built
+    def typeddict(self, td: Any) -> dict[str, Any]:
+        def build() -> dict[str, Any]:
             hints = typing_extensions.get_type_hints(td, include_extras=True)
             fields = {key: self.shape(hints[key]) for key in sorted(hints)}
             # `Required[...]` in a string annotation is not seen when the class is built, so
@@ -84,8 +44,9 @@ class _Walker:
             total = getattr(td, "__total__", True)
             required = [key for key in sorted(hints) if _marker(hints[key]) == "required"
                         or (total and _marker(hints[key]) != "not_required")]
-            self.defs[name] = {"t": "object", "fields": fields, "required": required}
-        return {"ref": name}
+            return {"t": "object", "fields": fields, "required": required}
+
+        return self.define(f"{td.__module__.removeprefix('openai.types.')}.{td.__qualname__}", build)
 
 
 def _marker(tp: Any) -> str | None:

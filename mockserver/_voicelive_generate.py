@@ -26,9 +26,10 @@ import enum
 import importlib
 import pprint
 import sys
-import types
 import typing
 from typing import Any
+
+from ._model_walk import ShapeWalker, literal_value
 
 __all__ = ["generate", "main", "shapes"]
 
@@ -41,63 +42,40 @@ _REQUIRED: dict[tuple[str, str], str] = {
 }
 
 
-class _Walker:
+class _Walker(ShapeWalker):
+    """The SDK's models and enums, by `voicelive.` + class name."""
+
     def __init__(self) -> None:
+        super().__init__()
         self.models = importlib.import_module("azure.ai.voicelive.models")
         generated = importlib.import_module("azure.ai.voicelive.models._models")
         unions = importlib.import_module("azure.ai.voicelive._unions")
         # the models annotate with "_models.X" / "_unions.Voice" (imported only under TYPE_CHECKING)
         self.namespace: dict[str, Any] = {**vars(generated), "_models": self.models, "_unions": unions}
         self.base = importlib.import_module("azure.ai.voicelive._utils.model_base")
-        self.defs: dict[str, Any] = {}
 
     # ---- types ---------------------------------------------------------------------------------
 
-    def shape(self, tp: Any) -> dict[str, Any]:
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin in (typing.Union, types.UnionType):
-            options = [a for a in args if a is not type(None)]
-            nullable = len(options) < len(args)
-            out = self.union(options)
-            if nullable:
-                out["nullable"] = True
-            return out
-        if origin is typing.Literal:
-            return {"t": "enum", "values": [_value(a) for a in args]}
-        if origin is list:
-            return {"t": "array", "items": self.shape(args[0])}
-        if origin is dict:
-            return {"t": "map", "values": self.shape(args[1])}
+    def named(self, tp: Any) -> dict[str, Any] | None:
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             return {"t": "enum", "values": [member.value for member in tp]}
-        if tp is str:
-            return {"t": "string"}
-        if tp is bool:
-            return {"t": "boolean"}
-        if tp is int:
-            return {"t": "integer"}
-        if tp is float:
-            return {"t": "number"}
-        if tp is typing.Any or tp is object:
-            return {"t": "any"}
         if isinstance(tp, type) and issubclass(tp, self.base.Model):
             return self.model(tp)
-        raise TypeError(f"no shape for {tp!r}")
+        return None
 
-    def union(self, options: list[Any]) -> dict[str, Any]:
+    def union_shapes(self, options: list[Any]) -> list[dict[str, Any]]:
+        """Unlike the `openai` TypedDicts, a string next to an enum or literals here means the enum
+        lists known values and any string goes (the SDK's "extensible enum"); and a discriminated
+        base inside a union is flattened into it."""
         if str in options:
-            # str next to an enum or literals: the enum lists known values, any string goes
             options = [o for o in options if not _is_string_like(o)]
             shapes = [{"t": "string"}, *(self.shape(o) for o in options)]
         else:
-            literals = [_value(v) for o in options if typing.get_origin(o) is typing.Literal for v in typing.get_args(o)]
-            rest = [o for o in options if typing.get_origin(o) is not typing.Literal]
-            shapes = ([{"t": "enum", "values": literals}] if literals else []) + [self.shape(o) for o in rest]
+            shapes = super().union_shapes(options)
         flat: list[dict[str, Any]] = []
         for s in shapes:
             flat.extend(s["options"] if s.get("t") == "union" and "nullable" not in s else [s])
-        return dict(flat[0]) if len(flat) == 1 else {"t": "union", "options": flat}
+        return flat
 
     # ---- models --------------------------------------------------------------------------------
 
@@ -105,9 +83,8 @@ class _Walker:
         mapping = cls.__dict__.get("__mapping__")
         if mapping:  # a discriminated base: any of its subclasses
             return self.union([sub for _, sub in sorted(mapping.items())])
-        name = f"voicelive.{cls.__name__}"
-        if name not in self.defs:
-            self.defs[name] = None  # recursion guard
+
+        def build() -> dict[str, Any]:
             hints = typing.get_type_hints(cls, globalns=self.namespace, localns=self.namespace)
             fields: dict[str, Any] = {}
             required: list[str] = []
@@ -119,8 +96,9 @@ class _Walker:
                 if not field.get("nullable"):
                     required.append(rest_name)
                 fields[rest_name] = field
-            self.defs[name] = {"t": "object", "fields": dict(sorted(fields.items())), "required": sorted(required)}
-        return {"ref": name}
+            return {"t": "object", "fields": dict(sorted(fields.items())), "required": sorted(required)}
+
+        return self.define(f"voicelive.{cls.__name__}", build)
 
 
 def _rest_fields(cls: type, base: Any) -> dict[str, Any]:
@@ -133,13 +111,9 @@ def _rest_fields(cls: type, base: Any) -> dict[str, Any]:
     return out
 
 
-def _value(member: Any) -> Any:
-    return member.value if isinstance(member, enum.Enum) else member
-
-
 def _is_string_like(tp: Any) -> bool:
     if typing.get_origin(tp) is typing.Literal:
-        return all(isinstance(_value(v), str) for v in typing.get_args(tp))
+        return all(isinstance(literal_value(v), str) for v in typing.get_args(tp))
     return tp is str or (isinstance(tp, type) and issubclass(tp, enum.Enum) and issubclass(tp, str))
 
 
