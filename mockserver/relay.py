@@ -28,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import json
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 from aiohttp.connector import Connection
 
 from .errors import UsageError
@@ -93,8 +94,7 @@ class RelayedSession(SessionInfo):
         return self.relay is not None and self.relay.complete
 
     def header(self) -> TranscriptHeader:
-        return TranscriptHeader(self.id, self.scenario.name, self.scenario.path, self.dialect.value,
-                                self.request_path, self.started_at, extra={"proxied": True, "upstream": self.upstream})
+        return dataclasses.replace(super().header(), extra={"proxied": True, "upstream": self.upstream})
 
 
 class _Refused(Exception):
@@ -318,8 +318,12 @@ class RelayServer(MockServer):
             self._notify("session_started", info)
             log.info("session %s: %s relayed to %s", info.id, info.request_path, info.upstream)
             core.start(clock(), target)
-            to_upstream = asyncio.ensure_future(self._from_client(ws, upstream, core, problems))
-            to_client = asyncio.ensure_future(self._from_upstream(upstream, ws, core, problems))
+            to_upstream = asyncio.ensure_future(_pump(
+                ws, upstream, core.client_text, core.client_binary, core.client_closed, problems,
+                lost=lambda msg: _client_lost(msg, ws, upstream, core)))
+            to_client = asyncio.ensure_future(_pump(
+                upstream, ws, core.server_text, core.server_binary, core.upstream_closed, problems,
+                lost=lambda msg: _upstream_lost(upstream, ws, core, problems)))
             try:
                 await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
                 # one side closed: the other pump ends with the close it was just sent (bounded)
@@ -347,68 +351,67 @@ class RelayServer(MockServer):
             with contextlib.suppress(Exception):
                 await upstream.close()
 
-    async def _from_client(self, ws: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse,
-                           core: RelayCore, problems: Callable[[], None]) -> None:
-        clock = asyncio.get_running_loop().time
-        while True:
-            msg = await ws.receive()
-            if msg.type is WSMsgType.TEXT:
-                core.client_text(msg.data, clock())
-                problems()
-                with contextlib.suppress(ConnectionError):
-                    await upstream.send_str(msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                core.client_binary(len(msg.data), clock())
-                with contextlib.suppress(ConnectionError):
-                    await upstream.send_bytes(msg.data)
-            elif msg.type is WSMsgType.CLOSE:
-                code = msg.data if isinstance(msg.data, int) else ws.close_code
-                reason = str(msg.extra or "")
-                core.client_closed(clock(), code, reason)
-                with contextlib.suppress(Exception):
-                    await upstream.close(code=_sendable(code), message=reason.encode()[:123])
-                return
-            elif msg.type is WSMsgType.ERROR:
-                exc = ws.exception()
-                core.client_closed(clock(), ws.close_code, str(exc) if exc else "websocket error")
-                with contextlib.suppress(Exception):
-                    await upstream.close(code=1011 if ws.close_code is None else _sendable(ws.close_code))
-                return
-            else:  # CLOSING, CLOSED: the client's socket is gone
-                core.client_closed(clock(), ws.close_code, "connection lost" if ws.close_code is None else "")
-                with contextlib.suppress(Exception):
-                    await upstream.close()
-                return
 
-    async def _from_upstream(self, upstream: aiohttp.ClientWebSocketResponse, ws: web.WebSocketResponse,
-                             core: RelayCore, problems: Callable[[], None]) -> None:
-        clock = asyncio.get_running_loop().time
-        while True:
-            msg = await upstream.receive()
-            if msg.type is WSMsgType.TEXT:
-                core.server_text(msg.data, clock())
-                problems()
-                with contextlib.suppress(ConnectionError):
-                    await ws.send_str(msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                core.server_binary(len(msg.data), clock())
-                with contextlib.suppress(ConnectionError):
-                    await ws.send_bytes(msg.data)
-            elif msg.type is WSMsgType.CLOSE:
-                code = msg.data if isinstance(msg.data, int) else upstream.close_code
-                reason = str(msg.extra or "")
-                core.upstream_closed(clock(), code, reason)
-                problems()
-                with contextlib.suppress(Exception):
-                    await ws.close(code=_sendable(code), message=reason.encode()[:123])
-                return
-            else:  # ERROR, CLOSING, CLOSED: the upstream connection is gone (or we closed it)
-                if not core.closed:
-                    core.upstream_closed(clock(), upstream.close_code, "")
-                    problems()
-                with contextlib.suppress(Exception):
-                    await ws.close(code=1011, message=b"rtmock: the upstream connection was lost")
-                return
+async def _client_lost(msg: WSMessage, ws: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse,
+                       core: RelayCore) -> None:
+    """The client's socket failed or is gone: why goes in the record (it is the client's doing),
+    and the upstream session is closed as the client left it."""
+    clock = asyncio.get_running_loop().time
+    if msg.type is WSMsgType.ERROR:
+        exc = ws.exception()
+        core.client_closed(clock(), ws.close_code, str(exc) if exc else "websocket error")
+        with contextlib.suppress(Exception):
+            await upstream.close(code=1011 if ws.close_code is None else _sendable(ws.close_code))
+    else:  # CLOSING, CLOSED
+        core.client_closed(clock(), ws.close_code, "connection lost" if ws.close_code is None else "")
+        with contextlib.suppress(Exception):
+            await upstream.close()
+
+
+async def _upstream_lost(upstream: aiohttp.ClientWebSocketResponse, ws: web.WebSocketResponse, core: RelayCore,
+                         problems: Callable[[], None]) -> None:
+    """The upstream connection failed or is gone (or we closed it): the core makes a loss without a
+    close frame the upstream's problem, and the client is told so (1011)."""
+    if not core.closed:
+        core.upstream_closed(asyncio.get_running_loop().time(), upstream.close_code, "")
+        problems()
+    with contextlib.suppress(Exception):
+        await ws.close(code=1011, message=b"rtmock: the upstream connection was lost")
+
+
+_Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+
+
+async def _pump(source: _Socket, sink: _Socket, text: Callable[[str, float], None], binary: Callable[[int, float], None],
+                closed: Callable[[float, int | None, str], None], problems: Callable[[], None], *,
+                lost: Callable[[WSMessage], Awaitable[None]]) -> None:
+    """One direction of the relay: frames from `source` to `sink`, each told to the core (`text`,
+    `binary`) first, until `source` closes; its close is told to the core (`closed`) and passed on
+    to `sink`. A `source` that fails or is lost without a close goes to `lost`: whose fault that is,
+    and what `sink` is told, differs by side."""
+    clock = asyncio.get_running_loop().time
+    while True:
+        msg = await source.receive()
+        if msg.type is WSMsgType.TEXT:
+            text(msg.data, clock())
+            problems()
+            with contextlib.suppress(ConnectionError):
+                await sink.send_str(msg.data)
+        elif msg.type is WSMsgType.BINARY:
+            binary(len(msg.data), clock())
+            with contextlib.suppress(ConnectionError):
+                await sink.send_bytes(msg.data)
+        elif msg.type is WSMsgType.CLOSE:
+            code = msg.data if isinstance(msg.data, int) else source.close_code
+            reason = str(msg.extra or "")
+            closed(clock(), code, reason)
+            problems()
+            with contextlib.suppress(Exception):
+                await sink.close(code=_sendable(code), message=reason.encode()[:123])
+            return
+        else:
+            await lost(msg)
+            return
 
 
 #: Loggers that may quote a request (its headers, subprotocols or query) or an upstream's answer.
