@@ -47,7 +47,7 @@ from ..mockserver.loader import LoadedScenario, load_scenario_text
 from ..mockserver.scenario import ExpectStep, FunctionCallPart, RespondStep
 from ._fuzz_cases import FuzzTarget, _Dumper
 
-__all__ = ["MAX_COPIES", "STREAM_KINDS", "StreamCase", "stream_case_strategy", "stream_document"]
+__all__ = ["DELTA_INTERVALS", "MAX_COPIES", "STREAM_KINDS", "StreamCase", "stream_case_strategy", "stream_document"]
 
 #: The most calls one fuzzed call becomes in its response (itself and its copies).
 MAX_COPIES = 3
@@ -140,9 +140,8 @@ def _deltas(text: str) -> st.SearchStrategy[tuple[str, ...] | None]:
 
 
 _PAUSES = (0.05, 0.1, 0.25)
-#: `delta_interval:` values drawn. Empty for now: with a delta interval a client sometimes waited 20s for
-#: a text answer in a run of cases (flaky, passing on replay); until that is understood it stays off.
-_INTERVALS: tuple[float, ...] = ()
+#: `delta_interval:` values drawn: the service streams a response over time, not in one burst.
+DELTA_INTERVALS: tuple[float, ...] = (0.002, 0.01, 0.03)
 
 
 def stream_case_strategy(loaded: LoadedScenario, targets: Sequence[FuzzTarget]) -> st.SearchStrategy[StreamCase]:
@@ -187,8 +186,8 @@ def stream_case_strategy(loaded: LoadedScenario, targets: Sequence[FuzzTarget]) 
                 if items:
                     slots.append(_Slot(step, after, tuple(items)))
         intervals = {}
-        for step in respond_steps if _INTERVALS else ():
-            interval = draw(st.one_of(st.none(), st.sampled_from(_INTERVALS)))
+        for step in respond_steps:
+            interval = draw(st.one_of(st.none(), st.sampled_from(DELTA_INTERVALS)))
             if interval is not None:
                 intervals[step] = interval
         statuses = {}

@@ -291,7 +291,7 @@ def render_stream_report(result: StreamResult, *, color: bool = False) -> str:
     lines = [f"{status}  {name}  --stream: {result.cases} cases in {result.duration:.1f}s ({rate:.1f} cases/s), "
              f"seed {result.seed}, {result.clients_started} client(s) started",
              f"  variations around calls {', '.join(map(str, result.targets))}: parallel calls, delta chunking, "
-             "rate_limits.updated, unknown event types, server errors and pauses between responses, text answers "
+             "rate_limits.updated, unknown event types, server errors and pauses between responses, paced deltas, text answers "
              "incomplete or failed"]
     if result.stopped == "max-time":
         lines.append(f"  stopped generating at --max-time after {result.generated} of {result.options.cases} cases")

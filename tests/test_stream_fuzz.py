@@ -4,14 +4,25 @@ written as a scenario that `rtmock run` replays to the same verdict."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import websockets
 from hypothesis import given, settings
 
-from rtmock.harness._fuzz_cases import fuzz_targets
-from rtmock.harness._stream_cases import StreamCase, _Variation, stream_case_strategy, stream_document
+from rtmock.harness._fuzz_cases import case_scenario, fuzz_targets
+from rtmock.harness._fuzz_runner import CaseRunner
+from rtmock.harness._stream_cases import (
+    DELTA_INTERVALS,
+    StreamCase,
+    _Variation,
+    stream_case_strategy,
+    stream_document,
+)
 from rtmock.harness.fuzz import fuzz_main, parse_fuzz_args
 from rtmock.harness.runner import RunOptions, run_scenario
 from rtmock.mockserver.loader import load_scenario
@@ -84,3 +95,39 @@ async def test_a_robust_client_passes_a_hundred_stream_variants(
                            "--reproducer", str(tmp_path / "r.yaml"), "--", *ROBUST], capsys)
     assert code == 0, out
     assert "PASS" in out and "100 cases" in out, out
+
+
+async def answering_client(url: str) -> None:
+    """A correct raw client, bounded: it answers every call (output, then one response.create per
+    response) and ends at the first response without calls. Its session asks for no modality, so
+    the answer is spoken (audio deltas and transcript)."""
+    tool = {"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}
+    async with asyncio.timeout(5), websockets.connect(url, additional_headers={"Authorization": "Bearer x"}) as ws:
+        await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": [tool]}}))
+        await ws.send(json.dumps({"type": "response.create"}))
+        async for frame in ws:
+            event: dict[str, Any] = json.loads(frame)
+            if event["type"] == "response.output_item.done" and event["item"]["type"] == "function_call":
+                await ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                    "type": "function_call_output", "call_id": event["item"]["call_id"], "output": "pizza"}}))
+            elif event["type"] == "response.done":
+                if not any(o["type"] == "function_call" for o in event["response"]["output"]):
+                    return
+                await ws.send(json.dumps({"type": "response.create"}))
+
+
+async def test_responses_paced_by_a_delta_interval_stream_to_the_end_case_after_case() -> None:
+    # Each interval is shorter than building and sending what comes before the first pause (an audio
+    # tone), so the server's timer is due before it waits for the client: it must stream on, not
+    # wait for a client frame that never comes (the 20 s hang that kept the variation off).
+    targets = fuzz_targets(_LOADED)
+    responds = [i for i, s in enumerate(_LOADED.scenario.steps) if hasattr(s, "delta_interval")]
+    text = targets[0].ref.spec.arguments_text
+    cases = [stream_document(_LOADED, targets, _Variation({}, {(0, 0): tuple(text[i:i + size] for i in range(0, len(text), size))},
+                                                          (), dict.fromkeys(responds, interval), {}))
+             for interval in DELTA_INTERVALS for size in (5, 12, 40) for _ in range(3)]
+    assert len(cases) == 27 and all("delta-interval" in c.kinds for c in cases)
+    async with CaseRunner(_LOADED, answering_client, tls=False, case_timeout=10) as runner:
+        for case in cases:
+            run = await runner.run_case(case_scenario(case.load(), [], None))
+            assert run.passed, (case, [str(f) for f in run.findings])
