@@ -25,6 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..mockserver.matching import explain_mismatch, lookup
+from ..mockserver.notes import (
+    Closed,
+    RelayStarted,
+    ResponseStarted,
+    ScenarioComplete,
+    StepMatched,
+    StepReached,
+    StepSkipped,
+    read_note,
+)
 from ..mockserver.records import Direction, Record
 from .findings import Finding, Rule, SessionVerdict
 from .steps import StepWait, StepWatch
@@ -543,49 +553,49 @@ class Judge:
     # ---- script notes ----------------------------------------------------------------------------
 
     def _note(self, record: Record) -> None:
-        note = record.event or {}
-        kind = note.get("type")
-        if kind == "rtmock.step.reached":
-            within = float(note["within"]) if note.get("within") is not None else self.default_within
-            wait = StepWait(int(note["step"]), int(note["line"]), str(note["expect"]), record.time + within,
-                             note.get("match"), tools=[str(t) for t in note.get("tools") or []])
-            call = self._calls.get(note.get("call_id") or "")
-            if wait.expect == "function_call_output" and call is not None:
-                call.deadline, call.bound = wait.deadline, within
-                call.step, call.line, call.match = wait.step, wait.line, wait.match
-                self._step_calls.setdefault(wait.step, []).append(call)
-                if call.match:
-                    self._check_output_match(call, record)  # the output may have come before the step
-                return
-            if wait.expect == "response.create":
-                waiting = [r for r in self._open_rounds() if r.trigger_step is None and r.done_at is not None]
-                if waiting:
-                    rnd = waiting[-1]
-                    rnd.trigger_step, rnd.trigger_line = wait.step, wait.line
-                    rnd.trigger_within, rnd.trigger_reached = within, record.time
-                    rnd.trigger_match = wait.match
-                    self._maybe_arm_trigger(rnd, record.time)
-                    return
-            self._steps.reached(wait)
-        elif kind == "rtmock.step.skipped":  # the output of a cancelled call: owed nothing
-            self._steps.matched(int(note["step"]))
-        elif kind == "rtmock.step.matched":
-            step = int(note["step"])
-            self._steps.matched(step)
-            for call in self._step_calls.get(step, ()):
-                if call.step == step:
+        note = record.note if record.note is not None else read_note(record.event or {})
+        if isinstance(note, StepReached):
+            self._step_reached(note, record)
+        elif isinstance(note, StepSkipped):  # the output of a cancelled call: owed nothing
+            self._steps.matched(note.step)
+        elif isinstance(note, StepMatched):
+            self._steps.matched(note.step)
+            for call in self._step_calls.get(note.step, ()):
+                if call.step == note.step:
                     call.step_matched = True
-        elif kind == "rtmock.response.started":
-            rid = note["response_id"]
-            rnd = self._round(rid)
-            rnd.step, rnd.line = int(note["step"]), int(note["line"])
-        elif kind == "rtmock.scenario.complete":
+        elif isinstance(note, ResponseStarted):
+            rnd = self._round(note.response_id)
+            rnd.step, rnd.line = note.step, note.line
+        elif isinstance(note, ScenarioComplete):
             self.complete = True
-        elif kind == "rtmock.closed":
-            self.closed_by = str(note.get("by"))
+        elif isinstance(note, Closed):
+            self.closed_by = note.by
             self._closed_at = record.index
-        elif kind == "rtmock.relay.started":
+        elif isinstance(note, RelayStarted):
             self._relayed = True  # the real service behind `rtmock proxy`: its errors come when they come
+
+    def _step_reached(self, note: StepReached, record: Record) -> None:
+        """The script waits for a step, with the bound the session decided for it."""
+        deadline = record.time + note.within
+        call = self._calls.get(note.call_id or "")
+        if note.expect == "function_call_output" and call is not None:
+            call.deadline, call.bound = deadline, note.within
+            call.step, call.line, call.match = note.step, note.line, note.match
+            self._step_calls.setdefault(note.step, []).append(call)
+            if call.match:
+                self._check_output_match(call, record)  # the output may have come before the step
+            return
+        if note.expect == "response.create":
+            waiting = [r for r in self._open_rounds() if r.trigger_step is None and r.done_at is not None]
+            if waiting:
+                rnd = waiting[-1]
+                rnd.trigger_step, rnd.trigger_line = note.step, note.line
+                rnd.trigger_within, rnd.trigger_reached = note.within, record.time
+                rnd.trigger_match = note.match
+                self._maybe_arm_trigger(rnd, record.time)
+                return
+        self._steps.reached(StepWait(note.step, note.line, note.expect, deadline, note.match,
+                                     tools=list(note.tools or ())))
 
     # ---- deadlines -------------------------------------------------------------------------------
 

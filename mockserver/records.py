@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .notes import Note, read_note
+
 __all__ = [
     "CLOSING_NOTE",
     "TRANSCRIPT_VERSION",
@@ -62,6 +64,9 @@ class Record:
     text: str | None = field(default=None, compare=False, repr=False)
     #: Set by the session for the deltas it streams, so that hot paths need not look at the type.
     delta: bool = field(default=False, compare=False, repr=False)
+    #: A script record's typed note (`event` is its JSON form); read from `event` when the record
+    #: comes from a transcript.
+    note: Note | None = field(default=None, compare=False, repr=False)
 
     @property
     def type(self) -> str:
@@ -114,7 +119,8 @@ class Record:
             raise ValueError("'event' must be a JSON object")
         if raw is not None and not isinstance(raw, str):
             raise ValueError("'raw' must be a string")
-        return cls(index=index, time=time, direction=direction, event=event, raw=raw)
+        note = read_note(event) if direction is Direction.SCRIPT and event is not None else None
+        return cls(index=index, time=time, direction=direction, event=event, raw=raw, note=note)
 
     def __str__(self) -> str:
         arrow = {"client": "C→", "server": "←S", "script": "··"}[self.direction.value]

@@ -34,6 +34,7 @@ from .endpoints import DEFAULT_MODEL, client_environment_for, http_base
 from .errors import UsageError
 from .events import Dialect, IdSource
 from .loader import LoadedScenario
+from .notes import FrameTooLarge, InternalError, SendTimeout
 from .records import Record, TranscriptHeader, dump_header, dump_record
 from .session import Action, ConnectionRefusal, Send, SendRun, SessionCore
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
@@ -223,7 +224,7 @@ class MockServer:
             log.error("internal error in session %s", info.id, exc_info=exc)
         self.internal_errors.append(f"session {info.id}: {type(exc).__name__}: {exc}")
         with contextlib.suppress(Exception):
-            core.note(now, "rtmock.internal_error", detail=f"{type(exc).__name__}: {exc}")
+            core.note(now, InternalError(f"{type(exc).__name__}: {exc}"))
         with contextlib.suppress(Exception):
             core.client_closed(now, 1011, "rtmock internal error", by="server")
         core.closed = True
@@ -384,8 +385,8 @@ class MockServer:
                     if await self._execute(ws, transport, actions):
                         break
                 except TimeoutError:
-                    core.note(clock(), "rtmock.send_timeout", seconds=self.send_timeout,
-                              detail="the client read nothing while the server had frames for it")
+                    core.note(clock(), SendTimeout(self.send_timeout,
+                                                  "the client read nothing while the server had frames for it"))
                     core.client_closed(clock(), 1008, f"client not reading for {self.send_timeout:g}s")
                     if request.transport is not None:  # a close frame could not get through either
                         request.transport.abort()
@@ -409,7 +410,7 @@ class MockServer:
                     exc = ws.exception()
                     reason = str(exc) if exc else "websocket error"
                     if "too big" in reason.lower() or getattr(exc, "code", None) == 1009:
-                        core.note(clock(), "rtmock.frame_too_large", limit=self.max_message_bytes, detail=reason)
+                        core.note(clock(), FrameTooLarge(self.max_message_bytes, reason))
                         core.client_closed(clock(), 1009, f"message too big (limit {self.max_message_bytes} bytes)")
                     else:
                         core.client_closed(clock(), ws.close_code, reason)

@@ -38,6 +38,19 @@ from .events import Dialect, EventFactory, IdSource, encode, split_text
 from .jsondata import json_copy
 from .loader import LoadedScenario
 from .matching import matches
+from .notes import (
+    BargeIn,
+    Closed,
+    Note,
+    PlannedCall,
+    ResponseStarted,
+    ResponseUnscripted,
+    ScenarioComplete,
+    StepMatched,
+    StepSkipped,
+    VadTurn,
+    step_reached,
+)
 from .records import Direction, Record
 from .scenario import (
     AudioPart,
@@ -246,8 +259,7 @@ class SessionCore:
         if self.refusal is not None:
             refusal = self.refusal
             self._emit(self.events.error(refusal.code, refusal.message, None, None))
-            self._note("rtmock.closed", by="server", code=refusal.close_code, reason=refusal.reason,
-                       refused=refusal.code)
+            self._note(Closed("server", refusal.close_code, refusal.reason, refused=refusal.code))
             self._out.append(Close(refusal.close_code, refusal.reason))
             self.closed = True
             return self._flush()
@@ -295,12 +307,12 @@ class SessionCore:
         self._now = now
         if not self.closed:
             self.closed = True
-            self._note("rtmock.closed", by=by, code=code, reason=reason, complete=self.complete)
+            self._note(Closed(by, code, reason, complete=self.complete))
 
-    def note(self, now: float, kind: str, **fields: Any) -> None:
+    def note(self, now: float, note: Note) -> None:
         """A note from the I/O layer (e.g. a frame that was too large), in the session's order."""
         self._now = now
-        self._note(kind, **fields)
+        self._note(note)
 
     # ---- records and output ----------------------------------------------------------------------
 
@@ -327,8 +339,10 @@ class SessionCore:
         else:
             out.append(SendRun([text]))
 
-    def _note(self, kind: str, **fields: Any) -> None:
-        self._record(Direction.SCRIPT, {"type": kind, **fields})
+    def _note(self, note: Note) -> None:
+        index = self._index
+        self._index += 1
+        self.on_record(Record(index, self._now - self.started, Direction.SCRIPT, note.to_event(), note=note))
 
     def _flush(self) -> list[Action]:
         out, self._out = self._out, []
@@ -474,8 +488,7 @@ class SessionCore:
                 # (openai RealtimeAudioInputTurnDetection.interrupt_response, default true)
                 active = self.conversation.active
                 if active is not None and detection.get("interrupt_response", True) is not False:
-                    self._note("rtmock.barge_in", client_index=index, response_id=active.id,
-                               audio_start_ms=edge.audio_ms)
+                    self._note(BargeIn(index, active.id, edge.audio_ms))
                     self._cancel(active, "turn_detected")
                 continue
             item_id = self._speech_item or self.ids.new("item")
@@ -484,7 +497,7 @@ class SessionCore:
             self._commit_audio(item_id)
             if detection.get("create_response", True) is not False and self.conversation.active is None:
                 turn = {"type": "response.create", "rtmock": "server_vad"}  # the service's own create
-                self._note("rtmock.vad_turn", client_index=index, audio_end_ms=edge.audio_ms)
+                self._note(VadTurn(index, edge.audio_ms))
                 if not self._offer_create(turn, index):
                     self._play_unscripted(turn)
 
@@ -618,8 +631,7 @@ class SessionCore:
                 expectation.matched_by = candidate.index
                 if candidate.event["type"] == "response.create":
                     group.trigger = candidate.event
-                self._note("rtmock.step.matched", step=expectation.step + 1,
-                           line=self.scenario.step_lines[expectation.step], client_index=candidate.index)
+                self._note(StepMatched(expectation.step + 1, self.scenario.step_lines[expectation.step], candidate.index))
 
     def _tools_declared(self) -> bool:
         declared = {t.get("name") for t in self.session.get("tools") or [] if isinstance(t, dict)}
@@ -648,9 +660,8 @@ class SessionCore:
         for expectation in group.expectations:
             if expectation.open and expectation.call_id in self.conversation.cancelled_calls:
                 expectation.skipped = True
-                self._note("rtmock.step.skipped", step=expectation.step + 1,
-                           line=self.scenario.step_lines[expectation.step], expect=expectation.spec.expect,
-                           call_id=expectation.call_id, reason="cancelled")
+                self._note(StepSkipped(expectation.step + 1, self.scenario.step_lines[expectation.step],
+                                       expectation.spec.expect, expectation.call_id, "cancelled"))
 
     def _pump(self) -> None:
         """Resume the script while what it waits for has happened."""
@@ -666,7 +677,7 @@ class SessionCore:
                 self._script = None
                 self._wait = None
                 self.complete = True
-                self._note("rtmock.scenario.complete")
+                self._note(ScenarioComplete())
                 self._answer_held_creates()
                 return
 
@@ -709,12 +720,7 @@ class SessionCore:
                         self._skip_cancelled(group)
                         i += 1
                         continue
-                    self._note("rtmock.step.reached", step=i + 1, line=self.scenario.step_lines[i], expect=spec.expect,
-                               within=spec.within if spec.within is not None else default_within,
-                               call_id=call_id, call_name=ref.spec.name if ref else None,
-                               match=spec.match or None,
-                               **({"tools": [t.name for t in self.scenario.scenario.tools]}
-                                  if spec.expect == "session.update" else {}))
+                    self._note(step_reached(self.scenario, i, call_id, default_within))
                     i += 1
                 group.after_tools = group.after_tools or any(
                     e.spec.expect == "function_call_output" and not e.skipped for e in group.expectations)
@@ -740,7 +746,7 @@ class SessionCore:
                 i += 1
             elif isinstance(step, CloseStep):
                 plan = step.plan
-                self._note("rtmock.closed", by="server", code=plan.code, reason=plan.reason, step=i + 1)
+                self._note(Closed("server", plan.code, plan.reason, step=i + 1))
                 self._out.append(Close(plan.code, plan.reason))
                 self.closed = True
                 return  # the script ends with the connection; `_pump` notes it complete
@@ -813,7 +819,7 @@ class SessionCore:
     def _play_unscripted(self, trigger: dict[str, Any]) -> None:
         """A response.create the scenario does not await: answer with an empty completed response."""
         active = self._start_response(trigger)
-        self._note("rtmock.response.unscripted", response_id=active.id, out_of_band=active.out_of_band)
+        self._note(ResponseUnscripted(active.id, active.out_of_band))
         self._finish_response(active, "completed")
 
     def _speaks(self, active: ActiveResponse) -> bool:
@@ -838,9 +844,9 @@ class SessionCore:
                 call_id = part.call_id or self.ids.new("call", 16)
                 self._call_ids[(step_index, j)] = call_id
                 active.calls.append(call_id)
-                calls.append({"call_id": call_id, "name": part.name, "label": part.id})
-        self._note("rtmock.response.started", step=step_index + 1, line=self.scenario.step_lines[step_index],
-                   response_id=active.id, calls=calls, **({"out_of_band": True} if active.out_of_band else {}))
+                calls.append(PlannedCall(call_id, part.name, part.id))
+        self._note(ResponseStarted(step_index + 1, self.scenario.step_lines[step_index], active.id, tuple(calls),
+                                   active.out_of_band))
         pause = step.delta_interval
         speaks = self._speaks(active)
         fmt = output_format(self.session, self.dialect.beta_shaped)
