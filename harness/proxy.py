@@ -19,7 +19,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,20 +28,12 @@ from ..mockserver.loader import LoadedScenario
 from ..mockserver.records import Record
 from ..mockserver.relay import UPSTREAM_KEY_ENV, RelayedSession, RelayServer
 from ..mockserver.relay_core import UpstreamProblem
-from ..mockserver.server import Observer, SessionInfo
+from ..mockserver.server import MockServer, Observer, SessionInfo
 from .bundled import load_scenarios
-from .client_process import ClientProcess
-from .findings import Finding, Rule
+from .findings import Finding
 from .judge import Judge
 from .live import JudgedSession, LiveJudge
-from .runner import (
-    DYING_CLIENT_PATIENCE,
-    RunOptions,
-    RunResult,
-    _error_excerpt,
-    client_env,
-    no_session_finding,
-)
+from .runner import RunOptions, RunResult, client_env, judge_client
 
 __all__ = ["ProxiedResult", "RelayJudge", "proxied_client_env", "proxy_main", "run_proxied", "run_upstream_main",
            "upstream_key"]
@@ -90,6 +82,15 @@ class ProxiedResult(RunResult):
     def passed(self) -> bool:
         return not self.upstream_problems and super(ProxiedResult, self).passed  # (slots: no bare super())
 
+    @property
+    def upstream_failed(self) -> bool:
+        return bool(self.upstream_problems)
+
+    def take_from(self, server: MockServer) -> None:
+        super(ProxiedResult, self).take_from(server)
+        assert isinstance(server, RelayServer)
+        self.upstream_problems = list(server.upstream_problems)
+
 
 def proxied_client_env(server: RelayServer, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """What `rtmock run` gives a client, pointing at the relay; the user's own API keys stay as
@@ -104,73 +105,20 @@ def proxied_client_env(server: RelayServer, base: Mapping[str, str] | None = Non
     return env
 
 
-class _Stream(Observer):
-    def __init__(self, callback: Callable[[SessionInfo, Record], None]) -> None:
-        self.callback = callback
-
-    def record(self, session: SessionInfo, record: Record) -> None:
-        self.callback(session, record)
-
-
 async def run_proxied(upstream: str, command: Sequence[str], scenario: LoadedScenario | None = None,
                       options: RunOptions | None = None, *, key: str | None = None,
                       upstream_ca: str | Path | None = None) -> ProxiedResult:
     """Run `command` against the relay to `upstream` and judge every session it opens, as
     `run_scenario` does against the mock. `key` replaces the client's credentials upstream."""
     opts = options or RunOptions()
-    loop = asyncio.get_running_loop()
-    judge = RelayJudge(default_within=opts.within)
     server = RelayServer(upstream, scenario, upstream_key=key, upstream_ca=upstream_ca,
                          record_dir=opts.transcript_dir, seed=opts.seed, tls=opts.tls, default_within=opts.within,
                          connect_timeout=min(opts.connect_timeout, 30.0))
     result = ProxiedResult(next(iter(server.scenarios.values())), list(command), upstream=server.upstream_shown)
-    server.observers.append(judge)
-    if opts.stream is not None:
-        server.observers.append(_Stream(opts.stream))
-    started = loop.time()
-    proc: ClientProcess | None = None
-    try:
-        async with server:
-            proc = ClientProcess(command, proxied_client_env(server), echo=opts.echo_output)
-            try:
-                await _supervise(proc, judge, opts, result, started, server)
-            finally:
-                if proc.returncode is None:
-                    await proc.stop()
-            await judge.sessions_ended(2.0)
-            verdicts = judge.finish_all()
-            result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
-            result.internal_errors = list(server.internal_errors)
-            result.upstream_problems = list(server.upstream_problems)
-    finally:
-        if proc is not None and proc.returncode is None:
-            await proc.stop()
-    assert proc is not None
-    await proc.drain()
-    result.exit_code = proc.returncode
-    result.stderr_tail = list(proc.stderr_tail)
-    result.client_stopped = proc.stopped_by_us
+    await judge_client(server, RelayJudge(default_within=opts.within), result, opts, env=proxied_client_env,
+                       upstream_failed=server.problem_seen)
     if result.upstream_problems:
         _set_aside_consequences(result)
-    elif not result.sessions and not result.run_findings:
-        result.run_findings.append(no_session_finding(
-            f"exited (code {proc.returncode}) without opening a realtime session", server.refused))
-    caused = [f for _, verdict in result.sessions for f in verdict.findings if not f.cut_short]
-    if proc.returncode not in (0, None) and not proc.stopped_by_us and not caused and not result.upstream_problems:
-        consequences = []
-        for index, (info, verdict) in enumerate(result.sessions):
-            cut = [f for f in verdict.findings if f.cut_short]
-            consequences += [f"{f.rule.value}" + (f" ({f.call_name} {f.call_id})" if f.call_id else "") for f in cut]
-            verdict.findings = [f for f in verdict.findings if not f.cut_short]
-            result.sessions[index] = (info, verdict)
-        result.run_findings.insert(0, Finding(
-            Rule.CLIENT_CRASHED, f"The client exited with code {proc.returncode}"
-            + (f", leaving its session short: {', '.join(consequences)}." if consequences else "."),
-            "Its stderr is shown: fix the crash (a client must survive whatever the model sends).",
-            seen=_error_excerpt(result.stderr_tail)))
-    result.duration = loop.time() - started
-    if judge.first_finding_at is not None:
-        result.verdict_latency = loop.time() - judge.first_finding_at
     return result
 
 
@@ -193,42 +141,6 @@ def _problem_time(info: SessionInfo) -> float | None:
         if record.event is not None and record.type == "rtmock.upstream.problem":
             return record.time
     return None
-
-
-async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, result: ProxiedResult,
-                     started: float, server: RelayServer) -> None:
-    """Wait until the verdict is known (as `rtmock run` does), or the upstream fails; then stop the client."""
-    loop = asyncio.get_running_loop()
-    exited = asyncio.ensure_future(proc.wait())
-    problem = asyncio.ensure_future(server.problem_seen.wait())
-    settle = asyncio.ensure_future(judge.settle(started=started, grace=opts.grace, connect_timeout=opts.connect_timeout,
-                                                timeout=opts.timeout, exited=exited))
-    try:
-        done, _ = await asyncio.wait({settle, problem}, return_when=asyncio.FIRST_COMPLETED)
-        why = settle.result() if settle in done else "upstream"
-        if why == "exited":
-            return
-        if why == "upstream":
-            # the client learns of it too (an error, a close): let it end on its own, briefly
-            await asyncio.wait({exited}, timeout=max(0.0, min(opts.grace, started + opts.timeout - loop.time())))
-        elif why == "finding":
-            judge.stopping = True
-            if all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
-                left = started + opts.timeout - loop.time()
-                await asyncio.wait({exited}, timeout=max(0.0, min(DYING_CLIENT_PATIENCE, left)))
-        elif why == "no-session" and not server.upstream_problems:
-            result.run_findings.append(no_session_finding(
-                f"opened no realtime session within {opts.connect_timeout:g}s", server.refused))
-        elif why == "timeout":
-            result.run_findings.append(Finding(
-                Rule.SCENARIO_MISMATCH, f"The run did not finish within {opts.timeout:g}s.",
-                "Check the client exits when the conversation is over, or raise --timeout."))
-        await proc.stop()
-    finally:
-        for future in (settle, problem, exited):
-            if not future.done():
-                future.cancel()
-        await asyncio.gather(settle, problem, exited, return_exceptions=True)
 
 
 # ---- the command line ----------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 RTMOCK = str(Path(sys.executable).with_name("rtmock"))
 
@@ -18,7 +20,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_client_that_exits_on_its_own_does_not_leave_its_children_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize("run", [["run", str(ROOT / "scenarios" / "get_your_info.yaml")],
+                                 ["run", "--upstream", "ws://127.0.0.1:9"]],  # never reached: no session
+                         ids=["mock", "upstream"])
+def test_a_client_that_exits_on_its_own_does_not_leave_its_children_running(tmp_path: Path, run: list[str]) -> None:
     pid_file = tmp_path / "child.pid"
     client = tmp_path / "client.py"
     client.write_text(textwrap.dedent(f"""
@@ -27,8 +32,8 @@ def test_a_client_that_exits_on_its_own_does_not_leave_its_children_running(tmp_
         open({str(pid_file)!r}, "w").write(str(child.pid))
         sys.exit(0)  # exits at once, without a session, leaving its child behind
     """))
-    done = subprocess.run([RTMOCK, "run", str(ROOT / "scenarios" / "get_your_info.yaml"), "--", sys.executable,
-                           str(client)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([RTMOCK, *run, "--", sys.executable, str(client)], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 1 and "no-session" in done.stdout, done.stdout + done.stderr
     child = int(pid_file.read_text())
     assert not _alive(child), "the client's child outlived the run"

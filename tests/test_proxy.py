@@ -360,6 +360,36 @@ def test_an_unreachable_upstream_is_the_upstreams(raw_client: list[str]) -> None
     assert "upstream problem (unreachable): rtmock could not reach the upstream" in err
 
 
+def test_a_client_that_crashes_on_a_call_is_charged_with_the_call_it_choked_on(served: dict[str, MockServer],
+                                                                              tmp_path: Path) -> None:
+    # as `rtmock run` against the mock says it (test_hardening): the crash is the verdict, the
+    # unanswered call its consequence, and the last call the client was sent is named
+    client = tmp_path / "crash.py"
+    client.write_text(
+        "import asyncio, json, os, aiohttp\n"
+        "async def main():\n"
+        "    async with aiohttp.ClientSession() as s, s.ws_connect(os.environ['RTMOCK_URL'],"
+        " headers={'Authorization': 'Bearer x'}) as ws:\n"
+        "        await ws.send_json({'type': 'session.update', 'session': {'type': 'realtime', 'tools': ["
+        "{'type': 'function', 'name': 'get_your_info', 'parameters': {}}]}})\n"
+        "        await ws.send_json({'type': 'response.create'})\n"
+        "        async for msg in ws:\n"
+        "            if json.loads(msg.data)['type'] == 'response.function_call_arguments.done':\n"
+        "                raise KeyError('no tool for this call')\n"
+        "asyncio.run(main())\n")
+    report = tmp_path / "r.json"
+    code, out, err = finish(rtmock("run", "--upstream", f"ws://127.0.0.1:{served['get_your_info'].port}",
+                                   "--json", str(report), "--", sys.executable, str(client)))
+    assert code == 1, out + err
+    result = json.loads(report.read_text())["results"][0]
+    assert [f["rule"] for f in result["findings"]] == ["client-crashed"], result
+    crash = result["findings"][0]
+    assert "leaving its session short: missing-output" in crash["message"]
+    assert "The last call it was sent: get_your_info with arguments '{\"query\":\"favorite food\"}'." in crash["message"]
+    assert crash["call_name"] == "get_your_info" and crash["call_id"].startswith("call_")
+    assert "KeyError: 'no tool for this call'" in crash["seen"]
+
+
 def test_run_with_a_scenario_adds_its_expectations_to_the_protocol_rules(served: dict[str, MockServer],
                                                                          raw_client: list[str], tmp_path: Path) -> None:
     upstream = ["--upstream", f"ws://127.0.0.1:{served['get_your_info'].port}"]
