@@ -8,8 +8,13 @@ A case varies, each draw shrinking toward the scenario as written:
   `expect: function_call_output` next to the original's (same `within`, same `match:`: the copies
   carry the same arguments). One `response.create` still follows all outputs (R4, R5).
 - **delta chunking**: `deltas:` lists splitting each call's arguments anywhere, with split points
-  drawn near non-ASCII characters and escapes (a delta may end inside a multi-character sequence of
-  the *string*, never inside a code point: the service streams text, not bytes).
+  drawn near non-ASCII characters and inside escapes. A delta may end between any two characters
+  (code points) of the arguments text, so inside a `\\u00e9` or `\\"` escape of the JSON text too; it
+  never ends inside a character: each delta is a JSON string in a text frame, which must be valid
+  UTF-8 (RFC 6455 §5.6), so half a UTF-8 sequence cannot be sent, and the service writes an emoji
+  as one character, never as two `\\ud83d` `\\ude00` escapes in two deltas (a lone surrogate is no
+  Unicode text: RFC 8259 §8.2). A client that joins the deltas as strings is correct wherever the
+  split falls; one that decodes each delta on its own as a JSON fragment is not.
 - **extra legal events** before or after a response (`send:` steps): `rate_limits.updated` (which
   the service sends around every response), events of a type no client knows yet
   (`response.future_event.x`, ...: the service adds event types, and clients must ignore them), and,
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,10 +123,18 @@ def _server_error(n: int) -> dict[str, Any]:
         "message": "The server had an error while processing your request. Sorry about that!"}}
 
 
+_UNICODE_ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}")
+
+
 def _split_points(text: str) -> list[int]:
-    """Places worth splitting at: next to non-ASCII characters and inside escapes."""
-    return sorted({i for i in range(1, len(text))
-                   if ord(text[i - 1]) > 127 or ord(text[i]) > 127 or text[i - 1] == "\\" or text[i] == "\\"})
+    """Places worth splitting at: either side of a non-ASCII character (an emoji is one character
+    here, as on the wire: the service never splits its two UTF-16 halves, see the module docstring)
+    and of a backslash, and inside a `\\uXXXX` escape (`\\u00e9` is six characters of the text)."""
+    points = {i for i in range(1, len(text))
+              if ord(text[i - 1]) > 127 or ord(text[i]) > 127 or text[i - 1] == "\\" or text[i] == "\\"}
+    for escape in _UNICODE_ESCAPE.finditer(text):
+        points.update(range(escape.start() + 1, escape.end()))
+    return sorted(points)
 
 
 def _deltas(text: str) -> st.SearchStrategy[tuple[str, ...] | None]:
