@@ -1,7 +1,7 @@
 """Fuzzing throughput: cases per second of `rtmock fuzz` on get_your_info against
 examples/fuzz_robust_client.py (every case passes, so every case is generated, run and judged).
 
-    python bench/bench_fuzz.py [--cases 200] [--fresh-cases 30]
+    python bench/bench_fuzz.py [--cases 200] [--fresh-cases 30] [--stream-cases 150]
 
 Measured in the same run, so the ratios hold on any machine:
 - reuse: the client loops on RTMOCK_FUZZ=1 and one process plays every case (the default);
@@ -10,6 +10,12 @@ Measured in the same run, so the ratios hold on any machine:
 - Hypothesis alone: how fast the payload strategy generates cases with no client (its ceiling);
 - spawn: the wall time of `python -c "import aiohttp, asyncio, json"` (what a fresh process costs).
 The rate excludes the first, baseline case (the first client start).
+
+Stream fuzzing (`rtmock fuzz --stream`) of the official clients written correctly, in-process
+(tests/test_fuzz_stream_clients.py): the `openai` SDK's GA realtime client and an openai-agents
+realtime session, each on get_your_info and parallel_calls, `--stream-cases` each. Every case must
+pass (a failure is a false alarm, and stops the bench). A stream case takes the pauses and paced
+deltas it draws (up to 0.25 s each), so its rate is that of the service's timing, not of rtmock.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from rtmock.mockserver.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 def rate(result: FuzzResult) -> float:
@@ -69,6 +76,27 @@ async def in_process_client(url: str) -> None:
                 return
 
 
+async def stream_rows(cases: int) -> list[tuple[str, str, str]]:
+    """Stream fuzzing of the official clients: `cases` per client and scenario, all passing."""
+    from test_fuzz_stream_clients import agents_client, sdk_client
+
+    from rtmock.harness._stream_fuzz import fuzz_stream
+
+    rows = []
+    for label, client in (("openai SDK (GA realtime)", sdk_client), ("openai-agents realtime", agents_client)):
+        passed = 0
+        seconds = 0.0
+        for name in ("get_your_info", "parallel_calls"):
+            result = await fuzz_stream(load_scenario(ROOT / "scenarios" / f"{name}.yaml"), client,
+                                       FuzzOptions(cases=cases, seed=1, tls=False))
+            assert result.passed, result.explain()
+            passed += result.cases
+            seconds += result.duration - (result.baseline.duration if result.baseline else 0.0)
+        rows.append((f"stream cases passed, {label}, get_your_info + parallel_calls",
+                     f"{passed} of {passed}, {passed / seconds:.1f} cases/s", "python bench/bench_fuzz.py"))
+    return rows
+
+
 def generation_rate(cases: int) -> float:
     from hypothesis import HealthCheck, given, seed, settings
 
@@ -98,6 +126,8 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--fresh-cases", type=int, default=30, help="cases for the process-per-case mode")
+    parser.add_argument("--stream-cases", type=int, default=150,
+                        help="stream cases per official client and scenario (0: none)")
     args = parser.parse_args()
     scenario = load_scenario(SEED)
     reuse = await fuzz(scenario, ROBUST, FuzzOptions(cases=args.cases, seed=1))
@@ -105,6 +135,7 @@ async def main() -> int:
     in_process = await fuzz(scenario, in_process_client, FuzzOptions(cases=args.cases, seed=1))
     generation = generation_rate(args.cases)
     spawn = spawn_seconds()
+    stream = await stream_rows(args.stream_cases) if args.stream_cases else []
     command = "python bench/bench_fuzz.py"
     cli = "rtmock fuzz scenarios/get_your_info.yaml --cases 200 --seed 1"
     save_result("fuzz", [
@@ -116,6 +147,7 @@ async def main() -> int:
         ("cases/s, Hypothesis generation alone", f"{generation:.1f}", command),
         ("reuse vs fresh process", f"×{rate(reuse) / rate(fresh):.1f}", command),
         ("python start with aiohttp imported (median of 5)", f"{spawn * 1000:.0f} ms", command),
+        *stream,
     ])
     return 0
 
