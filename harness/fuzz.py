@@ -37,7 +37,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..mockserver.errors import UsageError
 from ..mockserver.loader import LoadedScenario, load_scenario
@@ -46,6 +46,9 @@ from ._fuzz_clients import CoroutineClient
 from ._fuzz_result import CaseOutcome, FuzzOptions, FuzzResult, FuzzStatus
 from ._fuzz_runner import CaseRunner
 from ._fuzz_search import Search
+
+if TYPE_CHECKING:
+    from ._stream_fuzz import StreamResult
 
 __all__ = [
     "CaseInput", "CaseOutcome", "FuzzOptions", "FuzzResult", "FuzzStatus", "add_fuzz_arguments", "fuzz",
@@ -112,14 +115,40 @@ async def _tick(search: Search, progress: Callable[[FuzzStatus], None], interval
         progress(search.status())
 
 
+@overload
 async def fuzz_client_async(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
-                            cases: int = 100, seed: int | None = None, **options: Any) -> FuzzResult:
+                            cases: int = ..., seed: int | None = ..., stream: Literal[False] = ...,
+                            **options: Any) -> FuzzResult: ...
+@overload
+async def fuzz_client_async(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
+                            cases: int = ..., seed: int | None = ..., stream: Literal[True],
+                            **options: Any) -> StreamResult: ...
+async def fuzz_client_async(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
+                            cases: int = 100, seed: int | None = None, stream: bool = False,
+                            **options: Any) -> FuzzResult | StreamResult:
+    return await _fuzz_client(scenario, client, cases=cases, seed=seed, stream=stream, **options)
+
+
+async def _fuzz_client(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
+                       cases: int, seed: int | None, stream: bool, **options: Any) -> FuzzResult | StreamResult:
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
-    return await fuzz(loaded, client, FuzzOptions(cases=cases, seed=seed, **options))
+    opts = FuzzOptions(cases=cases, seed=seed, **options)
+    if stream:
+        from ._stream_fuzz import fuzz_stream
+
+        return await fuzz_stream(loaded, client, opts)
+    return await fuzz(loaded, client, opts)
 
 
+@overload
 def fuzz_client(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
-                cases: int = 100, seed: int | None = None, **options: Any) -> FuzzResult:
+                cases: int = ..., seed: int | None = ..., stream: Literal[False] = ..., **options: Any) -> FuzzResult: ...
+@overload
+def fuzz_client(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
+                cases: int = ..., seed: int | None = ..., stream: Literal[True], **options: Any) -> StreamResult: ...
+def fuzz_client(scenario: str | Path | LoadedScenario, client: Sequence[str] | CoroutineClient, *,
+                cases: int = 100, seed: int | None = None, stream: bool = False,
+                **options: Any) -> FuzzResult | StreamResult:
     """Fuzz a client from a test, in a few lines; works in sync and async tests alike (the fuzz runs
     on an event loop of its own, in-process coroutine clients included):
 
@@ -128,11 +157,13 @@ def fuzz_client(scenario: str | Path | LoadedScenario, client: Sequence[str] | C
             assert result.passed, result.explain()
 
     `client` is a command list, or a coroutine function taking the websocket URL (it must send an
-    `Authorization: Bearer <anything>` header). Options: those of `FuzzOptions`. To keep a reproducer
-    of a failure: `result.write_reproducer(path)`. Note that Hypothesis seeds the global `random`
-    module for every case, so an in-process client drawing from it sees the same numbers each case.
+    `Authorization: Bearer <anything>` header). Options: those of `FuzzOptions`. `stream=True` fuzzes
+    how the service streams the calls instead of their arguments, as `rtmock fuzz --stream` does, and
+    returns a `StreamResult`. To keep a reproducer of a failure: `result.write_reproducer(path)`.
+    Note that Hypothesis seeds the global `random` module for every case, so an in-process client
+    drawing from it sees the same numbers each case.
     """
-    coro = fuzz_client_async(scenario, client, cases=cases, seed=seed, **options)
+    coro = _fuzz_client(scenario, client, cases=cases, seed=seed, stream=stream, **options)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -137,10 +137,15 @@ def rtmock_fuzz(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[...,
     """`rtmock_fuzz(scenario, client, cases=50, seed=1, **FuzzOptions)` fuzzes a client's answers to the
     scenario's function calls and returns a `rtmock.harness.fuzz.FuzzResult`; `client` is a command list or a
     coroutine function taking the websocket URL; `scenario` is found as `rtmock` finds it. A failure's
-    reproducer scenario is written under the test's tmp_path (`result.reproducer`):
+    reproducer scenario is written under the test's tmp_path (`result.reproducer`). `stream=True` fuzzes
+    how the service streams the calls instead (`rtmock fuzz --stream`), and returns a `StreamResult`:
 
         def test_survives_bad_arguments(rtmock_fuzz):
             result = rtmock_fuzz("get_your_info", [sys.executable, "client.py"], cases=50, seed=1)
+            assert result.passed, result.explain()
+
+        def test_survives_what_the_service_streams(rtmock_fuzz):
+            result = rtmock_fuzz("get_your_info", [sys.executable, "client.py"], stream=True, cases=100, seed=1)
             assert result.passed, result.explain()
     """
     resolve = _resolver(request)

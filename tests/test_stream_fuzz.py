@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from rtmock.harness._stream_cases import (
     stream_case_strategy,
     stream_document,
 )
+from rtmock.harness._stream_fuzz import StreamResult
 from rtmock.harness.fuzz import fuzz_main, parse_fuzz_args
 from rtmock.harness.runner import RunOptions, run_scenario
 from rtmock.mockserver.loader import load_scenario
@@ -97,23 +99,29 @@ async def test_a_robust_client_passes_a_hundred_stream_variants(
     assert "PASS" in out and "100 cases" in out, out
 
 
-async def answering_client(url: str) -> None:
+async def answering_client(url: str, *, first_only: bool = False) -> None:
     """A correct raw client, bounded: it answers every call (output, then one response.create per
     response) and ends at the first response without calls. Its session asks for no modality, so
-    the answer is spoken (audio deltas and transcript)."""
+    the answer is spoken (audio deltas and transcript). `first_only`: the bug of answering only the
+    first call of a response."""
     tool = {"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}
     async with asyncio.timeout(5), websockets.connect(url, additional_headers={"Authorization": "Bearer x"}) as ws:
         await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": [tool]}}))
         await ws.send(json.dumps({"type": "response.create"}))
+        answered = 0
         async for frame in ws:
             event: dict[str, Any] = json.loads(frame)
             if event["type"] == "response.output_item.done" and event["item"]["type"] == "function_call":
+                answered += 1
+                if first_only and answered > 1:
+                    continue
                 await ws.send(json.dumps({"type": "conversation.item.create", "item": {
                     "type": "function_call_output", "call_id": event["item"]["call_id"], "output": "pizza"}}))
             elif event["type"] == "response.done":
                 if not any(o["type"] == "function_call" for o in event["response"]["output"]):
                     return
                 await ws.send(json.dumps({"type": "response.create"}))
+                answered = 0
 
 
 async def test_responses_paced_by_a_delta_interval_stream_to_the_end_case_after_case() -> None:
@@ -131,3 +139,14 @@ async def test_responses_paced_by_a_delta_interval_stream_to_the_end_case_after_
         for case in cases:
             run = await runner.run_case(case_scenario(case.load(), [], None))
             assert run.passed, (case, [str(f) for f in run.findings])
+
+
+def test_the_rtmock_fuzz_fixture_fuzzes_the_stream_with_stream_true(rtmock_fuzz: Callable[..., Any]) -> None:
+    async def first_call_only(url: str) -> None:
+        await answering_client(url, first_only=True)
+
+    result = rtmock_fuzz("get_your_info", first_call_only, stream=True, cases=40, seed=1, tls=False)
+    assert isinstance(result, StreamResult)
+    assert not result.passed and result.failure is not None, result.explain()
+    assert result.reproducer is not None and "id: info_2" in result.reproducer.read_text()
+    assert result.reproducer.name == "get_your_info.repro.yaml"
