@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..mockserver.matching import explain_mismatch, lookup
@@ -37,50 +36,10 @@ from ..mockserver.notes import (
 )
 from ..mockserver.records import Direction, Record
 from .findings import Finding, Rule, SessionVerdict
+from .rounds import Call, Round, RoundState, Stimulus
 from .steps import StepWait, StepWatch
 
 __all__ = ["Judge"]
-
-
-@dataclass(slots=True)
-class _Call:
-    call_id: str
-    name: str
-    item_id: str
-    response_id: str
-    output_index: int | None = None  # record index of the accepted output
-    deadline: float | None = None
-    bound: float | None = None  # the seconds `deadline` allows, for messages
-    step: int | None = None  # the expect step awaiting its output
-    line: int | None = None
-    match: dict[str, Any] | None = None
-    step_matched: bool = False
-    output_event: dict[str, Any] | None = None
-
-
-@dataclass(slots=True)
-class _Round:
-    """A response that called tools: its calls, and the client's trigger afterwards."""
-
-    response_id: str
-    step: int | None
-    line: int | None
-    calls: dict[str, _Call] = field(default_factory=dict)
-    done_at: float | None = None  # response.done
-    outputs_done_at: float | None = None  # when its last output arrived
-    trigger_deadline: float | None = None
-    trigger_from: float = 0.0  # when the trigger's bound started: the last of response.done, the last output, its step
-    trigger_within: float | None = None  # the bound of the response.create step awaiting this round, if any
-    trigger_reached: float = 0.0  # when that step was reached
-    trigger_step: int | None = None
-    trigger_line: int | None = None
-    triggered_by: int | None = None
-    trigger_match: dict[str, Any] | None = None  # the response.create step's `match:`
-    resolved: bool = False  # judged: triggered, or a finding closed it
-
-    @property
-    def missing(self) -> list[_Call]:
-        return [c for c in self.calls.values() if c.output_index is None]
 
 
 class Judge:
@@ -95,14 +54,14 @@ class Judge:
         self.closed_by: str | None = None
         self.now = 0.0
         self.events = 0
-        self._rounds: dict[str, _Round] = {}
+        self._rounds: dict[str, Round] = {}
         #: the rounds that may still be judged, in `_rounds`' order: what every record's `_expire` and
         #: `next_deadline` look at, so their cost follows the rounds in play, not the session's length
-        #: (resolved rounds leave it lazily, rounds without calls at their response.done)
-        self._undecided: dict[str, _Round] = {}
-        self._step_calls: dict[int, list[_Call]] = {}  # expect step → the calls whose output it awaits
-        self._calls: dict[str, _Call] = {}
-        self._item_to_call: dict[str, _Call] = {}
+        #: (decided rounds leave it lazily, rounds without calls at their response.done)
+        self._undecided: dict[str, Round] = {}
+        self._step_calls: dict[int, list[Call]] = {}  # expect step → the calls whose output it awaits
+        self._calls: dict[str, Call] = {}
+        self._item_to_call: dict[str, Call] = {}
         self._items: set[str] = set()
         self._active: str | None = None
         self._active_at = -1  # record index of the active response's response.created
@@ -113,7 +72,8 @@ class Judge:
         self._explained: set[int] = set()  # client records already covered by a specific finding
         self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
         self._closed_at: int | None = None  # the record index of the rtmock.closed note
-        self._late_watch: tuple[_Round, int] | None = None  # a round judged missing its create, and that finding
+        self._late_watch: Round | None = None  # the last round judged missing its create (R8: it may still come)
+        self._replaced: list[Finding] = []  # findings that replaced one already handed out, since the last feed
         self._refusals: set[tuple[Any, Any, Any]] = set()  # (event type, error code, param) already reported
         #: call_ids of function_call items the client put into the conversation itself (history it
         #: replays): the server accepts outputs for them, and no rule asks for one
@@ -137,23 +97,28 @@ class Judge:
             self._server(record)
         else:
             self._note(record)
-        return self.findings[start:]
+        return self._since(start)
 
     def next_deadline(self) -> float | None:
         times = self._steps.deadlines()
         for rnd in self._undecided.values():
-            if rnd.resolved or not rnd.calls:  # as in _expire: only tool rounds have bounds
-                continue
-            times.extend(c.deadline for c in rnd.missing if c.deadline is not None)
-            if not rnd.missing and rnd.trigger_deadline is not None:
-                times.append(rnd.trigger_deadline)
+            times.extend(rnd.deadlines())
         return min(times) if times else None
 
     def advance(self, now: float) -> list[Finding]:
         start = len(self.findings)
         self._expire(now)
         self.now = max(self.now, now)
-        return self.findings[start:]
+        return self._since(start)
+
+    def _since(self, start: int) -> list[Finding]:
+        """The findings made since `findings` had `start` entries, and those that replaced an earlier
+        one meanwhile (a late create replaces its missing-response-create): each handed out once."""
+        found = self.findings[start:]
+        if self._replaced:
+            found = self._replaced + found
+            self._replaced = []
+        return found
 
     def finish(self, now: float | None = None, *, settle_pending: bool = True) -> SessionVerdict:
         """The session is over: whatever is still awaited will never come. With `settle_pending`
@@ -178,7 +143,7 @@ class Judge:
 
     # ---- helpers ---------------------------------------------------------------------------------
 
-    def _add(self, rule: Rule, message: str, hint: str, record: Record | None, *, call: _Call | None = None,
+    def _add(self, rule: Rule, message: str, hint: str, record: Record | None, *, call: Call | None = None,
              step: int | None = None, line: int | None = None, expected: str | None = None,
              seen: str | None = None, time: float | None = None, cut_short: bool = False) -> None:
         self.findings.append(Finding(
@@ -194,18 +159,18 @@ class Judge:
         self._add(rule, message, hint, None, step=step, line=line, expected=expected, seen=seen, time=time,
                   cut_short=cut_short)
 
-    def _open_rounds(self) -> list[_Round]:
-        self._forget_resolved()
+    def _open_rounds(self) -> list[Round]:
+        self._forget_decided()
         return [r for r in self._undecided.values() if r.calls]
 
-    def _round(self, rid: str) -> _Round:
+    def _round(self, rid: str) -> Round:
         rnd = self._rounds.get(rid)
         if rnd is None:
-            rnd = self._rounds[rid] = self._undecided[rid] = _Round(rid, None, None)
+            rnd = self._rounds[rid] = self._undecided[rid] = Round(rid, None, None)
         return rnd
 
-    def _forget_resolved(self) -> None:
-        for rid in [rid for rid, rnd in self._undecided.items() if rnd.resolved]:
+    def _forget_decided(self) -> None:
+        for rid in [rid for rid, rnd in self._undecided.items() if not rnd.open]:
             del self._undecided[rid]
 
     # ---- server events ---------------------------------------------------------------------------
@@ -227,28 +192,29 @@ class Judge:
             if self._active == rid:
                 self._active = None
             rnd = self._rounds.get(rid)
-            if rnd is not None:
+            if rnd is not None and not rnd.calls:  # a response without calls is no round: nothing to judge
+                del self._rounds[rid]
+                self._undecided.pop(rid, None)
+            elif rnd is not None:
                 rnd.done_at = record.time
                 for call in rnd.calls.values():
                     if call.deadline is None:
                         call.deadline, call.bound = record.time + self.default_within, self.default_within
-                if event["response"].get("status") == "cancelled":
-                    # R9: a call of a cancelled response is owed nothing: no output (the call never
-                    # completed: its arguments may be cut short) and no response.create for the round.
-                    # The service asks for none; an output sent anyway is accepted, and not a finding.
-                    rnd.resolved = True
-                if not rnd.calls:  # a response without calls is no round: nothing about it is judged
-                    del self._rounds[rid]
-                    self._undecided.pop(rid, None)
-                self._maybe_arm_trigger(rnd, record.time)
+                # R9: a call of a cancelled response is owed nothing: no output (the call never
+                # completed: its arguments may be cut short) and no response.create for the round.
+                # The service asks for none; an output sent anyway is accepted, and not a finding.
+                cancelled = event["response"].get("status") == "cancelled"
+                rnd.step_on(Stimulus.CANCELLED if cancelled else Stimulus.DONE)
+                rnd.arm_create(self.default_within)
         elif kind == "response.output_item.added":
             item = event.get("item", {})
             self._items.add(item.get("id", ""))
             if item.get("type") == "function_call":
                 rid = event["response_id"]
                 rnd = self._round(rid)
-                call = self._calls.get(item["call_id"]) or _Call(item["call_id"], item.get("name", "?"), item["id"], rid)
+                call = self._calls.get(item["call_id"]) or Call(item["call_id"], item.get("name", "?"), item["id"], rid)
                 rnd.calls[call.call_id] = call
+                rnd.step_on(Stimulus.CALL_ADDED)
                 self._calls[call.call_id] = call
                 self._item_to_call[call.item_id] = call
         elif kind in ("conversation.item.added", "conversation.item.created", "conversation.item.done"):
@@ -405,27 +371,20 @@ class Judge:
         self._last_trigger = None  # new input: the round needs its own response.create
         if call.match:
             self._check_output_match(call, record)
-        if not rnd.missing:
+        if rnd.missing:
+            rnd.step_on(Stimulus.OUTPUT)
+        else:
             rnd.outputs_done_at = record.time
-            self._maybe_arm_trigger(rnd, record.time)
+            rnd.step_on(Stimulus.LAST_OUTPUT)
+            rnd.arm_create(self.default_within)
 
-    def _close_attempt(self, call: _Call | None) -> None:
+    def _close_attempt(self, call: Call | None) -> None:
         """A finding explains why an output did not count: close the round it was meant for (when the
         call is unknown, every round still missing an output), so that its consequences — no output,
         a create before it, no create — are not reported on top of their cause."""
         rounds = [self._rounds[call.response_id]] if call is not None else [r for r in self._open_rounds() if r.missing]
         for rnd in rounds:
-            rnd.resolved = True
-
-    def _maybe_arm_trigger(self, rnd: _Round, now: float) -> None:
-        """R4/R8: the create's bound runs from when it could first be sent: the round's response is
-        done and its last output is in ("…then response.create, within 3s"), or its step was reached,
-        whichever is last. A slow tool therefore does not eat into the create's bound."""
-        if not rnd.calls or rnd.missing or rnd.done_at is None or rnd.resolved:
-            return
-        rnd.trigger_from = max(rnd.done_at, rnd.outputs_done_at or 0.0, rnd.trigger_reached)
-        within = rnd.trigger_within if rnd.trigger_within is not None else self.default_within
-        rnd.trigger_deadline = rnd.trigger_from + within
+            rnd.step_on(Stimulus.BAD_OUTPUT)
 
     def _response_create(self, record: Record, event: dict[str, Any]) -> None:
         response = event.get("response")
@@ -465,7 +424,7 @@ class Judge:
                       expected="response.create after response.done", seen="response.create during the response")
             return
         open_rounds = self._open_rounds()
-        if not open_rounds and self._late_watch is not None and self._late_watch[0].triggered_by is None:
+        if not open_rounds and self._late_watch is not None:
             self._late_trigger(record)
             return
         if not open_rounds:
@@ -482,49 +441,50 @@ class Judge:
         for rnd in open_rounds:
             missing = rnd.missing
             names = ", ".join(f"{c.name} ({c.call_id})" for c in missing)
-            if missing and len(missing) < len(rnd.calls):
+            rule = rnd.step_on(Stimulus.CREATE)
+            if rule is None and rnd.state is not RoundState.TRIGGERED:
+                continue
+            if rule is Rule.CREATE_BEFORE_OUTPUT and len(missing) < len(rnd.calls):
                 self._add(Rule.CREATE_BEFORE_OUTPUT,
                           f"The response.create in event #{record.index} came before the output of {names}: the model "
                           "answers without that result.",
                           "Send response.create once, after the outputs of every call in the response "
                           "(wait for response.done to know them all).",
-                          record, call=missing[0], step=rnd.trigger_step, line=rnd.trigger_line,
+                          record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
                           expected="all outputs, then response.create", seen=f"{len(missing)} output(s) still missing")
-                rnd.resolved = True
-            elif missing:
+            elif rule is Rule.CREATE_BEFORE_OUTPUT:
                 self._add(Rule.CREATE_BEFORE_OUTPUT,
                           f"The response.create in event #{record.index} came before any function_call_output for "
                           f"{names}: the model answers without the tool's result.",
                           "Send the function_call_output for each call first, then response.create.",
-                          record, call=missing[0], step=rnd.trigger_step, line=rnd.trigger_line,
+                          record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
                           expected="function_call_output, then response.create", seen="response.create first")
-                rnd.resolved = True
             else:
                 rnd.triggered_by = record.index
-                rnd.resolved = True
                 self._last_trigger = record
-                why = explain_mismatch(event, rnd.trigger_match) if rnd.trigger_match else None
+                why = explain_mismatch(event, rnd.create_match) if rnd.create_match else None
                 if why is not None:
                     self._add(Rule.SCENARIO_MISMATCH,
                               f"The response.create in event #{record.index} does not match the scenario's step: {why}.",
                               "Make the client send what the step's `match:` asks for (or fix the scenario if it "
                               "expects the wrong thing).", record, call=next(iter(rnd.calls.values())),
-                              step=rnd.trigger_step, line=rnd.trigger_line, expected=json.dumps(rnd.trigger_match),
+                              step=rnd.create_step, line=rnd.create_line, expected=json.dumps(rnd.create_match),
                               seen=why)
 
     def _late_trigger(self, record: Record) -> None:
         """R8: the create came after all, past its bound. Where the session went on (`rtmock serve`, a
         transcript judged later), this replaces the missing-response-create judged at the bound."""
-        assert self._late_watch is not None
-        rnd, at = self._late_watch
+        rnd = self._late_watch
+        assert rnd is not None and rnd.missed_at is not None and rnd.create_deadline is not None
         self._late_watch = None
+        if rnd.step_on(Stimulus.CREATE) is not Rule.LATE_RESPONSE_CREATE:
+            return
         rnd.triggered_by = record.index
         self._last_trigger = record
-        missing = self.findings[at]
-        assert rnd.trigger_deadline is not None
-        late_by = record.time - rnd.trigger_deadline
-        bound = rnd.trigger_deadline - rnd.trigger_from
-        self.findings[at] = Finding(
+        missing = self.findings[rnd.missed_at]
+        late_by = record.time - rnd.create_deadline
+        bound = rnd.create_deadline - rnd.create_from
+        late = self.findings[rnd.missed_at] = Finding(
             rule=Rule.LATE_RESPONSE_CREATE,
             message=f"The response.create in event #{record.index} came {late_by:.2f}s after its {bound:g}s bound: "
                     "the user waited that long in silence.",
@@ -533,9 +493,10 @@ class Judge:
             index=record.index, time=record.time, call_name=missing.call_name, call_id=missing.call_id,
             step=missing.step, step_line=missing.step_line, expected=f"response.create within {bound:g}s",
             seen=f"after {bound + late_by:.2f}s")
+        self._replaced.append(late)
         self._explained.add(record.index)
 
-    def _check_output_match(self, call: _Call, record: Record) -> None:
+    def _check_output_match(self, call: Call, record: Record) -> None:
         """A scenario's `match:` on a call's output is decided once both are known: there is only one
         output per call (a second is a duplicate), so a mismatch is certain at once."""
         if call.step_matched or call.output_event is None or not call.match:
@@ -586,13 +547,13 @@ class Judge:
                 self._check_output_match(call, record)  # the output may have come before the step
             return
         if note.expect == "response.create":
-            waiting = [r for r in self._open_rounds() if r.trigger_step is None and r.done_at is not None]
+            waiting = [r for r in self._open_rounds() if r.create_step is None and r.done_at is not None]
             if waiting:
                 rnd = waiting[-1]
-                rnd.trigger_step, rnd.trigger_line = note.step, note.line
-                rnd.trigger_within, rnd.trigger_reached = note.within, record.time
-                rnd.trigger_match = note.match
-                self._maybe_arm_trigger(rnd, record.time)
+                rnd.create_step, rnd.create_line = note.step, note.line
+                rnd.create_within, rnd.create_reached = note.within, record.time
+                rnd.create_match = note.match
+                rnd.arm_create(self.default_within)
                 return
         self._steps.reached(StepWait(note.step, note.line, note.expect, deadline, note.match,
                                      tools=list(note.tools or ())))
@@ -602,43 +563,55 @@ class Judge:
     def _expire(self, now: float, *, at: float | None = None) -> None:
         """Decide everything whose bound is at or before `now`."""
         for rnd in list(self._undecided.values()):
-            if rnd.resolved or not rnd.calls:
-                continue
-            for call in rnd.missing:
-                if call.deadline is not None and call.deadline <= now:
-                    early = self._ended_early(call.deadline, at)
-                    within = f" within {call.bound:g}s" if call.bound is not None else ""
-                    self._add(Rule.MISSING_OUTPUT,
-                              f"No function_call_output for call {call.name} ({call.call_id}){early or within}: the "
-                              "model waits for the tool result and the app hangs.",
-                              "Handle every function call: run the tool and send conversation.item.create with "
-                              "{type: function_call_output, call_id, output: <string>}.",
-                              None, call=call, step=call.step or rnd.step, line=call.line or rnd.line,
-                              expected="a function_call_output", seen="nothing",
-                              time=at if early else call.deadline, cut_short=bool(early))
-                    rnd.resolved = True
-            if rnd.resolved:
-                continue
-            if rnd.trigger_deadline is not None and not rnd.missing and rnd.trigger_deadline <= now:
-                early = self._ended_early(rnd.trigger_deadline, at)
-                within = f" within {rnd.trigger_deadline - rnd.trigger_from:g}s"
-                outs = sorted(c.output_index for c in rnd.calls.values() if c.output_index is not None)
-                call = next(iter(rnd.calls.values()))
-                what = (f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls "
-                        + ", ".join(f"{c.name} ({c.call_id})" for c in rnd.calls.values()))
-                self._add(Rule.MISSING_RESPONSE_CREATE,
-                          f"The client sent the output for {what} (last: event #{outs[-1]}) but no response.create followed"
-                          f"{early or within}: the model stays silent and the app hangs (the real service gives no "
-                          "error for this).",
-                          "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}.",
-                          None, call=call if len(rnd.calls) == 1 else None, step=rnd.trigger_step or rnd.step,
-                          line=rnd.trigger_line or rnd.line, expected="response.create after the output(s)", seen="nothing",
-                          time=at if early else rnd.trigger_deadline, cut_short=bool(early))
-                rnd.resolved = True
-                if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
-                    self._late_watch = (rnd, len(self.findings) - 1)
-        self._forget_resolved()
+            if rnd.state in (RoundState.STREAMING, RoundState.OWES_OUTPUTS):
+                self._expire_outputs(rnd, now, at)
+            elif rnd.state is RoundState.OWES_CREATE:
+                self._expire_create(rnd, now, at)
+        self._forget_decided()
         self._steps.expire(now, at, self._ended_early)
+
+    def _expire_outputs(self, rnd: Round, now: float, at: float | None) -> None:
+        """R1/R8: each call past its bound without an output (the round closes on the first)."""
+        overdue = [c for c in rnd.missing if c.deadline is not None and c.deadline <= now]
+        if not overdue or rnd.step_on(Stimulus.OUTPUT_DUE) is not Rule.MISSING_OUTPUT:
+            return
+        for call in overdue:
+            assert call.deadline is not None
+            early = self._ended_early(call.deadline, at)
+            within = f" within {call.bound:g}s" if call.bound is not None else ""
+            self._add(Rule.MISSING_OUTPUT,
+                      f"No function_call_output for call {call.name} ({call.call_id}){early or within}: the "
+                      "model waits for the tool result and the app hangs.",
+                      "Handle every function call: run the tool and send conversation.item.create with "
+                      "{type: function_call_output, call_id, output: <string>}.",
+                      None, call=call, step=call.step or rnd.step, line=call.line or rnd.line,
+                      expected="a function_call_output", seen="nothing",
+                      time=at if early else call.deadline, cut_short=bool(early))
+
+    def _expire_create(self, rnd: Round, now: float, at: float | None) -> None:
+        """R4/R8: the round's outputs are in, and its create's bound passed."""
+        deadline = rnd.create_deadline
+        if deadline is None or deadline > now:
+            return
+        if rnd.step_on(Stimulus.CREATE_DUE) is not Rule.MISSING_RESPONSE_CREATE:
+            return
+        early = self._ended_early(deadline, at)
+        within = f" within {deadline - rnd.create_from:g}s"
+        outs = sorted(c.output_index for c in rnd.calls.values() if c.output_index is not None)
+        call = next(iter(rnd.calls.values()))
+        what = (f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls "
+                + ", ".join(f"{c.name} ({c.call_id})" for c in rnd.calls.values()))
+        self._add(Rule.MISSING_RESPONSE_CREATE,
+                  f"The client sent the output for {what} (last: event #{outs[-1]}) but no response.create followed"
+                  f"{early or within}: the model stays silent and the app hangs (the real service gives no "
+                  "error for this).",
+                  "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}.",
+                  None, call=call if len(rnd.calls) == 1 else None, step=rnd.create_step or rnd.step,
+                  line=rnd.create_line or rnd.line, expected="response.create after the output(s)", seen="nothing",
+                  time=at if early else deadline, cut_short=bool(early))
+        rnd.missed_at = len(self.findings) - 1
+        if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
+            self._late_watch = rnd
 
     def _ended_early(self, deadline: float, at: float | None) -> str:
         """When the session ended before a bound: the words that say so (else empty)."""

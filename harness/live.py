@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..mockserver.records import Record
@@ -25,11 +25,15 @@ class JudgedSession:
     started: float  # loop time at the session's start (record times are relative to it)
     verdict: SessionVerdict | None = None
     timer: asyncio.TimerHandle | None = None
-    findings: list[Finding] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
         return self.judge.complete
+
+    @property
+    def findings(self) -> list[Finding]:
+        """What the judge holds so far (a late create has replaced its missing create here)."""
+        return self.judge.findings
 
 
 class LiveJudge(Observer):
@@ -112,7 +116,6 @@ class LiveJudge(Observer):
 
     def _found(self, judged: JudgedSession, findings: list[Finding]) -> None:
         if findings:
-            judged.findings.extend(findings)
             if self.on_finding is not None:
                 for finding in findings:
                     self.on_finding(judged, finding)

@@ -382,12 +382,26 @@ def test_a_create_after_the_bound_is_judged_missing_at_the_bound_then_late() -> 
     s = start("get_your_info")
     output(s, s.calls()[0])
     bound = s.now + 3.0
-    assert [f.rule for f in s.judge.advance(bound)] == [Rule.MISSING_RESPONSE_CREATE]
+    assert [f.rule for f in s.advance(bound)] == [Rule.MISSING_RESPONSE_CREATE]
     create(s, at=bound + 0.5)
     late = one(s.finish().findings)
     assert late.rule is Rule.LATE_RESPONSE_CREATE
     assert late.time == pytest.approx(bound + 0.5) and "0.50s after its 3s bound" in late.message
     assert late.call_id == s.calls()[0]["call_id"]
+    # a live consumer (the serve log, the plugin) was handed the missing create at the bound: it is
+    # handed the late create that replaces it too, not left with a finding the verdict no longer holds
+    assert [f.rule for f in s.findings] == [Rule.MISSING_RESPONSE_CREATE, Rule.LATE_RESPONSE_CREATE]
+    assert s.findings[-1] is late
+
+
+def test_each_round_state_answers_a_create_and_only_a_missed_create_is_made_late() -> None:
+    # the rule table: a create is decided in every state that still waits for the client, and the
+    # one finding a decided round can still make is R8's late create
+    from rtmock.harness.rounds import OPEN, ROUND_RULES, RoundState, Stimulus
+
+    assert all((state, Stimulus.CREATE) in ROUND_RULES for state in OPEN)
+    decided = [(pair, after) for pair, after in ROUND_RULES.items() if pair[0] not in OPEN]
+    assert decided == [((RoundState.MISSED_CREATE, Stimulus.CREATE), (RoundState.TRIGGERED, Rule.LATE_RESPONSE_CREATE))]
 
 
 # ---- R5 create-before-output ------------------------------------------------------------------------
