@@ -15,9 +15,10 @@ from typing import Any
 
 from ..mockserver.matching import explain_mismatch
 from ..mockserver.records import Record
+from ..mockserver.scenario import expect_kind
 from .findings import Rule
 
-__all__ = ["StepWait", "StepWatch", "expect_kind"]
+__all__ = ["StepWait", "StepWatch"]
 
 #: How the watch reports: (rule, message, hint, step, line, expected, seen, time, cut short by the session's end).
 Report = Callable[[Rule, str, str, int, int, str, str, float, bool], None]
@@ -41,18 +42,6 @@ class StepWait:
     match: dict[str, Any] | None
     matched: bool = False
     tools: list[str] = field(default_factory=list)  # for session.update: the tools it must declare
-
-
-def expect_kind(event: dict[str, Any]) -> str:
-    """The `expect:` a client event could meet (the names scenarios use)."""
-    kind = str(event.get("type"))
-    item = event.get("item")
-    if kind == "conversation.item.create" and isinstance(item, dict):
-        if item.get("type") == "function_call_output":
-            return "function_call_output"
-        if item.get("type") == "message" and item.get("role") == "user":
-            return "user_message"
-    return kind
 
 
 class StepWatch:

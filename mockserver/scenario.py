@@ -84,6 +84,25 @@ def check_call_id(value: str | None) -> str | None:
     return value
 
 
+def expect_kind(event: dict[str, Any]) -> str:
+    """The `expect:` a client event could meet: its type, or a shorthand (`function_call_output`,
+    `user_message`) for the conversation.item.create that carries one. The session matches steps
+    and the judge explains a missed step by it."""
+    kind = str(event.get("type"))
+    item = event.get("item")
+    if kind == "conversation.item.create" and isinstance(item, dict):
+        if item.get("type") == "function_call_output":
+            return "function_call_output"
+        if item.get("type") == "message" and item.get("role") == "user":
+            return "user_message"
+    return kind
+
+
+def takes(expect: str) -> str:
+    """The type of client event an `expect:` takes (the inverse of `expect_kind`)."""
+    return "conversation.item.create" if expect in ("function_call_output", "user_message") else expect
+
+
 def check_expect_kind(value: str) -> str:
     from .client_events import client_event_types
 

@@ -61,6 +61,8 @@ from .scenario import (
     RespondStep,
     SendStep,
     TextPart,
+    expect_kind,
+    takes,
 )
 from .streams import OutputStreams
 from .turns import InputAudio, transcription, turn_detection
@@ -227,7 +229,7 @@ class SessionCore:
         self._index = 0
         self._now = self.started
         self._out: list[Action] = []
-        #: accepted client events the script may still take, by the type of event (`_takes`)
+        #: accepted client events the script may still take, by the type of event (`takes`)
         self._held: dict[str, _Held] = {}
         self._script: Generator[_Wait, None, None] | None = None
         self._wait: _Wait | None = None
@@ -247,7 +249,7 @@ class SessionCore:
         self._takable: list[frozenset[str]] = [frozenset()] * (len(steps) + 1)
         for at in range(len(steps) - 1, -1, -1):
             step = steps[at]
-            more = {_takes(step)} if isinstance(step, ExpectStep) else set()
+            more = {takes(step.expect)} if isinstance(step, ExpectStep) else set()
             self._takable[at] = self._takable[at + 1] | more
         self._transcripts = [s.transcript for s in steps if isinstance(s, ExpectStep) and s.transcript is not None]
 
@@ -618,7 +620,7 @@ class SessionCore:
         for expectation in group.expectations:
             if not expectation.open:
                 continue
-            held = self._held.get(_takes(expectation.spec))
+            held = self._held.get(takes(expectation.spec.expect))
             if held is None or not held:
                 continue
             if expectation.spec.expect == "session.update" and not self._tools_declared():
@@ -638,20 +640,17 @@ class SessionCore:
         return all(t.name in declared for t in self.scenario.scenario.tools)
 
     def _fits(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
-        kind, spec = event["type"], expectation.spec
+        spec = expectation.spec
+        if spec.expect != event["type"] and spec.expect != expect_kind(event):
+            return False
         if spec.expect == "function_call_output":
-            item = event.get("item", {})
-            ok = kind == "conversation.item.create" and item.get("type") == "function_call_output" \
-                and item.get("call_id") == expectation.call_id
-        elif spec.expect == "user_message":
-            item = event.get("item", {})
-            ok = kind == "conversation.item.create" and item.get("type") == "message" and item.get("role") == "user"
+            ok = event["item"].get("call_id") == expectation.call_id
         elif spec.expect == "session.update":
-            ok = kind == "session.update" and self._tools_declared()
+            ok = self._tools_declared()
         elif spec.expect == "response.create":
-            ok = kind == "response.create" and self._may_meet(expectation, event, group)
+            ok = self._may_meet(expectation, event, group)
         else:
-            ok = kind == spec.expect
+            ok = True
         return ok and matches(event, spec.match)
 
     def _skip_cancelled(self, group: _Group) -> None:
@@ -900,11 +899,6 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
             _merge(target[key], value)
         else:
             target[key] = json_copy(value)
-
-
-def _takes(spec: ExpectStep) -> str:
-    """The type of client event an expect step takes (`_fits` decides which of them)."""
-    return "conversation.item.create" if spec.expect in ("function_call_output", "user_message") else spec.expect
 
 
 def _cancelled(active: ActiveResponse) -> bool:
