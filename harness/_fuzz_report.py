@@ -16,6 +16,7 @@ from ._fuzz_cases import HOSTILE_MARK, FuzzTarget, kind_label, replay_command
 from .payloads import CHARS_PER_TOKEN, KINDS, Payload
 
 if TYPE_CHECKING:
+    from ._fuzz_result import SearchResult
     from .fuzz import CaseOutcome, FuzzResult, FuzzStatus
 
 from .report_text import shown_finding
@@ -148,16 +149,36 @@ def table_rows(result: FuzzResult) -> list[tuple[str, str, int, int, dict[str, i
     return out
 
 
-def render_report(result: FuzzResult, *, color: bool = False) -> str:
+def headline(result: SearchResult[Any], *, color: bool, mode: str = "") -> str:
+    """A report's first line: the verdict, the scenario, how many cases how fast, the seed, the clients."""
     name = result.scenario.path or result.scenario.name
     status = _paint("PASS", "32;1", color) if result.passed else _paint("FAIL", "31;1", color)
-    lines = [f"{status}  {name}  {result.cases} cases in {result.duration:.1f}s ({result.cases_per_second:.1f} cases/s), "
-             f"seed {result.seed}, {result.clients_started} client(s) started"]
+    return (f"{status}  {name}  {mode}{result.cases} cases in {result.duration:.1f}s ({result.cases_per_second:.1f} "
+            f"cases/s), seed {result.seed}, {result.clients_started} client(s) started")
+
+
+def stopped_lines(result: SearchResult[Any]) -> list[str]:
+    """The line saying generation stopped early, if it did."""
+    if result.stopped != "max-time":
+        return []
+    return [f"  stopped generating at --max-time after {result.generated} of {result.options.cases} cases"]
+
+
+def reproducer_lines(result: SearchResult[Any]) -> list[str]:
+    """Where the reproducer is and how to replay it, if one was written."""
+    if result.reproducer is None:
+        return []
+    return [f"Reproducer: {result.reproducer}",
+            f"  replay: {replay_command(str(result.reproducer), result.command)}"]
+
+
+def render_report(result: FuzzResult, *, color: bool = False) -> str:
+    name = result.scenario.path or result.scenario.name
+    lines = [headline(result, color=color)]
     lines.append(f"  {level_text(result)}")
     if (unjudged := result.unjudged_text()) is not None:
         lines.append(f"  {unjudged}")
-    if result.stopped == "max-time":
-        lines.append(f"  stopped generating at --max-time after {result.generated} of {result.options.cases} cases")
+    lines.extend(stopped_lines(result))
     baseline = result.baseline
     if baseline is not None and not baseline.passed:
         lines.append("  The client fails the scenario with its own arguments (before any fuzzing): fix that first.")
@@ -175,9 +196,7 @@ def render_report(result: FuzzResult, *, color: bool = False) -> str:
             lines.append(_paint("  flaky: this case failed, then passed when replayed; the client's failure depends "
                                 "on more than the payload (timing, state from earlier cases: try --no-reuse)", "33", color))
         lines.extend(_case(result, failure, color))
-        if result.reproducer is not None:
-            lines.append(f"Reproducer: {result.reproducer}")
-            lines.append(f"  replay: {replay_command(str(result.reproducer), result.command)}")
+        lines.extend(reproducer_lines(result))
     rows = table_rows(result)
     if rows:
         lines.append("")

@@ -1,5 +1,6 @@
 """What `rtmock fuzz` is asked and what it finds: `FuzzOptions`, each case's `CaseOutcome`, the
-progress `FuzzStatus` and the `FuzzResult` every report reads. Running the search is `_fuzz_search.py`'s
+progress `FuzzStatus` and the `FuzzResult` every report reads (its base `SearchResult` is stream
+fuzzing's `StreamResult`'s too). Running the search is `_fuzz_search.py`'s
 and `fuzz.py`'s; the public names are re-exported by `fuzz.py`."""
 
 from __future__ import annotations
@@ -7,15 +8,16 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 from ..mockserver.errors import UsageError
 from ..mockserver.loader import LoadedScenario
-from ._fuzz_cases import CaseInput, FuzzTarget, kind_label, replay_command, reproducer_yaml
+from ._fuzz_cases import CaseInput, FuzzTarget, kind_label, replay_command, reproducer_yaml, unjudged_matches
 from ._fuzz_verdict import FrameLimit
 from .findings import Finding
 from .payloads import DEFAULT_MAX_OUTPUT_TOKENS
 
-__all__ = ["MIN_OUTPUT_TOKENS", "CaseOutcome", "FuzzOptions", "FuzzResult", "FuzzStatus"]
+__all__ = ["MIN_OUTPUT_TOKENS", "CaseOutcome", "FuzzOptions", "FuzzResult", "FuzzStatus", "SearchResult"]
 
 MIN_OUTPUT_TOKENS = 16  # a response too small for any useful arguments is not worth fuzzing
 
@@ -82,8 +84,19 @@ class FuzzStatus:
         return self.cases / self.elapsed if self.elapsed > 0 else 0.0
 
 
+class _Outcome(Protocol):
+    @property
+    def passed(self) -> bool: ...
+
+
+OutcomeT = TypeVar("OutcomeT", bound=_Outcome)
+
+
 @dataclass
-class FuzzResult:
+class SearchResult(Generic[OutcomeT]):
+    """What a fuzz run found, argument (`FuzzResult`) or stream (`_stream_fuzz.StreamResult`) fuzzing:
+    the counts, the baseline case and the minimal failing one."""
+
     scenario: LoadedScenario
     targets: list[FuzzTarget]
     command: list[str] | None
@@ -93,16 +106,12 @@ class FuzzResult:
     generated: int = 0
     failing_cases: int = 0
     duration: float = 0.0
-    #: (call label, payload kind (`kind_label`), "passed" or the rule of the first finding charged to the call) → cases
-    table: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
-    baseline: CaseOutcome | None = None
-    failure: CaseOutcome | None = None  # the minimal failing case
-    flaky: bool = False  # the minimal case passed when Hypothesis replayed it
+    baseline: OutcomeT | None = None
+    failure: OutcomeT | None = None  # the minimal failing case
+    flaky: bool = False  # the minimal case passed when rtmock replayed it
     stopped: str | None = None  # why generation ended before --cases ("max-time")
     clients_started: int = 0
     reproducer: Path | None = None
-    #: steps whose `match:` the cases do not judge (expects of fuzzed calls' outputs): see `unjudged_matches`
-    unjudged: list[int] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -115,6 +124,29 @@ class FuzzResult:
     @property
     def cases_per_second(self) -> float:
         return self.cases / self.duration if self.duration > 0 else 0.0
+
+    def reproducer_text(self, path: str | Path) -> str:
+        raise NotImplementedError
+
+    def write_reproducer(self, path: str | Path) -> Path:
+        """Write the minimal failing case as a scenario `rtmock run` replays (see `reproducer_text`)."""
+        p = Path(path)
+        text = self.reproducer_text(p)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        self.reproducer = p
+        return p
+
+
+@dataclass
+class FuzzResult(SearchResult[CaseOutcome]):
+    #: (call label, payload kind (`kind_label`), "passed" or the rule of the first finding charged to the call) → cases
+    table: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
+    #: steps whose `match:` the cases do not judge (expects of fuzzed calls' outputs): see `unjudged_matches`
+    unjudged: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.unjudged = self.unjudged or unjudged_matches(self.scenario, self.targets)
 
     def unjudged_text(self) -> str | None:
         """One sentence naming the `match:` conditions the cases did not judge, if any."""
@@ -147,14 +179,6 @@ class FuzzResult:
         ]
         return reproducer_yaml(self.scenario, self.targets, self.failure.inputs, name=p.name.removesuffix(".yaml"),
                                header=header)
-
-    def write_reproducer(self, path: str | Path) -> Path:
-        p = Path(path)
-        text = self.reproducer_text(p)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-        self.reproducer = p
-        return p
 
     def explain(self) -> str:
         """The console report, as text (for assertion messages)."""

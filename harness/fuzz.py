@@ -32,20 +32,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import random
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ..mockserver.errors import UsageError
 from ..mockserver.loader import LoadedScenario, load_scenario
-from ._fuzz_cases import CaseInput, fuzz_targets, unjudged_matches
+from ._fuzz_cases import CaseInput
 from ._fuzz_clients import CoroutineClient
 from ._fuzz_result import CaseOutcome, FuzzOptions, FuzzResult, FuzzStatus
-from ._fuzz_runner import CaseRunner
-from ._fuzz_search import Search
+from ._fuzz_search import Search, fuzz_with
 
 if TYPE_CHECKING:
     from ._stream_fuzz import StreamResult
@@ -65,54 +60,8 @@ async def fuzz(scenario: LoadedScenario, client: Sequence[str] | CoroutineClient
     process gets the server in its environment, as with `rtmock run`) or a coroutine function given
     the websocket URL. First the scenario's own arguments (the baseline: a client that fails those is
     not fuzzed), then Hypothesis's cases; a failure is shrunk. Nothing is printed or written."""
-    opts = options or FuzzOptions()
-    opts.check()
-    if not callable(client) and not client:
-        raise UsageError("no command to fuzz: write it after '--', e.g. rtmock fuzz scenario.yaml -- python client.py")
-    targets = fuzz_targets(scenario, opts.call, max_output_tokens=opts.max_output_tokens)
-    seed_value = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**32)
-    result = FuzzResult(scenario, targets, None if callable(client) else list(client), seed_value, opts)
-    result.unjudged = unjudged_matches(scenario, targets)
-    loop = asyncio.get_running_loop()
-    runner = CaseRunner(scenario, client, reuse=opts.reuse, connect_timeout=opts.connect_timeout,
-                        seed=f"fuzz{seed_value}", tls=opts.tls)
-    search = Search(result, runner, loop)
-    ticker = asyncio.ensure_future(_tick(search, progress, progress_interval)) if progress else None
-    try:
-        async with runner:
-            result.baseline = await search.run(None, "baseline")
-            if result.baseline.passed:
-                search.generation_started = time.monotonic()
-                try:
-                    await asyncio.to_thread(search.explore, seed_value)
-                except BaseException:
-                    search.cancelled.set()
-                    raise
-                if search.bug is not None:
-                    raise search.bug
-                result.failure = search.minimal or search.best
-                if result.failure is not None and search.stopped is None:
-                    # Replayed once on a fresh client, as the reproducer would be: a pass says it is flaky.
-                    replay = await search.run(result.failure.inputs, "replay", fresh=True)
-                    result.flaky = replay.passed
-    finally:
-        search.cancelled.set()
-        search.phase = "done"
-        result.duration = time.monotonic() - search.started
-        result.clients_started = runner.started
-        if ticker is not None:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-    if progress is not None:
-        progress(search.status())
-    return result
-
-
-async def _tick(search: Search, progress: Callable[[FuzzStatus], None], interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        progress(search.status())
+    return await fuzz_with(Search, FuzzResult, scenario, client, options, mode="fuzz", progress=progress,
+                           progress_interval=progress_interval)
 
 
 @overload

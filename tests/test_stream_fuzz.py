@@ -16,6 +16,7 @@ import websockets
 from hypothesis import given, settings
 
 from rtmock.harness._fuzz_cases import case_scenario, fuzz_targets
+from rtmock.harness._fuzz_result import FuzzOptions
 from rtmock.harness._fuzz_runner import CaseRunner
 from rtmock.harness._stream_cases import (
     DELTA_INTERVALS,
@@ -24,7 +25,7 @@ from rtmock.harness._stream_cases import (
     stream_case_strategy,
     stream_document,
 )
-from rtmock.harness._stream_fuzz import StreamResult
+from rtmock.harness._stream_fuzz import StreamResult, fuzz_stream
 from rtmock.harness.fuzz import fuzz_main, parse_fuzz_args
 from rtmock.harness.runner import RunOptions, run_scenario
 from rtmock.mockserver.loader import load_scenario
@@ -150,3 +151,12 @@ def test_the_rtmock_fuzz_fixture_fuzzes_the_stream_with_stream_true(rtmock_fuzz:
     assert not result.passed and result.failure is not None, result.explain()
     assert result.reproducer is not None and "id: info_2" in result.reproducer.read_text()
     assert result.reproducer.name == "get_your_info.repro.yaml"
+
+
+async def test_max_time_stops_stream_generation_after_at_least_one_generated_case() -> None:
+    # --max-time counts from the end of the baseline, and a run always tries one generated case: on a
+    # loaded machine a run of the baseline alone would say nothing (as argument fuzzing does).
+    result = await fuzz_stream(_LOADED, answering_client, FuzzOptions(cases=10_000, seed=1, max_time=0.001, tls=False))
+    assert result.passed, result.explain()
+    assert result.stopped == "max-time" and 1 <= result.generated < 10_000
+    assert "stopped generating at --max-time after" in result.explain()
