@@ -30,9 +30,9 @@ import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from aiohttp import WSMessage, web
+from aiohttp import web
 
 from ..mockserver.loader import LoadedScenario
 from ..mockserver.records import Record
@@ -55,27 +55,6 @@ _RECONNECT_WAIT = 2.0
 _RECONNECT_RECHECK = 0.25
 #: After this many cases in a row played by a reconnecting client, spares are not kept ready.
 _REUSES_BEFORE_NO_SPARES = 5
-
-
-class _DueTimerSocket:
-    """A session's websocket whose `receive(timeout=0)` returns at once. aiohttp reads a timeout of 0
-    as *no* timeout (`timeout or self._receive_timeout`), and `MockServer._serve` passes 0 when the
-    script's timer (a `delta_interval:`, `pause:` or `hold:`) fell due while frames were being sent
-    (an audio tone to build, a loaded machine): the session then waited for the client's next frame
-    instead of streaming on, and a client waiting for the answer hung until its own timeout. Until
-    the server advances a due timer itself, the fuzz server keeps its cases from hanging this way."""
-
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self._ws = ws
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ws, name)
-
-    async def receive(self, timeout: float | None = None) -> WSMessage:
-        return await self._ws.receive(timeout if timeout is None or timeout > 0 else _DUE)
-
-
-_DUE = 1e-6  # seconds: "now", as a timeout aiohttp honours
 
 
 class CaseServer(MockServer, Observer):
@@ -133,9 +112,6 @@ class CaseServer(MockServer, Observer):
             offer = self._offers.pop(token)
             if not offer.done():
                 offer.set_result(self.done)
-
-    async def _serve(self, ws: web.WebSocketResponse, request: web.Request, scenario: LoadedScenario) -> None:
-        await super()._serve(cast(web.WebSocketResponse, _DueTimerSocket(ws)), request, scenario)
 
     # ---- observer: each session to its case's judge -----------------------------------------------
 

@@ -391,17 +391,22 @@ class MockServer:
                     if request.transport is not None:  # a close frame could not get through either
                         request.transport.abort()
                     break
-                deadline = core.next_deadline
-                timeout = None if deadline is None else max(0.0, deadline - clock())
-                try:
-                    msg = await ws.receive(timeout=timeout)
-                except TimeoutError:
-                    actions = core.advance(clock())
-                    continue
                 in_a_row += 1
                 if in_a_row >= FRAMES_PER_TURN:
                     in_a_row = 0
                     await asyncio.sleep(0)  # the others' turn (and their sockets' reads)
+                deadline = core.next_deadline
+                if deadline is not None and deadline <= clock():
+                    # the script's timer fell due while frames were going out: go on at once (aiohttp
+                    # reads receive(timeout=0) as no timeout at all, and the session would wait for
+                    # the client's next frame instead)
+                    actions = core.advance(clock())
+                    continue
+                try:
+                    msg = await ws.receive(timeout=None if deadline is None else max(deadline - clock(), 1e-6))
+                except TimeoutError:
+                    actions = core.advance(clock())
+                    continue
                 if msg.type is WSMsgType.TEXT:
                     actions = core.receive(msg.data, clock())
                 elif msg.type is WSMsgType.BINARY:
