@@ -13,10 +13,10 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..mockserver.errors import UsageError
 from ..mockserver.loader import LoadedScenario, load_scenario
@@ -25,11 +25,14 @@ from .bundled import load_scenarios
 from .payloads import CHARS_PER_TOKEN, DEFAULT_MAX_OUTPUT_TOKENS, max_argument_chars
 
 if TYPE_CHECKING:
-    from ._fuzz_result import FuzzOptions
+    from ._fuzz_report import ProgressLine
+    from ._fuzz_result import FuzzOptions, SearchResult
     from ._stream_fuzz import StreamResult
     from .fuzz import FuzzResult
 
 __all__ = ["add_fuzz_arguments", "fuzz_main", "parse_fuzz_args"]
+
+ResultT = TypeVar("ResultT", bound="SearchResult[Any]")
 
 USAGE = "rtmock fuzz SCENARIO... [options] -- COMMAND [ARGS...]"
 
@@ -128,7 +131,7 @@ def _print(text: str) -> None:
 async def fuzz_main(args: argparse.Namespace) -> int:
     import random
 
-    from ._fuzz_report import ProgressLine, render_report, write_json, write_junit
+    from ._fuzz_report import render_report, write_json, write_junit
     from .fuzz import FuzzOptions, fuzz
 
     command = list(args.command or [])
@@ -146,17 +149,13 @@ async def fuzz_main(args: argparse.Namespace) -> int:
         options = replace(options, seed=random.SystemRandom().randrange(2**32))
     if args.stream:
         return await _stream_main(args, command, options, scenarios, reproducers)
-    results: list[FuzzResult] = []
-    for index, (loaded, calls, reproducer) in enumerate(zip(scenarios, targets, reproducers, strict=True)):
-        line = ProgressLine(sys.stderr, loaded.name)
-        print(f"rtmock fuzz: {loaded.path or loaded.name}, calls: {', '.join(map(str, calls))}", file=sys.stderr,
-              flush=True)
-        result = await fuzz(loaded, command, options, progress=line.update, progress_interval=line.interval)
-        line.close()
-        if result.failure is not None:
-            result.write_reproducer(_relative(reproducer))
-        _print(("\n" if index else "") + render_report(result, color=line.color))
-        results.append(result)
+    headings = [f"rtmock fuzz: {loaded.path or loaded.name}, calls: {', '.join(map(str, calls))}"
+                for loaded, calls in zip(scenarios, targets, strict=True)]
+
+    async def one(loaded: LoadedScenario, line: ProgressLine) -> FuzzResult:
+        return await fuzz(loaded, command, options, progress=line.update, progress_interval=line.interval)
+
+    results = await _fuzz_each(scenarios, headings, reproducers, one, render_report)
     if args.json:
         write_json(results if len(results) > 1 else results[0], args.json)
     if args.junit:
@@ -169,34 +168,40 @@ async def fuzz_main(args: argparse.Namespace) -> int:
 async def _stream_main(args: argparse.Namespace, command: list[str], options: FuzzOptions,
                        scenarios: Sequence[LoadedScenario], reproducers: Sequence[Path]) -> int:
     """`--stream`: the same options, exit codes and reproducers, for variations of the stream."""
-    from ._fuzz_report import ProgressLine
     from ._stream_fuzz import fuzz_stream, render_stream_report
 
-    results: list[StreamResult] = []
-    for index, (loaded, reproducer) in enumerate(zip(scenarios, reproducers, strict=True)):
-        line = ProgressLine(sys.stderr, loaded.name)
-        print(f"rtmock fuzz --stream: {loaded.path or loaded.name}", file=sys.stderr, flush=True)
-        result = await fuzz_stream(loaded, command, options, progress=line.update, progress_interval=line.interval)
-        line.close()
-        if result.failure is not None:
-            result.write_reproducer(_relative(reproducer))
-        _print(("\n" if index else "") + render_stream_report(result, color=line.color))
-        results.append(result)
+    async def one(loaded: LoadedScenario, line: ProgressLine) -> StreamResult:
+        return await fuzz_stream(loaded, command, options, progress=line.update, progress_interval=line.interval)
+
+    headings = [f"rtmock fuzz --stream: {loaded.path or loaded.name}" for loaded in scenarios]
+    results = await _fuzz_each(scenarios, headings, reproducers, one, render_stream_report)
     if args.json:
         _write_stream_json(results, Path(args.json))
     if args.junit:
         _write_stream_junit(results, Path(args.junit))
     if args.html:
-        from .reports import write_html
-        from .runner import RunOptions, run_scenario
-
-        replays = []
-        for result in results:
-            scenario = load_scenario(result.reproducer) if result.reproducer else result.scenario
-            replays.append(await run_scenario(scenario, command, RunOptions(within=args.within, grace=0.5)))
-        write_html(replays, args.html)
-        print(f"rtmock fuzz: wrote {args.html}", file=sys.stderr)
+        await _write_replay_html(results, command, args.html, within=args.within)
     return 0 if all(r.passed for r in results) else 1
+
+
+async def _fuzz_each(scenarios: Sequence[LoadedScenario], headings: Sequence[str], reproducers: Sequence[Path],
+                     fuzz_one: Callable[[LoadedScenario, ProgressLine], Awaitable[ResultT]],
+                     render: Callable[..., str]) -> list[ResultT]:
+    """Fuzz each scenario in turn (`fuzz_one`), with a heading and a progress line on stderr; write
+    a failure's reproducer, print the report (`render(result, color=...)`)."""
+    from ._fuzz_report import ProgressLine
+
+    results: list[ResultT] = []
+    for index, (loaded, heading, reproducer) in enumerate(zip(scenarios, headings, reproducers, strict=True)):
+        line = ProgressLine(sys.stderr, loaded.name)
+        print(heading, file=sys.stderr, flush=True)
+        result = await fuzz_one(loaded, line)
+        line.close()
+        if result.failure is not None:
+            result.write_reproducer(_relative(reproducer))
+        _print(("\n" if index else "") + render(result, color=line.color))
+        results.append(result)
+    return results
 
 
 def _write_stream_json(results: Sequence[StreamResult], path: Path) -> None:
@@ -236,7 +241,7 @@ def render_text(result: StreamResult) -> str:
     return render_stream_report(result)
 
 
-async def _write_replay_html(results: Sequence[FuzzResult], command: list[str], path: str, *,
+async def _write_replay_html(results: Sequence[SearchResult[Any]], command: list[str], path: str, *,
                              within: float | None) -> None:
     """Reproducers are deterministic: replay each once under `rtmock run`'s rules and draw that."""
     from .reports import write_html
