@@ -12,7 +12,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["RULES", "Finding", "Rule", "SessionVerdict"]
+__all__ = ["RULES", "RULE_SPECS", "Finding", "Rule", "RuleSpec", "SessionVerdict"]
 
 
 class Rule(enum.StrEnum):
@@ -37,25 +37,83 @@ class Rule(enum.StrEnum):
     BETA_RETIRED = "beta-retired"  # the client asked OpenAI for the retired beta protocol
 
 
-RULES: dict[str, str] = {
-    Rule.MISSING_OUTPUT: "R1: every function call gets a function_call_output with its call_id",
-    Rule.WRONG_CALL_ID: "R2: the output's call_id is the call_id of a call of this session",
-    Rule.UNKNOWN_PREVIOUS_ITEM: "R2: previous_item_id, when given, names an item of the conversation",
-    Rule.OUTPUT_NOT_STRING: "R3: function_call_output.output is a string",
-    Rule.MISSING_RESPONSE_CREATE: "R4: a response.create follows the outputs of a tool round",
-    Rule.CREATE_BEFORE_OUTPUT: "R5: response.create comes after every output of the round",
-    Rule.DOUBLE_RESPONSE_CREATE: "R6: one response.create per tool round",
-    Rule.CREATE_WHILE_ACTIVE: "R6: no response.create while a response is still active",
-    Rule.DUPLICATE_OUTPUT: "R7: one function_call_output per call_id",
-    Rule.LATE_RESPONSE_CREATE: "R8: the trigger comes within the scenario's bound",
-    Rule.INVALID_CLIENT_EVENT: "every client event is valid (the real service answers an error)",
-    Rule.SCENARIO_MISMATCH: "the client does what the scenario expects, within its bounds",
-    Rule.TOOL_NOT_DECLARED: "the client declares the scenario's tools in session.update",
-    Rule.CLIENT_CRASHED: "the client process exits 0",
-    Rule.CLIENT_DISCONNECTED: "the client keeps the session open until the scenario completes",
-    Rule.NO_SESSION: "the client opens a realtime session",
-    Rule.BETA_RETIRED: "the client speaks GA to OpenAI (the beta protocol is retired there)",
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What a rule asks of the client (`summary`, shown in reports) and what to change when it is
+    broken (`fix`: a finding's hint, unless the finding knows something more specific)."""
+
+    summary: str
+    fix: str
+
+
+#: Every rule, in one place: each finding of a rule takes its fix from here unless it knows better.
+RULE_SPECS: dict[Rule, RuleSpec] = {
+    Rule.MISSING_OUTPUT: RuleSpec(
+        "R1: every function call gets a function_call_output with its call_id",
+        "Handle every function call: run the tool and send conversation.item.create with "
+        "{type: function_call_output, call_id, output: <string>}."),
+    Rule.WRONG_CALL_ID: RuleSpec(
+        "R2: the output's call_id is the call_id of a call of this session",
+        "Echo the call_id the server sent in the function call unchanged."),
+    Rule.UNKNOWN_PREVIOUS_ITEM: RuleSpec(
+        "R2: previous_item_id, when given, names an item of the conversation",
+        "Omit previous_item_id (the output is appended), or use the id of an item the server reported."),
+    Rule.OUTPUT_NOT_STRING: RuleSpec(
+        "R3: function_call_output.output is a string",
+        "Serialize the tool result: output=json.dumps(result) (JSON.stringify in JavaScript)."),
+    Rule.MISSING_RESPONSE_CREATE: RuleSpec(
+        "R4: a response.create follows the outputs of a tool round",
+        "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}."),
+    Rule.CREATE_BEFORE_OUTPUT: RuleSpec(
+        "R5: response.create comes after every output of the round",
+        "Send the function_call_output for each call first, then response.create."),
+    Rule.DOUBLE_RESPONSE_CREATE: RuleSpec(
+        "R6: one response.create per tool round",
+        "Send one response.create per tool round, after the last output of that round."),
+    Rule.CREATE_WHILE_ACTIVE: RuleSpec(
+        "R6: no response.create while a response is still active",
+        "Wait for the active response's response.done before sending response.create, or send "
+        "response.cancel first to interrupt it (barge-in). With server VAD (create_response on), the "
+        "server starts the response to a voice turn itself: do not send response.create for it."),
+    Rule.DUPLICATE_OUTPUT: RuleSpec(
+        "R7: one function_call_output per call_id",
+        "Send exactly one output per call, each with that call's own call_id (check for handlers "
+        "registered twice, retries, or a call_id reused across parallel calls)."),
+    Rule.LATE_RESPONSE_CREATE: RuleSpec(
+        "R8: the trigger comes within the scenario's bound",
+        "Send response.create right after the last function_call_output of the round, not after other work "
+        "(or raise the step's `within` if the delay is intended)."),
+    Rule.INVALID_CLIENT_EVENT: RuleSpec(
+        "every client event is valid (the real service answers an error)",
+        "Send events that follow the realtime API's schema; the error's `param` names the field."),
+    Rule.SCENARIO_MISMATCH: RuleSpec(
+        "the client does what the scenario expects, within its bounds",
+        "Make the client send what the step asks for (or fix the scenario if it expects the wrong thing)."),
+    Rule.TOOL_NOT_DECLARED: RuleSpec(
+        "the client declares the scenario's tools in session.update",
+        "Send session.update with session.tools listing every function tool the app uses "
+        "(type: function, name, parameters), before the first response.create."),
+    Rule.CLIENT_CRASHED: RuleSpec(
+        "the client process exits 0",
+        "Fix the crash its output shows: a client must survive whatever the model sends, and answer every "
+        "call (with an output describing the error when the arguments are bad)."),
+    Rule.CLIENT_DISCONNECTED: RuleSpec(
+        "the client keeps the session open until the scenario completes",
+        "Keep the websocket open until the conversation is over (the scenario's last step)."),
+    Rule.NO_SESSION: RuleSpec(
+        "the client opens a realtime session",
+        "Point the client at the server: use RTMOCK_URL or OPENAI_BASE_URL from the environment "
+        "(see `rtmock run --help`), and check it connects to …/realtime with an API key header."),
+    Rule.BETA_RETIRED: RuleSpec(
+        "the client speaks GA to OpenAI (the beta protocol is retired there)",
+        "OpenAI no longer serves the beta realtime protocol: drop the 'OpenAI-Beta: realtime=v1' header (or the "
+        "'openai-beta.realtime-v1' subprotocol) and speak GA: session.update with session.type 'realtime' and "
+        "output_modalities/audio.input/audio.output; conversation.item.added/.done; response.output_text.delta "
+        "and response.output_audio.delta. Azure's preview path (/openai/realtime?api-version=…) still serves beta."),
 }
+
+#: Each rule's summary (reports list the rules a run broke with it).
+RULES: dict[str, str] = {rule: spec.summary for rule, spec in RULE_SPECS.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from ..mockserver.notes import (
     read_note,
 )
 from ..mockserver.records import Direction, Record
-from .findings import Finding, Rule, SessionVerdict
+from .findings import RULE_SPECS, Finding, Rule, SessionVerdict
 from .rounds import Call, Round, RoundState, Stimulus
 from .steps import StepWait, StepWatch
 
@@ -137,17 +137,17 @@ class Judge:
             self._add(Rule.CLIENT_DISCONNECTED if self.closed_by == "client" else Rule.SCENARIO_MISMATCH,
                       "The session ended before the scenario completed." if self.closed_by == "client"
                       else "The scenario did not complete.",
-                      "Keep the websocket open until the conversation is over (the scenario's last step).", None)
+                      None, None)
         return SessionVerdict(self.session_id, self.scenario_name, self.scenario_path, self.complete,
                               list(self.findings), self.now, self.events)
 
     # ---- helpers ---------------------------------------------------------------------------------
 
-    def _add(self, rule: Rule, message: str, hint: str, record: Record | None, *, call: Call | None = None,
+    def _add(self, rule: Rule, message: str, hint: str | None, record: Record | None, *, call: Call | None = None,
              step: int | None = None, line: int | None = None, expected: str | None = None,
              seen: str | None = None, time: float | None = None, cut_short: bool = False) -> None:
         self.findings.append(Finding(
-            rule=rule, message=message, hint=hint, index=record.index if record else None,
+            rule=rule, message=message, hint=hint or RULE_SPECS[rule].fix, index=record.index if record else None,
             time=record.time if record else (time if time is not None else self.now),
             call_name=call.name if call else None, call_id=call.call_id if call else None,
             step=step, step_line=line, expected=expected, seen=seen, cut_short=cut_short))
@@ -259,8 +259,7 @@ class Judge:
             refused += " (its tools were never declared)." if isinstance(sent, dict) and \
                 isinstance(sent.get("session"), dict) and sent["session"].get("tools") else "."
         self._add(Rule.INVALID_CLIENT_EVENT, refused,
-                  _INVALID_HINTS.get(f"{code}:{param}") or _INVALID_HINTS.get(str(code), "Send events that follow the "
-                                                                             "realtime API's schema; the error's `param` names the field."),
+                  _INVALID_HINTS.get(f"{code}:{param}") or _INVALID_HINTS.get(str(code)),
                   cause, expected=f"a valid {kind}" if kind else "one JSON object per frame, with a known type",
                   seen=f"error {code}" + (f" (param {param})" if param else ""))
 
@@ -317,8 +316,7 @@ class Judge:
             self._add(Rule.UNKNOWN_PREVIOUS_ITEM,
                       f"The function_call_output in event #{record.index} names previous_item_id {previous!r}, which "
                       "is not an item of this conversation; the server refuses it, so the model never gets the result.",
-                      "Omit previous_item_id (the output is appended), or use the id of an item the server reported.",
-                      record, call=call, expected="an existing item id, 'root', or no previous_item_id", seen=repr(previous))
+                      None, record, call=call, expected="an existing item id, 'root', or no previous_item_id", seen=repr(previous))
             self._close_attempt(call)
             return
         if not isinstance(call_id, str):
@@ -336,7 +334,7 @@ class Judge:
                 hint = "Take `call_id` from the function_call item (or arguments.done event), not `item_id`/`id`."
             else:
                 msg = f"function_call_output uses call_id {call_id!r}, which is not a call of this session (calls: {known})."
-                hint = "Echo the call_id the server sent in the function call unchanged."
+                hint = None
             self._add(Rule.WRONG_CALL_ID, f"Event #{record.index}: {msg} The server refuses it (invalid_tool_call_id), "
                       "so the model never gets the result.", hint, record, call=wrong,
                       expected="a call_id of this session", seen=repr(call_id))
@@ -347,8 +345,7 @@ class Judge:
             self._add(Rule.OUTPUT_NOT_STRING,
                       f"The output for call {call.name} ({call.call_id}) in event #{record.index} is {_kind(output)}, "
                       "not a string; the service rejects it and the model never sees the result.",
-                      "Serialize the tool result: output=json.dumps(result) (JSON.stringify in JavaScript).",
-                      record, call=call, expected="a string (JSON text is customary)", seen=_clip(json.dumps(output)))
+                      None, record, call=call, expected="a string (JSON text is customary)", seen=_clip(json.dumps(output)))
             self._close_attempt(call)
             return
         if not accepted:
@@ -361,9 +358,7 @@ class Judge:
             self._add(Rule.DUPLICATE_OUTPUT,
                       f"Event #{record.index} is a second function_call_output for call {call.name} ({call.call_id}); "
                       f"the first was event #{call.output_index}.{also}",
-                      "Send exactly one output per call, each with that call's own call_id (check for handlers "
-                      "registered twice, retries, or a call_id reused across parallel calls).",
-                      record, call=call, expected="one output per call", seen="two")
+                      None, record, call=call, expected="one output per call", seen="two")
             self._close_attempt(call)
             return
         call.output_index = record.index
@@ -400,8 +395,7 @@ class Judge:
                           f"Event #{record.index} is a second response.create for the same tool round (the first was "
                           f"event #{prev.index}), sent while the answer that one started ({self._active}) was still "
                           "streaming; the server refused it with conversation_already_has_active_response.",
-                          "Send one response.create per tool round, after the last output of that round.",
-                          record, expected="one response.create per round", seen="two")
+                          None, record, expected="one response.create per round", seen="two")
                 return
             if _side_request(event):
                 hint = ("This create brings its own instructions, input or metadata: if it is a side request (a "
@@ -412,9 +406,7 @@ class Judge:
                 hint = ("Wait for response.done of the calling response before sending response.create (the real "
                         "service usually sends it right after arguments.done, so this race is intermittent there).")
             else:
-                hint = ("Wait for the active response's response.done before sending response.create, or send "
-                        "response.cancel first to interrupt it (barge-in). With server VAD (create_response on), the "
-                        "server starts the response to a voice turn itself: do not send response.create for it.")
+                hint = None
             self._add(Rule.CREATE_WHILE_ACTIVE,
                       f"The response.create in event #{record.index} was sent while response {self._active} was still "
                       "active" + (" (the response that called the tool had not sent response.done yet)" if calling else "")
@@ -435,8 +427,7 @@ class Judge:
                 self._add(Rule.DOUBLE_RESPONSE_CREATE,
                           f"Event #{record.index} is a second response.create for the same tool round (the first was "
                           f"event #{prev.index}), with no new input in between: the model answers twice.",
-                          "Send one response.create per tool round, after the last output of that round.",
-                          record, expected="one response.create per round", seen="two")
+                          None, record, expected="one response.create per round", seen="two")
             return
         for rnd in open_rounds:
             missing = rnd.missing
@@ -456,8 +447,7 @@ class Judge:
                 self._add(Rule.CREATE_BEFORE_OUTPUT,
                           f"The response.create in event #{record.index} came before any function_call_output for "
                           f"{names}: the model answers without the tool's result.",
-                          "Send the function_call_output for each call first, then response.create.",
-                          record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
+                          None, record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
                           expected="function_call_output, then response.create", seen="response.create first")
             else:
                 rnd.triggered_by = record.index
@@ -488,8 +478,7 @@ class Judge:
             rule=Rule.LATE_RESPONSE_CREATE,
             message=f"The response.create in event #{record.index} came {late_by:.2f}s after its {bound:g}s bound: "
                     "the user waited that long in silence.",
-            hint="Send response.create right after the last function_call_output of the round, not after other work "
-                 "(or raise the step's `within` if the delay is intended).",
+            hint=RULE_SPECS[Rule.LATE_RESPONSE_CREATE].fix,
             index=record.index, time=record.time, call_name=missing.call_name, call_id=missing.call_id,
             step=missing.step, step_line=missing.step_line, expected=f"response.create within {bound:g}s",
             seen=f"after {bound + late_by:.2f}s")
@@ -582,9 +571,7 @@ class Judge:
             self._add(Rule.MISSING_OUTPUT,
                       f"No function_call_output for call {call.name} ({call.call_id}){early or within}: the "
                       "model waits for the tool result and the app hangs.",
-                      "Handle every function call: run the tool and send conversation.item.create with "
-                      "{type: function_call_output, call_id, output: <string>}.",
-                      None, call=call, step=call.step or rnd.step, line=call.line or rnd.line,
+                      None, None, call=call, step=call.step or rnd.step, line=call.line or rnd.line,
                       expected="a function_call_output", seen="nothing",
                       time=at if early else call.deadline, cut_short=bool(early))
 
@@ -605,8 +592,7 @@ class Judge:
                   f"The client sent the output for {what} (last: event #{outs[-1]}) but no response.create followed"
                   f"{early or within}: the model stays silent and the app hangs (the real service gives no "
                   "error for this).",
-                  "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}.",
-                  None, call=call if len(rnd.calls) == 1 else None, step=rnd.create_step or rnd.step,
+                  None, None, call=call if len(rnd.calls) == 1 else None, step=rnd.create_step or rnd.step,
                   line=rnd.create_line or rnd.line, expected="response.create after the output(s)", seen="nothing",
                   time=at if early else deadline, cut_short=bool(early))
         rnd.missed_at = len(self.findings) - 1
@@ -636,13 +622,8 @@ BENIGN_REFUSALS: dict[str | tuple[str, str], str] = {
 }
 
 #: Errors the service sends instead of serving a connection at all, with the rule and what to change.
-_CONNECTION_REFUSALS: dict[str, tuple[Rule, str]] = {
-    "beta_api_shape_disabled": (
-        Rule.BETA_RETIRED,
-        "OpenAI no longer serves the beta realtime protocol: drop the 'OpenAI-Beta: realtime=v1' header (or the "
-        "'openai-beta.realtime-v1' subprotocol) and speak GA: session.update with session.type 'realtime' and "
-        "output_modalities/audio.input/audio.output; conversation.item.added/.done; response.output_text.delta and "
-        "response.output_audio.delta. Azure's preview path (/openai/realtime?api-version=…) still serves beta."),
+_CONNECTION_REFUSALS: dict[str, tuple[Rule, str | None]] = {
+    "beta_api_shape_disabled": (Rule.BETA_RETIRED, None),
     "missing_model": (
         Rule.NO_SESSION,
         "Name the model in the URL: …/v1/realtime?model=gpt-realtime (the SDKs add it from their `model` "

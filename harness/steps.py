@@ -16,7 +16,7 @@ from typing import Any
 from ..mockserver.matching import explain_mismatch
 from ..mockserver.records import Record
 from ..mockserver.scenario import expect_kind
-from .findings import Rule
+from .findings import RULE_SPECS, Rule
 
 __all__ = ["StepWait", "StepWatch"]
 
@@ -90,9 +90,7 @@ class StepWatch:
                 f"No session.update declared the scenario's tools{early or ' in time'}." if not declared else
                 f"The client's session.update declared {sorted(declared)} but not "
                 f"{', '.join(absent) or 'all the scenario tools'}, which the scenario's model will call.",
-                "Send session.update with session.tools listing every function tool the app uses "
-                "(type: function, name, parameters), before the first response.create.",
-                wait.step, wait.line, f"session.update declaring {', '.join(wait.tools) or 'the scenario tools'}",
+                RULE_SPECS[Rule.TOOL_NOT_DECLARED].fix, wait.step, wait.line, f"session.update declaring {', '.join(wait.tools) or 'the scenario tools'}",
                 "none" if not declared else ", ".join(sorted(declared)), when, bool(early))
             return
         what = _WHAT.get(wait.expect, wait.expect)
@@ -107,6 +105,5 @@ class StepWatch:
                 bool(early))
             return
         self._report(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
-                     _MISSING_HINTS.get(wait.expect,
-                                        "Make the client send it, or change the scenario's step if it expects the wrong thing."),
+                     _MISSING_HINTS.get(wait.expect, RULE_SPECS[Rule.SCENARIO_MISMATCH].fix),
                      wait.step, wait.line, what, "nothing", when, bool(early))
