@@ -226,7 +226,9 @@ class RelayCore:
             # nothing was scripted: the session is whole when it ends, and the rules alone judge it
             self.complete = True
             self._note("rtmock.scenario.complete")
-        fields: dict[str, Any] = {"by": by, "code": code, "reason": self.secrets.text(reason), "complete": self.complete}
+        # (aiohttp gives a close code as its `WSCloseCode` enum at times: the note holds the number)
+        fields: dict[str, Any] = {"by": by, "code": None if code is None else int(code),
+                                  "reason": self.secrets.text(reason), "complete": self.complete}
         if upstream:
             fields["upstream"] = True
         self._note(_CLOSING_NOTE, **fields)

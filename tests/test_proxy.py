@@ -186,6 +186,21 @@ def test_the_relay_core_plays_a_scenarios_expectations_over_the_upstreams_respon
     assert core.upstream_session_id == "sess_up" and not core.problems
 
 
+def test_a_close_code_aiohttp_gives_as_its_enum_is_noted_as_a_number() -> None:
+    from aiohttp import WSCloseCode
+
+    from rtmock.mockserver.notes import read_note
+
+    records: list[Record] = []
+    core = RelayCore(load_scenario(SCENARIOS / "get_your_info.yaml"), records.append, Secrets())
+    core.start(0.0, "ws://up/v1/realtime")
+    core.client_closed(0.5, WSCloseCode.ABNORMAL_CLOSURE, "")  # a client killed mid-session (`ws.close_code`)
+    closed = records[-1].event
+    assert closed is not None and closed["type"] == "rtmock.closed"
+    assert type(closed["code"]) is int and closed["code"] == 1006
+    read_note(closed)  # what the judge reads: it refuses anything but a number
+
+
 def test_a_response_that_does_not_call_what_the_scenario_scripts_is_the_upstreams_problem() -> None:
     records: list[Record] = []
     core = RelayCore(load_scenario(SCENARIOS / "get_your_info.yaml"), records.append, Secrets())
