@@ -12,9 +12,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 # Light imports only at the top: `rtmock run` starts the client before it loads aiohttp and
 # pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
@@ -26,8 +26,13 @@ if TYPE_CHECKING:
     from ..mockserver.loader import LoadedScenario
     from ..mockserver.server import SessionInfo
     from .client_process import PreparedRun
+    from .proxy import ProxiedResult
+    from .runner import RunOptions, RunResult
 
 __all__ = ["main"]
+
+_Scenario = TypeVar("_Scenario", "LoadedScenario", "LoadedScenario | None")
+_Result = TypeVar("_Result", bound="RunResult")
 
 EXIT_PASS, EXIT_FINDING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -95,16 +100,20 @@ def _print_summary(summary: Any, results: Sequence[Any]) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _exit_code(results: Sequence[Any]) -> int:
-    bugs = [e for r in results for e in getattr(r, "internal_errors", [])]
+def _exit_code(results: Sequence[RunResult]) -> int:
+    """0 all passed, 1 a finding; 2 when the verdict is not the client's to have: a bug in rtmock,
+    transcripts that could not be written, or (through the relay) an upstream that failed."""
+    bugs = [e for r in results for e in r.internal_errors]
     if bugs:
         print(f"rtmock: internal error, a bug in rtmock and not in your client ({bugs[0]}); "
               "the verdict cannot be trusted. Please report it with the transcript.", file=sys.stderr)
         return EXIT_USAGE
-    lost = [e for r in results for e in getattr(r, "recording_errors", [])]
+    lost = [e for r in results for e in r.recording_errors]
     if lost:
         print("rtmock: transcripts could not be written (the verdicts above stand: they were judged as the "
               f"sessions ran): {lost[0]}" + (f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""), file=sys.stderr)
+        return EXIT_USAGE
+    if any(r.upstream_failed for r in results):
         return EXIT_USAGE
     return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
 
@@ -112,26 +121,38 @@ def _exit_code(results: Sequence[Any]) -> int:
 # ---- run / check ------------------------------------------------------------------------------------
 
 
-def _write_reports(args: argparse.Namespace, results: list[Any]) -> None:
-    from .reports import write_html, write_json, write_junit
+def _write_reports(args: argparse.Namespace, results: Sequence[_Result], *,
+                   write_json: Callable[[Sequence[_Result], str], None] | None = None) -> None:
+    """`--json`, `--junit`, `--html`; `write_json` for results with more to say than a `RunResult`."""
+    from . import reports
 
     if getattr(args, "json", None):
-        write_json(results, args.json)
+        (write_json or reports.write_json)(results, args.json)
     if getattr(args, "junit", None):
-        write_junit(results, args.junit)
+        reports.write_junit(results, args.junit)
     if getattr(args, "html", None):
-        write_html(results, args.html)
+        reports.write_html(results, args.html)
 
 
 async def _run(args: argparse.Namespace) -> int:
+    from .reports import console_summary
+    from .runner import run_scenario
+
     if args.upstream:  # against the real service, through the relay (harness/proxy.py)
-        from .proxy import run_upstream_main
+        from .proxy import print_upstream_problems, run_proxied, upstream_key, write_proxied_json
 
-        return await run_upstream_main(args)
-    import asyncio
+        key = upstream_key()
 
-    from .reports import RunProgress, console_summary
-    from .runner import RunOptions, run_scenario
+        async def proxied(scenario: LoadedScenario | None, options: RunOptions) -> ProxiedResult:
+            return await run_proxied(args.upstream, args.command, scenario, options, key=key,
+                                     upstream_ca=args.upstream_ca)
+
+        upstream_results = await _run_each(args, list(load_scenarios(args.scenario)) if args.scenario else [None],
+                                           proxied)
+        _print_summary(console_summary, upstream_results)
+        print_upstream_problems(upstream_results)
+        _write_reports(args, upstream_results, write_json=write_proxied_json)
+        return _exit_code(upstream_results)
 
     prepared: list[PreparedRun] = list(getattr(args, "prepared", []))
     try:
@@ -141,6 +162,26 @@ async def _run(args: argparse.Namespace) -> int:
             early.process.kill_now()
             early.sock.close()
         raise
+
+    async def served(scenario: LoadedScenario, options: RunOptions) -> RunResult:
+        return await run_scenario(scenario, args.command, options, prepared=prepared.pop(0) if prepared else None)
+
+    results = await _run_each(args, scenarios, served)
+    _print_summary(console_summary, results)
+    _write_reports(args, results)
+    return _exit_code(results)
+
+
+async def _run_each(args: argparse.Namespace, scenarios: Sequence[_Scenario],
+                    run: Callable[[_Scenario, RunOptions], Awaitable[_Result]]) -> list[_Result]:
+    """`run` each scenario with the options of the command line, `--jobs` at a time, each with its
+    own transcript folder, and a progress line when there are several. A scenario of None (`run
+    --upstream` without one) is named "upstream"."""
+    import asyncio
+
+    from .reports import RunProgress
+    from .runner import RunOptions
+
     stream = None
     if args.verbose:
         def stream(session: SessionInfo, record: Record) -> None:
@@ -149,27 +190,24 @@ async def _run(args: argparse.Namespace) -> int:
     semaphore = asyncio.Semaphore(max(1, args.jobs))
     progress = RunProgress(len(scenarios)) if len(scenarios) > 1 else None
 
-    async def one(index: int, scenario: LoadedScenario) -> Any:
+    async def one(index: int, scenario: _Scenario) -> _Result:
         async with semaphore:
-            tdir = base / f"{index:03d}-{scenario.name}" if base else None
+            name = scenario.name if scenario is not None else "upstream"
+            tdir = base / f"{index:03d}-{name}" if base else None
             options = RunOptions(grace=args.grace, within=args.within, transcript_dir=tdir, stream=stream,
                                  echo_output=args.verbose, connect_timeout=args.connect_timeout, timeout=args.timeout)
-            early = prepared.pop(0) if prepared else None
             if progress:
-                progress.started(scenario.name)
-            result = await run_scenario(scenario, args.command, options, prepared=early)
+                progress.started(name)
+            result = await run(scenario, options)
             if progress:
                 progress.finished(result)
             return result
 
     try:
-        results = await asyncio.gather(*(one(i, s) for i, s in enumerate(scenarios, start=1)))
+        return list(await asyncio.gather(*(one(i, s) for i, s in enumerate(scenarios, start=1))))
     finally:
         if progress:
             progress.close()
-    _print_summary(console_summary, results)
-    _write_reports(args, list(results))
-    return _exit_code(results)
 
 
 async def _check(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -35,10 +34,10 @@ from .judge import Judge
 from .live import JudgedSession, LiveJudge
 from .runner import RunOptions, RunResult, client_env, judge_client
 
-__all__ = ["ProxiedResult", "RelayJudge", "proxied_client_env", "proxy_main", "run_proxied", "run_upstream_main",
-           "upstream_key"]
+__all__ = ["ProxiedResult", "RelayJudge", "print_upstream_problems", "proxied_client_env", "proxy_main", "run_proxied",
+           "upstream_key", "write_proxied_json"]
 
-EXIT_PASS, EXIT_FINDING, EXIT_UPSTREAM, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_INTERRUPTED = 130
 
 #: The clients' own credentials: under `rtmock run --upstream` they keep the user's values (which go
 #: upstream as they are, unless rtmock has a key of its own), instead of rtmock's dummies.
@@ -161,76 +160,11 @@ def print_upstream_problems(results: Sequence[ProxiedResult], stream: Any = None
 
 def write_proxied_json(results: Sequence[ProxiedResult], path: str | Path) -> None:
     """`--json`: the results as `rtmock run` writes them, plus the upstream and its problems."""
-    from .reports import result_json
+    from .reports import result_json, write_json
 
-    data = {"passed": all(r.passed for r in results),
-            "results": [{**result_json(r), "upstream": r.upstream,
-                         "upstream_problems": [p.to_json() for p in r.upstream_problems],
-                         "set_aside": [f.to_json() for f in r.set_aside]} for r in results]}
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8", errors="backslashreplace")
-    os.replace(tmp, target)  # whole or not at all, as the other reports
-
-
-async def run_upstream_main(args: argparse.Namespace) -> int:
-    """`rtmock run [SCENARIO...] --upstream URL -- COMMAND`: one run per scenario (or one with none)."""
-    from .reports import RunProgress, console_summary, write_html, write_junit
-
-    loaded: list[LoadedScenario | None] = list(load_scenarios(args.scenario)) if args.scenario else [None]
-    key = upstream_key()
-    stream = None
-    if args.verbose:
-        def stream(session: SessionInfo, record: Record) -> None:
-            print(f"  [{session.number}] {record}", file=sys.stderr, flush=True)
-    base = Path(args.transcript) if args.transcript else None
-    semaphore = asyncio.Semaphore(max(1, args.jobs))
-    progress = RunProgress(len(loaded)) if len(loaded) > 1 else None
-
-    async def one(index: int, scenario: LoadedScenario | None) -> ProxiedResult:
-        async with semaphore:
-            name = scenario.name if scenario is not None else "upstream"
-            tdir = base / f"{index:03d}-{name}" if base else None
-            options = RunOptions(grace=args.grace, within=args.within, transcript_dir=tdir, stream=stream,
-                                 echo_output=args.verbose, connect_timeout=args.connect_timeout, timeout=args.timeout)
-            if progress:
-                progress.started(name)
-            result = await run_proxied(args.upstream, args.command, scenario, options, key=key,
-                                       upstream_ca=args.upstream_ca)
-            if progress:
-                progress.finished(result)
-            return result
-
-    try:
-        results = await asyncio.gather(*(one(i, s) for i, s in enumerate(loaded, start=1)))
-    finally:
-        if progress:
-            progress.close()
-    try:
-        console_summary(results)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    print_upstream_problems(results)
-    if args.json:
-        write_proxied_json(results, args.json)
-    if args.junit:
-        write_junit(results, args.junit)
-    if args.html:
-        write_html(results, args.html)
-    return exit_code(results)
-
-
-def exit_code(results: Sequence[ProxiedResult]) -> int:
-    bugs = [e for r in results for e in r.internal_errors]
-    if bugs:
-        print(f"rtmock: internal error, a bug in rtmock and not in your client ({bugs[0]}); "
-              "the verdict cannot be trusted. Please report it with the transcript.", file=sys.stderr)
-        return EXIT_UPSTREAM
-    if any(r.upstream_problems for r in results):
-        return EXIT_UPSTREAM
-    return EXIT_PASS if all(r.passed for r in results) else EXIT_FINDING
+    write_json(results, path, describe=lambda r: {
+        **result_json(r), "upstream": r.upstream, "upstream_problems": [p.to_json() for p in r.upstream_problems],
+        "set_aside": [f.to_json() for f in r.set_aside]})
 
 
 async def proxy_main(args: argparse.Namespace) -> int:

@@ -14,9 +14,9 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from xml.etree import ElementTree as ET
 
 from ..mockserver.records import Record, visible
@@ -165,6 +165,9 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
+_Result = TypeVar("_Result", bound=RunResult)
+
+
 def result_json(result: RunResult) -> dict[str, Any]:
     out = {
         "scenario": result.scenario.name,
@@ -187,10 +190,12 @@ def result_json(result: RunResult) -> dict[str, Any]:
     return out
 
 
-def write_json(results: Sequence[RunResult], path: str | Path) -> None:
+def write_json(results: Sequence[_Result], path: str | Path, *,
+               describe: Callable[[_Result], dict[str, Any]] = result_json) -> None:
+    """`--json`: each result as `describe` says it (a proxied run adds its upstream's problems)."""
     data = {
         "passed": all(r.passed for r in results),
-        "results": [result_json(r) for r in results],
+        "results": [describe(r) for r in results],
     }
     _atomic_write(Path(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
