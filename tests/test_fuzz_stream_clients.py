@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration  # real client libraries against a real ser
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 #: cases per client and scenario in this suite (the bench runs a few hundred)
-CASES = 30
+CASES = 25
 BOUND = 10.0  # seconds one case's client may take before it gives up (a hang is a failure, not a stall)
 
 TOOLS: list[Any] = [  # (the SDK types them as its TypedDicts)
