@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
@@ -49,7 +49,7 @@ from .loader import LoadedScenario
 from .records import Record, TranscriptHeader, dump_header, dump_record
 from .redact import KEY_SUBPROTOCOL_PREFIX, Secrets
 from .relay_core import RelayCore, UpstreamProblem, passthrough_scenario
-from .server import MockServer, SessionInfo, _error, _safe
+from .server import MockServer, SessionInfo, _error, _safe, _Transcript
 
 __all__ = ["UPSTREAM_KEY_ENV", "RelayServer", "RelayedSession", "upstream_url"]
 
@@ -285,17 +285,13 @@ class RelayServer(MockServer):
                               dialect=self._dialect(request, scenario), request_path=self.secrets.url(request.path_qs),
                               started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
                               upstream=self.secrets.url(target), started_clock=started)
-        transcript: IO[str] | None = None
+        transcript: _Transcript | None = None
 
         def on_record(record: Record) -> None:
             info.records.append(record)
             if transcript is not None:
-                transcript.write(dump_record(record))
-            for observer in self.observers:
-                try:
-                    observer.record(info, record)
-                except Exception as exc:
-                    self._observer_failed(observer, "record", exc)
+                transcript.write(dump_record(record), record.index)
+            self._notify("record", info, record)
 
         core = RelayCore(scenario, on_record, self.secrets, started=started, default_within=self.relay_within)
         info.relay = core
@@ -312,9 +308,9 @@ class RelayServer(MockServer):
         try:
             if self.record_dir is not None:
                 path = self.record_dir / f"{number:04d}-{_safe(scenario.name)}-{info.id}.jsonl"
-                transcript = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+                transcript = _Transcript(path, self.recording_errors)  # a failed write cuts it short, says so
                 info.transcript_path = path
-                transcript.write(dump_header(info.header()))
+                transcript.write(dump_header(info.header()), None)
             self._notify("session_started", info)
             log.info("session %s: %s relayed to %s", info.id, info.request_path, info.upstream)
             core.start(clock(), target)

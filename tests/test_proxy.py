@@ -405,6 +405,27 @@ def test_a_client_that_crashes_on_a_call_is_charged_with_the_call_it_choked_on(s
     assert "KeyError: 'no tool for this call'" in crash["seen"]
 
 
+async def test_a_full_disk_while_recording_cuts_the_transcript_short_and_the_session_is_still_judged(
+        served: dict[str, MockServer], raw_client: list[str], tmp_path: Path) -> None:
+    # as `rtmock run` against the mock (test_internal_errors): never the client's fault, exit 2
+    from rtmock.harness.cli import _exit_code
+    from rtmock.harness.proxy import run_proxied
+    from rtmock.harness.runner import RunOptions
+
+    url = f"ws://127.0.0.1:{served['get_your_info'].port}"
+    scratch, full = tmp_path / "scratch", tmp_path / "full"
+    first = await run_proxied(url, raw_client, options=RunOptions(transcript_dir=scratch, seed="disk", tls=False))
+    assert first.passed and not first.recording_errors, first.findings
+    full.mkdir()
+    for made in scratch.glob("*.jsonl"):  # the same seed names the same file: a full disk
+        (full / made.name).symlink_to("/dev/full")
+    result = await run_proxied(url, raw_client, options=RunOptions(transcript_dir=full, seed="disk", tls=False))
+    assert result.passed and not result.internal_errors, result.findings + result.internal_errors  # judged from memory
+    (lost,) = result.recording_errors
+    assert "No space left on device" in lost and "cut short" in lost
+    assert _exit_code([result]) == 2
+
+
 def test_run_with_a_scenario_adds_its_expectations_to_the_protocol_rules(served: dict[str, MockServer],
                                                                          raw_client: list[str], tmp_path: Path) -> None:
     upstream = ["--upstream", f"ws://127.0.0.1:{served['get_your_info'].port}"]
