@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import enum
 import importlib
-import pprint
 import sys
 import typing
 from typing import Any
@@ -136,9 +135,15 @@ def generate() -> str:
         '"""\n\n'
         "from typing import Any, Final\n\n"
         f"GENERATED_FROM: Final = 'azure-ai-voicelive {version} (python -m rtmock.mockserver._voicelive_generate)'\n\n"
-        f"EVENTS: Final[dict[str, Any]] = {pprint.pformat(events, width=110, sort_dicts=False)}\n\n"
-        f"DEFS: Final[dict[str, Any]] = {pprint.pformat(defs, width=110, sort_dicts=False)}\n"
+        f"EVENTS: Final[dict[str, Any]] = {_table(events)}\n\n"
+        f"DEFS: Final[dict[str, Any]] = {_table(defs)}\n"
     )
+
+
+def _table(table: dict[str, Any]) -> str:
+    """A dict literal with one entry per line, as `_shapes.json` has: a diff reads, and the many
+    models that share most of their fields do not repeat them over a dozen wrapped lines each."""
+    return "{\n" + "".join(f"    {key!r}: {value!r},\n" for key, value in table.items()) + "}"
 
 
 def main() -> None:
