@@ -17,6 +17,12 @@ from typing import Any
 
 import pytest
 
+# Imported here, not inside a client: on a loaded machine importing openai-agents in the first case
+# blocked the event loop for longer than the case's connect timeout (a no-session of rtmock's making).
+from agents import function_tool
+from agents.realtime import RealtimeAgent, RealtimeRunner
+from openai import AsyncOpenAI
+
 from rtmock.harness._fuzz_clients import CoroutineClient
 from rtmock.harness._fuzz_result import FuzzOptions
 from rtmock.harness._stream_fuzz import fuzz_stream
@@ -54,8 +60,6 @@ async def sdk_client(url: str) -> None:
     """The official SDK, GA, as its docs have it: outputs for every call of a response, then one
     response.create; done at the first response that calls no tool. Server `error` events are
     logged, not fatal (one about no client event asks nothing of the client)."""
-    from openai import AsyncOpenAI
-
     client = AsyncOpenAI(api_key="rtmock", base_url=http_base(url))
     async with asyncio.timeout(BOUND), client.realtime.connect(model="gpt-realtime") as conn:
         await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "tools": TOOLS})
@@ -86,9 +90,6 @@ async def agents_client(url: str) -> None:
     output_item.done at once, as the service sends it), the create goes out before that output:
     `create-before-output`, on `parallel_calls` as written too. Run inline, each call's output is
     sent before the next event is read, and the pending creates merge into one after response.done."""
-    from agents import function_tool
-    from agents.realtime import RealtimeAgent, RealtimeRunner
-
     @function_tool
     def get_your_info(query: str) -> str:
         """Look up a fact about the user."""
