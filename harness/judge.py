@@ -397,22 +397,23 @@ class Judge:
                           "streaming; the server refused it with conversation_already_has_active_response.",
                           None, record, expected="one response.create per round", seen="two")
                 return
+            if calling and rnd is not None and not _side_request(event):
+                # R6: the service refuses it (conversation_already_has_active_response). A client that
+                # sends it again once the response is done loses nothing: the round's bound decides.
+                rnd.refused_create = rnd.refused_create or record
+                self._explained.add(record.index)
+                return
             if _side_request(event):
                 hint = ("This create brings its own instructions, input or metadata: if it is a side request (a "
                         "classification, a summary), send it out of band, with response.conversation \"none\": the "
                         "service runs that beside the active response and writes nothing into the conversation. "
                         "Otherwise wait for the active response's response.done.")
-            elif calling:
-                hint = ("Wait for response.done of the calling response before sending response.create (the real "
-                        "service usually sends it right after arguments.done, so this race is intermittent there).")
             else:
                 hint = None
             self._add(Rule.CREATE_WHILE_ACTIVE,
                       f"The response.create in event #{record.index} was sent while response {self._active} was still "
-                      "active" + (" (the response that called the tool had not sent response.done yet)" if calling else "")
-                      + "; the server refused it with conversation_already_has_active_response, so no answer follows.",
-                      hint,
-                      record, call=next(iter(rnd.calls.values())) if rnd and rnd.calls else None,
+                      "active; the server refused it with conversation_already_has_active_response, so no answer "
+                      "follows.", hint, record, call=next(iter(rnd.calls.values())) if rnd and rnd.calls else None,
                       expected="response.create after response.done", seen="response.create during the response")
             return
         open_rounds = self._open_rounds()
@@ -552,7 +553,9 @@ class Judge:
     def _expire(self, now: float, *, at: float | None = None) -> None:
         """Decide everything whose bound is at or before `now`."""
         for rnd in list(self._undecided.values()):
-            if rnd.state in (RoundState.STREAMING, RoundState.OWES_OUTPUTS):
+            if at is not None and rnd.refused_create is not None and rnd.done_at is None:
+                self._expire_create(rnd, now, at)  # the session ended before the response did
+            elif rnd.state in (RoundState.STREAMING, RoundState.OWES_OUTPUTS):
                 self._expire_outputs(rnd, now, at)
             elif rnd.state is RoundState.OWES_CREATE:
                 self._expire_create(rnd, now, at)
@@ -576,25 +579,41 @@ class Judge:
                       time=at if early else call.deadline, cut_short=bool(early))
 
     def _expire_create(self, rnd: Round, now: float, at: float | None) -> None:
-        """R4/R8: the round's outputs are in, and its create's bound passed."""
-        deadline = rnd.create_deadline
+        """R4/R8: the round's outputs are in, and its create's bound passed (R6, when the only create
+        the client sent came while the round's response was active, and was refused)."""
+        deadline = rnd.create_deadline if rnd.done_at is not None else float("inf")
         if deadline is None or deadline > now:
             return
-        if rnd.step_on(Stimulus.CREATE_DUE) is not Rule.MISSING_RESPONSE_CREATE:
+        refused = rnd.refused_create
+        rule = rnd.step_on(Stimulus.REFUSED_CREATE_DUE if refused is not None else Stimulus.CREATE_DUE)
+        if rule is None:
             return
         early = self._ended_early(deadline, at)
-        within = f" within {deadline - rnd.create_from:g}s"
-        outs = sorted(c.output_index for c in rnd.calls.values() if c.output_index is not None)
+        within = f" within {deadline - rnd.create_from:g}s" if not early else ""
         call = next(iter(rnd.calls.values()))
-        what = (f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls "
-                + ", ".join(f"{c.name} ({c.call_id})" for c in rnd.calls.values()))
-        self._add(Rule.MISSING_RESPONSE_CREATE,
-                  f"The client sent the output for {what} (last: event #{outs[-1]}) but no response.create followed"
-                  f"{early or within}: the model stays silent and the app hangs (the real service gives no "
-                  "error for this).",
-                  None, None, call=call if len(rnd.calls) == 1 else None, step=rnd.create_step or rnd.step,
-                  line=rnd.create_line or rnd.line, expected="response.create after the output(s)", seen="nothing",
-                  time=at if early else deadline, cut_short=bool(early))
+        step, line, when = rnd.create_step or rnd.step, rnd.create_line or rnd.line, at if early else deadline
+        if rule is Rule.CREATE_WHILE_ACTIVE:
+            self._add(rule,
+                      f"The response.create in event #{refused.index} was sent while response {rnd.response_id}, which "
+                      "called the tool, was still active (before its response.done); the server refused it with "
+                      "conversation_already_has_active_response, and no response.create followed"
+                      f"{early or within + ' of response.done'}: the model stays silent.",
+                      "Send response.create after response.done of the calling response (the real service usually "
+                      "sends it right after arguments.done, so this race is intermittent there), or send it again "
+                      "when the refusal comes.", refused if early else None, call=call,
+                      expected="response.create after response.done",
+                      seen=f"response.create during the response (event #{refused.index}), refused", step=step,
+                      line=line, time=deadline)  # never cut short: the refusal came first, whatever the client did next
+        else:
+            outs = sorted(c.output_index for c in rnd.calls.values() if c.output_index is not None)
+            what = (f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls "
+                    + ", ".join(f"{c.name} ({c.call_id})" for c in rnd.calls.values()))
+            self._add(rule,
+                      f"The client sent the output for {what} (last: event #{outs[-1]}) but no response.create followed"
+                      f"{early or within}: the model stays silent and the app hangs (the real service gives no "
+                      "error for this).", None, None, call=call if len(rnd.calls) == 1 else None,
+                      expected="response.create after the output(s)", seen="nothing", step=step, line=line, time=when,
+                      cut_short=bool(early))
         rnd.missed_at = len(self.findings) - 1
         if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
             self._late_watch = rnd

@@ -38,6 +38,8 @@ class Stimulus(enum.Enum):
     CREATE = "response.create"
     OUTPUT_DUE = "a call's bound passed without its output"
     CREATE_DUE = "the create's bound passed"
+    REFUSED_CREATE_DUE = ("the create's bound passed (or the session ended first), and the round's only create was "
+                          "refused: sent while its response was active")
 
 
 S, X = RoundState, Stimulus
@@ -65,6 +67,11 @@ ROUND_RULES: dict[tuple[RoundState, Stimulus], tuple[RoundState, Rule | None]] =
     (S.OWES_CREATE, X.CREATE): (S.TRIGGERED, None),  # R4
     (S.OWES_CREATE, X.BAD_OUTPUT): (S.CLOSED, None),  # a second output (R7)
     (S.OWES_CREATE, X.CREATE_DUE): (S.MISSED_CREATE, Rule.MISSING_RESPONSE_CREATE),  # R4, R8
+    # R6: the service refused a create sent before the round's response.done, and none came after it
+    # (a client that sends it again once the response is done loses nothing, and is not charged)
+    (S.OWES_CREATE, X.REFUSED_CREATE_DUE): (S.MISSED_CREATE, Rule.CREATE_WHILE_ACTIVE),
+    (S.ANSWERED, X.REFUSED_CREATE_DUE): (S.CLOSED, Rule.CREATE_WHILE_ACTIVE),  # the client left before response.done
+    (S.STREAMING, X.REFUSED_CREATE_DUE): (S.CLOSED, Rule.CREATE_WHILE_ACTIVE),
     (S.MISSED_CREATE, X.CREATE): (S.TRIGGERED, Rule.LATE_RESPONSE_CREATE),  # R8: replaces the missing create
 }
 
@@ -109,6 +116,7 @@ class Round:
     create_line: int | None = None
     create_match: dict[str, Any] | None = None  # the response.create step's `match:`
     triggered_by: int | None = None
+    refused_create: Any = None  # the record of a create the service refused while the response was active
     missed_at: int | None = None  # the index of its missing-response-create finding
 
     @property

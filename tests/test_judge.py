@@ -483,14 +483,48 @@ def test_create_while_an_answer_plays_points_at_cancel_not_at_tools() -> None:
     assert "response.cancel" in finding.hint and "calling response" not in finding.hint
 
 
-def test_create_while_the_calling_response_is_active() -> None:
+def test_create_while_the_calling_response_is_active_and_never_again_is_judged_at_the_bound() -> None:
     s = start("slow_response_done")  # response.done comes 1 s after the call
     (call,) = s.calls()
     output(s, call)  # allowed while the response is active
-    create(s)  # not allowed yet
-    finding = one(s.findings)
-    assert finding.rule is Rule.CREATE_WHILE_ACTIVE
-    assert finding.call_id == call["call_id"] and "had not sent response.done" in finding.message
+    create(s)  # refused: the response is still active
+    refused_at = s.records[-1].index - 1  # the create, then the service's error
+    assert s.server("error")[-1]["error"]["code"] == "conversation_already_has_active_response"
+    assert not s.findings  # a client may still send it again once the response is done
+    s.advance(s.now + 1.0)
+    done_at = s.records[[r.type for r in s.records].index("response.done")].time
+    bound = s.reached("response.create")[-1].time + 3.0
+    assert not s.advance(bound - 1e-3)
+    finding = one(s.advance(bound))
+    assert finding.rule is Rule.CREATE_WHILE_ACTIVE and finding.time == pytest.approx(bound) and bound > done_at
+    assert finding.call_id == call["call_id"] and f"event #{refused_at}" in finding.message
+    assert "before its response.done" in finding.message and "send it again" in finding.hint
+
+
+def test_a_client_that_quits_on_the_refusal_of_its_early_create_is_charged_with_the_early_create() -> None:
+    s = start("slow_response_done")
+    output(s, s.calls()[0])
+    create(s)
+    refused = s.records[-2]
+    assert refused.type == "response.create"
+    s.close()  # before the calling response's response.done
+    finding = one(s.finish().findings)
+    assert finding.rule is Rule.CREATE_WHILE_ACTIVE and finding.index == refused.index
+    assert not finding.cut_short  # the refusal came first: a crash that follows is its consequence
+    assert "before the client closed the session" in finding.message
+
+
+def test_a_refused_create_sent_again_after_response_done_passes() -> None:
+    # the service refuses a create while the calling response is active; a client that handles the
+    # refusal and sends it again after response.done loses nothing (the answer follows)
+    s = start("slow_response_done")
+    output(s, s.calls()[0])
+    create(s)
+    assert s.server("error")[-1]["error"]["code"] == "conversation_already_has_active_response"
+    s.advance(s.now + 1.0)
+    assert s.server("response.done")
+    create(s)
+    assert_passes(s)
 
 
 def test_create_after_the_held_response_done_passes() -> None:
