@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 import typing
 from typing import Any
 
@@ -22,10 +23,14 @@ from ._model_walk import ShapeWalker
 
 __all__ = ["generate", "main", "shapes"]
 
-#: The client events of each dialect: the union the package gives for "everything a client may send".
+#: The client events of each dialect: what the package's connection `send()` takes, the event params
+#: it accepts besides its models. That is more than the `RealtimeClientEventParam` union: GA `send()`
+#: also takes `ResponseCreateEventWithReferencesParam`, a `response.create` whose `response.input` may
+#: hold `item_reference`s ("Note that this can include references to items that previously appeared
+#: in the session using their id"). An event type several params give takes the widest (`_widest`).
 _ROOTS = {
-    "ga": "openai.types.realtime.realtime_client_event_param:RealtimeClientEventParam",
-    "beta": "openai.types.beta.realtime.realtime_client_event_param:RealtimeClientEventParam",
+    "ga": "openai.resources.realtime.realtime:AsyncRealtimeConnection.send",
+    "beta": "openai.resources.beta.realtime.realtime:AsyncRealtimeConnection.send",
 }
 
 
@@ -58,22 +63,80 @@ def _marker(tp: Any) -> str | None:
     return None
 
 
-def shapes() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """(defs, events): `events[dialect][type]` is the shape of that client event."""
+def _sent_params(where: str) -> list[Any]:
+    """The TypedDicts the `event` argument of `module:Class.method` accepts (its models left out:
+    they are the same events as objects)."""
     import importlib
 
+    module, name = where.split(":")
+    owner, method = name.split(".")
+    hint = typing_extensions.get_type_hints(getattr(getattr(importlib.import_module(module), owner), method))["event"]
+    params: list[Any] = []
+    pending: list[Any] = [hint]
+    while pending:
+        tp = pending.pop(0)
+        origin: Any = typing.get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            pending[:0] = typing.get_args(tp)
+        elif typing_extensions.is_typeddict(tp) and tp not in params:
+            params.append(tp)
+    return params
+
+
+def shapes() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(defs, events): `events[dialect][type]` is the shape of that client event."""
     walker = _Walker()
     events: dict[str, dict[str, Any]] = {}
     for dialect, where in _ROOTS.items():
-        module, name = where.split(":")
-        root = getattr(importlib.import_module(module), name)
-        table: dict[str, Any] = {}
-        for member in typing.get_args(root):
+        table: dict[str, list[dict[str, Any]]] = {}
+        for member in _sent_params(where):
             ref = walker.typeddict(member)
             event_type = walker.defs[ref["ref"]]["fields"]["type"]["values"][0]
-            table[event_type] = ref
-        events[dialect] = dict(sorted(table.items()))
+            table.setdefault(event_type, []).append(ref)
+        events[dialect] = {kind: _widest(refs, walker.defs) for kind, refs in sorted(table.items())}
     return dict(sorted(walker.defs.items())), events
+
+
+def _widest(refs: list[dict[str, Any]], defs: dict[str, Any]) -> dict[str, Any]:
+    """The shape of an event several params give: the one that accepts all that the others do
+    (`ResponseCreateEventWithReferencesParam` widens `ResponseCreateEventParam`'s `input` and is
+    otherwise the same), so that a refusal names what the service's one definition allows; a
+    union of them when none does."""
+    kept = [r for i, r in enumerate(refs)
+            if not any(_covers(o, r, defs) and (not _covers(r, o, defs) or j < i) for j, o in enumerate(refs) if j != i)]
+    return kept[0] if len(kept) == 1 else {"t": "union", "options": kept}
+
+
+def _covers(wide: dict[str, Any], narrow: dict[str, Any], defs: dict[str, Any],
+            seen: frozenset[tuple[str, str]] = frozenset()) -> bool:
+    """Whether every value the shape `narrow` accepts, `wide` accepts too (conservative: False
+    when it cannot tell)."""
+    if narrow.get("nullable") and not wide.get("nullable"):
+        return False
+    pair = (str(wide.get("ref")), str(narrow.get("ref")))
+    if "ref" in wide and "ref" in narrow:
+        if wide["ref"] == narrow["ref"] or pair in seen:
+            return True
+        seen |= {pair}
+    wide, narrow = defs.get(wide.get("ref", ""), wide), defs.get(narrow.get("ref", ""), narrow)
+    if wide["t"] == "any":
+        return True
+    if narrow["t"] == "union":
+        return all(_covers(wide, option, defs, seen) for option in narrow["options"])
+    if wide["t"] == "union":
+        return any(_covers(option, narrow, defs, seen) for option in wide["options"])
+    if wide["t"] != narrow["t"]:
+        return bool(wide["t"] == "number" and narrow["t"] == "integer")
+    if wide["t"] == "enum":
+        return set(narrow["values"]) <= set(wide["values"])
+    if wide["t"] == "array":
+        return _covers(wide["items"], narrow["items"], defs, seen)
+    if wide["t"] == "map":
+        return _covers(wide["values"], narrow["values"], defs, seen)
+    if wide["t"] == "object":
+        return (set(narrow["fields"]) <= set(wide["fields"]) and set(wide["required"]) <= set(narrow["required"])
+                and all(_covers(wide["fields"][k], narrow["fields"][k], defs, seen) for k in narrow["fields"]))
+    return True
 
 
 def generate() -> str:

@@ -48,6 +48,7 @@ class Conversation:
     audio_ms: dict[str, int] = field(default_factory=dict)  # assistant audio item id → its audio's length (ms)
     input_audio_ms: dict[str, int] = field(default_factory=dict)  # user audio item id → its audio's length (ms)
     cancelled_calls: set[str] = field(default_factory=set)  # call_ids of cancelled responses: owed nothing
+    side_items: set[str] = field(default_factory=set)  # output item ids of out-of-band responses
 
     @property
     def last_item_id(self) -> str | None:
@@ -72,6 +73,12 @@ class Conversation:
 
     def knows(self, item_id: str) -> bool:
         return item_id == "root" or item_id in self.items
+
+    def exists(self, item_id: str) -> bool:
+        """Whether `item_id` names "an existing item in the same Realtime session" (openai
+        `ResponseItemReferenceParam.id`): an item of the conversation, or the output of an
+        out-of-band response, which the session made but kept out of the conversation."""
+        return item_id in self.items or item_id in self.side_items
 
     def delete(self, item_id: str) -> bool:
         item = self.items.pop(item_id, None)

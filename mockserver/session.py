@@ -372,6 +372,9 @@ class SessionCore:
             if not self._create_item(event, event_id):
                 return
         elif kind == "response.create":
+            if (refused := self._reference_refusal(event)) is not None:
+                self._reject(refused)
+                return
             # "only one response can write to the default conversation at a time; otherwise responses
             # can run in parallel" (openai ResponseCreateEvent): an out-of-band one may run beside it
             if conv.active is not None and not _out_of_band(event):
@@ -470,6 +473,24 @@ class SessionCore:
         if event["audio_end_ms"] > audio_ms:
             return Rejection("invalid_value", f"Audio content of {audio_ms}ms is already shorter than "
                              f"{event['audio_end_ms']}ms", None, event_id)
+        return None
+
+    def _reference_refusal(self, event: dict[str, Any]) -> Rejection | None:
+        """An `item_reference` in `response.input` must name "an existing item in the same Realtime
+        session" (openai `ResponseItemReferenceParam.id`). The service's error for one that does not
+        is not known: code and text are rtmock's (docs/protocol-notes.md)."""
+        request = event.get("response")
+        given = request.get("input") if isinstance(request, dict) else None
+        for i, entry in enumerate(given if isinstance(given, list) else []):
+            if not isinstance(entry, dict) or entry.get("type") != "item_reference":
+                continue
+            if not isinstance(entry.get("id"), str):  # beta's params mark it optional; "required" for a reference
+                return Rejection("missing_required_parameter", f"Missing required parameter: 'response.input[{i}].id'.",
+                                 f"response.input[{i}].id", event.get("event_id"))
+            if not self.conversation.exists(entry["id"]):
+                return Rejection("invalid_value", f"Invalid value: '{entry['id']}'. response.input[{i}] references "
+                                 "an item that does not exist in this session.", f"response.input[{i}].id",
+                                 event.get("event_id"))
         return None
 
     # ---- server VAD ------------------------------------------------------------------------------
@@ -796,6 +817,8 @@ class SessionCore:
         active.cancelled = status == "cancelled"
         if self.conversation.active is active:
             self.conversation.active = None
+        if active.out_of_band:  # its items exist in the session, outside the conversation
+            self.conversation.side_items.update(str(item.get("id")) for item in active.output)
         used = self._usage(active, scripted_usage)
         self._emit(self.events.response_done(self._response_object(active, status, details, used)))
         self._used_tokens += int(used["total_tokens"])

@@ -229,3 +229,62 @@ def test_a_transcription_update_on_a_realtime_session_is_refused_as_observed() -
     s.send({"type": "session.update", "session": {"type": "transcription"}})
     assert s.server("error")[-1]["error"]["message"] == (
         "Passing a transcription session update event to a realtime session is not allowed.")
+
+
+# ---- response.input: item references --------------------------------------------------------------
+
+
+def test_response_input_may_reference_items_as_the_official_sdk_sends_them() -> None:
+    """GA `send()` takes `ResponseCreateEventWithReferencesParam`: `response.input` holds items and
+    `item_reference`s. A wrong reference is refused naming what the one definition allows."""
+    accepted({"type": "response.create", "response": {"input": [
+        {"type": "item_reference", "id": "item_1"},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "And now?"}]}]}})
+    accepted({"type": "response.create", "response": {"input": [{"type": "item_reference", "id": "item_1"}]}}, "beta")
+    missing = refusal({"type": "response.create", "response": {"input": [{"type": "item_reference"}]}})
+    assert (missing.code, missing.param) == ("missing_required_parameter", "response.input[0].id")
+    misspelt = refusal({"type": "response.create", "response": {"input": [{"type": "item_ref", "id": "item_1"}]}})
+    assert misspelt.param == "response.input[0].type" and "'item_reference'" in misspelt.message
+    extra = refusal({"type": "response.create", "response": {"input": [{"type": "item_reference", "id": "i", "x": 1}]}})
+    assert (extra.code, extra.param) == ("unknown_parameter", "response.input[0].x")
+
+
+def test_a_follow_up_built_from_references_to_the_round_passes() -> None:
+    s = start("get_your_info")
+    call = s.calls()[0]
+    output(s, call, item={"id": "out_1"})
+    user = next(e["item"]["id"] for e in s.server("conversation.item.added") if e["item"].get("role") == "user")
+    create(s, response={"input": [{"type": "item_reference", "id": i} for i in (user, call["id"], "out_1")]})
+    assert s.server("error") == []
+    assert s.server("response.done")[-1]["response"]["status"] == "completed"
+    assert_passes(s)
+
+
+def test_a_reference_to_an_item_that_does_not_exist_is_refused() -> None:
+    s = start("get_your_info")
+    call = s.calls()[0]
+    output(s, call)
+    s.send({"type": "conversation.item.delete", "item_id": call["id"]})
+    create(s, event_id="e_ref", response={"input": [{"type": "item_reference", "id": "item_nowhere"}]})
+    error = s.server("error")[-1]["error"]
+    assert (error["code"], error["param"], error["event_id"]) == ("invalid_value", "response.input[0].id", "e_ref")
+    assert "item_nowhere" in error["message"]
+    create(s, response={"input": [{"type": "item_reference", "id": call["id"]}]})
+    assert s.server("error")[-1]["error"]["param"] == "response.input[0].id", "a deleted item exists no more"
+    assert [f.rule for f in s.findings] == [Rule.INVALID_CLIENT_EVENT], "one finding for the same mistake"
+
+
+def test_an_out_of_band_responses_items_can_be_referenced() -> None:
+    """Its items are not in the conversation but exist in the session ("references to items that
+    previously appeared in the session", openai `RealtimeResponseCreateParamsWithReferencesParam`)."""
+    s = start("out_of_band")
+    output(s, s.calls()[0])
+    s.advance(s.now + 2)  # the scripted hold of the first response
+    create(s)
+    create(s, response={"conversation": "none", "metadata": {"purpose": "summary"}, "output_modalities": ["text"]})
+    side = [e["response"] for e in s.server("response.done") if e["response"].get("conversation_id") is None]
+    summary = side[-1]["output"][0]["id"]
+    create(s, response={"conversation": "none", "input": [{"type": "item_reference", "id": summary}]})
+    assert s.server("error") == []
+    assert s.findings == []
+

@@ -23,6 +23,7 @@ import websockets
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from pydantic import BaseModel, Field
 
+from rtmock.harness.judge import Judge
 from rtmock.mockserver.loader import LoadedScenario, load_scenario
 from rtmock.mockserver.records import Direction
 from rtmock.mockserver.server import MockServer, SessionInfo
@@ -88,6 +89,15 @@ async def check_session(srv: MockServer, scenario: str) -> SessionInfo:
     return session
 
 
+def judged_findings(session: SessionInfo) -> list[str]:
+    """What rtmock's judge makes of the session's records: a correct client gets no finding."""
+    judge = Judge(session_id=session.id, scenario_name=session.scenario.name, scenario_path=session.scenario.path,
+                  default_within=session.scenario.scenario.defaults.within)
+    for record in session.records:
+        judge.feed(record)
+    return [str(f) for f in judge.finish(session.records[-1].time).findings]
+
+
 async def play_each(srv: MockServer, client: Callable[[MockServer, str], Awaitable[str]]) -> None:
     for scenario in SCENARIOS:
         text = await asyncio.wait_for(client(srv, scenario), BOUND)
@@ -127,6 +137,47 @@ async def test_official_sdk_ga_completes_the_tool_scenarios(server: MockServer) 
     await play_each(server, sdk_ga)
     assert {s.dialect.value for s in server.sessions} == {"ga"}
     assert all(s.request_path.startswith(f"/s/{s.scenario.name}/v1/realtime?model=gpt-realtime") for s in server.sessions)
+
+
+async def sdk_ga_references(srv: MockServer, scenario: str) -> str:
+    """The official SDK building each follow-up's context itself: `response.input` holds
+    `item_reference`s to the user's message, the calls and their outputs (the SDK's
+    `ResponseCreateEventWithReferencesParam`). Item ids are the client's own."""
+    client = AsyncOpenAI(api_key="rtmock", base_url=f"{srv.http_base(scenario)}/v1")
+    text = ""
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"],
+                                           "instructions": "Use the tools.", "tools": function_tools(scenario)})
+        await conn.conversation.item.create(item={"id": "user_q1", "type": "message", "role": "user",
+                                                  "content": [{"type": "input_text", "text": CASES[scenario][0]}]})
+        await conn.response.create()
+        async for event in conn:
+            if event.type == "error":
+                raise AssertionError(f"the server refused the client: {event.error}")
+            if event.type == "response.output_text.delta":
+                text += event.delta
+            elif event.type == "response.done":
+                calls = [o for o in event.response.output or [] if o.type == "function_call"]
+                if not calls:
+                    break
+                context = ["user_q1"]
+                for call in calls:
+                    assert call.id and call.call_id and call.name and call.arguments is not None
+                    await conn.conversation.item.create(item={
+                        "id": f"out_{call.call_id}", "type": "function_call_output", "call_id": call.call_id,
+                        "output": run_tool(scenario, call.name, call.arguments)})
+                    context += [call.id, f"out_{call.call_id}"]
+                await conn.response.create(response={
+                    "input": [{"type": "item_reference", "id": item_id} for item_id in context]})
+    return text
+
+
+async def test_official_sdk_ga_may_give_the_follow_up_its_context_as_item_references(server: MockServer) -> None:
+    await play_each(server, sdk_ga_references)
+    for session in server.sessions:
+        creates = [r.event for r in session.records if r.direction is Direction.CLIENT and r.type == "response.create"]
+        assert creates[-1]["response"]["input"][0] == {"type": "item_reference", "id": "user_q1"}
+        assert judged_findings(session) == []
 
 
 # ---- the official SDK, beta, over TLS -------------------------------------------------------------
