@@ -55,15 +55,20 @@ class Conversation:
         return next(reversed(self.items)) if self.items else None
 
     def add(self, item: dict[str, Any], previous_item_id: str | None = None) -> str | None:
-        """Insert an item (after `previous_item_id`, or at the end); returns the id it follows."""
+        """Insert an item (after `previous_item_id`, or at the end); returns the id it follows.
+
+        An id the conversation already holds is taken again: the service was seen to append the
+        second item (docs/protocol-notes.md). A lookup by that id finds the newer item, which
+        stands where it was inserted; the earlier one is no longer reachable by id."""
         before = self.last_item_id
         if previous_item_id is None or previous_item_id == before:
+            self.items.pop(item["id"], None)
             self.items[item["id"]] = item
         else:
             ordered = list(self.items.items())
             position = 0 if previous_item_id == "root" else [k for k, _ in ordered].index(previous_item_id) + 1
             ordered.insert(position, (item["id"], item))
-            self.items = dict(ordered)
+            self.items = {k: v for k, v in ordered if k != item["id"] or v is item}
             before = None if previous_item_id == "root" else previous_item_id
         if item.get("type") == "function_call" and isinstance(item.get("call_id"), str):
             self.calls[item["call_id"]] = item

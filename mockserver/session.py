@@ -565,9 +565,6 @@ class SessionCore:
             self._reject(Rejection("invalid_value", f"Invalid value: '{previous}'. previous_item_id does not name an item "
                                    "of this conversation.", "previous_item_id", event_id))
             return False
-        if "id" in item and item["id"] in conv.items:
-            self._reject(Rejection("invalid_value", f"Item with id '{item['id']}' already exists.", "item.id", event_id))
-            return False
         if item["type"] == "function_call_output" and item["call_id"] not in conv.calls:
             self._reject(Rejection("invalid_tool_call_id", f"Tool call ID '{item['call_id']}' not found in conversation.",
                                    "item.call_id", event_id))

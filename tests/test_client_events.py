@@ -288,3 +288,22 @@ def test_an_out_of_band_responses_items_can_be_referenced() -> None:
     assert s.server("error") == []
     assert s.findings == []
 
+
+# ---- client-chosen item ids -----------------------------------------------------------------------
+
+
+def test_an_item_id_given_twice_is_appended_again_as_the_service_does() -> None:
+    """The service was seen to append a second item with the same id (docs/protocol-notes.md); a
+    client that names its outputs after the tool does this on parallel calls of one tool."""
+    s = start("parallel_calls")
+    first, second = s.calls()
+    output(s, first, item={"id": "out_get_weather"})
+    output(s, second, item={"id": "out_get_weather"})
+    assert s.server("error") == []
+    added = [e for e in s.server("conversation.item.added") if e["item"]["id"] == "out_get_weather"]
+    assert [e["item"]["call_id"] for e in added] == [first["call_id"], second["call_id"]]
+    assert added[1]["previous_item_id"] == "out_get_weather", "appended after the first"
+    s.send({"type": "conversation.item.retrieve", "item_id": "out_get_weather"})
+    assert s.server("conversation.item.retrieved")[-1]["item"]["call_id"] == second["call_id"]
+    create(s)
+    assert_passes(s)

@@ -180,6 +180,46 @@ async def test_official_sdk_ga_may_give_the_follow_up_its_context_as_item_refere
         assert judged_findings(session) == []
 
 
+# ---- a raw client that names its items ------------------------------------------------------------
+
+
+async def fixed_item_ids(srv: MockServer, scenario: str) -> str:
+    """Names each output after its tool: two calls of one tool (parallel_calls) reuse an item id,
+    which the service accepts (it appends the second item: docs/protocol-notes.md)."""
+    text = ""
+    async with websockets.connect(srv.ws_url(scenario), additional_headers={"Authorization": "Bearer rtmock"}) as ws:
+        async for raw in ws:
+            event = json.loads(raw)
+            if event["type"] == "session.created":
+                await ws.send(json.dumps({"type": "session.update", "session": {
+                    "type": "realtime", "output_modalities": ["text"], "tools": function_tools(scenario)}}))
+                await ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                    "type": "message", "role": "user", "content": [{"type": "input_text", "text": CASES[scenario][0]}]}}))
+                await ws.send(json.dumps({"type": "response.create"}))
+            elif event["type"] == "response.output_text.delta":
+                text += event["delta"]
+            elif event["type"] == "response.done":
+                calls = [o for o in event["response"]["output"] if o["type"] == "function_call"]
+                if not calls:
+                    break
+                for call in calls:
+                    await ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                        "id": f"out_{call['name']}", "type": "function_call_output", "call_id": call["call_id"],
+                        "output": run_tool(scenario, call["name"], call["arguments"])}}))
+                await ws.send(json.dumps({"type": "response.create"}))
+    return text
+
+
+async def test_a_client_that_gives_two_items_one_id_completes_parallel_calls(server: MockServer) -> None:
+    text = await asyncio.wait_for(fixed_item_ids(server, "parallel_calls"), BOUND)
+    assert text == CASES["parallel_calls"][2]
+    session = await check_session(server, "parallel_calls")
+    added = [r.event for r in session.records if r.direction is Direction.SERVER and r.type == "conversation.item.added"
+             and r.event["item"]["id"] == "out_get_weather"]
+    assert len(added) == 2, "both outputs were added"
+    assert judged_findings(session) == []
+
+
 # ---- the official SDK, beta, over TLS -------------------------------------------------------------
 
 
