@@ -420,7 +420,17 @@ async def test_rtclient_style_client_completes_the_tool_scenarios_on_the_azure_p
 # ---- openai-agents ---------------------------------------------------------------------------------
 
 
-async def openai_agents(srv: MockServer, scenario: str) -> str:
+#: openai-agents 0.24 runs each tool call as its own task by default (`async_tool_calls: True`) and
+#: asks for a response after each output, deferred until the current response is done: when one
+#: call's tool is still running at response.done, the response.create goes out before its output.
+#: That is a race in the library, and rtmock is right to flag it (create-before-output, test below).
+#: The completing test runs the tools in order (`async_tool_calls: False`): every output of the
+#: response is sent before its response.done is handled, so the one response.create comes after both.
+IN_ORDER: dict[str, Any] = {"async_tool_calls": False}
+
+
+async def openai_agents(srv: MockServer, scenario: str, *, config: Any = None,
+                        before_tokyo: Callable[[], Awaitable[None]] | None = None) -> str:
     from agents import function_tool
     from agents.realtime import RealtimeAgent, RealtimeRunner
 
@@ -433,13 +443,15 @@ async def openai_agents(srv: MockServer, scenario: str) -> str:
         return run_tool("get_your_info", "get_your_info", json.dumps({"query": query}))
 
     @function_tool
-    def get_weather(city: str) -> str:
+    async def get_weather(city: str) -> str:
         """Current weather in a city."""
+        if city == "Tokyo" and before_tokyo is not None:
+            await before_tokyo()
         ran.append(f"get_weather:{city}")
         return run_tool("parallel_calls", "get_weather", json.dumps({"city": city}))
 
     agent = RealtimeAgent(name="assistant", instructions="Use the tools.", tools=[get_your_info, get_weather])
-    runner = RealtimeRunner(agent)
+    runner = RealtimeRunner(agent, config=config)
     text = ""
     tool_ends = 0
     wanted_calls = {"get_your_info": 1, "parallel_calls": 2}[scenario]
@@ -469,8 +481,30 @@ async def openai_agents(srv: MockServer, scenario: str) -> str:
 
 
 async def test_openai_agents_realtime_session_runs_the_tools_and_completes(server: MockServer) -> None:
-    await play_each(server, openai_agents)
+    async def in_order(srv: MockServer, scenario: str) -> str:
+        return await openai_agents(srv, scenario, config=IN_ORDER)
+
+    await play_each(server, in_order)
     assert {s.dialect.value for s in server.sessions} == {"ga"}
     for session in server.sessions:
         updates = [r.event for r in session.records if r.direction is Direction.CLIENT and r.type == "session.update"]
         assert len(updates) >= 2, "openai-agents sends its settings and its tracing config"
+        assert judged_findings(session) == []
+
+
+async def test_openai_agents_default_tool_tasks_send_the_create_before_a_slow_calls_output(server: MockServer) -> None:
+    """The library's race, made certain: the Tokyo tool returns only once the server has the
+    round's response.create, which the default config sends when the Paris output is in."""
+    def creates() -> int:
+        return sum(1 for s in server.sessions for r in s.records
+                   if r.direction is Direction.CLIENT and r.type == "response.create")
+
+    async def after_the_rounds_create() -> None:
+        await until(lambda: creates() >= 2)  # the user's turn, then the round's
+
+    text = await asyncio.wait_for(openai_agents(server, "parallel_calls", before_tokyo=after_the_rounds_create), BOUND)
+    assert text == CASES["parallel_calls"][2], "the scenario answers anyway; the verdict is what tells"
+    (session,) = server.sessions
+    await until(lambda: session.complete)
+    findings = judged_findings(session)
+    assert len(findings) == 1 and findings[0].startswith("[create-before-output]"), findings
