@@ -298,6 +298,29 @@ def judge_when_due() -> Iterator[None]:
         yield
 
 
+#: the server events Judge._server acts on (the others it reads and drops)
+_JUDGED_SERVER_KINDS = frozenset({"response.created", "response.done", "response.output_item.added",
+                                  "conversation.item.added", "conversation.item.created", "conversation.item.done",
+                                  "input_audio_buffer.committed", "conversation.item.deleted", "error"})
+
+
+@contextlib.contextmanager
+def judge_by_type() -> Iterator[None]:
+    """Judge._server looks at a server record's type (read from its wire text) before its event, and
+    leaves the frames no rule reads unparsed (session.created/updated, content parts, *.done of items
+    and arguments, rate limits)."""
+    from rtmock.harness.judge import Judge
+
+    server = Judge._server
+
+    def by_type(self: Judge, record: Record) -> None:
+        if record.type in _JUDGED_SERVER_KINDS:
+            server(self, record)
+
+    with mock.patch.object(Judge, "_server", by_type):
+        yield
+
+
 @contextlib.contextmanager
 def all_of(*patches: Callable[[], contextlib.AbstractContextManager[None]]) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
@@ -335,6 +358,8 @@ VARIANTS: dict[str, tuple[str, Callable[[], Observers], Callable[[], contextlib.
                             lambda: Observers(judge=True, log=LogLevel.EVENTS), judge_when_due),
     "full-wire-lines": ("as full, log lines of server frames cut from their wire text",
                         lambda: Observers(judge=True, log=LogLevel.EVENTS), wire_lines),
+    "full-judge-by-type": ("as full, the judge parses only the server events its rules read",
+                           lambda: Observers(judge=True, log=LogLevel.EVENTS), judge_by_type),
     "full-all": ("as full, with fresh-responses, union-by-tag, judge-when-due, wire-lines, "
                  "batched-log and break-cycles",
                  lambda: Observers(judge=True, log=LogLevel.EVENTS, break_cycles=True),

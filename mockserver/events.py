@@ -22,7 +22,6 @@ from typing import Any
 
 from . import voicelive
 from .audio import PCM16, AudioFormat, tone
-from .jsondata import json_copy
 
 __all__ = ["Dialect", "EventFactory", "IdSource", "encode", "pcm16_tone"]
 
@@ -115,7 +114,11 @@ TOKENS_PER_MINUTE = 40_000
 
 
 class EventFactory:
-    """Builds server events of one dialect; every event gets a fresh server `event_id`."""
+    """Builds server events of one dialect; every event gets a fresh server `event_id`.
+
+    An event holds what it is given, not a copy (the session object, an item, a response's output):
+    encode it before that state changes again, as the session does (`SessionCore._emit`), and keep
+    the text, not the event."""
 
     def __init__(self, dialect: Dialect, ids: IdSource) -> None:
         self.dialect = dialect
@@ -205,10 +208,10 @@ class EventFactory:
         }
 
     def session_created(self, session: dict[str, Any]) -> dict[str, Any]:
-        return self._event("session.created", session=json_copy(session))
+        return self._event("session.created", session=session)
 
     def session_updated(self, session: dict[str, Any]) -> dict[str, Any]:
-        return self._event("session.updated", session=json_copy(session))
+        return self._event("session.updated", session=session)
 
     def error(self, code: str | None, message: str, param: str | None, client_event_id: str | None) -> dict[str, Any]:
         return self._event(
@@ -225,13 +228,13 @@ class EventFactory:
         return [self._event(kind, previous_item_id=previous_item_id, item=self._reported(item))]
 
     def _reported(self, item: dict[str, Any]) -> dict[str, Any]:
-        """A conversation item as the dialect reports it (a copy)."""
-        return voicelive.reported_item(item) if self.dialect is Dialect.VOICE_LIVE else json_copy(item)
+        """A conversation item as the dialect reports it."""
+        return voicelive.reported_item(item) if self.dialect is Dialect.VOICE_LIVE else item
 
     def item_done(self, item: dict[str, Any], previous_item_id: str | None) -> list[dict[str, Any]]:
         if self.dialect.beta_shaped:
             return []
-        return [self._event("conversation.item.done", previous_item_id=previous_item_id, item=json_copy(item))]
+        return [self._event("conversation.item.done", previous_item_id=previous_item_id, item=item)]
 
     def item_deleted(self, item_id: str) -> dict[str, Any]:
         return self._event("conversation.item.deleted", item_id=item_id)
@@ -269,7 +272,7 @@ class EventFactory:
             "id": response_id,
             "status": status,
             "status_details": status_details,
-            "output": json_copy(output),
+            "output": output,
             "conversation_id": conversation_id,
             "usage": usage,
             "metadata": metadata,
@@ -280,7 +283,7 @@ class EventFactory:
         elif self.dialect is Dialect.BETA:
             tokens = _given(request, "max_response_output_tokens", session, "max_response_output_tokens", "inf")
             temperature = _given(request, "temperature", session, "temperature", 0.8)
-            body.update(modalities=json_copy(_given(request, "modalities", session, "modalities", ["text", "audio"])),
+            body.update(modalities=_given(request, "modalities", session, "modalities", ["text", "audio"]),
                         voice=_given(request, "voice", session, "voice", "alloy"),
                         output_audio_format=_given(request, "output_audio_format", session, "output_audio_format",
                                                    "pcm16"),
@@ -289,12 +292,12 @@ class EventFactory:
         else:
             out = (session.get("audio") or {}).get("output") or {}
             asked = (request.get("audio") or {}).get("output") or {}
-            body.update(output_modalities=json_copy(_given(request, "output_modalities", session,
-                                                               "output_modalities", ["audio"])),
+            body.update(output_modalities=_given(request, "output_modalities", session,
+                                                               "output_modalities", ["audio"]),
                         max_output_tokens=_given(request, "max_output_tokens", session, "max_output_tokens", "inf"),
-                        audio={"output": {"format": json_copy(_given(asked, "format", out, "format",
-                                                                          {"type": "audio/pcm", "rate": 24000})),
-                                          "voice": json_copy(_given(asked, "voice", out, "voice", "alloy"))}})
+                        audio={"output": {"format": _given(asked, "format", out, "format",
+                                                                          {"type": "audio/pcm", "rate": 24000}),
+                                          "voice": _given(asked, "voice", out, "voice", "alloy")}})
         return body
 
     def usage(self, *, input_text: int, input_audio: int, cached_text: int, cached_audio: int, output_text: int,
@@ -330,39 +333,38 @@ class EventFactory:
                            transcript=transcript, **extra)
 
     def response_created(self, response: dict[str, Any]) -> dict[str, Any]:
-        return self._event("response.created", response=json_copy(response))
+        return self._event("response.created", response=response)
 
     def response_done(self, response: dict[str, Any]) -> dict[str, Any]:
-        return self._event("response.done", response=json_copy(response))
+        return self._event("response.done", response=response)
 
     def output_item_added(self, response_id: str, output_index: int, item: dict[str, Any]) -> dict[str, Any]:
-        return self._event("response.output_item.added", response_id=response_id, output_index=output_index, item=json_copy(item))
+        return self._event("response.output_item.added", response_id=response_id, output_index=output_index, item=item)
 
     def output_item_done(self, response_id: str, output_index: int, item: dict[str, Any]) -> dict[str, Any]:
-        return self._event("response.output_item.done", response_id=response_id, output_index=output_index, item=json_copy(item))
+        return self._event("response.output_item.done", response_id=response_id, output_index=output_index, item=item)
 
-    def delta_stream(self, type_: str, **shared: Any) -> Callable[[Sequence[str]], Iterator[tuple[dict[str, Any], str]]]:
-        """A builder for the many deltas of one stream: (event, wire text) per piece. What the deltas
-        share is encoded once; the same event and text as `_event` + `encode` would give, field order
+    def delta_stream(self, type_: str, **shared: Any) -> Callable[[Sequence[str]], Iterator[str]]:
+        """A builder for the many deltas of one stream: the wire text per piece. What the deltas
+        share is encoded once; the same text as `_event` + `encode` would give, field order
         included (ids are letters and digits, so they need no escaping)."""
         head = '{"type":' + encode_basestring(type_) + ',"event_id":"'
         tail = '",' + "".join(f'"{key}":{_ENCODER.encode(value)},' for key, value in shared.items()) + '"delta":'
         many = self.ids.many
 
-        def build(pieces: Sequence[str]) -> Iterator[tuple[dict[str, Any], str]]:
+        def build(pieces: Sequence[str]) -> Iterator[str]:
             for event_id, piece in zip(many("event", len(pieces)), pieces, strict=True):
-                yield ({"type": type_, "event_id": event_id, **shared, "delta": piece},
-                       head + event_id + tail + encode_basestring(piece) + "}")
+                yield head + event_id + tail + encode_basestring(piece) + "}"
 
         return build
 
     def arguments_deltas(self, response_id: str, item_id: str, output_index: int,
-                         call_id: str) -> Callable[[Sequence[str]], Iterator[tuple[dict[str, Any], str]]]:
+                         call_id: str) -> Callable[[Sequence[str]], Iterator[str]]:
         return self.delta_stream("response.function_call_arguments.delta", response_id=response_id, item_id=item_id,
                                  output_index=output_index, call_id=call_id)
 
     def content_deltas(self, kind: str, response_id: str, item_id: str,
-                       output_index: int) -> Callable[[Sequence[str]], Iterator[tuple[dict[str, Any], str]]]:
+                       output_index: int) -> Callable[[Sequence[str]], Iterator[str]]:
         """`kind` text, audio or transcript: the dialect's delta event of that content."""
         ga, beta = {"text": ("response.output_text.delta", "response.text.delta"),
                     "audio": ("response.output_audio.delta", "response.audio.delta"),
@@ -378,7 +380,7 @@ class EventFactory:
     def content_part(self, done: bool, response_id: str, item_id: str, output_index: int, part: dict[str, Any]) -> dict[str, Any]:
         kind = "response.content_part.done" if done else "response.content_part.added"
         return self._event(kind, response_id=response_id, item_id=item_id, output_index=output_index, content_index=0,
-                           part=json_copy(part))
+                           part=part)
 
     def _content_event(self, ga: str, beta: str, response_id: str, item_id: str, output_index: int, **fields: Any) -> dict[str, Any]:
         kind = beta if self.dialect.beta_shaped else ga

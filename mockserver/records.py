@@ -46,34 +46,70 @@ class Direction(enum.StrEnum):
     SCRIPT = "script"  # a note from the scenario runner (step reached/matched, scenario complete, closed)
 
 
-@dataclass(slots=True)  # treat as immutable; not frozen only because one is built per frame (frozen is ~2x slower)
 class Record:
-    """One entry of a session's history.
+    """One entry of a session's history (treat as immutable).
 
     ``event`` is the frame's JSON object (or the note, for script records). A client frame that was
     not a JSON object keeps its text in ``raw`` and has ``event`` None, so nothing a client sent is lost.
+
+    A server frame rtmock sent is kept as its wire text (``text``) alone, and its ``event`` is parsed
+    from that text when first asked for: the record holds exactly what went out, so the session
+    need not copy its live state (the session object, items, responses) into every event it sends,
+    and the frames nobody looks at (every delta; most frames once a session is judged) are never
+    parsed. Its ``type`` is read from the text without parsing it.
     """
 
-    index: int
-    time: float
-    direction: Direction
-    event: dict[str, Any] | None = None
-    raw: str | None = None
-    #: The exact wire text of a server frame, when known: the transcript reuses it instead of
-    #: encoding the event a second time (not part of the record's JSON form or equality).
-    text: str | None = field(default=None, compare=False, repr=False)
-    #: Set by the session for the deltas it streams, so that hot paths need not look at the type.
-    delta: bool = field(default=False, compare=False, repr=False)
-    #: A script record's typed note (`event` is its JSON form); read from `event` when the record
-    #: comes from a transcript.
-    note: Note | None = field(default=None, compare=False, repr=False)
+    __slots__ = ("_event", "delta", "direction", "index", "note", "raw", "text", "time")
+
+    def __init__(self, index: int, time: float, direction: Direction, event: dict[str, Any] | None = None,
+                 raw: str | None = None, text: str | None = None, delta: bool = False,
+                 note: Note | None = None) -> None:
+        self.index = index
+        self.time = time
+        self.direction = direction
+        self._event = event
+        self.raw = raw
+        #: The exact wire text of a server frame, when known: the transcript writes it as it is, and
+        #: ``event`` is parsed from it (not part of the record's JSON form or equality).
+        self.text = text
+        #: Set by the session for the deltas it streams, so that hot paths need not look at the type.
+        self.delta = delta
+        #: A script record's typed note (`event` is its JSON form); read from `event` when the record
+        #: comes from a transcript.
+        self.note = note
+
+    @property
+    def event(self) -> dict[str, Any] | None:
+        event = self._event
+        if event is None and self.text is not None and self.raw is None:
+            event = self._event = json.loads(self.text)
+        return event
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        return (self.index, self.time, self.direction, self.event, self.raw) == \
+            (other.index, other.time, other.direction, other.event, other.raw)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return (f"Record(index={self.index!r}, time={self.time!r}, direction={self.direction!r}, "
+                f"event={self.event!r}, raw={self.raw!r})")
 
     @property
     def type(self) -> str:
-        kind = self.event.get("type") if self.event is not None else None
+        text = self.text
+        if self._event is None and text is not None and self.raw is None and text.startswith('{"type":"'):
+            end = text.find('"', 9)
+            named = text[9:end]
+            if end != -1 and "\\" not in named:  # rtmock's own types need no escaping
+                return named
+        event = self.event
+        kind = event.get("type") if event is not None else None
         if type(kind) is str:
             return kind
-        if self.event is not None:
+        if event is not None:
             return "(no type)"
         if self.raw is None:
             return "(empty)"
@@ -92,8 +128,8 @@ class Record:
         depends on one, so hot paths skip them."""
         if self.delta:
             return True
-        return self.direction is Direction.SERVER and self.event is not None and \
-            str(self.event.get("type", "")).endswith(".delta")
+        return self.direction is Direction.SERVER and \
+            (self._event is not None or (self.text is not None and self.raw is None)) and self.type.endswith(".delta")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n": self.index, "t": round(self.time, 6), "dir": self.direction.value}

@@ -326,15 +326,21 @@ class SessionCore:
         return index
 
     def _emit(self, event: dict[str, Any]) -> None:
+        """Send a server event. It may hold live state (the session, an item, a response): it is
+        encoded at once, and the record keeps only the wire text (`Record.event` parses it back),
+        so later changes to that state never reach what the record says was sent."""
         text = encode(event)
-        self._record(Direction.SERVER, event, text=text)
-        self._out.append(Send(text))
-
-    def _emit_delta(self, event: dict[str, Any], text: str) -> None:
-        """`_emit` for a delta, the hot path: thousands per response, joined into runs."""
         index = self._index
         self._index = index + 1
-        self.on_record(Record(index, self._now - self.started, Direction.SERVER, event, None, text, True))
+        self.on_record(Record(index, self._now - self.started, Direction.SERVER, None, None, text))
+        self._out.append(Send(text))
+
+    def _emit_delta(self, text: str) -> None:
+        """`_emit` for a delta, given as its wire text: the hot path, thousands per response,
+        joined into runs."""
+        index = self._index
+        self._index = index + 1
+        self.on_record(Record(index, self._now - self.started, Direction.SERVER, None, None, text, True))
         out = self._out
         if out and type(last := out[-1]) is SendRun:
             last.texts.append(text)

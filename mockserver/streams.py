@@ -24,7 +24,7 @@ from .jsondata import json_copy
 __all__ = ["OutputStreams"]
 
 Emit = Callable[[dict[str, Any]], None]
-EmitDelta = Callable[[dict[str, Any], str], None]  # (event, its wire text)
+EmitDelta = Callable[[str], None]  # a delta's wire text
 
 
 class OutputStreams:
@@ -79,8 +79,8 @@ class OutputStreams:
         self._add_item(active, output_index, item, settle)
         yield False
         emit_delta = self._emit_delta
-        for event, text in self._events.arguments_deltas(active.id, item_id, output_index, call_id)(pieces):
-            emit_delta(event, text)
+        for text in self._events.arguments_deltas(active.id, item_id, output_index, call_id)(pieces):
+            emit_delta(text)
             sent[0] += 1
             yield True
         item["arguments"] = arguments
@@ -109,8 +109,8 @@ class OutputStreams:
         self._emit(ev.content_part(False, active.id, item_id, output_index, part))
         yield False
         if kind == "text":
-            for event, wire in ev.content_deltas("text", active.id, item_id, output_index)(pieces):
-                self._emit_delta(event, wire)
+            for wire in ev.content_deltas("text", active.id, item_id, output_index)(pieces):
+                self._emit_delta(wire)
                 said[0] += 1
                 yield True
             active.in_flight = None
@@ -121,11 +121,11 @@ class OutputStreams:
             sound = [b64(audio[start:start + step]) for start in range(0, max(1, len(audio)), step)]
             self._conversation.audio_ms[item_id] = 0
             played = 0
-            for is_audio, event, wire in _interleave(ev.content_deltas("audio", active.id, item_id, output_index)(sound),
+            for is_audio, wire in _interleave(ev.content_deltas("audio", active.id, item_id, output_index)(sound),
                                                      ev.content_deltas("transcript", active.id, item_id,
                                                                        output_index)(pieces),
                                                      len(sound), len(pieces)):
-                self._emit_delta(event, wire)
+                self._emit_delta(wire)
                 if is_audio:
                     played = min(len(audio), played + step)
                     self._conversation.audio_ms[item_id] = int(fmt.ms(played))
@@ -142,15 +142,15 @@ class OutputStreams:
         yield False
 
 
-def _interleave(audio: Iterator[tuple[dict[str, Any], str]], transcript: Iterator[tuple[dict[str, Any], str]],
-                audio_count: int, transcript_count: int) -> Iterator[tuple[bool, dict[str, Any], str]]:
+def _interleave(audio: Iterator[str], transcript: Iterator[str], audio_count: int,
+                transcript_count: int) -> Iterator[tuple[bool, str]]:
     """Audio and transcript deltas in one stream, each transcript piece just ahead of the audio it
-    speaks (the service sends the words a little before their sound): (is audio, event, text)."""
+    speaks (the service sends the words a little before their sound): (is audio, wire text)."""
     said = 0
     for heard in range(audio_count):
         while said < transcript_count and said * audio_count <= heard * transcript_count:
             said += 1
-            yield (False, *next(transcript))
-        yield (True, *next(audio))
-    for event, wire in transcript:
-        yield False, event, wire
+            yield False, next(transcript)
+        yield True, next(audio)
+    for wire in transcript:
+        yield False, wire

@@ -64,11 +64,12 @@ def test_a_delta_stream_builds_what_the_generic_path_builds() -> None:
         built = list(fast.content_deltas("transcript", "resp_1", "item_1", 2)(pieces))
         ids = slow.ids.many("event", len(pieces))
         assert len(set(ids)) == len(pieces) and all(i.startswith("event_") and len(i) == 28 for i in ids)
-        for (event, text), piece, event_id in zip(built, pieces, ids, strict=True):
-            assert event == {"type": kind, "event_id": event_id, "response_id": "resp_1",
-                             "item_id": "item_1", "output_index": 2, "content_index": 0, "delta": piece}
-            assert text == encode(event)
-        [(event, text)] = fast.arguments_deltas("resp_1", "item_1", 0, "call_x")(['{"q":'])
-        assert event == {"type": "response.function_call_arguments.delta", "event_id": slow.ids.many("event", 1)[0],
-                         "response_id": "resp_1", "item_id": "item_1", "output_index": 0, "call_id": "call_x",
-                         "delta": '{"q":'} and text == encode(event)
+        for text, piece, event_id in zip(built, pieces, ids, strict=True):
+            event = {"type": kind, "event_id": event_id, "response_id": "resp_1", "item_id": "item_1",
+                     "output_index": 2, "content_index": 0, "delta": piece}
+            assert text == encode(event) and json.loads(text) == event
+        [text] = fast.arguments_deltas("resp_1", "item_1", 0, "call_x")(['{"q":'])
+        event = {"type": "response.function_call_arguments.delta", "event_id": slow.ids.many("event", 1)[0],
+                 "response_id": "resp_1", "item_id": "item_1", "output_index": 0, "call_id": "call_x",
+                 "delta": '{"q":'}
+        assert text == encode(event) and json.loads(text) == event
