@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
+import functools
 import itertools
 import logging
+import platform
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,11 +54,20 @@ DEFAULT_SEND_TIMEOUT = 10.0
 #: `receive` returns a queued frame without suspending, so a client that floods the server would
 #: otherwise hold the event loop for as long as its frames keep coming, and starve every other session.
 FRAMES_PER_TURN = 8
+#: A session that handled a client frame this large hands the memory back to the system when it ends
+#: (`_hand_back_memory`): glibc's malloc keeps what big frames freed in its heap otherwise.
+BIG_FRAME_CHARS = 1 << 20
 
 
 @dataclass(eq=False)
 class SessionInfo:
-    """A live or finished session, as observers see it."""
+    """A live or finished session, as observers see it.
+
+    `records` holds every record of the session only when the server keeps its sessions
+    (`keep_sessions`, the default): a long-running server (`rtmock serve`) keeps none, so that a
+    session's memory does not grow with its length (a voice client sends 25 appends a second);
+    its observers saw each record, and its transcript has them all.
+    """
 
     number: int
     id: str
@@ -146,6 +158,7 @@ class MockServer:
         self._listener: DualListener | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._trim: asyncio.TimerHandle | None = None  # the pending `_hand_back_memory`
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -178,6 +191,8 @@ class MockServer:
         if self._closed:
             return
         self._closed = True
+        if self._trim is not None:
+            self._trim.cancel()
         if self._listener is not None:
             await self._listener.close()
         # End the sessions ourselves: aiohttp's cleanup would otherwise wait for idle clients.
@@ -349,9 +364,11 @@ class MockServer:
                            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"))
         transcript: _Transcript | None = None
         transport = request.transport if isinstance(request.transport, CoalescingTransport) else None
+        kept = info.records if self.keep_sessions else None
 
         def on_record(record: Record) -> None:
-            info.records.append(record)
+            if kept is not None:
+                kept.append(record)
             if transcript is not None:
                 transcript.write(dump_record(record), record.index)
             for observer in self.observers:
@@ -379,6 +396,7 @@ class MockServer:
             self._notify("session_started", info)
             log.info("session %s: %s (%s) from %s", info.id, scenario.name, dialect.value, request.path_qs)
             actions = core.start(clock())
+            big_frames = False
             in_a_row = 0  # frames handled since this connection last let the others run
             while not ws.closed:
                 try:
@@ -408,6 +426,7 @@ class MockServer:
                     actions = core.advance(clock())
                     continue
                 if msg.type is WSMsgType.TEXT:
+                    big_frames = big_frames or len(msg.data) >= BIG_FRAME_CHARS
                     actions = core.receive(msg.data, clock())
                 elif msg.type is WSMsgType.BINARY:
                     actions = core.receive_binary(msg.data, clock())
@@ -444,10 +463,30 @@ class MockServer:
                 transcript.close()
             self._notify("session_ended", info)
             log.info("session %s ended (%s)", info.id, "complete" if core.complete else "incomplete")
+            # The core's record callback holds the session's info, which holds the core: a cycle
+            # that only the cyclic garbage collector would free, with everything the session holds.
+            core.on_record = _after_the_end
             if not self.keep_sessions:
                 self.sessions.remove(info)
+                if big_frames:
+                    self._hand_back_memory()
             with contextlib.suppress(Exception):
                 await ws.close()
+
+    def _hand_back_memory(self) -> None:
+        """After a session that handled big frames, once the sessions ending at the same time have
+        ended (a moment later), return the memory their frames freed to the system.
+
+        Python frees a big frame's text when the session drops it (tracemalloc then traces next
+        to nothing), but glibc's malloc keeps the freed memory in its heap: 40 frames of 15 MB
+        left 0 to 1,200 MiB of RSS behind (bench/bench_memory.py), which `malloc_trim(0)` gives
+        back. A long-running server (keep_sessions=False) does this; elsewhere it is not needed."""
+        if self._trim is None:
+            self._trim = asyncio.get_running_loop().call_later(0.5, self._trim_now)
+
+    def _trim_now(self) -> None:
+        self._trim = None
+        _trim_malloc_heap()
 
     async def _execute(self, ws: web.WebSocketResponse, transport: CoalescingTransport | None,
                        actions: list[Action]) -> bool:
@@ -480,6 +519,28 @@ class MockServer:
             except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
                 return True
         return False
+
+
+def _trim_malloc_heap() -> None:
+    """glibc's `malloc_trim(0)`: the free memory at the top and inside malloc's heaps goes back to
+    the system. Nothing elsewhere (musl, macOS: their allocators return big blocks themselves)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _after_the_end(record: Record) -> None:
+    """The record callback of a session that has ended: nothing more is recorded."""
 
 
 class _Transcript:

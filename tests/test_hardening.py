@@ -554,3 +554,27 @@ def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reporte
         "                raise KeyError('no tool for this call')\n"
         "asyncio.run(asyncio.wait_for(main(), 20))\n")
     assert_crashed(tmp_path, scenario, client, "KeyError: 'no tool for this call'")
+
+
+async def test_a_long_running_server_hands_back_the_memory_of_big_frames_when_their_session_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """glibc keeps the heap memory big frames freed (Python holds none of it): a session that
+    handled one has `malloc_trim` called once it has ended; other sessions do not."""
+    from rtmock.mockserver import server as server_module
+
+    trimmed = asyncio.Event()
+    monkeypatch.setattr(server_module, "_trim_malloc_heap", trimmed.set)
+    server, judge = judged_server(SEED, keep_sessions=False)
+    async with server, aiohttp.ClientSession() as http:
+        await play_correctly(http, server.ws_url())
+        await until(lambda: judge.passed == 1)
+        assert server._trim is None, "no big frame: nothing to hand back"
+        async with http.ws_connect(server.ws_url(), headers=AUTH) as ws:
+            await ws.send_json({"type": "session.update", "session": {"type": "realtime",
+                                                                      "instructions": "x" * (1 << 20)}})
+            async with asyncio.timeout(10):
+                while json.loads((await ws.receive()).data)["type"] != "session.updated":
+                    pass
+        async with asyncio.timeout(10):
+            await trimmed.wait()
