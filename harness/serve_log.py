@@ -33,14 +33,22 @@ class LogLevel(enum.StrEnum):
     QUIET = "quiet"  # nothing per session: the banner and what went wrong with rtmock itself
 
 
+#: Characters of log lines held for the end of a loop turn, past which they go out at once.
+HELD_PER_TURN = 16 * 1024
+
+
 class LogLines:
-    """Lines to a stream that never block the event loop (see the module doc)."""
+    """Lines to a stream that never block the event loop (see the module doc). The lines of one turn
+    of the event loop go out together, in one write, when the turn ends (a session's frames are
+    handled in one turn: a line each would be a system call each)."""
 
     def __init__(self, stream: IO[str] = sys.stdout, *, limit: int = 1 << 20) -> None:
         self.stream = stream
         self.limit = limit
         self.dropped = 0
         self._transport: asyncio.WriteTransport | None = None
+        self._pending: list[str] = []
+        self._held = 0  # characters in _pending
 
     async def open(self) -> None:
         """Switch to the loop's pipe transport when the stream is a pipe or a terminal (a regular
@@ -54,20 +62,41 @@ class LogLines:
                 self._transport, _ = await loop.connect_write_pipe(asyncio.Protocol, pipe)
 
     def line(self, text: str) -> None:
+        pending = self._pending
+        if not pending:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop: nothing to hold up, the line goes out at once
+                self._write(text + "\n", 1)
+                return
+        pending.append(text)
+        self._held += len(text)
+        if self._held > HELD_PER_TURN:  # a turn that logs a lot: out now, as the limit says
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the lines held since the turn began."""
+        if self._pending:
+            lines, self._pending, self._held = self._pending, [], 0
+            self._write("\n".join(lines) + "\n", len(lines))
+
+    def _write(self, text: str, lines: int) -> None:
         if self._transport is None:
             try:
-                print(text, file=self.stream, flush=True)
+                self.stream.write(text)
+                self.stream.flush()
             except (BrokenPipeError, ValueError):
-                self.dropped += 1
+                self.dropped += lines
             return
         if self._transport.is_closing() or self._transport.get_write_buffer_size() > self.limit:
-            self.dropped += 1
+            self.dropped += lines
             return
-        self._transport.write((text + "\n").encode("utf-8", "replace"))
+        self._transport.write(text.encode("utf-8", "replace"))
 
     def close(self) -> None:
-        """Stop writing through the loop (what is buffered and still writable goes out), restore the
-        stream for plain prints, and say how much was dropped."""
+        """Stop writing through the loop (what is held and buffered, and still writable, goes out),
+        restore the stream for plain prints, and say how much was dropped."""
+        self.flush()
         if self._transport is not None:
             transport, self._transport = self._transport, None
             with contextlib.suppress(OSError):

@@ -117,6 +117,35 @@ async def test_log_lines_to_a_pipe_nobody_reads_never_block_and_are_counted_when
         os.close(read_end)
 
 
+class _Writes:
+    """A text stream that keeps each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+async def test_the_lines_of_one_loop_turn_go_out_in_one_write_when_it_ends() -> None:
+    from rtmock.harness.serve_log import LogLines
+
+    stream = _Writes()
+    out = LogLines(stream)  # type: ignore[arg-type]
+    for n in range(3):
+        out.line(f"line {n}")
+    assert stream.writes == [], "held until the turn ends"
+    await asyncio.sleep(0)  # the turn ends
+    assert stream.writes == ["line 0\nline 1\nline 2\n"]
+    out.line("last")
+    out.close()
+    assert stream.writes[-1] == "last\n" and out.dropped == 0, "close writes what is held"
+
+
 async def test_a_long_running_server_keeps_no_finished_session() -> None:
     from rtmock.harness.live import LiveJudge
     from rtmock.mockserver.loader import load_scenario
