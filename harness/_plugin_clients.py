@@ -19,10 +19,9 @@ import os
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from .client_process import ClientProcess
+from .client_process import ClientProcess, Crash
 
 __all__ = ["STOP_PATIENCE", "CommandClient", "Crash", "InProcessClient", "PluginClient", "TaskClient", "ThreadClient"]
 
@@ -32,15 +31,6 @@ InProcessClient = Callable[[str], Any]
 
 #: How long a client asked to stop may take to end before the server closes its connections anyway.
 STOP_PATIENCE = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class Crash:
-    """How a client ended on its own with an error: the start of a `client-crashed` message."""
-
-    what: str  # "The client exited with code 1"
-    hint: str
-    seen: str
 
 
 class PluginClient:
@@ -96,14 +86,7 @@ class CommandClient(PluginClient):
         await self.process.drain()
 
     def crash(self) -> Crash | None:
-        from .runner import _error_excerpt
-
-        code = self.process.returncode
-        if code in (0, None) or self.process.stopped_by_us:
-            return None
-        what = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        return Crash(f"The client {what}", "Its stderr is shown: fix the crash (a client must survive "
-                     "whatever the model sends).", _error_excerpt(list(self.process.stderr_tail)))
+        return self.process.crash()
 
     def never_connected(self) -> str:
         return f"exited (code {self.process.returncode}) without opening a realtime session"
@@ -140,9 +123,7 @@ class _InProcess(PluginClient):
         if self.error is None or self.stopped_by_us:
             return None
         lines = "".join(traceback.format_exception(self.error)).rstrip().splitlines()
-        return Crash(f"The client raised {type(self.error).__name__}: {self.error}",
-                     "Its traceback is shown: fix the crash (a client must survive whatever the model sends).",
-                     "\n".join(lines[-20:]))
+        return Crash(f"raised {type(self.error).__name__}: {self.error}", "\n".join(lines[-20:]), traceback=True)
 
     def never_connected(self) -> str:
         if self.error is not None:

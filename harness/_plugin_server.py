@@ -40,9 +40,16 @@ from ._plugin_clients import (
     TaskClient,
     ThreadClient,
 )
-from .findings import Finding, Rule
-from .live import LiveJudge
-from .runner import DYING_CLIENT_PATIENCE, RunResult, client_env, no_session_finding
+from .findings import Finding
+from .runner import (
+    RunJudge,
+    RunResult,
+    charge_client,
+    client_env,
+    conclude_sessions,
+    no_session_finding,
+    supervise,
+)
 
 __all__ = ["RtmockServer", "ServerError", "TestVerdict"]
 
@@ -153,18 +160,18 @@ class RtmockServer:
         for name in _SERVER_LOGGERS:
             logging.getLogger(name).addHandler(self._errors)
         try:
-            self.judge: LiveJudge = self._thread.call(self._start())
+            self.judge: RunJudge = self._thread.call(self._start())
         except BaseException:
             self._closed = True
             self._thread.close()
             self._detach()
             raise
 
-    async def _start(self) -> LiveJudge:
+    async def _start(self) -> RunJudge:
         asyncio.get_running_loop().set_exception_handler(self._errors.loop_error)
         self.server = MockServer([self.scenario], record_dir=self._record_dir, tls=self._tls,
                                  default_within=self._within)
-        judge = LiveJudge(default_within=self._within)
+        judge = RunJudge(default_within=self._within, probe_patience=self.connect_timeout)
         self.server.observers.append(judge)
         await self.server.start()
         return judge
@@ -250,29 +257,13 @@ class RtmockServer:
         client = start()
         exited = client.exited()
         result = RunResult(self.scenario, client.command)
-        why = await judge.settle(started=started, grace=self.grace, connect_timeout=self.connect_timeout,
-                                 timeout=timeout, exited=exited)
-        if why == "finding":
-            judge.stopping = True
-            if all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
-                # what was found is what the client's closing left undone: it may be crashing, and its
-                # crash, the cause, is the verdict (see runner.DYING_CLIENT_PATIENCE)
-                left = started + timeout - loop.time()
-                await asyncio.wait({exited}, timeout=max(0.0, min(DYING_CLIENT_PATIENCE, left)))
-        elif why == "no-session":
-            result.run_findings.append(no_session_finding(
-                f"opened no realtime session within {self.connect_timeout:g}s (connect to {self.url})",
-                self.server.refused))
-        elif why == "timeout":
-            result.run_findings.append(Finding(
-                Rule.SCENARIO_MISMATCH, f"The run did not finish within {timeout:g}s.",
-                "Check the client returns when the conversation is over, or raise run()'s timeout."))
-        if not exited.done():
-            await client.stop()
+        await supervise(judge, result, exited=exited, stop=client.stop, started=started, grace=self.grace,
+                        connect_timeout=self.connect_timeout, timeout=timeout, refused=self.server.refused,
+                        connect_to=self.url,
+                        timeout_fix="Check the client returns when the conversation is over, or raise run()'s timeout.")
         if exited.done():  # the server notices the client's sockets closing a moment after it ends
             await judge.sessions_ended(STOP_PATIENCE)
-        verdicts = judge.finish_all()
-        result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
+        conclude_sessions(judge, result)
         await self.server.close()  # the run is over: this ends a connection the client still holds
         leftover = None
         if not exited.done():
@@ -285,9 +276,7 @@ class RtmockServer:
         if isinstance(client, CommandClient):
             result.exit_code = client.process.returncode
             result.stderr_tail = list(client.process.stderr_tail)
-        if not result.sessions and not result.run_findings:
-            result.run_findings.append(no_session_finding(client.never_connected(), self.server.refused))
-        _charge_crash(result, client)
+        charge_client(result, client.crash(), client.never_connected(), self.server.refused)
         result.duration = loop.time() - started
         if judge.first_finding_at is not None:
             result.verdict_latency = loop.time() - judge.first_finding_at
@@ -309,9 +298,9 @@ class RtmockServer:
         start = loop.time()
         await judge.settle(started=start, grace=self.grace, connect_timeout=self.connect_timeout, timeout=timeout)
         judge.stopping = bool(judge.findings)
-        verdicts = judge.finish_all()
-        result = RunResult(self.scenario, [], sessions=[(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)],
-                           duration=loop.time() - start)
+        result = RunResult(self.scenario, [])
+        conclude_sessions(judge, result)
+        result.duration = loop.time() - start
         if not judge.sessions:
             result.run_findings.append(no_session_finding(f"opened no realtime session (connect to {self.url})",
                                                           self.server.refused))
@@ -375,25 +364,6 @@ class RtmockServer:
         self.close()
 
 
-def _charge_crash(result: RunResult, client: PluginClient) -> None:
-    """A client that crashed on its own is judged by its crash (as `rtmock run` judges one): what its
-    sessions lacked because it died is a consequence, said within the crash finding. A client that
-    fails after a finding of its own (e.g. on the server's error event) fails because of it: the
-    finding is the verdict."""
-    crash = client.crash()
-    if crash is None or any(not f.cut_short for _, v in result.sessions for f in v.findings):
-        return
-    consequences = []
-    for index, (info, verdict) in enumerate(result.sessions):
-        cut = [f for f in verdict.findings if f.cut_short]
-        consequences += [f.rule.value + (f" ({f.call_name} {f.call_id})" if f.call_id else "") for f in cut]
-        verdict.findings = [f for f in verdict.findings if not f.cut_short]
-        result.sessions[index] = (info, verdict)
-    result.run_findings.insert(0, Finding(
-        Rule.CLIENT_CRASHED, crash.what + (f", leaving its session short: {', '.join(consequences)}." if consequences
-                                           else "."), crash.hint, seen=crash.seen))
-
-
 class TestVerdict:
     """The judgement of everything the client did; `explain()` makes a readable assertion message."""
 
@@ -419,6 +389,9 @@ class TestVerdict:
 
         buffer = io.StringIO()
         console_summary([self.result], buffer)
+        for note in self.result.notes:
+            if note not in buffer.getvalue():  # (until the summary shows them itself)
+                buffer.write(f"    note: {note}\n")
         return buffer.getvalue()
 
     def __bool__(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,9 +25,9 @@ if TYPE_CHECKING:
 
 from ..mockserver.endpoints import client_environment_for
 from ..mockserver.errors import UsageError
-from .report_text import QUOTE_LINE_LIMIT
+from .report_text import QUOTE_LINE_LIMIT, bounded
 
-__all__ = ["ClientProcess", "PreparedRun", "client_env_for", "prepare_run"]
+__all__ = ["ClientProcess", "Crash", "PreparedRun", "client_env_for", "error_excerpt", "prepare_run"]
 
 
 def client_env_for(host: str, port: int, ca_file: Path | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -34,6 +35,17 @@ def client_env_for(host: str, port: int, ca_file: Path | None, base: Mapping[str
     env = dict(os.environ if base is None else base)
     env.update(client_environment_for(host, port, ca_file, base=env))
     return env
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """How a client ended on its own with an error, before the run decides what it means (see
+    `runner.charge_client`: after the service failed on purpose, an error exit is a report, not a crash)."""
+
+    what: str  # "exited with code 1", "was killed by signal 11 (SIGSEGV)", "raised KeyError: 'x'"
+    seen: str  # the end of its stderr, or its traceback
+    signal: int | None = None  # killed by this signal (not by rtmock)
+    traceback: bool = False  # `seen` holds a traceback (or a Node error line)
 
 
 class ClientProcess:
@@ -63,6 +75,20 @@ class ClientProcess:
     @property
     def returncode(self) -> int | None:
         return self.popen.poll()
+
+    def crash(self) -> Crash | None:
+        """After it ended: how it failed on its own, or None (exit 0, or stopped by rtmock)."""
+        code = self.returncode
+        if code in (0, None) or self.stopped_by_us:
+            return None
+        lines = list(self.stderr_tail)
+        if code < 0:
+            try:
+                name = f" ({signal.Signals(-code).name})"
+            except ValueError:
+                name = ""
+            return Crash(f"was killed by signal {-code}{name}", error_excerpt(lines), signal=-code)
+        return Crash(f"exited with code {code}", error_excerpt(lines), traceback=_error_start(lines) is not None)
 
     async def wait(self) -> int:
         """The exit code, awaited without a thread (a thread blocked in wait() would hold up the
@@ -188,3 +214,21 @@ def prepare_run(command: Sequence[str], *, host: str = "127.0.0.1", tls: bool = 
         sock.close()
         raise
     return PreparedRun(sock, process, host)
+
+
+def _error_start(lines: list[str]) -> int | None:
+    """Where the last error report in `lines` starts: a Python traceback, or a Node error line above
+    its stack frames."""
+    tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    if tracebacks:
+        return tracebacks[-1]
+    errors = [i for i, line in enumerate(lines) if re.match(r"^(\w+\.)*\w*(Error|Exception)\b", line)]
+    return errors[-1] if errors else None
+
+
+def error_excerpt(lines: list[str], limit: int = 15) -> str:
+    """The end of the client's stderr, from where its error report starts when that is in reach."""
+    if not lines:
+        return "(no stderr)"
+    start = _error_start(lines)
+    return bounded("\n".join(lines[max(0, len(lines) - limit) if start is None else start:][-limit * 2:]))

@@ -32,7 +32,7 @@ from .bundled import load_scenarios
 from .findings import Finding
 from .judge import Judge
 from .live import JudgedSession, LiveJudge
-from .runner import RunOptions, RunResult, client_env, judge_client
+from .runner import RunJudge, RunOptions, RunResult, client_env, judge_client
 
 __all__ = ["ProxiedResult", "RelayJudge", "print_upstream_problems", "proxied_client_env", "proxy_main", "run_proxied",
            "upstream_key", "write_proxied_json"]
@@ -65,6 +65,11 @@ class RelayJudge(LiveJudge):
         self.sessions.append(judged)
         self._by_info[id(session)] = judged
         self.changed.set()
+
+
+class _RelayRunJudge(RelayJudge, RunJudge):
+    """The judge of one `rtmock run --upstream`: relayed sessions, combined as `rtmock run` combines
+    its own (a probe session is not judged when another completed the scenario)."""
 
 
 @dataclass(slots=True)
@@ -114,8 +119,8 @@ async def run_proxied(upstream: str, command: Sequence[str], scenario: LoadedSce
                          record_dir=opts.transcript_dir, seed=opts.seed, tls=opts.tls, default_within=opts.within,
                          connect_timeout=min(opts.connect_timeout, 30.0))
     result = ProxiedResult(next(iter(server.scenarios.values())), list(command), upstream=server.upstream_shown)
-    await judge_client(server, RelayJudge(default_within=opts.within), result, opts, env=proxied_client_env,
-                       upstream_failed=server.problem_seen)
+    await judge_client(server, _RelayRunJudge(default_within=opts.within, probe_patience=opts.connect_timeout),
+                       result, opts, env=proxied_client_env, upstream_failed=server.problem_seen)
     if result.upstream_problems:
         _set_aside_consequences(result)
     return result

@@ -8,21 +8,24 @@ short grace. The client runs in its own process group, so stopping it stops its 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..mockserver.loader import LoadedScenario
+from ..mockserver.notes import Closed, StepMatched, StepReached, StepSkipped
 from ..mockserver.records import Direction, Record
+from ..mockserver.scenario import SendStep
 from ..mockserver.server import MockServer, Observer, SessionInfo
-from .client_process import ClientProcess, PreparedRun, client_env_for
+from .client_process import ClientProcess, Crash, PreparedRun, client_env_for
 from .findings import Finding, Rule, SessionVerdict
-from .live import LiveJudge
-from .report_text import bounded, clip
+from .live import JudgedSession, LiveJudge
+from .report_text import clip
 
-__all__ = ["RunOptions", "RunResult", "client_env", "judge_client", "no_session_finding", "run_scenario"]
+__all__ = ["RunJudge", "RunOptions", "RunResult", "charge_client", "client_env", "conclude_sessions", "is_probe",
+           "judge_client", "no_session_finding", "run_scenario", "supervise"]
 
 #: How long a client that closed its session with calls unanswered may take to exit on its own.
 #: A `websockets`-library client that raised in a handler takes up to its close timeout (10 s): it
@@ -56,6 +59,10 @@ class RunResult:
     internal_errors: list[str] = field(default_factory=list)  # bugs in rtmock: the verdict cannot be trusted
     recording_errors: list[str] = field(default_factory=list)  # transcripts that could not be written
     client_stopped: bool = False  # rtmock stopped the client (after the verdict, or at a bound)
+    #: What the verdict took into account without a finding, one line each (a probe session not
+    #: judged; an error exit after the service failed on purpose, which is no crash)
+    notes: list[str] = field(default_factory=list)
+    probes: set[str] = field(default_factory=set)  # ids of the sessions not judged: probes (see `is_probe`)
 
     @property
     def findings(self) -> list[Finding]:
@@ -63,7 +70,8 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        return bool(self.sessions) and not self.findings and all(v.passed for _, v in self.sessions)
+        judged = [v for info, v in self.sessions if info.id not in self.probes]
+        return bool(judged) and not self.findings and all(v.passed for v in judged)
 
     @property
     def upstream_failed(self) -> bool:
@@ -100,8 +108,8 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
                         default_within=opts.within,
                         host=prepared.host if prepared else "127.0.0.1", sock=prepared.sock if prepared else None)
     result = RunResult(scenario, list(command))
-    await judge_client(server, LiveJudge(default_within=opts.within), result, opts, env=client_env,
-                       process=prepared.process if prepared else None)
+    await judge_client(server, RunJudge(default_within=opts.within, probe_patience=opts.connect_timeout), result, opts,
+                       env=client_env, process=prepared.process if prepared else None)
     return result
 
 
@@ -127,14 +135,20 @@ async def judge_client(server: MockServer, judge: LiveJudge, result: RunResult, 
         async with server:
             if proc is None:
                 proc = ClientProcess(result.command, env(server), echo=opts.echo_output)
+            exited = asyncio.ensure_future(proc.wait())
             try:
-                await _supervise(proc, judge, opts, result, started, server.refused, upstream_failed)
+                await supervise(judge, result, exited=exited, stop=proc.stop, started=started, grace=opts.grace,
+                                connect_timeout=opts.connect_timeout, timeout=opts.timeout, refused=server.refused,
+                                timeout_fix="Check the client exits when the conversation is over, or raise --timeout.",
+                                upstream_failed=upstream_failed)
             finally:  # stop the client before the server goes (also when we are interrupted)
+                if not exited.done():
+                    exited.cancel()
+                await asyncio.gather(exited, return_exceptions=True)
                 if proc.returncode is None:
                     await proc.stop()
             await judge.sessions_ended(2.0)  # the server notices the sockets close a moment after the process
-            verdicts = judge.finish_all()
-            result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
+            conclude_sessions(judge, result)
             result.take_from(server)
     finally:
         if proc is not None:
@@ -145,77 +159,221 @@ async def judge_client(server: MockServer, judge: LiveJudge, result: RunResult, 
     result.stderr_tail = list(proc.stderr_tail)
     result.client_stopped = proc.stopped_by_us
     if not result.upstream_failed:
-        _charge_client(result, proc, server.refused)
+        charge_client(result, proc.crash(), f"exited (code {proc.returncode}) without opening a realtime session",
+                      server.refused)
     result.duration = loop.time() - started
     if judge.first_finding_at is not None:
         result.verdict_latency = loop.time() - judge.first_finding_at
 
 
-def _charge_client(result: RunResult, proc: ClientProcess, refused: list[str]) -> None:
-    """What the client's own exit says: it opened no session, or it crashed."""
-    if not result.sessions and not result.run_findings:
-        result.run_findings.append(no_session_finding(f"exited (code {proc.returncode}) without opening a realtime session",
-                                                      refused))
-    caused = [f for _, verdict in result.sessions for f in verdict.findings if not f.cut_short]
-    if proc.returncode in (0, None) or proc.stopped_by_us or caused:
-        # (a client that exits non-zero after a finding of its own, e.g. on the server's error event,
-        # exits because of that finding: the finding is the verdict)
-        return
-    # What its sessions lacked because it died is a consequence: say so within the crash finding.
-    consequences = []
-    for index, (info, verdict) in enumerate(result.sessions):
-        cut = [f for f in verdict.findings if f.cut_short]
-        consequences += [f"{f.rule.value}" + (f" ({f.call_name} {f.call_id})" if f.call_id else "") for f in cut]
-        verdict.findings = [f for f in verdict.findings if not f.cut_short]
-        result.sessions[index] = (info, verdict)
-    last = _last_call(result.sessions)
-    result.run_findings.insert(0, Finding(
-        Rule.CLIENT_CRASHED, f"The client exited with code {proc.returncode}"
-        + (f", leaving its session short: {', '.join(consequences)}." if consequences else ".")
-        + (f" The last call it was sent: {last[0]} with arguments {clip(last[2], 200)!r}." if last else ""),
-        "Its stderr is shown: fix the crash (a client must survive whatever the model sends).",
-        seen=_error_excerpt(result.stderr_tail), call_name=last[0] if last else None,
-        call_id=last[1] if last else None))
-
-
-async def _supervise(proc: ClientProcess, judge: LiveJudge, opts: RunOptions, result: RunResult, started: float,
-                     refused: list[str], upstream_failed: asyncio.Event | None) -> None:
-    """Wait until the verdict is known, or the upstream fails; stop the client when it is (or when
-    a bound runs out)."""
+async def supervise(judge: LiveJudge, result: RunResult, *, exited: asyncio.Future[Any],
+                    stop: Callable[[], Awaitable[None]], started: float, grace: float, connect_timeout: float,
+                    timeout: float, refused: list[str], connect_to: str = "", timeout_fix: str,
+                    upstream_failed: asyncio.Event | None = None) -> None:
+    """Wait until the verdict is known (or the upstream fails), add the run's own findings (no
+    session, the run's timeout) to `result`, and stop the client unless it has `exited` (`rtmock
+    run` and the pytest plugin's `run()` alike). `connect_to` names where the client should have
+    connected; `timeout_fix` says what to do when the run's `timeout` ran out."""
     loop = asyncio.get_running_loop()
-    exited = asyncio.ensure_future(proc.wait())
     problem = asyncio.ensure_future((upstream_failed or asyncio.Event()).wait())
-    settle = asyncio.ensure_future(judge.settle(started=started, grace=opts.grace, connect_timeout=opts.connect_timeout,
-                                                timeout=opts.timeout, exited=exited))
+    settle = asyncio.ensure_future(judge.settle(started=started, grace=grace, connect_timeout=connect_timeout,
+                                                timeout=timeout, exited=exited))
     try:
         done, _ = await asyncio.wait({settle, problem}, return_when=asyncio.FIRST_COMPLETED)
         why = settle.result() if settle in done else "upstream"
-        if why == "exited":
-            return
         if why == "upstream":
             # the client learns of it too (an error, a close): let it end on its own, briefly
-            await asyncio.wait({exited}, timeout=max(0.0, min(opts.grace, started + opts.timeout - loop.time())))
+            await asyncio.wait({exited}, timeout=max(0.0, min(grace, started + timeout - loop.time())))
         elif why == "finding":
             judge.stopping = True
             if all(f.cut_short for f in judge.findings) and all(j.info.ended for j in judge.sessions):
                 # All that was found is what the client's closing left undone: it may be crashing.
                 # Let it finish on its own, so that its exit code and traceback, the cause, are not lost.
-                left = started + opts.timeout - loop.time()
+                left = started + timeout - loop.time()
                 await asyncio.wait({exited}, timeout=max(0.0, min(DYING_CLIENT_PATIENCE, left)))
         elif why == "no-session" and not (upstream_failed is not None and upstream_failed.is_set()):
             result.run_findings.append(no_session_finding(
-                f"opened no realtime session within {opts.connect_timeout:g}s", refused))
+                f"opened no realtime session within {connect_timeout:g}s" + (f" (connect to {connect_to})" if connect_to else ""),
+                refused))
         elif why == "timeout":
             result.run_findings.append(Finding(
-                Rule.SCENARIO_MISMATCH, f"The run did not finish within {opts.timeout:g}s.",
-                "Check the client exits when the conversation is over, or raise --timeout."))
-        await proc.stop()
+                Rule.SCENARIO_MISMATCH, f"The run did not finish within {timeout:g}s.",
+                timeout_fix))
+        if not exited.done():
+            await stop()
     finally:
-        for future in (settle, problem, exited):
+        for future in (settle, problem):
             if not future.done():
                 future.cancel()
-        await asyncio.gather(settle, problem, exited, return_exceptions=True)
+        await asyncio.gather(settle, problem, return_exceptions=True)
 
+
+# ---- a run's sessions, combined into its verdict -----------------------------------------------------
+
+def is_probe(info: SessionInfo) -> bool:
+    """The client opened the session and closed it cleanly itself (1000/1001) without sending
+    anything: a connectivity check or a warm-up, as health checks do, not an attempt at the scenario."""
+    if not info.ended:
+        return False
+    closed: Closed | None = None
+    for record in info.records:
+        if record.direction is Direction.CLIENT:
+            return False
+        if isinstance(record.note, Closed):
+            closed = record.note
+    return closed is not None and closed.by == "client" and closed.code in (1000, 1001)
+
+
+class RunJudge(LiveJudge):
+    """The live judge of one run of one client (`rtmock run`, the pytest plugin's `run()`): a
+    session that may be a probe (`is_probe`) holds back its findings while another session is open,
+    or for `probe_patience` seconds after it ended, so that the run does not stop on them before the
+    client's real session; `conclude_sessions` decides at the end. (`rtmock serve` judges each
+    session alone: there, a probe is judged as any session.)"""
+
+    def __init__(self, *, probe_patience: float = 15.0, **options: Any) -> None:
+        super().__init__(**options)
+        self.probe_patience = probe_patience
+        self._probes: dict[int, float] = {}  # id(JudgedSession) of a probe -> loop time it ended
+
+    def session_ended(self, session: SessionInfo) -> None:
+        judged = self._by_info[id(session)]
+        super().session_ended(session)
+        if is_probe(session):
+            loop = asyncio.get_running_loop()
+            self._probes[id(judged)] = loop.time()
+            loop.call_later(self.probe_patience, self.changed.set)  # its findings count from then
+
+    def _probe(self, judged: JudgedSession) -> bool:
+        return id(judged) in self._probes and not judged.complete
+
+    def _held(self, judged: JudgedSession) -> bool:
+        if not self._probe(judged):
+            return False
+        if any(not self._probe(j) for j in self.sessions):
+            return True  # the client's other session decides
+        return asyncio.get_running_loop().time() < self._probes[id(judged)] + self.probe_patience
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for j in self.sessions if not self._held(j) for f in j.findings]
+
+    @property
+    def all_complete(self) -> bool:
+        judged = [j for j in self.sessions if not self._probe(j)]
+        return bool(judged) and all(j.complete for j in judged)
+
+
+def conclude_sessions(judge: LiveJudge, result: RunResult) -> None:
+    """Finish every session of the run and combine their verdicts into `result.sessions`: a probe
+    (`is_probe`) is not judged when another session of the run completed the scenario; when none
+    did, its findings stand, and say which session they are about."""
+    verdicts = judge.finish_all()
+    result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
+    _conclude_probes(result)
+    failed = [(info, v) for info, v in result.sessions if info.id not in result.probes and not v.passed]
+    if len(failed) > 1:  # each session's findings name it; say what each of them did, side by side
+        result.notes.append(f"{len(failed)} sessions did not pass: " + "; ".join(
+            f"session {info.number} ({info.id}): " + (", ".join(f.rule.value for f in v.findings) if v.findings
+                                                     else _waiting(info))
+            for info, v in failed) + ".")
+
+
+def _waiting(info: SessionInfo) -> str:
+    """What an unfinished session without findings was waiting for when the run ended."""
+    reached: dict[int, StepReached] = {}
+    for record in info.records:
+        note = record.note
+        if isinstance(note, StepReached):
+            reached[note.step] = note
+        elif isinstance(note, StepMatched | StepSkipped):
+            reached.pop(note.step, None)
+    if not reached:
+        return "no finding, the scenario not complete when the run ended"
+    step = reached[min(reached)]
+    return (f"no finding, still waiting for step {step.step} (expect {step.expect}, line {step.line}) when the run "
+            "ended (not judged further)")
+
+
+def _conclude_probes(result: RunResult) -> None:
+    probes = [(info, v) for info, v in result.sessions if not v.complete and is_probe(info)]
+    if not probes:
+        return
+    total = len(result.sessions)
+    if any(v.complete for info, v in result.sessions if all(info is not p for p, _ in probes)):
+        for info, verdict in probes:
+            verdict.findings = []
+            result.probes.add(info.id)
+            result.notes.append(f"session {info.number} ({info.id}): opened and closed by the client without sending "
+                                "anything (a connection check?): not judged; another session completed the scenario.")
+    elif total > 1:
+        for info, verdict in probes:
+            verdict.findings = [dataclasses.replace(f, message=(
+                f"{f.message} (session {info.number} of {total}, which the client closed without sending anything; "
+                "none of its sessions completed the scenario)")) for f in verdict.findings]
+
+
+def charge_client(result: RunResult, crash: Crash | None, never_connected: str, refused: list[str]) -> None:
+    """What the client's own end says (`rtmock run` and the pytest plugin alike): it opened no
+    session (`never_connected` says what it did instead), or it crashed. After the service failed
+    on purpose (the scenario's `close:`, or its error event the client ended its session on), an
+    error exit is how a client reports that failure: a note, not a crash."""
+    if not result.sessions and not result.run_findings:
+        result.run_findings.append(no_session_finding(never_connected, refused))
+    if crash is None or any(not f.cut_short for _, verdict in result.sessions for f in verdict.findings):
+        # (a client that exits non-zero after a finding of its own, e.g. on the server's error event,
+        # exits because of that finding: the finding is the verdict)
+        return
+    fault = _server_fault(result.sessions)
+    if fault is not None and crash.signal is None:
+        result.notes.append(f"The client {crash.what} after {fault}: it reported the service's failure, "
+                            "which is not a crash.")
+        return
+    # What its sessions lacked because it died is a consequence: say so within the crash finding.
+    consequences = []
+    for _, verdict in result.sessions:
+        cut = [f for f in verdict.findings if f.cut_short]
+        consequences += [f"{f.rule.value}" + (f" ({f.call_name} {f.call_id})" if f.call_id else "") for f in cut]
+        verdict.findings = [f for f in verdict.findings if not f.cut_short]
+    last = _last_call(result.sessions)
+    result.run_findings.insert(0, Finding(
+        Rule.CLIENT_CRASHED, f"The client {crash.what}"
+        + (f", leaving its session short: {', '.join(consequences)}." if consequences else ".")
+        + (f" The last call it was sent: {last[0]} with arguments {clip(last[2], 200)!r}." if last else ""),
+        _crash_fix(crash), seen=crash.seen, call_name=last[0] if last else None, call_id=last[1] if last else None))
+
+
+def _crash_fix(crash: Crash) -> str:
+    """What to do about a crash, by its cause."""
+    if crash.signal is not None:
+        return ("rtmock did not send that signal: look for a native crash (SIGSEGV, SIGABRT) or for what killed it "
+                "(a memory limit, a watchdog); its stderr is shown.")
+    if crash.traceback:
+        return "Its traceback is shown: fix the crash (a client must survive whatever the model sends)."
+    return ("It reported a failure without a traceback (its stderr is shown) although the service did not fail: "
+            "find what it took for one and let it go on.")
+
+
+def _server_fault(sessions: list[tuple[SessionInfo, SessionVerdict]]) -> str | None:
+    """How the scenario made the service fail the client's last session, if it did: its scripted
+    `close:`, or a scripted error event after which the client sent nothing more."""
+    if not sessions:
+        return None
+    info = sessions[-1][0]
+    scripted = [step.send for step in info.scenario.scenario.steps
+                if isinstance(step, SendStep) and isinstance(step.send, dict) and step.send.get("type") == "error"]
+    error: Record | None = None
+    for record in info.records:
+        note = record.note
+        if isinstance(note, Closed) and note.by == "server" and note.step is not None:
+            return f"the scenario's close of session {info.number} (code {note.code}, step {note.step})"
+        if record.direction is Direction.CLIENT:
+            error = None
+        elif record.direction is Direction.SERVER and scripted and not record.delta and record.event in scripted:
+            error = record
+    if error is not None and info.ended:
+        return f"the scenario's error event in session {info.number} (event #{error.index})"
+    return None
 
 def no_session_finding(what: str, refused: list[str]) -> Finding:
     """The client never got a session: say what the server refused, the quickest hint."""
@@ -234,18 +392,3 @@ def _last_call(sessions: list[tuple[SessionInfo, SessionVerdict]]) -> tuple[str,
             if record.direction is Direction.SERVER and event and event.get("type") == "response.function_call_arguments.done":
                 return str(event.get("name", "?")), str(event.get("call_id", "?")), str(event.get("arguments", ""))
     return None
-
-
-def _error_excerpt(lines: list[str], limit: int = 15) -> str:
-    """The end of the client's stderr, from where its error report starts when that is in reach
-    (a Python traceback, or a Node error line above its stack frames)."""
-    if not lines:
-        return "(no stderr)"
-    start = max(0, len(lines) - limit)
-    tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
-    errors = [i for i, line in enumerate(lines) if re.match(r"^(\w+\.)*\w*(Error|Exception)\b", line)]
-    if tracebacks:
-        start = tracebacks[-1]
-    elif errors:
-        start = errors[-1]
-    return bounded("\n".join(lines[start:][-limit * 2:]))
