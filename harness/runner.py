@@ -3,6 +3,11 @@
 The run ends as soon as its verdict is known: at the first finding (the client is stopped at once),
 when the client exits, or when the scenario is complete and the client has not exited within a
 short grace. The client runs in its own process group, so stopping it stops its children too.
+
+The run's verdict is made here from its sessions' verdicts and the client's end, for `rtmock run`
+and the pytest plugin's `run()` alike (the judge itself sees one session): a probe session is not
+judged when another completed the scenario (`conclude_sessions`), and an error exit is a crash
+unless the service failed the session on purpose (`charge_client`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..mockserver.loader import LoadedScenario
-from ..mockserver.notes import Closed, StepMatched, StepReached, StepSkipped
+from ..mockserver.notes import Closed, Note, StepMatched, StepReached, StepSkipped, read_note
 from ..mockserver.records import Direction, Record
 from ..mockserver.scenario import SendStep
 from ..mockserver.server import MockServer, Observer, SessionInfo
@@ -210,6 +215,16 @@ async def supervise(judge: LiveJudge, result: RunResult, *, exited: asyncio.Futu
 
 # ---- a run's sessions, combined into its verdict -----------------------------------------------------
 
+def _note(record: Record) -> Note | None:
+    """A script record's typed note (a relayed session's records carry only its JSON form)."""
+    if record.note is not None or record.direction is not Direction.SCRIPT or record.event is None:
+        return record.note
+    try:
+        return read_note(record.event)
+    except ValueError:
+        return None
+
+
 def is_probe(info: SessionInfo) -> bool:
     """The client opened the session and closed it cleanly itself (1000/1001) without sending
     anything: a connectivity check or a warm-up, as health checks do, not an attempt at the scenario."""
@@ -219,8 +234,9 @@ def is_probe(info: SessionInfo) -> bool:
     for record in info.records:
         if record.direction is Direction.CLIENT:
             return False
-        if isinstance(record.note, Closed):
-            closed = record.note
+        note = _note(record)
+        if isinstance(note, Closed):
+            closed = note
     return closed is not None and closed.by == "client" and closed.code in (1000, 1001)
 
 
@@ -283,7 +299,7 @@ def _waiting(info: SessionInfo) -> str:
     """What an unfinished session without findings was waiting for when the run ended."""
     reached: dict[int, StepReached] = {}
     for record in info.records:
-        note = record.note
+        note = _note(record)
         if isinstance(note, StepReached):
             reached[note.step] = note
         elif isinstance(note, StepMatched | StepSkipped):
@@ -296,6 +312,7 @@ def _waiting(info: SessionInfo) -> str:
 
 
 def _conclude_probes(result: RunResult) -> None:
+    """Set aside the probes of a run where another session completed; else say which session each is."""
     probes = [(info, v) for info, v in result.sessions if not v.complete and is_probe(info)]
     if not probes:
         return
@@ -364,7 +381,7 @@ def _server_fault(sessions: list[tuple[SessionInfo, SessionVerdict]]) -> str | N
                 if isinstance(step, SendStep) and isinstance(step.send, dict) and step.send.get("type") == "error"]
     error: Record | None = None
     for record in info.records:
-        note = record.note
+        note = _note(record)
         if isinstance(note, Closed) and note.by == "server" and note.step is not None:
             return f"the scenario's close of session {info.number} (code {note.code}, step {note.step})"
         if record.direction is Direction.CLIENT:

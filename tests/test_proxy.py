@@ -441,6 +441,20 @@ def test_run_with_a_scenario_adds_its_expectations_to_the_protocol_rules(served:
     assert "[scenario-mismatch] The output for call get_your_info" in out and "strict.yaml:" in out
 
 
+def test_a_probe_before_the_real_session_is_not_judged_through_the_relay_either(served: dict[str, MockServer],
+                                                                              tmp_path: Path) -> None:
+    """A relayed session's notes carry only their JSON form: the probe is recognised from it."""
+    from test_run_verdicts import CLIENT
+
+    client = tmp_path / "client.py"
+    client.write_text(CLIENT)
+    upstream = ["--upstream", f"ws://127.0.0.1:{served['get_your_info'].port}"]
+    code, out, err = finish(rtmock("run", str(SCENARIOS / "get_your_info.yaml"), *upstream, *TIMEOUTS,
+                                   "--", sys.executable, str(client), "probe_then_session"))
+    assert code == 0, out + err
+    assert "opened and closed by the client without sending anything" in out, out
+
+
 def test_no_secret_reaches_a_transcript_a_log_or_a_report(upstream: Upstream, raw_client: list[str],
                                                            tmp_path: Path) -> None:
     env_key, client_key, protocol_key, ephemeral = ("sk-env-KEY-ffff0001", "sk-client-KEY-ffff0002",
