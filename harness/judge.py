@@ -79,6 +79,7 @@ class Judge:
         #: replays): the server accepts outputs for them, and no rule asks for one
         self._history_calls: set[str] = set()
         self._side: set[str] = set()  # out-of-band responses (conversation_id null): never the active one
+        self._undeclared: set[str] = set()  # tools already reported as not declared (one finding says it)
 
     # ---- public interface ------------------------------------------------------------------------
 
@@ -517,6 +518,8 @@ class Judge:
         elif isinstance(note, ResponseStarted):
             rnd = self._round(note.response_id)
             rnd.step, rnd.line = note.step, note.line
+            if note.tools is not None:
+                self._tools_in_effect(note, record)
         elif isinstance(note, ScenarioComplete):
             self.complete = True
         elif isinstance(note, Closed):
@@ -547,6 +550,22 @@ class Judge:
                 return
         self._steps.reached(StepWait(note.step, note.line, note.expect, deadline, note.match,
                                      tools=list(note.tools or ())))
+
+    def _tools_in_effect(self, note: ResponseStarted, record: Record) -> None:
+        """The response calls a tool that was not among those in effect when the client asked for it
+        (session.tools then, or the create's own response.tools): the real model could not call it."""
+        missing = sorted({c.name for c in note.calls if c.name not in (note.tools or ())} - self._undeclared)
+        if not missing:
+            return
+        self._undeclared.update(missing)
+        tools = ", ".join(note.tools or ()) or "none"
+        given = (f"its response.create's response.tools gave {tools}" if note.tools_given_by == "response"
+                 else f"the session's tools were {tools} when the client sent its response.create")
+        self._add(Rule.TOOL_NOT_DECLARED,
+                  f"The scenario's model calls {', '.join(missing)} in response {note.response_id}, but {given}: "
+                  "the real model could not have called it, and the app never gets that call.",
+                  None, None, step=note.step, line=note.line, expected=f"{', '.join(missing)} among the tools",
+                  seen=tools, time=record.time)
 
     # ---- deadlines -------------------------------------------------------------------------------
 

@@ -119,12 +119,16 @@ class ResponseStarted(_NoteBase):
     """The script started the response of a respond step (with the calls it will stream)."""
 
     KIND: ClassVar[str] = "rtmock.response.started"
-    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"out_of_band"})
+    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"out_of_band", "tools", "tools_given_by"})
     step: int
     line: int
     response_id: str
     calls: tuple[PlannedCall, ...] = ()
     out_of_band: bool = False
+    #: the function tools the response may call (where the scenario names the tools the client must
+    #: make available): those in effect when the client asked for it
+    tools: tuple[str, ...] | None = None
+    tools_given_by: str | None = None  # "session" (session.tools) or "response" (its response.tools)
 
 
 @dataclass(frozen=True, slots=True)

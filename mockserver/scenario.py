@@ -153,7 +153,7 @@ def check_close_reason(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
-    """A function tool the client is expected to declare in its session.update."""
+    """A function tool the client must make available to the model (session.update, or a response.create's response.tools)."""
 
     name: str
     description: str | None = None

@@ -55,7 +55,7 @@ class _Model(BaseModel):
 
 
 class ToolSpec(_Model):
-    """A function tool the client is expected to declare in its session.update."""
+    """A function tool the client must make available to the model (session.update, or a response.create's response.tools)."""
 
     name: str = Field(min_length=1, description="The function's name.")
     description: str | None = None
@@ -280,7 +280,7 @@ class Scenario(_Model):
     session: dict[str, Any] = Field(
         default_factory=dict, description="Fields merged into the session object of session.created."
     )
-    tools: list[ToolSpec] = Field(default_factory=list, description="Tools the client must declare.")
+    tools: list[ToolSpec] = Field(default_factory=list, description="Tools the client must make available to the model: in session.update, or per response in response.create's response.tools.")
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(min_length=1)
 

@@ -136,10 +136,17 @@ class _Expectation:
         return self.matched_by is None and not self.skipped
 
 
+@dataclass(frozen=True, slots=True)
+class _ToolsInEffect:
+    names: tuple[str, ...]  # the function tools' names
+    given_by: str  # "session" (session.tools) or "response" (the create's response.tools)
+
+
 @dataclass(slots=True)
 class _Group:
     expectations: list[_Expectation]
     trigger: dict[str, Any] | None = None  # the response.create this group consumed
+    trigger_tools: _ToolsInEffect | None = None  # the tools in effect for it when it came
     #: the group after a response that called tools: its response.create is the client's, after the
     #: outputs; a voice turn the server VAD detects meanwhile is a new user turn, not this trigger
     after_tools: bool = False
@@ -154,6 +161,9 @@ class _Candidate:
     index: int
     event: dict[str, Any]
     consumed: bool = False
+    #: for a response.create: the function tools in effect for the response it asks for, when it came
+    #: (the service acts on events in order: a create before the session.update gets no tools)
+    tools: _ToolsInEffect | None = None
 
 
 class _Held:
@@ -596,7 +606,7 @@ class SessionCore:
             held = self._held.get(kind)
             if held is None:
                 held = self._held[kind] = _Held()
-            held.add(_Candidate(index, event))
+            held.add(_Candidate(index, event, tools=self._tools_in_effect(event) if kind == "response.create" else None))
         if isinstance(self._wait, _Group):
             self._match(self._wait)
 
@@ -647,8 +657,6 @@ class SessionCore:
             held = self._held.get(takes(expectation.spec.expect))
             if held is None or not held:
                 continue
-            if expectation.spec.expect == "session.update" and not self._tools_declared():
-                continue  # no update fits until the session declares the tools (then each is judged by its match:)
             fits: Callable[[dict[str, Any]], bool] = partial(self._fits, expectation, group=group)
             candidate, expectation.scanned = held.first(expectation.scanned, fits)
             if candidate is not None:
@@ -656,12 +664,18 @@ class SessionCore:
                 held.compact()
                 expectation.matched_by = candidate.index
                 if candidate.event["type"] == "response.create":
-                    group.trigger = candidate.event
+                    group.trigger, group.trigger_tools = candidate.event, candidate.tools
                 self._note(StepMatched(expectation.step + 1, self.scenario.step_lines[expectation.step], candidate.index))
 
-    def _tools_declared(self) -> bool:
-        declared = {t.get("name") for t in self.session.get("tools") or [] if isinstance(t, dict)}
-        return all(t.name in declared for t in self.scenario.scenario.tools)
+    def _tools_in_effect(self, create: dict[str, Any] | None) -> _ToolsInEffect:
+        """The function tools a response asked for by `create` may call: its own `response.tools` when
+        it gives them ("override the Session's configuration for this Response only"), else the
+        session's, as they are now."""
+        request = (create or {}).get("response")
+        own = request.get("tools") if isinstance(request, dict) else None
+        tools, given_by = (own, "response") if isinstance(own, list) else (self.session.get("tools"), "session")
+        names = tuple(str(t["name"]) for t in tools or () if isinstance(t, dict) and isinstance(t.get("name"), str))
+        return _ToolsInEffect(names, given_by)
 
     def _fits(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
         spec = expectation.spec
@@ -669,8 +683,6 @@ class SessionCore:
             return False
         if spec.expect == "function_call_output":
             ok = event["item"].get("call_id") == expectation.call_id
-        elif spec.expect == "session.update":
-            ok = self._tools_declared()
         elif spec.expect == "response.create":
             ok = self._may_meet(expectation, event, group)
         else:
@@ -725,6 +737,7 @@ class SessionCore:
             else self.scenario.scenario.defaults.within
         i = 0
         trigger: dict[str, Any] | None = None
+        trigger_tools: _ToolsInEffect | None = None
         called_tools = False  # the last response played had function calls
         while i < len(steps):
             step = steps[i]
@@ -750,12 +763,12 @@ class SessionCore:
                 self._match(group)
                 self._answer_held_creates()
                 yield group
-                trigger = group.trigger
+                trigger, trigger_tools = group.trigger, group.trigger_tools
             elif isinstance(step, RespondStep):
-                yield from self._play_response(i, step, trigger)
+                yield from self._play_response(i, step, trigger, trigger_tools or self._tools_in_effect(trigger))
                 # a tool round follows, unless the response was cancelled: its calls are owed nothing
                 called_tools = any(call not in self.conversation.cancelled_calls for call in self._calls_of(i, step))
-                trigger = None
+                trigger, trigger_tools = None, None
                 i += 1
             elif isinstance(step, PauseStep):
                 yield _Sleep(self._now + step.pause)
@@ -854,15 +867,17 @@ class SessionCore:
         modalities = active.request.get(key) or self.session.get(key) or []
         return isinstance(modalities, list) and "audio" in modalities and "text" not in modalities
 
-    def _play_response(self, step_index: int, step: RespondStep, trigger: dict[str, Any] | None) -> Generator[_Wait, None, None]:
+    def _play_response(self, step_index: int, step: RespondStep, trigger: dict[str, Any] | None,
+                       tools: _ToolsInEffect) -> Generator[_Wait, None, None]:
         active = self._start_response(trigger)
         self._playing = active
         try:
-            yield from self._stream_response(active, step_index, step)
+            yield from self._stream_response(active, step_index, step, tools)
         finally:
             self._playing = None
 
-    def _stream_response(self, active: ActiveResponse, step_index: int, step: RespondStep) -> Generator[_Wait, None, None]:
+    def _stream_response(self, active: ActiveResponse, step_index: int, step: RespondStep,
+                         tools: _ToolsInEffect) -> Generator[_Wait, None, None]:
         calls = []
         for j, part in enumerate(step.respond):
             if isinstance(part, FunctionCallPart):
@@ -870,8 +885,11 @@ class SessionCore:
                 self._call_ids[(step_index, j)] = call_id
                 active.calls.append(call_id)
                 calls.append(PlannedCall(call_id, part.name, part.id))
+        # the tools are noted where the scenario names the ones the client must make available
+        declared = tools if self.scenario.scenario.tools else None
         self._note(ResponseStarted(step_index + 1, self.scenario.step_lines[step_index], active.id, tuple(calls),
-                                   active.out_of_band))
+                                   active.out_of_band, declared.names if declared else None,
+                                   declared.given_by if declared else None))
         pause = step.delta_interval
         speaks = self._speaks(active)
         fmt = output_format(self.session, self.dialect.beta_shaped)

@@ -664,13 +664,53 @@ def test_no_session_update_at_all() -> None:
 # ---- tool-not-declared ----------------------------------------------------------------------------
 
 
-def test_tool_not_declared() -> None:
+def test_a_response_calling_a_tool_the_session_never_declared_is_flagged_when_it_starts() -> None:
     s = Session("get_your_info")
     declare(s, tools=[TOOLS[1]])  # only get_weather
-    user_turn(s)
-    finding = one(s.advance(5.0))
-    assert finding.rule is Rule.TOOL_NOT_DECLARED
-    assert "get_weather" in finding.message and finding.step == 1
+    user_turn(s)  # the response starts at once: the scenario's model calls get_your_info
+    finding = one(s.findings)
+    assert finding.rule is Rule.TOOL_NOT_DECLARED and finding.time < 0.5  # not at the step's 5 s bound
+    assert "calls get_your_info" in finding.message and "session's tools were get_weather" in finding.message
+    assert finding.step == 3  # the respond step whose call the real model could not have made
+
+
+def test_tools_given_per_response_pass() -> None:
+    # "parameters set on response.create override the Session's configuration for this Response only"
+    s = Session("get_your_info")
+    s.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Help."}})
+    s.send({"type": "conversation.item.create", "item": USER_MESSAGE})
+    create(s, response={"tools": TOOLS})
+    output(s, s.calls()[0])
+    create(s, response={"tools": TOOLS})
+    assert_passes(s)
+
+
+def test_a_create_sent_before_the_session_update_asks_for_a_response_without_tools() -> None:
+    # the service acts on events in order: the create's response has no tools yet, whatever the
+    # session.update after it declares (the mock still plays it once the scenario's update came)
+    s = Session("get_your_info")
+    s.send({"type": "conversation.item.create", "item": USER_MESSAGE})
+    create(s)
+    declare(s)
+    finding = one(s.findings)
+    assert finding.rule is Rule.TOOL_NOT_DECLARED and "session's tools were none" in finding.message
+
+
+def test_tools_cleared_before_the_next_round_are_flagged() -> None:
+    s = start("multi_round")
+    output(s, s.calls()[0])
+    s.send({"type": "session.update", "session": {"type": "realtime", "tools": []}})  # "pass an empty array"
+    create(s)
+    finding = one(s.findings)
+    assert finding.rule is Rule.TOOL_NOT_DECLARED and "calls get_orders" in finding.message
+
+
+def test_a_round_create_with_an_empty_tool_list_is_flagged() -> None:
+    s = start("multi_round")
+    output(s, s.calls()[0])
+    create(s, response={"tools": []})
+    finding = one(s.findings)
+    assert finding.rule is Rule.TOOL_NOT_DECLARED and "response.tools gave none" in finding.message
 
 
 def test_tools_declared_in_a_second_session_update_pass() -> None:

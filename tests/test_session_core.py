@@ -226,13 +226,16 @@ def test_every_session_update_is_answered_and_a_later_update_keeps_the_tools() -
     assert second[0]["session"]["id"] == s.sent[0]["session"]["id"]
 
 
-def test_a_session_update_without_the_scenario_tools_does_not_meet_the_expect() -> None:
+def test_a_session_update_without_the_scenario_tools_meets_the_expect_and_its_response_notes_the_tools() -> None:
+    # which tools the client made available is judged per response (they may come in response.tools):
+    # the update meets its step, and the response notes the tools in effect when it was asked for
     s = Session(get_your_info())
     s.start()
     s.send(session_update(WEATHER))
-    s.send({"type": "response.create"})  # not yet: the group still waits for the tools
-    create = [r.index for r in s.records if r.direction is Direction.CLIENT][-1]
-    assert s.notes("rtmock.step.matched") == [{"type": "rtmock.step.matched", "step": 2, "line": 19, "client_index": create}]
+    s.send({"type": "response.create"})
+    assert [n["step"] for n in s.notes("rtmock.step.matched")] == [1, 2]
+    (started,) = s.notes("rtmock.response.started")
+    assert started["tools"] == ["get_weather"] and started["tools_given_by"] == "session"
 
 
 # ---- conversation items --------------------------------------------------------------------------
