@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rtmock.harness._plugin_server import TestVerdict
 from rtmock.harness.pytest_plugin import RtmockServer
 from rtmock.harness.runner import RunOptions, RunResult, run_scenario
 from rtmock.mockserver.loader import load_scenario
@@ -236,6 +237,8 @@ def test_a_probe_before_the_real_session_passes_the_plugins_run(client: Path) ->
     assert result.passed, [f.message for f in result.findings]
     assert len(result.sessions) == 2 and len(result.probes) == 1
     assert result.sessions[0][0].id in result.probes
+    explained = TestVerdict(result).explain()
+    assert explained.startswith("PASS") and "note: session 1 (sess_" in explained, explained
 
 
 @pytest.mark.parametrize("judge", [_run, _plugin], ids=["rtmock-run", "plugin-run"])
