@@ -24,6 +24,7 @@ class Rule(enum.StrEnum):
     OUTPUT_NOT_STRING = "output-not-string"  # R3
     MISSING_RESPONSE_CREATE = "missing-response-create"  # R4
     CREATE_BEFORE_OUTPUT = "create-before-output"  # R5
+    OUTPUT_NOT_IN_CONTEXT = "output-not-in-context"  # R5: the round's create leaves an output out of the model's input
     DOUBLE_RESPONSE_CREATE = "double-response-create"  # R6
     CREATE_WHILE_ACTIVE = "create-while-active"  # R6: the server refused it, a response was still active
     DUPLICATE_OUTPUT = "duplicate-output"  # R7
@@ -67,6 +68,10 @@ RULE_SPECS: dict[Rule, RuleSpec] = {
     Rule.CREATE_BEFORE_OUTPUT: RuleSpec(
         "R5: response.create comes after every output of the round",
         "Send the function_call_output for each call first, then response.create."),
+    Rule.OUTPUT_NOT_IN_CONTEXT: RuleSpec(
+        "R5: the model's input for the round's answer holds every output of the round",
+        "Leave the outputs in the conversation and send a plain response.create; or, when response.input "
+        "gives the answer its own context, include each output (an item_reference to it, or the item itself)."),
     Rule.DOUBLE_RESPONSE_CREATE: RuleSpec(
         "R6: one response.create per tool round",
         "Send one response.create per tool round, after the last output of that round."),

@@ -80,6 +80,7 @@ class Judge:
         self._history_calls: set[str] = set()
         self._side: set[str] = set()  # out-of-band responses (conversation_id null): never the active one
         self._undeclared: set[str] = set()  # tools already reported as not declared (one finding says it)
+        self._output_items: dict[str, Call] = {}  # the conversation item of each call's output
 
     # ---- public interface ------------------------------------------------------------------------
 
@@ -224,11 +225,18 @@ class Judge:
             if item.get("type") == "function_call" and isinstance(item.get("call_id"), str) \
                     and item["call_id"] not in self._calls:
                 self._history_calls.add(item["call_id"])  # the client's own, accepted by the server
+            elif item.get("type") == "function_call_output" and isinstance(item.get("id"), str):
+                answered = self._calls.get(item.get("call_id") or "")
+                if answered is not None and answered.output_item_id is None:
+                    answered.output_item_id = item["id"]
+                    self._output_items[item["id"]] = answered
         elif kind == "input_audio_buffer.committed":
             self._items.add(event.get("item_id", ""))
             self._last_trigger = None  # a user turn (the client's commit or the server VAD's): new input
         elif kind == "conversation.item.deleted":
             self._items.discard(event.get("item_id", ""))
+            if (deleted := self._output_items.get(event.get("item_id", ""))) is not None:
+                deleted.output_deleted = True
         elif kind == "error":
             self._server_error(record, event.get("error") or {})
 
@@ -454,6 +462,7 @@ class Judge:
             else:
                 rnd.triggered_by = record.index
                 self._last_trigger = record
+                self._outputs_in_context(rnd, record, response)
                 why = explain_mismatch(event, rnd.create_match) if rnd.create_match else None
                 if why is not None:
                     self._add(Rule.SCENARIO_MISMATCH,
@@ -462,6 +471,29 @@ class Judge:
                               "expects the wrong thing).", record, call=next(iter(rnd.calls.values())),
                               step=rnd.create_step, line=rnd.create_line, expected=json.dumps(rnd.create_match),
                               seen=why)
+
+    def _outputs_in_context(self, rnd: Round, record: Record, response: Any) -> None:
+        """R5: the answer the create asks for sees every output of the round: the conversation's items,
+        or, when `response.input` gives it a context of its own ("an empty array clears the context
+        for this Response"), the items that lists (inline, or by item_reference)."""
+        if isinstance(response, dict) and isinstance(response.get("input"), list):
+            given = [i for i in response["input"] if isinstance(i, dict)]
+            refs = {i.get("id") for i in given if i.get("type") == "item_reference"}
+            inline = {i.get("call_id") for i in given if i.get("type") == "function_call_output"}
+            unseen = [c for c in rnd.calls.values() if c.call_id not in inline
+                      and (c.output_item_id is None or c.output_item_id not in refs)]
+            why = ("its response.input, which replaces the conversation as the model's input for this answer, "
+                   "holds neither the output nor a reference to it")
+        else:
+            unseen = [c for c in rnd.calls.values() if c.output_deleted]
+            why = "the output was deleted from the conversation (conversation.item.delete) before it"
+        if unseen:
+            names = ", ".join(f"{c.name} ({c.call_id})" for c in unseen)
+            self._add(Rule.OUTPUT_NOT_IN_CONTEXT,
+                      f"The response.create in event #{record.index} asks for the round's answer, but the model does "
+                      f"not see the output of {names}: {why}. The model answers without the tool's result.",
+                      None, record, call=unseen[0], step=rnd.create_step, line=rnd.create_line,
+                      expected="every output of the round in the model's input", seen=f"{len(unseen)} left out")
 
     def _late_trigger(self, record: Record) -> None:
         """R8: the create came after all, past its bound. Where the session went on (`rtmock serve`, a

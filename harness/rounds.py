@@ -95,6 +95,8 @@ class Call:
     match: dict[str, Any] | None = None
     step_matched: bool = False
     output_event: dict[str, Any] | None = None
+    output_item_id: str | None = None  # the output's item in the conversation, once the server reported it
+    output_deleted: bool = False  # the client deleted that item (conversation.item.delete)
 
 
 @dataclass(slots=True)

@@ -931,3 +931,50 @@ def test_within_0s_is_a_bound_of_zero_not_the_default() -> None:
     s.advance(s.now + 0.001)
     finding = one(s.findings)
     assert finding.rule is Rule.MISSING_OUTPUT and "within 0s" in finding.message
+
+
+# ---- R5 output-not-in-context ------------------------------------------------------------------------
+
+
+def _output_item_id(s: Session, call_id: str) -> str:
+    return next(e["item"]["id"] for e in s.server("conversation.item.added")
+                if e["item"]["type"] == "function_call_output" and e["item"]["call_id"] == call_id)
+
+
+def test_a_round_create_whose_input_clears_the_context_is_flagged() -> None:
+    # "An empty array `[]` will clear the context for this Response": the model never sees the output
+    s = start("get_your_info")
+    output(s, s.calls()[0])
+    create(s, response={"input": []})
+    finding = one(s.findings)
+    assert finding.rule is Rule.OUTPUT_NOT_IN_CONTEXT and "response.input" in finding.message
+
+
+def test_a_round_create_whose_own_context_references_every_output_passes() -> None:
+    s = start("parallel_calls")
+    calls = s.calls()
+    for call in calls:
+        output(s, call)
+    create(s, response={"input": [{"type": "item_reference", "id": _output_item_id(s, c["call_id"])} for c in calls]})
+    assert_passes(s)
+
+
+def test_a_round_create_whose_inline_context_leaves_one_output_out_is_flagged() -> None:
+    s = start("parallel_calls")
+    first, second = s.calls()
+    output(s, first)
+    output(s, second)
+    inline = {"type": "function_call_output", "call_id": first["call_id"], "output": "{}"}
+    create(s, response={"input": [inline]})
+    finding = one(s.findings)
+    assert finding.rule is Rule.OUTPUT_NOT_IN_CONTEXT and finding.call_id == second["call_id"]
+
+
+def test_an_output_deleted_before_the_round_create_is_flagged() -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    output(s, call)
+    s.send({"type": "conversation.item.delete", "item_id": _output_item_id(s, call["call_id"])})
+    create(s)
+    finding = one(s.findings)
+    assert finding.rule is Rule.OUTPUT_NOT_IN_CONTEXT and "deleted" in finding.message
