@@ -96,8 +96,9 @@ RULE_SPECS: dict[Rule, RuleSpec] = {
         "Make the client send what the step asks for (or fix the scenario if it expects the wrong thing)."),
     Rule.TOOL_NOT_DECLARED: RuleSpec(
         "the client declares the scenario's tools in session.update",
-        "Send session.update with session.tools listing every function tool the app uses "
-        "(type: function, name, parameters), before the first response.create."),
+        "Make every function tool the app uses available to the model: list it (type: function, name, "
+        "parameters) in session.update's session.tools before the response.create, or in that create's "
+        "response.tools."),
     Rule.CLIENT_CRASHED: RuleSpec(
         "the client process exits 0",
         "Fix the crash its output shows: a client must survive whatever the model sends, and answer every "
