@@ -92,13 +92,9 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: Any, results: Sequence[Any]) -> None:
-    """Print the verdicts, and what each took into account without a finding (`RunResult.notes`);
-    a reader that left (`| head`) must not change the exit code they earned."""
+    """Print the verdicts; a reader that left (`| head`) must not change the exit code they earned."""
     try:
         summary(results)
-        for result in results:
-            for note in result.notes:
-                print(f"note ({result.scenario.name}): {note}")
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -106,6 +106,8 @@ def _print_result(result: RunResult, out: IO[str], color: bool) -> None:
             print(f"    transcript: {visible(str(info.transcript_path))}", file=out)
     for finding in result.run_findings:
         print(_indent(str(shown_finding(finding))), file=out)
+    for note in getattr(result, "notes", ()):  # what the verdict took into account without a finding
+        print(f"    note: {visible(note)}", file=out)
     if result.client_stopped and not result.passed:
         print(f"    client: stopped by rtmock once the verdict was known (exit {result.exit_code})", file=out)
 
@@ -183,6 +185,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
             for info, verdict in result.sessions
         ],
         "findings": [shown_finding(f, escape=False).to_json() for f in result.run_findings],
+        "notes": list(getattr(result, "notes", ())),
     }
     truncated: str | None = getattr(result, "truncated", None)
     if truncated is not None:

@@ -7,6 +7,7 @@ the scenario. Real server, real client processes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import textwrap
@@ -226,10 +227,18 @@ def test_a_crash_says_its_cause_and_the_last_call(client: Path, judge: object, m
 
 # ---- a probe connection -------------------------------------------------------------------------------
 
-def test_a_probe_before_the_real_session_is_listed_not_judged_by_rtmock_run(client: Path) -> None:
-    code, out = _cli(SCENARIOS / "get_your_info.yaml", client, "probe_then_session")
-    assert code == 0, out
-    assert "session 1 (sess_" in out and "opened and closed by the client without sending anything" in out, out
+def test_a_probe_before_the_real_session_is_listed_not_judged_by_rtmock_run(client: Path, tmp_path: Path) -> None:
+    report = tmp_path / "run.json"
+    done = subprocess.run([RTMOCK, "run", str(SCENARIOS / "get_your_info.yaml"), "--json", str(report), "--",
+                           sys.executable, str(client), "probe_then_session"], capture_output=True, text=True, timeout=120)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    # the note stands under its run's verdict, and in the JSON report
+    verdict, note = out.splitlines()[:2]
+    assert verdict.startswith("PASS") and note.startswith("    note: session 1 (sess_"), out
+    assert "opened and closed by the client without sending anything" in note
+    (result,) = json.loads(report.read_text())["results"]
+    assert [n for n in result["notes"] if "without sending anything" in n], result
 
 
 def test_a_probe_before_the_real_session_passes_the_plugins_run(client: Path) -> None:
