@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..mockserver.loader import LoadedScenario
-from ..mockserver.notes import Closed, Note, StepMatched, StepReached, StepSkipped, read_note
+from ..mockserver.notes import Closed, StepMatched, StepReached, StepSkipped
 from ..mockserver.records import Direction, Record
 from ..mockserver.scenario import SendStep
 from ..mockserver.server import MockServer, Observer, SessionInfo
@@ -215,16 +215,6 @@ async def supervise(judge: LiveJudge, result: RunResult, *, exited: asyncio.Futu
 
 # ---- a run's sessions, combined into its verdict -----------------------------------------------------
 
-def _note(record: Record) -> Note | None:
-    """A script record's typed note (a relayed session's records carry only its JSON form)."""
-    if record.note is not None or record.direction is not Direction.SCRIPT or record.event is None:
-        return record.note
-    try:
-        return read_note(record.event)
-    except ValueError:
-        return None
-
-
 def is_probe(info: SessionInfo) -> bool:
     """The client opened the session and closed it cleanly itself (1000/1001) without sending
     anything: a connectivity check or a warm-up, as health checks do, not an attempt at the scenario."""
@@ -234,7 +224,7 @@ def is_probe(info: SessionInfo) -> bool:
     for record in info.records:
         if record.direction is Direction.CLIENT:
             return False
-        note = _note(record)
+        note = record.note
         if isinstance(note, Closed):
             closed = note
     return closed is not None and closed.by == "client" and closed.code in (1000, 1001)
@@ -299,7 +289,7 @@ def _waiting(info: SessionInfo) -> str:
     """What an unfinished session without findings was waiting for when the run ended."""
     reached: dict[int, StepReached] = {}
     for record in info.records:
-        note = _note(record)
+        note = record.note
         if isinstance(note, StepReached):
             reached[note.step] = note
         elif isinstance(note, StepMatched | StepSkipped):
@@ -381,7 +371,7 @@ def _server_fault(sessions: list[tuple[SessionInfo, SessionVerdict]]) -> str | N
                 if isinstance(step, SendStep) and isinstance(step.send, dict) and step.send.get("type") == "error"]
     error: Record | None = None
     for record in info.records:
-        note = _note(record)
+        note = record.note
         if isinstance(note, Closed) and note.by == "server" and note.step is not None:
             return f"the scenario's close of session {info.number} (code {note.code}, step {note.step})"
         if record.direction is Direction.CLIENT:

@@ -29,18 +29,26 @@ from typing import Any
 
 from .loader import LoadedScenario
 from .matching import matches
+from .notes import (
+    Closed,
+    FaultNotInjected,
+    Note,
+    OtherNote,
+    RelayStarted,
+    ResponseStarted,
+    ScenarioComplete,
+    StepMatched,
+    VadTurn,
+    step_reached,
+)
 from .records import Direction, Record
 from .redact import Secrets
-from .scenario import ExpectStep, FunctionCallPart, RespondStep, Scenario
+from .scenario import ExpectStep, FunctionCallPart, RespondStep, Scenario, meets_kind
 
-__all__ = ["PROBLEM_NOTE", "RELAY_NOTE", "RelayCore", "UpstreamProblem", "passthrough_scenario"]
+__all__ = ["PROBLEM_NOTE", "RelayCore", "UpstreamProblem", "passthrough_scenario"]
 
 #: The note a relayed session's transcript holds for each of the upstream's problems.
 PROBLEM_NOTE = "rtmock.upstream.problem"
-#: The first note of a relayed session's transcript.
-RELAY_NOTE = "rtmock.relay.started"
-#: The note that ends every session's transcript, served or relayed.
-_CLOSING_NOTE = "rtmock.closed"
 
 #: Error codes the service sends about the session or the account, not about a client event.
 _UPSTREAM_CODES = frozenset({"invalid_api_key", "session_expired", "insufficient_quota", "rate_limit_exceeded",
@@ -120,7 +128,6 @@ class RelayCore:
         self._stopped = False  # the upstream went its own way: the scenario's later steps are not judged
         self._candidates: list[_Candidate] = []
         self._call_ids: dict[tuple[int, int], str] = {}  # (respond step, part) → the upstream's call_id
-        self._declared: set[str] = set()  # tool names the client's session.update events declared
         self._active: str | None = None  # the upstream's active response
         self._create_pending = False  # a client response.create the upstream has not answered yet
         self._last_server: dict[str, Any] | None = None  # the upstream's last event (for its close)
@@ -131,7 +138,7 @@ class RelayCore:
         """Both handshakes succeeded: note it (the judge then knows the upstream answers in its own
         time, not at once as the mock does), and reach the scenario's first wait."""
         self._now = now
-        self._note(RELAY_NOTE, upstream=self.secrets.url(upstream) if upstream else None)
+        self._note(RelayStarted(self.secrets.url(upstream) if upstream else None))
         if self._scripted:
             self._advance()
 
@@ -200,12 +207,13 @@ class RelayCore:
         problem = UpstreamProblem(problem.kind, self.secrets.text(problem.message), problem.status, problem.code)
         self.problems.append(problem)
         if not self.closed:
-            self._record(Direction.SCRIPT, problem.to_json())
+            fields = problem.to_json()
+            self._note(OtherNote(fields.pop("type"), fields))
 
-    def note(self, now: float, kind: str, **fields: Any) -> None:
+    def note(self, now: float, note: Note) -> None:
         self._now = now
         if not self.closed:
-            self._note(kind, **fields)
+            self._note(note)
 
     # ---- records ---------------------------------------------------------------------------------
 
@@ -215,8 +223,10 @@ class RelayCore:
         self.on_record(Record(index, self._now - self.started, direction, event, raw))
         return index
 
-    def _note(self, kind: str, **fields: Any) -> None:
-        self._record(Direction.SCRIPT, {"type": kind, **fields})
+    def _note(self, note: Note) -> None:
+        index = self._index
+        self._index += 1
+        self.on_record(Record(index, self._now - self.started, Direction.SCRIPT, note.to_event(), note=note))
 
     def _end(self, now: float, by: str, code: int | None, reason: str, *, upstream: bool = False) -> None:
         self._now = now
@@ -225,25 +235,17 @@ class RelayCore:
         if not self._scripted and not self.complete:
             # nothing was scripted: the session is whole when it ends, and the rules alone judge it
             self.complete = True
-            self._note("rtmock.scenario.complete")
+            self._note(ScenarioComplete())
         # (aiohttp gives a close code as its `WSCloseCode` enum at times: the note holds the number)
-        fields: dict[str, Any] = {"by": by, "code": None if code is None else int(code),
-                                  "reason": self.secrets.text(reason), "complete": self.complete}
-        if upstream:
-            fields["upstream"] = True
-        self._note(_CLOSING_NOTE, **fields)
+        self._note(Closed(by, None if code is None else int(code), self.secrets.text(reason), complete=self.complete,
+                          upstream=upstream))
         self.closed = True
 
     # ---- the client's events ---------------------------------------------------------------------
 
     def _client_event(self, event: dict[str, Any], index: int) -> None:
         kind = event["type"]
-        if kind == "session.update":
-            session = event.get("session")
-            tools = session.get("tools") if isinstance(session, dict) else None
-            if isinstance(tools, list):  # an update without `tools` keeps the declared ones
-                self._declared = {str(t.get("name")) for t in tools if isinstance(t, dict)}
-        elif kind == "response.create":
+        if kind == "response.create":
             response = event.get("response")
             if isinstance(response, dict) and response.get("conversation") == "none":
                 return  # out of band: it does not answer the conversation
@@ -279,14 +281,13 @@ class RelayCore:
             server_turn = not self._create_pending  # server VAD started it: the service's own create
             self._create_pending = False
             if server_turn and self._wants_create():
-                self._note("rtmock.vad_turn", response_id=rid)
+                self._note(VadTurn(response_id=rid))
                 self._candidates.append(_Candidate(index, {"type": "response.create", "rtmock": "server_turn"}))
                 self._match()
                 self._advance()
             if self._respond is not None and self._playing is None and not self._stopped:
                 self._playing = _Playing(self._respond, rid)
-                self._note("rtmock.response.started", step=self._respond + 1,
-                           line=self.scenario.step_lines[self._respond], response_id=rid, calls=[])
+                self._note(ResponseStarted(self._respond + 1, self.scenario.step_lines[self._respond], rid))
         elif kind == "response.output_item.added":
             item = _dict(event.get("item"))
             playing = self._playing
@@ -367,7 +368,7 @@ class RelayCore:
             if self._i >= len(steps):
                 if not self.complete:
                     self.complete = True
-                    self._note("rtmock.scenario.complete")
+                    self._note(ScenarioComplete())
                 return
             step = steps[self._i]
             if isinstance(step, ExpectStep):
@@ -376,8 +377,8 @@ class RelayCore:
                 self._respond = self._i
                 self._i += 1
             else:
-                self._note("rtmock.fault.not_injected", step=self._i + 1, line=self.scenario.step_lines[self._i],
-                           why="a relayed session plays the real service: rtmock injects no faults into it")
+                self._note(FaultNotInjected(self._i + 1, self.scenario.step_lines[self._i],
+                                            "a relayed session plays the real service: rtmock injects no faults into it"))
                 self._i += 1
 
     def _reach_group(self) -> list[_Expectation]:
@@ -388,11 +389,7 @@ class RelayCore:
             ref = self.scenario.output_calls.get(i)
             call_id = self._call_ids.get((ref.step, ref.part)) if ref else None
             group.append(_Expectation(i, spec, call_id))
-            self._note("rtmock.step.reached", step=i + 1, line=self.scenario.step_lines[i], expect=spec.expect,
-                       within=spec.within if spec.within is not None else default,
-                       call_id=call_id, call_name=ref.spec.name if ref else None, match=spec.match or None,
-                       **({"tools": [t.name for t in self.scenario.scenario.tools]}
-                          if spec.expect == "session.update" else {}))
+            self._note(step_reached(self.scenario, i, call_id, default))
             self._i += 1
         return group
 
@@ -405,23 +402,11 @@ class RelayCore:
                 if not candidate.consumed and self._fits(expectation, candidate.event):
                     candidate.consumed = True
                     expectation.matched_by = candidate.index
-                    self._note("rtmock.step.matched", step=expectation.step + 1,
-                               line=self.scenario.step_lines[expectation.step], client_index=candidate.index)
+                    self._note(StepMatched(expectation.step + 1, self.scenario.step_lines[expectation.step], candidate.index))
                     break
 
     def _fits(self, expectation: _Expectation, event: dict[str, Any]) -> bool:
-        kind, spec = event["type"], expectation.spec
-        item = _dict(event.get("item"))
-        if spec.expect == "function_call_output":
-            ok = kind == "conversation.item.create" and item.get("type") == "function_call_output" \
-                and expectation.call_id is not None and item.get("call_id") == expectation.call_id
-        elif spec.expect == "user_message":
-            ok = kind == "conversation.item.create" and item.get("type") == "message" and item.get("role") == "user"
-        elif spec.expect == "session.update":
-            ok = kind == "session.update" and all(t.name in self._declared for t in self.scenario.scenario.tools)
-        else:
-            ok = kind == spec.expect
-        return ok and matches(event, spec.match)
+        return meets_kind(expectation.spec.expect, event, expectation.call_id) and matches(event, expectation.spec.match)
 
 
 def _dict(value: Any) -> dict[str, Any]:

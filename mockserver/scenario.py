@@ -98,6 +98,17 @@ def expect_kind(event: dict[str, Any]) -> str:
     return kind
 
 
+def meets_kind(expect: str, event: dict[str, Any], call_id: str | None) -> bool:
+    """Whether a client event is what an `expect:` waits for, its `match:` aside: of its kind, and,
+    for an awaited output, for the awaited call (`call_id`, the call's id on the wire)."""
+    if expect != event.get("type") and expect != expect_kind(event):
+        return False
+    if expect == "function_call_output":
+        item = event.get("item")
+        return call_id is not None and isinstance(item, dict) and item.get("call_id") == call_id
+    return True
+
+
 def takes(expect: str) -> str:
     """The type of client event an `expect:` takes (the inverse of `expect_kind`)."""
     return "conversation.item.create" if expect in ("function_call_output", "user_message") else expect

@@ -61,7 +61,7 @@ from .scenario import (
     RespondStep,
     SendStep,
     TextPart,
-    expect_kind,
+    meets_kind,
     takes,
 )
 from .streams import OutputStreams
@@ -679,15 +679,11 @@ class SessionCore:
 
     def _fits(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
         spec = expectation.spec
-        if spec.expect != event["type"] and spec.expect != expect_kind(event):
+        if not meets_kind(spec.expect, event, expectation.call_id):
             return False
-        if spec.expect == "function_call_output":
-            ok = event["item"].get("call_id") == expectation.call_id
-        elif spec.expect == "response.create":
-            ok = self._may_meet(expectation, event, group)
-        else:
-            ok = True
-        return ok and matches(event, spec.match)
+        if spec.expect == "response.create" and not self._may_meet(expectation, event, group):
+            return False
+        return matches(event, spec.match)
 
     def _skip_cancelled(self, group: _Group) -> None:
         """An expect awaiting the output of a call whose response was cancelled is owed nothing:
