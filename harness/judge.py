@@ -54,6 +54,7 @@ class Judge:
         self.closed_by: str | None = None
         self.now = 0.0
         self.events = 0
+        self._due: float | None = None  # the earliest bound still running (`next_deadline`)
         self._rounds: dict[str, Round] = {}
         #: the rounds that may still be judged, in `_rounds`' order: what every record's `_expire` and
         #: `next_deadline` look at, so their cost follows the rounds in play, not the session's length
@@ -90,7 +91,8 @@ class Judge:
             self.now = max(self.now, record.time)
             return []
         start = len(self.findings)
-        self._expire(record.time)
+        if self._due is not None and self._due <= record.time:  # else nothing can be decided yet
+            self._expire(record.time)
         self.now = max(self.now, record.time)
         self.events += 1
         if record.direction is Direction.CLIENT:
@@ -99,19 +101,27 @@ class Judge:
             self._server(record)
         else:
             self._note(record)
+        self._due = self._earliest_bound()
         return self._since(start)
 
     def next_deadline(self) -> float | None:
-        times = self._steps.deadlines()
-        for rnd in self._undecided.values():
-            times.extend(rnd.deadlines())
-        return min(times) if times else None
+        """When the next bound comes due (session seconds), if any: call `advance` then."""
+        return self._due
 
     def advance(self, now: float) -> list[Finding]:
         start = len(self.findings)
         self._expire(now)
         self.now = max(self.now, now)
+        self._due = self._earliest_bound()
         return self._since(start)
+
+    def _earliest_bound(self) -> float | None:
+        """The earliest bound still running (worked out once per record, after it: every change to a
+        bound happens while a record is fed or time advances)."""
+        times = self._steps.deadlines()
+        for rnd in self._undecided.values():
+            times.extend(rnd.deadlines())
+        return min(times) if times else None
 
     def _since(self, start: int) -> list[Finding]:
         """The findings made since `findings` had `start` entries, and those that replaced an earlier
@@ -129,12 +139,14 @@ class Judge:
         if now is not None:
             self._expire(now)
             self.now = max(self.now, now)
+            self._due = self._earliest_bound()
         if self.closed_by == "server":  # rtmock closed it (a scripted close, or shutting down): not the client's doing
             settle_pending = False
         if not settle_pending:
             return SessionVerdict(self.session_id, self.scenario_name, self.scenario_path, self.complete,
                                   list(self.findings), self.now, self.events)
         self._expire(float("inf"), at=self.now)
+        self._due = self._earliest_bound()
         if not self.complete and not self.findings and self.closed_by in ("client", None):
             self._add(Rule.CLIENT_DISCONNECTED if self.closed_by == "client" else Rule.SCENARIO_MISMATCH,
                       "The session ended before the scenario completed." if self.closed_by == "client"
@@ -178,10 +190,12 @@ class Judge:
     # ---- server events ---------------------------------------------------------------------------
 
     def _server(self, record: Record) -> None:
+        kind = record.type  # read from the wire text: the frames no rule reads are never parsed
+        if kind not in _SERVER_EVENTS_READ:
+            return
         event = record.event
         if event is None:
             return
-        kind = event.get("type")
         if kind == "response.created":
             response = event["response"]
             if "conversation_id" in response and response["conversation_id"] is None:
@@ -677,6 +691,12 @@ class Judge:
             return f" before the client closed the session (event #{self._closed_at})"
         return " before the session ended"
 
+
+#: The server events the rules read (`_server`); every other frame is only counted.
+_SERVER_EVENTS_READ = frozenset({
+    "response.created", "response.done", "response.output_item.added", "conversation.item.added",
+    "conversation.item.created", "conversation.item.done", "input_audio_buffer.committed",
+    "conversation.item.deleted", "error"})
 
 #: Refusals that are not findings, by error code or (event type, code), with why. The service
 #: refuses these events, yet documents (or plainly allows) sending them defensively, or they come
