@@ -66,7 +66,7 @@ class Judge:
         self._items: set[str] = set()
         self._active: str | None = None
         self._active_at = -1  # record index of the active response's response.created
-        self._steps = StepWatch(self._report_step)
+        self._steps = StepWatch(self.findings)
         self._last_client: Record | None = None
         self._recent: deque[Record] = deque(maxlen=16)  # the last client frames (a relayed error's cause)
         self._relayed = False
@@ -167,11 +167,6 @@ class Judge:
             step=step, step_line=line, expected=expected, seen=seen, cut_short=cut_short))
         if record is not None and record.direction is Direction.CLIENT:
             self._explained.add(record.index)
-
-    def _report_step(self, rule: Rule, message: str, hint: str, step: int, line: int, expected: str, seen: str,
-                     time: float, cut_short: bool) -> None:
-        self._add(rule, message, hint, None, step=step, line=line, expected=expected, seen=seen, time=time,
-                  cut_short=cut_short)
 
     def _open_rounds(self) -> list[Round]:
         self._forget_decided()
@@ -408,6 +403,10 @@ class Judge:
         response = event.get("response")
         if isinstance(response, dict) and response.get("conversation") == "none":
             return  # an out-of-band response: it does not answer the conversation, so it triggers no round
+        if isinstance(response, dict) and isinstance(response.get("input"), list) and any(
+                isinstance(i, dict) and i.get("type") == "item_reference" and i.get("id") not in self._items
+                for i in response["input"]):
+            return  # it references an item the session does not have: refused (the error says so), no trigger
         if self._active is not None:
             rnd = self._rounds.get(self._active)
             calling = rnd is not None and bool(rnd.calls)

@@ -16,12 +16,10 @@ from typing import Any
 from ..mockserver.matching import explain_mismatch
 from ..mockserver.records import Record
 from ..mockserver.scenario import expect_kind
-from .findings import RULE_SPECS, Rule
+from .findings import RULE_SPECS, Finding, Rule
 
 __all__ = ["StepWait", "StepWatch"]
 
-#: How the watch reports: (rule, message, hint, step, line, expected, seen, time, cut short by the session's end).
-Report = Callable[[Rule, str, str, int, int, str, str, float, bool], None]
 
 _WHAT = {"response.create": "a response.create (the client's turn)", "user_message": "a user message item"}
 #: What to change when an expected event of this kind never came (else a generic hint).
@@ -45,8 +43,10 @@ class StepWait:
 
 
 class StepWatch:
-    def __init__(self, report: Report) -> None:
-        self._report = report
+    def __init__(self, findings: list[Finding]) -> None:
+        #: where a missed step's finding goes: the judge's own list (a list, not a callback into the
+        #: judge, so that the two make no reference cycle and a finished session is freed at once)
+        self._findings = findings
         self._waits: list[StepWait] = []
         self._last_of_kind: dict[str, Record] = {}  # the latest client event per expect kind, to explain a miss
         self.declared_tools: set[str] = set()
@@ -78,6 +78,11 @@ class StepWatch:
                 self._missed(wait, at if early and at is not None else wait.deadline, early)
         if any(w.matched for w in self._waits):
             self._waits = [w for w in self._waits if not w.matched]
+
+    def _report(self, rule: Rule, message: str, hint: str, step: int, line: int, expected: str, seen: str,
+                time: float, cut_short: bool) -> None:
+        self._findings.append(Finding(rule=rule, message=message, hint=hint, time=time, step=step, step_line=line,
+                                      expected=expected, seen=seen, cut_short=cut_short))
 
     def _missed(self, wait: StepWait, when: float, early: str) -> None:
         closest = self._last_of_kind.get(wait.expect)

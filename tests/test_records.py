@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from rtmock.harness.live import LiveJudge
 from rtmock.mockserver.events import Dialect, IdSource, encode
@@ -119,9 +118,6 @@ async def test_a_long_running_server_holds_no_record_of_a_session() -> None:
     assert left == 0
 
 
-@pytest.mark.xfail(strict=True, reason="a Judge and its StepWatch are a reference cycle (the watch holds the "
-                   "judge's bound _report_step), so a judged session's last records wait for the cyclic collector; "
-                   "harness/judge.py and harness/steps.py are being rewritten")
 async def test_a_long_running_judge_holds_no_record_of_a_session() -> None:
     judge = LiveJudge(keep_sessions=False)
     left, _ = await _records_left_by_five_sessions(judge)
