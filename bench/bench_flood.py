@@ -84,10 +84,10 @@ async def fairness(flood_count: int) -> tuple[list[float], list[float], int, flo
 
 def append_cost(appends: int, block: int = 200, blocks: int = 5) -> tuple[float, float]:
     """Median seconds per append over `blocks` blocks at the start, and after `appends` appends."""
-    from rtmock.harness.judge import Judge
-    from rtmock.mockserver.events import Dialect, IdSource
-    from rtmock.mockserver.loader import load_scenario
-    from rtmock.mockserver.session import SessionCore
+    from rtmock.harness.judging.judge import Judge
+    from rtmock.mockserver.core.events import Dialect, IdSource
+    from rtmock.mockserver.core.session import SessionCore
+    from rtmock.mockserver.scenario.loader import load_scenario
 
     judge = Judge(default_within=5.0)
     core = SessionCore(load_scenario(SEED), Dialect.GA, judge.feed, ids=IdSource(1))

@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import SEED, TOOLS, save_result
 
-from rtmock.harness._fuzz_cases import FUZZ_DONE_REASON, fuzz_targets
-from rtmock.harness._fuzz_search import inputs_strategy
-from rtmock.harness.fuzz import FuzzOptions, FuzzResult, fuzz
-from rtmock.mockserver.loader import load_scenario
+from rtmock.harness.fuzzing._cases import FUZZ_DONE_REASON, fuzz_targets
+from rtmock.harness.fuzzing._search import inputs_strategy
+from rtmock.harness.fuzzing.fuzz import FuzzOptions, FuzzResult, fuzz
+from rtmock.mockserver.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]
@@ -81,7 +81,7 @@ async def stream_rows(cases: int) -> list[tuple[str, str, str]]:
     """Stream fuzzing of the official clients: `cases` per client and scenario, all passing."""
     from test_fuzz_stream_clients import agents_client, sdk_client
 
-    from rtmock.harness._stream_fuzz import fuzz_stream
+    from rtmock.harness.fuzzing._stream import fuzz_stream
 
     # openai-agents logs an error for each event type it cannot validate (the unknown ones the cases
     # add), then ignores the event, as a client must: quiet here, the verdict is what counts

@@ -24,9 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, SEED, rtmock_command, save_result, serve
 
-from rtmock.harness.findings import Rule
+from rtmock.harness.judging.findings import Rule
 from rtmock.harness.runner import RunOptions, run_scenario
-from rtmock.mockserver.loader import load_scenario
+from rtmock.mockserver.scenario.loader import load_scenario
 
 CLIENT = [sys.executable, str(Path(__file__).resolve().parent / "client_get_your_info.py")]
 

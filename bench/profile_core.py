@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import SEED
 from bench_sessions import RESPONSE_CREATE, SESSION_UPDATE, USER_MESSAGE
 
-from rtmock.harness.live import LiveJudge
-from rtmock.harness.serve_log import LogLevel, LogLines, ServeLog
+from rtmock.harness.judging.live import LiveJudge
+from rtmock.harness.reports.serve_log import LogLevel, LogLines, ServeLog
 from rtmock.mockserver import events, session, streams
-from rtmock.mockserver.events import Dialect, IdSource
-from rtmock.mockserver.loader import LoadedScenario, load_scenario
-from rtmock.mockserver.records import Record, _clip, short, visible
-from rtmock.mockserver.server import SessionInfo
-from rtmock.mockserver.session import Send, SendRun, SessionCore
+from rtmock.mockserver.core.events import Dialect, IdSource
+from rtmock.mockserver.core.records import Record, _clip, short, visible
+from rtmock.mockserver.core.session import Send, SendRun, SessionCore
+from rtmock.mockserver.net.server import SessionInfo
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario
 
 
 class CycleBreaker:
@@ -164,7 +164,7 @@ def _same(value: Any) -> Any:
 def union_by_tag() -> Iterator[None]:
     """_Checker.check_union tries only the options whose tags (`type`, then `role`) the value
     carries, when there are such; the error path (no option fits) is unchanged."""
-    from rtmock.mockserver.client_events import _Checker
+    from rtmock.mockserver.core.client_events import _Checker
 
     check_union = _Checker.check_union
 
@@ -269,8 +269,8 @@ def judge_when_due() -> Iterator[None]:
     """The judge looks at its bounds only when one may have changed or come due: LiveJudge
     reschedules after client records, notes and response.done (the server events that set bounds),
     and Judge._expire returns at once before the earliest bound (kept from the last schedule)."""
-    from rtmock.harness.judge import Judge
-    from rtmock.mockserver.records import Direction
+    from rtmock.harness.judging.judge import Judge
+    from rtmock.mockserver.core.records import Direction
 
     record, schedule, expire = LiveJudge.record, LiveJudge._schedule, Judge._expire
 
@@ -309,7 +309,7 @@ def judge_by_type() -> Iterator[None]:
     """Judge._server looks at a server record's type (read from its wire text) before its event, and
     leaves the frames no rule reads unparsed (session.created/updated, content parts, *.done of items
     and arguments, rate limits)."""
-    from rtmock.harness.judge import Judge
+    from rtmock.harness.judging.judge import Judge
 
     server = Judge._server
 

@@ -45,13 +45,13 @@ from bench_sessions import BARE_SERVER, BenchFailed, Server, capture_batches, pl
 
 
 def _no_validation() -> None:
-    from rtmock.mockserver import session
+    from rtmock.mockserver.core import session
 
     session.validate_client_event = lambda text, dialect: json.loads(text)  # type: ignore[attr-defined]
 
 
 def _no_judge() -> None:
-    from rtmock.harness.live import LiveJudge
+    from rtmock.harness.judging.live import LiveJudge
 
     LiveJudge.record = lambda self, session, record: None  # type: ignore[method-assign]
 
@@ -61,7 +61,7 @@ def _gc_freeze() -> None:
     gc.freeze() once the server listens, so that no collection walks it again."""
     import gc
 
-    from rtmock.mockserver.server import MockServer
+    from rtmock.mockserver.net.server import MockServer
 
     start = MockServer.start
 
@@ -84,8 +84,8 @@ def _replay_core() -> None:
     """The server's I/O layer alone: SessionCore replaced by a replay of the frames in
     $RTMOCK_FRAMES (batch 0 on start, batch k on the client's k-th frame), as the bare server does;
     no record, so no judge and no log line."""
-    from rtmock.mockserver import server
-    from rtmock.mockserver.session import Send
+    from rtmock.mockserver.core.session import Send
+    from rtmock.mockserver.net import server
 
     batches: list[list[str]] = []
 
@@ -123,9 +123,9 @@ def _timed() -> None:
     summed, told at exit: the share of each inside the real server."""
     import functools
 
-    from rtmock.harness.live import LiveJudge
-    from rtmock.harness.serve_log import ServeLog
-    from rtmock.mockserver.session import SessionCore
+    from rtmock.harness.judging.live import LiveJudge
+    from rtmock.harness.reports.serve_log import ServeLog
+    from rtmock.mockserver.core.session import SessionCore
 
     def timed(cls: type, name: str) -> None:
         method = getattr(cls, name)
@@ -154,7 +154,7 @@ def _timed() -> None:
 def _no_peek() -> None:
     """Without TLS, DualListener hands a connection over at once: no task, timeout and reader to
     peek at its first byte (which only tells TLS from HTTP)."""
-    from rtmock.mockserver import tls
+    from rtmock.mockserver.net import tls
 
     hand_over = tls.DualListener._hand_over
 
@@ -188,7 +188,7 @@ def _break_cycles() -> None:
     """profile_core.CycleBreaker told last of each session's end (after the judge and the log)."""
     import profile_core
 
-    from rtmock.mockserver.server import MockServer
+    from rtmock.mockserver.net.server import MockServer
 
     start = MockServer.start
 
@@ -205,8 +205,8 @@ _KEPT: list[Any] = []
 def _no_send_timeout() -> None:
     """MockServer._execute without its asyncio.timeout per batch of actions (wrong: a client that
     reads nothing would hold its session): the upper bound of guarding every batch."""
-    from rtmock.mockserver import server
-    from rtmock.mockserver.session import Send, SendRun
+    from rtmock.mockserver.core.session import Send, SendRun
+    from rtmock.mockserver.net import server
 
     async def execute(self: Any, ws: Any, transport: Any, actions: list[Any]) -> bool:
         try:

@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..mockserver.errors import UsageError
-from ..mockserver.loader import LoadedScenario
-from ..mockserver.server import MockServer, client_environment
+from ..mockserver.net.server import MockServer, client_environment
+from ..mockserver.scenario.loader import LoadedScenario
 from ._plugin_clients import (
     STOP_PATIENCE,
     CommandClient,
@@ -40,7 +40,7 @@ from ._plugin_clients import (
     TaskClient,
     ThreadClient,
 )
-from .findings import Finding
+from .judging.findings import Finding
 from .runner import (
     RunJudge,
     RunResult,
@@ -385,7 +385,7 @@ class TestVerdict:
         return [f.rule.value for f in self.findings]
 
     def explain(self) -> str:
-        from .reports import console_summary
+        from .reports.summary import console_summary
 
         buffer = io.StringIO()
         console_summary([self.result], buffer)

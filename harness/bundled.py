@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..mockserver.loader import LoadedScenario
+    from ..mockserver.scenario.loader import LoadedScenario
 
 __all__ = ["bundled_scenario", "bundled_scenario_names", "load_scenarios"]
 
@@ -41,7 +41,7 @@ def load_scenarios(paths: Sequence[str]) -> list[LoadedScenario]:
     """Every scenario named on a command line (a file, or else a bundled scenario's name), or one
     `ScenarioError` naming every problem in all of them, not just the first."""
     from ..mockserver.errors import ScenarioError
-    from ..mockserver.loader import load_scenario
+    from ..mockserver.scenario.loader import load_scenario
 
     loaded, problems = [], []
     for path in paths:

@@ -16,15 +16,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..mockserver.core.records import Record, TranscriptError
+
 # Light imports only at the top: `rtmock run` starts the client before it loads aiohttp and
 # pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
 from ..mockserver.errors import RtmockError, ScenarioError, UsageError
-from ..mockserver.records import Record, TranscriptError
 from .bundled import load_scenarios
 
 if TYPE_CHECKING:
-    from ..mockserver.loader import LoadedScenario
-    from ..mockserver.server import SessionInfo
+    from ..mockserver.net.server import SessionInfo
+    from ..mockserver.scenario.loader import LoadedScenario
     from .client_process import PreparedRun
     from .proxy import ProxiedResult
     from .runner import RunOptions, RunResult
@@ -56,9 +57,9 @@ ENV_HELP = """environment given to the command (and printed by `rtmock serve`):
 async def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..mockserver.server import MockServer, client_environment
-    from .live import LiveJudge
-    from .serve_log import LogLevel, LogLines, ServeLog, banner_lines
+    from ..mockserver.net.server import MockServer, client_environment
+    from .judging.live import LiveJudge
+    from .reports.serve_log import LogLevel, LogLines, ServeLog, banner_lines
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this server", file=sys.stderr)
@@ -124,7 +125,7 @@ def _exit_code(results: Sequence[RunResult]) -> int:
 def _write_reports(args: argparse.Namespace, results: Sequence[_Result], *,
                    write_json: Callable[[Sequence[_Result], str], None] | None = None) -> None:
     """`--json`, `--junit`, `--html`; `write_json` for results with more to say than a `RunResult`."""
-    from . import reports
+    from .reports import summary as reports
 
     if getattr(args, "json", None):
         (write_json or reports.write_json)(results, args.json)
@@ -135,7 +136,7 @@ def _write_reports(args: argparse.Namespace, results: Sequence[_Result], *,
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from .reports import console_summary
+    from .reports.summary import console_summary
     from .runner import run_scenario
 
     if args.upstream:  # against the real service, through the relay (harness/proxy.py)
@@ -179,7 +180,7 @@ async def _run_each(args: argparse.Namespace, scenarios: Sequence[_Scenario],
     --upstream` without one) is named "upstream"."""
     import asyncio
 
-    from .reports import RunProgress
+    from .reports.summary import RunProgress
     from .runner import RunOptions
 
     stream = None
@@ -211,8 +212,8 @@ async def _run_each(args: argparse.Namespace, scenarios: Sequence[_Scenario],
 
 
 async def _check(args: argparse.Namespace) -> int:
-    from .check import CheckedResult, check_each, check_exit_code
-    from .reports import check_summary
+    from .judging.check import CheckedResult, check_each, check_exit_code
+    from .reports.summary import check_summary
 
     scenario = load_scenarios([args.scenario])[0] if args.scenario else None
     outcomes = check_each(args.transcript, scenario, default_within=args.within)  # one verdict or error per file
@@ -222,11 +223,11 @@ async def _check(args: argparse.Namespace) -> int:
 
 
 async def _report(args: argparse.Namespace) -> int:
-    from .check import check_transcripts
+    from .judging.check import check_transcripts
 
     scenario = load_scenarios([args.scenario])[0] if args.scenario else None
     results = check_transcripts(args.transcript, scenario)
-    from .reports import write_html
+    from .reports.summary import write_html
 
     write_html(results, args.output)
     print(f"rtmock: wrote {args.output}")
@@ -240,7 +241,7 @@ async def _lint(args: argparse.Namespace) -> int:
         files.extend(sorted(str(f) for f in p.rglob("*.y*ml")) if p.is_dir() else [path])
     if not files:
         raise UsageError("no .yaml files found in " + ", ".join(args.path))
-    from ..mockserver.loader import load_scenario
+    from ..mockserver.scenario.loader import load_scenario
 
     bad = 0
     for file in files:
@@ -281,7 +282,7 @@ async def _init(args: argparse.Namespace) -> int:
 
 
 async def _schema(args: argparse.Namespace) -> int:
-    from ..mockserver.scenario_schema import editor_schema
+    from ..mockserver.scenario.schema import editor_schema
 
     print(json.dumps(editor_schema(), indent=2))
     return EXIT_PASS
@@ -380,7 +381,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
                           usage="rtmock fuzz SCENARIO [options] -- COMMAND [ARGS...]")
     if full_fuzz:  # Hypothesis is heavy to import: only when the command is fuzz
         try:
-            from .fuzz import add_fuzz_arguments, fuzz_main
+            from .fuzzing.fuzz import add_fuzz_arguments, fuzz_main
         except ModuleNotFoundError as exc:
             if exc.name not in ("hypothesis", "jsonschema"):
                 raise
@@ -394,7 +395,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
 
 
 def _upstream_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """`--upstream` for `proxy` and `run` (harness/proxy.py, mockserver/relay.py)."""
+    """`--upstream` for `proxy` and `run` (harness/proxy.py, mockserver/net/relay.py)."""
     parser.add_argument("--upstream", metavar="URL", required=required,
                         help="judge against the real service: wss://api.openai.com, wss://RESOURCE.openai.azure.com, "
                              "wss://RESOURCE.services.ai.azure.com (Voice Live)… The client's path and query are "

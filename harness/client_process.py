@@ -23,9 +23,9 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     import asyncio
 
-from ..mockserver.endpoints import client_environment_for
 from ..mockserver.errors import UsageError
-from .report_text import QUOTE_LINE_LIMIT, bounded
+from ..mockserver.net.endpoints import client_environment_for
+from .reports.text import QUOTE_LINE_LIMIT, bounded
 
 __all__ = ["ClientProcess", "Crash", "PreparedRun", "client_env_for", "error_excerpt", "prepare_run"]
 
@@ -203,8 +203,8 @@ class PreparedRun:
 def prepare_run(command: Sequence[str], *, host: str = "127.0.0.1", tls: bool = True, echo: bool = False) -> PreparedRun:
     """Bind the server's socket and start the client right away: connections wait in the kernel's
     queue until the server accepts, so the client's start-up overlaps rtmock's own."""
-    from ..mockserver.certs import ensure_certificates
-    from ..mockserver.endpoints import listening_socket
+    from ..mockserver.net.certs import ensure_certificates
+    from ..mockserver.net.endpoints import listening_socket
 
     ca = ensure_certificates().ca_file if tls else None
     sock = listening_socket(host, 0)

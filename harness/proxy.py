@@ -1,6 +1,6 @@
 """Judging a client against the real service: `rtmock proxy` and `rtmock run --upstream URL`.
 
-The relay (`mockserver/relay.py`) puts the upstream behind rtmock's socket; this module attaches
+The relay (`mockserver/net/relay.py`) puts the upstream behind rtmock's socket; this module attaches
 the same judge as `rtmock serve` and `rtmock run` (the protocol rules, plus a scenario's
 expectations when one is given), runs the client, and says whose fault a failure is: a finding is
 the client's (exit 1); an upstream problem (a refused handshake or key, an error about the session,
@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..mockserver.loader import LoadedScenario
-from ..mockserver.records import Record
-from ..mockserver.relay import UPSTREAM_KEY_ENV, RelayedSession, RelayServer
-from ..mockserver.relay_core import UpstreamProblem
-from ..mockserver.server import MockServer, Observer, SessionInfo
+from ..mockserver.core.records import Record
+from ..mockserver.core.relay_core import UpstreamProblem
+from ..mockserver.net.relay import UPSTREAM_KEY_ENV, RelayedSession, RelayServer
+from ..mockserver.net.server import MockServer, Observer, SessionInfo
+from ..mockserver.scenario.loader import LoadedScenario
 from .bundled import load_scenarios
-from .findings import Finding
-from .judge import Judge
-from .live import JudgedSession, LiveJudge
+from .judging.findings import Finding
+from .judging.judge import Judge
+from .judging.live import JudgedSession, LiveJudge
 from .runner import RunJudge, RunOptions, RunResult, client_env, judge_client
 
 __all__ = ["ProxiedResult", "RelayJudge", "print_upstream_problems", "proxied_client_env", "proxy_main", "run_proxied",
@@ -165,7 +165,7 @@ def print_upstream_problems(results: Sequence[ProxiedResult], stream: Any = None
 
 def write_proxied_json(results: Sequence[ProxiedResult], path: str | Path) -> None:
     """`--json`: the results as `rtmock run` writes them, plus the upstream and its problems."""
-    from .reports import result_json, write_json
+    from .reports.summary import result_json, write_json
 
     write_json(results, path, describe=lambda r: {
         **result_json(r), "upstream": r.upstream, "upstream_problems": [p.to_json() for p in r.upstream_problems],
@@ -174,7 +174,7 @@ def write_proxied_json(results: Sequence[ProxiedResult], path: str | Path) -> No
 
 async def proxy_main(args: argparse.Namespace) -> int:
     """`rtmock proxy --upstream URL`: relay and judge until Ctrl-C, like `rtmock serve`."""
-    from ..mockserver.server import client_environment
+    from ..mockserver.net.server import client_environment
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this proxy "

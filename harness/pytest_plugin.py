@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ..mockserver.loader import LoadedScenario
+    from ..mockserver.scenario.loader import LoadedScenario
     from ._plugin_server import RtmockServer, ServerError, TestVerdict
 
 __all__ = ["RtmockServer", "ServerError", "TestVerdict", "resolve_scenario"]
@@ -95,7 +95,7 @@ def rtmock(request: pytest.FixtureRequest) -> Iterator[Callable[..., RtmockServe
     resolve = _resolver(request)
 
     def start(scenario: str | os.PathLike[str] | LoadedScenario, **options: Any) -> RtmockServer:
-        from ..mockserver.loader import LoadedScenario, load_scenario
+        from ..mockserver.scenario.loader import LoadedScenario, load_scenario
         from ._plugin_server import RtmockServer
 
         loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(resolve(scenario))
@@ -135,7 +135,7 @@ def rtmock_server(request: pytest.FixtureRequest, rtmock: Callable[..., RtmockSe
 @pytest.fixture
 def rtmock_fuzz(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Any]:
     """`rtmock_fuzz(scenario, client, cases=50, seed=1, **FuzzOptions)` fuzzes a client's answers to the
-    scenario's function calls and returns a `rtmock.harness.fuzz.FuzzResult`; `client` is a command list or a
+    scenario's function calls and returns a `rtmock.harness.fuzzing.fuzz.FuzzResult`; `client` is a command list or a
     coroutine function taking the websocket URL; `scenario` is found as `rtmock` finds it. A failure's
     reproducer scenario is written under the test's tmp_path (`result.reproducer`). `stream=True` fuzzes
     how the service streams the calls instead (`rtmock fuzz --stream`), and returns a `StreamResult`:
@@ -151,10 +151,10 @@ def rtmock_fuzz(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[...,
     resolve = _resolver(request)
 
     def run(scenario: str | os.PathLike[str] | LoadedScenario, client: Any, **options: Any) -> Any:
-        from ..mockserver.loader import LoadedScenario
+        from ..mockserver.scenario.loader import LoadedScenario
 
         try:
-            from .fuzz import fuzz_client
+            from .fuzzing.fuzz import fuzz_client
         except ModuleNotFoundError as exc:
             if exc.name not in ("hypothesis", "jsonschema"):
                 raise

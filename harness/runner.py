@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..mockserver.loader import LoadedScenario
-from ..mockserver.notes import Closed, StepMatched, StepReached, StepSkipped
-from ..mockserver.records import Direction, Record
-from ..mockserver.scenario import SendStep
-from ..mockserver.server import MockServer, Observer, SessionInfo
+from ..mockserver.core.notes import Closed, StepMatched, StepReached, StepSkipped
+from ..mockserver.core.records import Direction, Record
+from ..mockserver.net.server import MockServer, Observer, SessionInfo
+from ..mockserver.scenario.loader import LoadedScenario
+from ..mockserver.scenario.model import SendStep
 from .client_process import ClientProcess, Crash, PreparedRun, client_env_for
-from .findings import Finding, Rule, SessionVerdict
-from .live import JudgedSession, LiveJudge
-from .report_text import clip
+from .judging.findings import Finding, Rule, SessionVerdict
+from .judging.live import JudgedSession, LiveJudge
+from .reports.text import clip
 
 __all__ = ["RunJudge", "RunOptions", "RunResult", "charge_client", "client_env", "conclude_sessions", "is_probe",
            "judge_client", "no_session_finding", "run_scenario", "supervise"]

@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
+from ..mockserver.core.records import Direction, Record, TranscriptHeader, load_transcript
 from ..mockserver.errors import ScenarioError, UsageError
-from ..mockserver.loader import load_scenario_text
-from ..mockserver.records import Direction, Record, TranscriptHeader, load_transcript
+from ..mockserver.scenario.loader import load_scenario_text
 
 __all__ = ["MIN_WITHIN", "WITHIN_FACTOR", "scenario_from_records", "scenario_main"]
 

@@ -53,27 +53,27 @@ __all__ = [
 
 #: public name → the module that defines it (relative to this package)
 _WHERE = {
-    "MockServer": ".mockserver.server", "client_environment": ".mockserver.server",
-    "load_scenario": ".mockserver.loader", "load_scenario_text": ".mockserver.loader",
-    "scenario_from_dict": ".mockserver.loader",
+    "MockServer": ".mockserver.net.server", "client_environment": ".mockserver.net.server",
+    "load_scenario": ".mockserver.scenario.loader", "load_scenario_text": ".mockserver.scenario.loader",
+    "scenario_from_dict": ".mockserver.scenario.loader",
     "RtmockError": ".mockserver.errors", "ScenarioError": ".mockserver.errors", "UsageError": ".mockserver.errors",
-    "Judge": ".harness.judge", "LiveJudge": ".harness.live",
-    "Finding": ".harness.findings", "Rule": ".harness.findings", "SessionVerdict": ".harness.findings",
+    "Judge": ".harness.judging.judge", "LiveJudge": ".harness.judging.live",
+    "Finding": ".harness.judging.findings", "Rule": ".harness.judging.findings", "SessionVerdict": ".harness.judging.findings",
     "RunOptions": ".harness.runner", "RunResult": ".harness.runner", "run_scenario": ".harness.runner",
-    "check_transcripts": ".harness.check", "bundled_scenario": ".harness.bundled", "fuzz_client": ".harness.fuzz",
+    "check_transcripts": ".harness.judging.check", "bundled_scenario": ".harness.bundled", "fuzz_client": ".harness.fuzzing.fuzz",
 }  # fmt: skip
 
 if TYPE_CHECKING:
     from .harness.bundled import bundled_scenario
-    from .harness.check import check_transcripts
-    from .harness.findings import Finding, Rule, SessionVerdict
-    from .harness.fuzz import fuzz_client
-    from .harness.judge import Judge
-    from .harness.live import LiveJudge
+    from .harness.fuzzing.fuzz import fuzz_client
+    from .harness.judging.check import check_transcripts
+    from .harness.judging.findings import Finding, Rule, SessionVerdict
+    from .harness.judging.judge import Judge
+    from .harness.judging.live import LiveJudge
     from .harness.runner import RunOptions, RunResult, run_scenario
     from .mockserver.errors import RtmockError, ScenarioError, UsageError
-    from .mockserver.loader import load_scenario, load_scenario_text, scenario_from_dict
-    from .mockserver.server import MockServer, client_environment
+    from .mockserver.net.server import MockServer, client_environment
+    from .mockserver.scenario.loader import load_scenario, load_scenario_text, scenario_from_dict
 
 
 def __getattr__(name: str) -> Any:

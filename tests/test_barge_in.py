@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from voice_drive import Drive, output, silence, tools_of
 
-from rtmock.mockserver.events import Dialect
+from rtmock.mockserver.core.events import Dialect
 
 PCM_VAD = {"type": "realtime", "output_modalities": ["audio"],
            "audio": {"input": {"turn_detection": {"type": "server_vad"}}}}

@@ -10,7 +10,7 @@ import json
 import pytest
 from voice_drive import Drive, output, scenario, tools_of, user_message
 
-from rtmock.mockserver.events import Dialect
+from rtmock.mockserver.core.events import Dialect
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from rtmock.mockserver.endpoints import client_environment_for
+from rtmock.mockserver.net.endpoints import client_environment_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RTMOCK = str(Path(sys.executable).with_name("rtmock"))

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from test_judge import Session, assert_passes, create, declare, output, start, user_turn
 
-from rtmock.harness.findings import Rule
-from rtmock.mockserver.client_events import Rejection, validate_client_event
+from rtmock.harness.judging.findings import Rule
+from rtmock.mockserver.core.client_events import Rejection, validate_client_event
 
 
 def refusal(event: dict[str, Any] | str, dialect: str = "ga") -> Rejection:
@@ -132,11 +132,11 @@ def test_a_livekit_style_reply_with_null_instructions_passes() -> None:
 def test_a_beta_client_on_openais_endpoint_is_refused_with_the_retirement_error_and_judged_so() -> None:
     from test_judge import SCENARIOS
 
-    from rtmock.harness.judge import Judge
-    from rtmock.mockserver.events import Dialect, IdSource
-    from rtmock.mockserver.loader import load_scenario
-    from rtmock.mockserver.records import Record
-    from rtmock.mockserver.session import Close, ConnectionRefusal, SessionCore
+    from rtmock.harness.judging.judge import Judge
+    from rtmock.mockserver.core.events import Dialect, IdSource
+    from rtmock.mockserver.core.records import Record
+    from rtmock.mockserver.core.session import Close, ConnectionRefusal, SessionCore
+    from rtmock.mockserver.scenario.loader import load_scenario
 
     judge = Judge(session_id="sess_beta", scenario_name="get_your_info")
     records: list[Record] = []
@@ -206,9 +206,9 @@ def test_a_transcription_connection_gets_a_transcription_session_and_keeps_its_t
     from test_event_shapes import shape_problems
     from test_judge import SCENARIOS
 
-    from rtmock.mockserver.events import Dialect, IdSource
-    from rtmock.mockserver.loader import load_scenario
-    from rtmock.mockserver.session import SessionCore
+    from rtmock.mockserver.core.events import Dialect, IdSource
+    from rtmock.mockserver.core.session import SessionCore
+    from rtmock.mockserver.scenario.loader import load_scenario
 
     records: list[Any] = []
     core = SessionCore(load_scenario(SCENARIOS / "get_your_info.yaml"), Dialect.GA, records.append, ids=IdSource(2),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rtmock.mockserver.coalesce import FLUSH_AT, CoalescingProtocol, CoalescingTransport
+from rtmock.mockserver.net.coalesce import FLUSH_AT, CoalescingProtocol, CoalescingTransport
 
 
 class Recording(asyncio.Transport):

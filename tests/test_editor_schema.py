@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from rtmock.mockserver.scenario_schema import editor_schema
+from rtmock.mockserver.scenario.schema import editor_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -23,10 +23,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from rtmock.harness.findings import Finding, Rule
-from rtmock.harness.report_text import QUOTE_LIMIT, bounded, shown_finding, text_timeline
-from rtmock.harness.reports import console_summary, write_junit
-from rtmock.mockserver.records import Direction, Record, short, visible
+from rtmock.harness.judging.findings import Finding, Rule
+from rtmock.harness.reports.summary import console_summary, write_junit
+from rtmock.harness.reports.text import QUOTE_LIMIT, bounded, shown_finding, text_timeline
+from rtmock.mockserver.core.records import Direction, Record, short, visible
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "get_your_info.yaml"
@@ -177,8 +177,8 @@ def _finding() -> Finding:
 
 
 def test_console_summary_and_junit_of_a_finding_quoting_control_characters(tmp_path: Path) -> None:
-    from rtmock.harness.check import check_transcripts
-    from rtmock.mockserver.records import TranscriptHeader, dump_header, dump_record
+    from rtmock.harness.judging.check import check_transcripts
+    from rtmock.mockserver.core.records import TranscriptHeader, dump_header, dump_record
 
     header = TranscriptHeader("sess_1", "get_your_info", str(SCENARIO), "ga", "/v1/realtime", "now")
     records = [Record(0, 0.01, Direction.CLIENT, {"type": "conversation.item.create", "item": {

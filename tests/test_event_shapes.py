@@ -25,13 +25,13 @@ import openai.types.realtime.realtime_tools_config_union_param as ga_tools_union
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from rtmock.mockserver import client_events
-from rtmock.mockserver._shapes_generate import generate
-from rtmock.mockserver.client_events import Rejection, validate_client_event
-from rtmock.mockserver.events import Dialect
-from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
-from rtmock.mockserver.scenario import CloseStep, ExpectStep, RespondStep, SendStep
-from rtmock.mockserver.server import MockServer
+from rtmock.mockserver.core import client_events
+from rtmock.mockserver.core._shapes_generate import generate
+from rtmock.mockserver.core.client_events import Rejection, validate_client_event
+from rtmock.mockserver.core.events import Dialect
+from rtmock.mockserver.net.server import MockServer
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text
+from rtmock.mockserver.scenario.model import CloseStep, ExpectStep, RespondStep, SendStep
 
 BOUND = 10.0  # seconds any awaited condition may take
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -431,8 +431,8 @@ def test_client_event_shapes_are_generated_from_the_installed_openai_package() -
     committed = json.loads((Path(client_events.__file__).parent / "_shapes.json").read_text())
     generated = json.loads(generate())
     assert committed["events"] == generated["events"] and committed["defs"] == generated["defs"], (
-        f"mockserver/_shapes.json was made from {committed['generated_from']}, the tests run "
-        f"{generated['generated_from']}: run `python -m rtmock.mockserver._shapes_generate > mockserver/_shapes.json`")
+        f"mockserver/core/_shapes.json was made from {committed['generated_from']}, the tests run "
+        f"{generated['generated_from']}: run `python -m rtmock.mockserver.core._shapes_generate > mockserver/core/_shapes.json`")
 
 
 @pytest.mark.parametrize(("where", "mcp_tool"), [

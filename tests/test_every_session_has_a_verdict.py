@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from voice_drive import FRAME, Drive, silence, tools_of
 
-from rtmock.mockserver.audio import input_format, tone
-from rtmock.mockserver.events import Dialect
-from rtmock.mockserver.loader import LoadedScenario, load_scenario
-from rtmock.mockserver.scenario import (
+from rtmock.mockserver.core.audio import input_format, tone
+from rtmock.mockserver.core.events import Dialect
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario
+from rtmock.mockserver.scenario.model import (
     AudioPart,
     ExpectStep,
     FunctionCallPart,

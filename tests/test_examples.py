@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rtmock.harness.check import check_transcripts
+from rtmock.harness.judging.check import check_transcripts
 
 pytestmark = pytest.mark.integration  # example clients in their own processes through `rtmock run`
 

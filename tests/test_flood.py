@@ -17,13 +17,13 @@ from typing import Any
 
 import aiohttp
 
-from rtmock.harness.judge import Judge
-from rtmock.harness.live import LiveJudge
-from rtmock.mockserver.events import Dialect, IdSource
-from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
-from rtmock.mockserver.records import Direction, Record
-from rtmock.mockserver.server import MockServer
-from rtmock.mockserver.session import SessionCore
+from rtmock.harness.judging.judge import Judge
+from rtmock.harness.judging.live import LiveJudge
+from rtmock.mockserver.core.events import Dialect, IdSource
+from rtmock.mockserver.core.records import Direction, Record
+from rtmock.mockserver.core.session import SessionCore
+from rtmock.mockserver.net.server import MockServer
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parents[1]
 GET_YOUR_INFO = ROOT / "scenarios" / "get_your_info.yaml"

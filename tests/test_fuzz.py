@@ -15,15 +15,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from rtmock.harness._fuzz_cases import FUZZ_DONE_REASON, CaseInput, fuzz_targets, reproducer_yaml
 from rtmock.harness.bundled import bundled_scenario
 from rtmock.harness.cli import main
-from rtmock.harness.findings import Rule
-from rtmock.harness.fuzz import FuzzOptions, fuzz, fuzz_client_async, fuzz_main, parse_fuzz_args
-from rtmock.harness.payloads import _FIXED, Payload
+from rtmock.harness.fuzzing._cases import FUZZ_DONE_REASON, CaseInput, fuzz_targets, reproducer_yaml
+from rtmock.harness.fuzzing.fuzz import FuzzOptions, fuzz, fuzz_client_async, fuzz_main, parse_fuzz_args
+from rtmock.harness.fuzzing.payloads import _FIXED, Payload
+from rtmock.harness.judging.findings import Rule
 from rtmock.harness.runner import RunOptions, run_scenario
 from rtmock.mockserver.errors import UsageError
-from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parent.parent
 GET_YOUR_INFO = ROOT / "scenarios" / "get_your_info.yaml"
@@ -377,7 +377,7 @@ async def test_a_failure_that_does_not_come_back_is_reported_flaky() -> None:
 
 
 async def test_an_rtmock_bug_inside_a_case_is_raised_as_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rtmock.harness._fuzz_runner import CaseRunner
+    from rtmock.harness.fuzzing._runner import CaseRunner
 
     run_case = CaseRunner.run_case
     calls = 0

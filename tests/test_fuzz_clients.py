@@ -11,12 +11,12 @@ from pathlib import Path
 
 import aiohttp
 
-from rtmock.harness._fuzz_cases import FUZZ_DONE_REASON
-from rtmock.harness._fuzz_clients import ProcessClient
-from rtmock.harness.findings import Rule
-from rtmock.harness.fuzz import FuzzOptions, fuzz, fuzz_client_async
+from rtmock.harness.fuzzing._cases import FUZZ_DONE_REASON
+from rtmock.harness.fuzzing._clients import ProcessClient
+from rtmock.harness.fuzzing.fuzz import FuzzOptions, fuzz, fuzz_client_async
+from rtmock.harness.judging.findings import Rule
 from rtmock.harness.runner import RunOptions, run_scenario
-from rtmock.mockserver.loader import load_scenario
+from rtmock.mockserver.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 GET_YOUR_INFO = ROOT / "scenarios" / "get_your_info.yaml"

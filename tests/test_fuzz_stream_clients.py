@@ -23,10 +23,10 @@ from agents import function_tool
 from agents.realtime import RealtimeAgent, RealtimeRunner
 from openai import AsyncOpenAI
 
-from rtmock.harness._fuzz_clients import CoroutineClient
-from rtmock.harness._fuzz_result import FuzzOptions
-from rtmock.harness._stream_fuzz import fuzz_stream
-from rtmock.mockserver.loader import load_scenario
+from rtmock.harness.fuzzing._clients import CoroutineClient
+from rtmock.harness.fuzzing._result import FuzzOptions
+from rtmock.harness.fuzzing._stream import fuzz_stream
+from rtmock.mockserver.scenario.loader import load_scenario
 
 pytestmark = pytest.mark.integration  # real client libraries against a real server
 

@@ -95,12 +95,12 @@ if __name__ == "__main__":  # the client as a process: RTMOCK_URL from `rtmock r
 
 import pytest  # noqa: E402
 
-from rtmock.harness._fuzz_cases import fuzz_targets  # noqa: E402
-from rtmock.harness._fuzz_result import FuzzOptions  # noqa: E402
-from rtmock.harness._stream_cases import _split_points  # noqa: E402
-from rtmock.harness._stream_fuzz import fuzz_stream  # noqa: E402
+from rtmock.harness.fuzzing._cases import fuzz_targets  # noqa: E402
+from rtmock.harness.fuzzing._result import FuzzOptions  # noqa: E402
+from rtmock.harness.fuzzing._stream import fuzz_stream  # noqa: E402
+from rtmock.harness.fuzzing._stream_cases import _split_points  # noqa: E402
 from rtmock.harness.runner import RunOptions, run_scenario  # noqa: E402
-from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text  # noqa: E402
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text  # noqa: E402
 
 JOINED = [sys.executable, __file__, "joined"]
 PER_DELTA = [sys.executable, __file__, "per-delta"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from rtmock.mockserver import server as server_module
-from rtmock.mockserver.loader import load_scenario
-from rtmock.mockserver.server import MockServer
+from rtmock.mockserver.net import server as server_module
+from rtmock.mockserver.net.server import MockServer
+from rtmock.mockserver.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIAL = b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\n"  # and never the blank line

@@ -18,10 +18,10 @@ import aiohttp
 import pytest
 import yarl
 
-from rtmock.harness.live import LiveJudge
-from rtmock.mockserver.endpoints import listening_socket
-from rtmock.mockserver.loader import load_scenario
-from rtmock.mockserver.server import MockServer
+from rtmock.harness.judging.live import LiveJudge
+from rtmock.mockserver.net.endpoints import listening_socket
+from rtmock.mockserver.net.server import MockServer
+from rtmock.mockserver.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "scenarios" / "get_your_info.yaml"
@@ -561,7 +561,7 @@ async def test_a_long_running_server_hands_back_the_memory_of_big_frames_when_th
 ) -> None:
     """glibc keeps the heap memory big frames freed (Python holds none of it): a session that
     handled one has `malloc_trim` called once it has ended; other sessions do not."""
-    from rtmock.mockserver import server as server_module
+    from rtmock.mockserver.net import server as server_module
 
     trimmed = asyncio.Event()
     monkeypatch.setattr(server_module, "_trim_malloc_heap", trimmed.set)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rtmock.mockserver.errors import ScenarioError
-from rtmock.mockserver.loader import (
+from rtmock.mockserver.scenario.loader import (
     MAX_FILE_BYTES,
     MAX_NODES,
     MAX_TEXT_CHARS,

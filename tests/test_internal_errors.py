@@ -12,11 +12,11 @@ import pytest
 from test_hardening import AUTH, SEED, play_correctly
 
 from rtmock.harness.cli import _exit_code
-from rtmock.harness.live import LiveJudge
+from rtmock.harness.judging.live import LiveJudge
 from rtmock.harness.runner import RunResult
-from rtmock.mockserver.loader import load_scenario
-from rtmock.mockserver.server import MockServer
-from rtmock.mockserver.session import SessionCore
+from rtmock.mockserver.core.session import SessionCore
+from rtmock.mockserver.net.server import MockServer
+from rtmock.mockserver.scenario.loader import load_scenario
 
 
 async def test_a_full_disk_while_recording_cuts_transcripts_short_but_every_session_is_served_and_judged(

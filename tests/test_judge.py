@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from rtmock.harness.check import check_transcripts
-from rtmock.harness.findings import Finding, Rule, SessionVerdict
-from rtmock.harness.judge import Judge
-from rtmock.mockserver.events import Dialect, IdSource
-from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
-from rtmock.mockserver.records import Direction, Record, TranscriptHeader, dump_record
-from rtmock.mockserver.session import SessionCore
+from rtmock.harness.judging.check import check_transcripts
+from rtmock.harness.judging.findings import Finding, Rule, SessionVerdict
+from rtmock.harness.judging.judge import Judge
+from rtmock.mockserver.core.events import Dialect, IdSource
+from rtmock.mockserver.core.records import Direction, Record, TranscriptHeader, dump_record
+from rtmock.mockserver.core.session import SessionCore
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 STEP = 0.01  # seconds between two client frames, unless a test says otherwise
@@ -397,7 +397,7 @@ def test_a_create_after_the_bound_is_judged_missing_at_the_bound_then_late() -> 
 def test_each_round_state_answers_a_create_and_only_a_missed_create_is_made_late() -> None:
     # the rule table: a create is decided in every state that still waits for the client, and the
     # one finding a decided round can still make is R8's late create
-    from rtmock.harness.rounds import OPEN, ROUND_RULES, RoundState, Stimulus
+    from rtmock.harness.judging.rounds import OPEN, ROUND_RULES, RoundState, Stimulus
 
     assert all((state, Stimulus.CREATE) in ROUND_RULES for state in OPEN)
     decided = [(pair, after) for pair, after in ROUND_RULES.items() if pair[0] not in OPEN]

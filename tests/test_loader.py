@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtmock.mockserver.errors import ScenarioError
-from rtmock.mockserver.loader import load_scenario, load_scenario_text
-from rtmock.mockserver.scenario import ExpectStep, RespondStep, SendStep
+from rtmock.mockserver.scenario.loader import load_scenario, load_scenario_text
+from rtmock.mockserver.scenario.model import ExpectStep, RespondStep, SendStep
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 BUNDLED = sorted(SCENARIOS.glob("*.yaml"))
@@ -483,7 +483,7 @@ def test_any_text_loads_or_every_line_is_located(text: str) -> None:
 
 
 def test_a_scenario_built_in_python_is_checked_as_a_file_is() -> None:
-    from rtmock.mockserver.loader import scenario_from_dict
+    from rtmock.mockserver.scenario.loader import scenario_from_dict
 
     built = scenario_from_dict({
         "tools": [{"name": "get_weather", "parameters": {"type": "object"}}],

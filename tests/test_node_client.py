@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from node_packages import NODE_DIR, node_with_packages
 
-from rtmock.mockserver.loader import load_scenario
-from rtmock.mockserver.records import Direction
-from rtmock.mockserver.server import MockServer, client_environment
+from rtmock.mockserver.core.records import Direction
+from rtmock.mockserver.net.server import MockServer, client_environment
+from rtmock.mockserver.scenario.loader import load_scenario
 
 pytestmark = pytest.mark.integration  # Node and npm packages
 

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from rtmock.harness.check import UnjudgedTranscript, check_each
-from rtmock.harness.judge import Judge
-from rtmock.mockserver.events import Dialect
-from rtmock.mockserver.loader import load_scenario_text
-from rtmock.mockserver.notes import (
+from rtmock.harness.judging.check import UnjudgedTranscript, check_each
+from rtmock.harness.judging.judge import Judge
+from rtmock.mockserver.core.events import Dialect
+from rtmock.mockserver.core.notes import (
     BargeIn,
     Closed,
     FaultNotInjected,
@@ -34,8 +33,9 @@ from rtmock.mockserver.notes import (
     read_note,
     step_reached,
 )
-from rtmock.mockserver.records import Direction, Record, TranscriptHeader, dump_header, dump_record
-from rtmock.mockserver.session import SessionCore
+from rtmock.mockserver.core.records import Direction, Record, TranscriptHeader, dump_header, dump_record
+from rtmock.mockserver.core.session import SessionCore
+from rtmock.mockserver.scenario.loader import load_scenario_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "get_your_info.yaml"

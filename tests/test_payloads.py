@@ -14,7 +14,7 @@ from hypothesis import Phase, find, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.vendor.pretty import RepresentationPrinter
 
-from rtmock.harness.payloads import (
+from rtmock.harness.fuzzing.payloads import (
     CHARS_PER_TOKEN,
     DEFAULT_MAX_CHARS,
     KINDS,

@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 
-from rtmock.harness.check import check_transcripts
-from rtmock.mockserver.loader import load_scenario, load_scenario_text
-from rtmock.mockserver.records import Direction, Record
-from rtmock.mockserver.redact import REDACTED, Secrets
-from rtmock.mockserver.relay import upstream_url
-from rtmock.mockserver.relay_core import PROBLEM_NOTE, RelayCore
-from rtmock.mockserver.server import MockServer
-from rtmock.mockserver.tls import ensure_certificates
+from rtmock.harness.judging.check import check_transcripts
+from rtmock.mockserver.core.records import Direction, Record
+from rtmock.mockserver.core.relay_core import PROBLEM_NOTE, RelayCore
+from rtmock.mockserver.net.redact import REDACTED, Secrets
+from rtmock.mockserver.net.relay import upstream_url
+from rtmock.mockserver.net.server import MockServer
+from rtmock.mockserver.net.tls import ensure_certificates
+from rtmock.mockserver.scenario.loader import load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -189,7 +189,7 @@ def test_the_relay_core_plays_a_scenarios_expectations_over_the_upstreams_respon
 def test_a_close_code_aiohttp_gives_as_its_enum_is_noted_as_a_number() -> None:
     from aiohttp import WSCloseCode
 
-    from rtmock.mockserver.notes import read_note
+    from rtmock.mockserver.core.notes import read_note
 
     records: list[Record] = []
     core = RelayCore(load_scenario(SCENARIOS / "get_your_info.yaml"), records.append, Secrets())

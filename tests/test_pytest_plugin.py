@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def _shared_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytester gives each run a fresh HOME; keep using the already generated CA."""
-    from rtmock.mockserver.tls import default_cache_dir
+    from rtmock.mockserver.net.tls import default_cache_dir
 
     monkeypatch.setenv("RTMOCK_CACHE_DIR", str(default_cache_dir().parent))
 
@@ -129,8 +129,8 @@ def test_each(rtmock, n):
 
 # ---- what loading the plugin costs ---------------------------------------------------------------
 
-HEAVY = ["aiohttp", "yaml", "rtmock.mockserver.server", "rtmock.mockserver.loader", "rtmock.harness.runner",
-         "rtmock.harness.live", "rtmock.harness.judge", "rtmock.harness._plugin_server"]
+HEAVY = ["aiohttp", "yaml", "rtmock.mockserver.net.server", "rtmock.mockserver.scenario.loader", "rtmock.harness.runner",
+         "rtmock.harness.judging.live", "rtmock.harness.judging.judge", "rtmock.harness._plugin_server"]
 
 
 def test_importing_the_plugin_imports_no_server() -> None:
@@ -159,7 +159,7 @@ def test_2_the_fixture_loads_it(rtmock):
     server = rtmock({str(ROOT / "scenarios" / "get_your_info.yaml")!r})
     asyncio.run(client(server.url))
     assert server.verdict().passed
-    assert "rtmock.mockserver.server" in sys.modules
+    assert "rtmock.mockserver.net.server" in sys.modules
 ''')
     outcome = pytester.runpytest_subprocess("-q", "-p", "rtmock.harness.pytest_plugin", "-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
     outcome.assert_outcomes(passed=2)
@@ -245,7 +245,7 @@ def test_an_observer_that_raises(rtmock):
     server.check()  # raised once: the test has seen them
 
 def test_a_session_that_raises(rtmock, monkeypatch):
-    from rtmock.mockserver.session import SessionCore  # (`import rtmock…` would shadow the fixture)
+    from rtmock.mockserver.core.session import SessionCore  # (`import rtmock…` would shadow the fixture)
     def broken(self, *args):
         raise ZeroDivisionError("core fell over")
     monkeypatch.setattr(SessionCore, "receive", broken)

@@ -20,7 +20,7 @@ INNER_TIMEOUT = 120
 @pytest.fixture(autouse=True)
 def _shared_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytester gives each run a fresh HOME; keep using the already generated CA."""
-    from rtmock.mockserver.tls import default_cache_dir
+    from rtmock.mockserver.net.tls import default_cache_dir
 
     monkeypatch.setenv("RTMOCK_CACHE_DIR", str(default_cache_dir().parent))
 

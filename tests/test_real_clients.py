@@ -23,10 +23,10 @@ import websockets
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from pydantic import BaseModel, Field
 
-from rtmock.harness.judge import Judge
-from rtmock.mockserver.loader import LoadedScenario, load_scenario
-from rtmock.mockserver.records import Direction
-from rtmock.mockserver.server import MockServer, SessionInfo
+from rtmock.harness.judging.judge import Judge
+from rtmock.mockserver.core.records import Direction
+from rtmock.mockserver.net.server import MockServer, SessionInfo
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario
 
 pytestmark = pytest.mark.integration  # real client libraries against a real server
 

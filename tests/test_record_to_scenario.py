@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from rtmock.harness.scenario_writer import MIN_WITHIN, scenario_from_records
+from rtmock.mockserver.core.records import load_transcript
 from rtmock.mockserver.errors import UsageError
-from rtmock.mockserver.loader import load_scenario, load_scenario_text
-from rtmock.mockserver.records import load_transcript
-from rtmock.mockserver.server import MockServer
+from rtmock.mockserver.net.server import MockServer
+from rtmock.mockserver.scenario.loader import load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

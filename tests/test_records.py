@@ -10,12 +10,12 @@ from pathlib import Path
 
 import aiohttp
 
-from rtmock.harness.live import LiveJudge
-from rtmock.mockserver.events import Dialect, IdSource, encode
-from rtmock.mockserver.loader import load_scenario
-from rtmock.mockserver.records import Direction, Record, dump_record
-from rtmock.mockserver.server import MockServer, Observer, SessionInfo
-from rtmock.mockserver.session import SessionCore
+from rtmock.harness.judging.live import LiveJudge
+from rtmock.mockserver.core.events import Dialect, IdSource, encode
+from rtmock.mockserver.core.records import Direction, Record, dump_record
+from rtmock.mockserver.core.session import SessionCore
+from rtmock.mockserver.net.server import MockServer, Observer, SessionInfo
+from rtmock.mockserver.scenario.loader import load_scenario
 
 SEED = Path(__file__).resolve().parents[1] / "scenarios" / "get_your_info.yaml"
 AUTH = {"Authorization": "Bearer test"}

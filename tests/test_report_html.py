@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from rtmock.harness.findings import Finding, Rule, SessionVerdict
-from rtmock.harness.report_html import SessionReport, render_html
-from rtmock.mockserver.records import Direction, Record, TranscriptHeader
+from rtmock.harness.judging.findings import Finding, Rule, SessionVerdict
+from rtmock.harness.reports.html import SessionReport, render_html
+from rtmock.mockserver.core.records import Direction, Record, TranscriptHeader
 
 CALL = "call_0alUJEs97NN2N5zB"
 RESPONSE = "resp_HkGopk2PvREOcGq4dIDtAq"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rtmock.harness.findings import Finding, Rule
-from rtmock.harness.report_text import event_line, text_timeline
-from rtmock.mockserver.records import Direction, Record
+from rtmock.harness.judging.findings import Finding, Rule
+from rtmock.harness.reports.text import event_line, text_timeline
+from rtmock.mockserver.core.records import Direction, Record
 
 CALL = "call_0alUJEs97NN2N5zB"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -11,8 +11,8 @@ import pytest
 from test_event_shapes import shape_problems
 from voice_drive import Drive, output, scenario, tools_of, user_message
 
-from rtmock.mockserver.events import Dialect
-from rtmock.mockserver.loader import LoadedScenario
+from rtmock.mockserver.core.events import Dialect
+from rtmock.mockserver.scenario.loader import LoadedScenario
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
 LONG_INSTRUCTIONS = "You are a careful assistant. " * 40  # about 290 tokens: a prefix worth caching

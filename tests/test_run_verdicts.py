@@ -18,7 +18,7 @@ import pytest
 from rtmock.harness._plugin_server import TestVerdict
 from rtmock.harness.pytest_plugin import RtmockServer
 from rtmock.harness.runner import RunOptions, RunResult, run_scenario
-from rtmock.mockserver.loader import load_scenario
+from rtmock.mockserver.scenario.loader import load_scenario
 
 pytestmark = pytest.mark.integration  # client processes
 

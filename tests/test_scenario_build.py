@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from rtmock.mockserver.scenario import build_scenario
-from rtmock.mockserver.scenario_schema import Scenario as SchemaScenario
-from rtmock.mockserver.scenario_schema import to_scenario
+from rtmock.mockserver.scenario.model import build_scenario
+from rtmock.mockserver.scenario.schema import Scenario as SchemaScenario
+from rtmock.mockserver.scenario.schema import to_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -238,8 +238,8 @@ def test_rtmock_run_serves_without_loading_pydantic() -> None:
     # pydantic costs about a fifth of a second to import and build: more than rtmock's whole budget
     # for starting up (see README, Performance). Only a scenario that is not plainly valid needs it.
     probe = ("import sys\n"
-             "import rtmock.harness.cli, rtmock.harness.runner, rtmock.harness.reports\n"
-             "from rtmock.mockserver.loader import load_scenario\n"
+             "import rtmock.harness.cli, rtmock.harness.runner, rtmock.harness.reports.summary\n"
+             "from rtmock.mockserver.scenario.loader import load_scenario\n"
              f"load_scenario({str(ROOT / 'scenarios' / 'parallel_calls.yaml')!r})\n"
              "print('pydantic' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)

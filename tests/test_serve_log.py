@@ -99,7 +99,7 @@ async def test_findings_are_logged_when_decided_and_refused_connections_too(
 
 
 async def test_log_lines_to_a_pipe_nobody_reads_never_block_and_are_counted_when_dropped() -> None:
-    from rtmock.harness.serve_log import LogLines
+    from rtmock.harness.reports.serve_log import LogLines
 
     read_end, write_end = os.pipe()
     stream = os.fdopen(write_end, "w")
@@ -132,7 +132,7 @@ class _Writes:
 
 
 async def test_the_lines_of_one_loop_turn_go_out_in_one_write_when_it_ends() -> None:
-    from rtmock.harness.serve_log import LogLines
+    from rtmock.harness.reports.serve_log import LogLines
 
     stream = _Writes()
     out = LogLines(stream)  # type: ignore[arg-type]
@@ -147,9 +147,9 @@ async def test_the_lines_of_one_loop_turn_go_out_in_one_write_when_it_ends() -> 
 
 
 async def test_a_long_running_server_keeps_no_finished_session() -> None:
-    from rtmock.harness.live import LiveJudge
-    from rtmock.mockserver.loader import load_scenario
-    from rtmock.mockserver.server import MockServer
+    from rtmock.harness.judging.live import LiveJudge
+    from rtmock.mockserver.net.server import MockServer
+    from rtmock.mockserver.scenario.loader import load_scenario
 
     server = MockServer([load_scenario(ROOT / "scenarios" / "get_your_info.yaml")], tls=False, keep_sessions=False)
     judge = LiveJudge(keep_sessions=False)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import aiohttp
 
-from rtmock.mockserver.loader import load_scenario
-from rtmock.mockserver.records import Record
-from rtmock.mockserver.server import MockServer, Observer, SessionInfo
+from rtmock.mockserver.core.records import Record
+from rtmock.mockserver.net.server import MockServer, Observer, SessionInfo
+from rtmock.mockserver.scenario.loader import load_scenario
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "get_your_info.yaml"
 
@@ -42,8 +42,8 @@ async def test_a_raising_observer_does_not_end_the_session() -> None:
 
 
 def test_a_transcript_line_reuses_the_wire_text_and_equals_the_json_form() -> None:
-    from rtmock.mockserver.events import encode
-    from rtmock.mockserver.records import Direction, dump_record
+    from rtmock.mockserver.core.events import encode
+    from rtmock.mockserver.core.records import Direction, dump_record
 
     event = {"type": "response.output_text.delta", "event_id": "event_1", "delta": "é \"q\" \n", "output_index": 0}
     with_text = Record(7, 0.1234567, Direction.SERVER, event, text=encode(event))
@@ -55,7 +55,7 @@ def test_a_transcript_line_reuses_the_wire_text_and_equals_the_json_form() -> No
 
 
 def test_a_delta_stream_builds_what_the_generic_path_builds() -> None:
-    from rtmock.mockserver.events import Dialect, EventFactory, IdSource, encode
+    from rtmock.mockserver.core.events import Dialect, EventFactory, IdSource, encode
 
     pieces = ["a", "é\"\\\n", "😀"]
     for dialect in Dialect:

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtmock.mockserver.client_events import event_types
-from rtmock.mockserver.events import Dialect, IdSource
-from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
-from rtmock.mockserver.records import Direction, Record
-from rtmock.mockserver.session import MIN_COMMIT_BYTES, Action, Close, Send, SendRun, SessionCore
+from rtmock.mockserver.core.client_events import event_types
+from rtmock.mockserver.core.events import Dialect, IdSource
+from rtmock.mockserver.core.records import Direction, Record
+from rtmock.mockserver.core.session import MIN_COMMIT_BYTES, Action, Close, Send, SendRun, SessionCore
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

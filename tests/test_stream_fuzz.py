@@ -15,20 +15,20 @@ import pytest
 import websockets
 from hypothesis import given, settings
 
-from rtmock.harness._fuzz_cases import case_scenario, fuzz_targets
-from rtmock.harness._fuzz_result import FuzzOptions
-from rtmock.harness._fuzz_runner import CaseRunner
-from rtmock.harness._stream_cases import (
+from rtmock.harness.fuzzing._cases import case_scenario, fuzz_targets
+from rtmock.harness.fuzzing._result import FuzzOptions
+from rtmock.harness.fuzzing._runner import CaseRunner
+from rtmock.harness.fuzzing._stream import StreamResult, fuzz_stream
+from rtmock.harness.fuzzing._stream_cases import (
     DELTA_INTERVALS,
     StreamCase,
     _Variation,
     stream_case_strategy,
     stream_document,
 )
-from rtmock.harness._stream_fuzz import StreamResult, fuzz_stream
-from rtmock.harness.fuzz import fuzz_main, parse_fuzz_args
+from rtmock.harness.fuzzing.fuzz import fuzz_main, parse_fuzz_args
 from rtmock.harness.runner import RunOptions, run_scenario
-from rtmock.mockserver.loader import load_scenario
+from rtmock.mockserver.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 GET_YOUR_INFO = ROOT / "scenarios" / "get_your_info.yaml"

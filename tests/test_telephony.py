@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from voice_drive import Drive, output, silence, tools_of
 
-from rtmock.mockserver import vad
-from rtmock.mockserver.audio import ALAW, PCM16, ULAW, AudioFormat, input_format, tone
-from rtmock.mockserver.events import Dialect
+from rtmock.mockserver.core import vad
+from rtmock.mockserver.core.audio import ALAW, PCM16, ULAW, AudioFormat, input_format, tone
+from rtmock.mockserver.core.events import Dialect
 
 NO_VAD = None
 

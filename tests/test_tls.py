@@ -19,7 +19,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from rtmock.mockserver.tls import (
+from rtmock.mockserver.net.tls import (
     CertificatePaths,
     DualListener,
     default_cache_dir,
@@ -116,7 +116,7 @@ async def test_untrusting_client_fails_its_handshake_and_the_listener_serves_the
             await asyncio.to_thread(connect_without_trust, listener.port)
     await until(lambda: any("TLS handshake" in r.getMessage() for r in caplog.records))
     assert await echo_round_trip(f"wss://127.0.0.1:{listener.port}/echo", trusting)
-    ours = [r.getMessage() for r in caplog.records if r.name == "rtmock.mockserver.tls"]
+    ours = [r.getMessage() for r in caplog.records if r.name == "rtmock.mockserver.net.tls"]
     assert len(ours) == 1 and "\n" not in ours[0], "one line, no traceback"
     assert not [r for r in caplog.records if r.exc_info]
     assert loop_errors == []

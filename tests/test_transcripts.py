@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from rtmock.harness.check import (
+from rtmock.harness.judging.check import (
     CheckedResult,
     UnjudgedTranscript,
     check_each,
     check_exit_code,
     check_transcripts,
 )
-from rtmock.harness.reports import check_summary
-from rtmock.mockserver.records import (
+from rtmock.harness.reports.summary import check_summary
+from rtmock.mockserver.core.records import (
     Direction,
     Record,
     TranscriptHeader,

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rtmock.harness.judge import Judge
-from rtmock.mockserver.events import Dialect, IdSource, pcm16_tone
-from rtmock.mockserver.loader import load_scenario
-from rtmock.mockserver.records import Direction, Record
-from rtmock.mockserver.session import SessionCore
-from rtmock.mockserver.vad import SpeechEdge, VoiceActivity
+from rtmock.harness.judging.judge import Judge
+from rtmock.mockserver.core.events import Dialect, IdSource, pcm16_tone
+from rtmock.mockserver.core.records import Direction, Record
+from rtmock.mockserver.core.session import SessionCore
+from rtmock.mockserver.core.vad import SpeechEdge, VoiceActivity
+from rtmock.mockserver.scenario.loader import load_scenario
 
 SCENARIO = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "get_your_info.yaml")
 SILENCE = b"\0\0" * 2400  # 100 ms at 24 kHz

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rtmock.harness.check import check_transcripts
+from rtmock.harness.judging.check import check_transcripts
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -32,12 +32,12 @@ from azure.ai.voicelive._utils.model_base import Model, _RestField  # noqa: E402
 from azure.ai.voicelive.models import _models as vl_generated  # noqa: E402
 from test_event_shapes import AUDIO_200MS, PROBE, Peer, function_output, play, user_message  # noqa: E402
 
-from rtmock.mockserver import _voicelive_shapes  # noqa: E402
-from rtmock.mockserver._voicelive_generate import shapes as generated_shapes  # noqa: E402
-from rtmock.mockserver.client_events import Rejection, validate_client_event  # noqa: E402
-from rtmock.mockserver.events import Dialect  # noqa: E402
-from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text  # noqa: E402
-from rtmock.mockserver.server import MockServer  # noqa: E402
+from rtmock.mockserver.core import _voicelive_shapes  # noqa: E402
+from rtmock.mockserver.core._voicelive_generate import shapes as generated_shapes  # noqa: E402
+from rtmock.mockserver.core.client_events import Rejection, validate_client_event  # noqa: E402
+from rtmock.mockserver.core.events import Dialect  # noqa: E402
+from rtmock.mockserver.net.server import MockServer  # noqa: E402
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text  # noqa: E402
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 BUNDLED = sorted(SCENARIO_DIR.glob("*.yaml"))
@@ -365,8 +365,8 @@ def test_the_client_event_shapes_are_generated_from_the_installed_package() -> N
     `azure-ai-voicelive`: a release that changes a client event fails here until it is regenerated."""
     defs, events = generated_shapes()
     assert (events, defs) == (_voicelive_shapes.EVENTS, _voicelive_shapes.DEFS), (
-        f"mockserver/_voicelive_shapes.py was made from {_voicelive_shapes.GENERATED_FROM}: run "
-        "`python -m rtmock.mockserver._voicelive_generate > mockserver/_voicelive_shapes.py`")
+        f"mockserver/core/_voicelive_shapes.py was made from {_voicelive_shapes.GENERATED_FROM}: run "
+        "`python -m rtmock.mockserver.core._voicelive_generate > mockserver/core/_voicelive_shapes.py`")
     assert set(events) == set(vl_models.ClientEvent.__mapping__)
 
 

@@ -8,6 +8,7 @@ packages of its own called `harness` and `mockserver` still runs its tests with 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -30,7 +31,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtualenv holding the built wheel (with what it depends on), and openai and pytest for the
     starter project's client and test: its bin/ directory."""
     where = tmp_path_factory.mktemp("wheel")
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(where), str(ROOT)], cwd=where)
+    # built from a copy of the sources: setuptools builds in the tree, and a build/ left there from
+    # before a module moved would put the old module into the wheel
+    source = where / "source"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        "build", ".git", "node_modules", ".node", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache"))
+    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(where), str(source)], cwd=where)
     assert built.returncode == 0, built.stderr
     (wheel,) = where.glob("rtmock-*.whl")
     env_dir = where / "venv"

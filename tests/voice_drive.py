@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rtmock.harness.findings import Finding, SessionVerdict
-from rtmock.harness.judge import Judge
-from rtmock.mockserver.audio import PCM16, AudioFormat, tone
-from rtmock.mockserver.events import Dialect, IdSource
-from rtmock.mockserver.loader import LoadedScenario, load_scenario, load_scenario_text
-from rtmock.mockserver.records import Direction, Record
-from rtmock.mockserver.session import SessionCore
+from rtmock.harness.judging.findings import Finding, SessionVerdict
+from rtmock.harness.judging.judge import Judge
+from rtmock.mockserver.core.audio import PCM16, AudioFormat, tone
+from rtmock.mockserver.core.events import Dialect, IdSource
+from rtmock.mockserver.core.records import Direction, Record
+from rtmock.mockserver.core.session import SessionCore
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 FRAME = 0.02  # seconds of audio per append (Twilio media streams send 20 ms frames)

@@ -1,0 +1,3 @@
+"""Fuzzing a client: argument payloads (`payloads`, public Hypothesis strategies), the event
+stream (`--stream`), the search that drives Hypothesis, and the case runner and reports.
+"""

@@ -1,0 +1,767 @@
+"""The rules, as a pure component: fed records one at a time, it yields findings as soon as they
+are certain, and a verdict at the end. No I/O and no clock of its own: a live session and a saved
+transcript are judged by the same code (the caller passes session times to `advance`).
+
+The rules (see ../shared/protocol.md, "What the harness judges"), per function call the server
+emitted: R1 an output arrives; R2 with a call_id of this session (and a known previous_item_id);
+R3 whose output is a string; R4 a response.create follows the round's outputs; R5 not before any of
+them; R6 only one, and not while a response is active; R7 one output per call; R8 within the
+scenario's bound; R9 a call of a cancelled response (response.cancel, or a barge-in) is owed
+nothing: no output and no create (an output sent anyway is accepted and not a finding). Calls the
+client wrote into the conversation itself (history) are answered as it likes; out-of-band responses
+(conversation_id null) are never the active response. Plus the scenario's own `expect` steps, from the runner's notes: those that await
+a call's output or a round's create bound the rules here; the others are watched by steps.py.
+
+One cause, one finding: a finding about an output (wrong id, not a string, a duplicate) closes the
+round it was meant for, so what follows from it (no valid output, a create "before" it) is not
+reported on top. A refused client frame is still read for what it tried to do (R3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+from ...mockserver.core.notes import (
+    Closed,
+    RelayStarted,
+    ResponseStarted,
+    ScenarioComplete,
+    StepMatched,
+    StepReached,
+    StepSkipped,
+    read_note,
+)
+from ...mockserver.core.records import Direction, Record
+from ...mockserver.scenario.matching import explain_mismatch, lookup
+from .findings import RULE_SPECS, Finding, Rule, SessionVerdict
+from .rounds import Call, Round, RoundState, Stimulus
+from .steps import StepWait, StepWatch
+
+__all__ = ["Judge"]
+
+
+class Judge:
+    def __init__(self, *, session_id: str = "", scenario_name: str = "", scenario_path: str | None = None,
+                 default_within: float = 5.0) -> None:
+        self.session_id = session_id
+        self.scenario_name = scenario_name
+        self.scenario_path = scenario_path
+        self.default_within = default_within
+        self.findings: list[Finding] = []
+        self.complete = False
+        self.closed_by: str | None = None
+        self.now = 0.0
+        self.events = 0
+        self._due: float | None = None  # the earliest bound still running (`next_deadline`)
+        self._rounds: dict[str, Round] = {}
+        #: the rounds that may still be judged, in `_rounds`' order: what every record's `_expire` and
+        #: `next_deadline` look at, so their cost follows the rounds in play, not the session's length
+        #: (decided rounds leave it lazily, rounds without calls at their response.done)
+        self._undecided: dict[str, Round] = {}
+        self._step_calls: dict[int, list[Call]] = {}  # expect step → the calls whose output it awaits
+        self._calls: dict[str, Call] = {}
+        self._item_to_call: dict[str, Call] = {}
+        self._items: set[str] = set()
+        self._active: str | None = None
+        self._active_at = -1  # record index of the active response's response.created
+        self._steps = StepWatch(self.findings)
+        self._last_client: Record | None = None
+        self._recent: deque[Record] = deque(maxlen=16)  # the last client frames (a relayed error's cause)
+        self._relayed = False
+        self._explained: set[int] = set()  # client records already covered by a specific finding
+        self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
+        self._closed_at: int | None = None  # the record index of the rtmock.closed note
+        self._late_watch: Round | None = None  # the last round judged missing its create (R8: it may still come)
+        self._replaced: list[Finding] = []  # findings that replaced one already handed out, since the last feed
+        self._refusals: set[tuple[Any, Any, Any]] = set()  # (event type, error code, param) already reported
+        #: call_ids of function_call items the client put into the conversation itself (history it
+        #: replays): the server accepts outputs for them, and no rule asks for one
+        self._history_calls: set[str] = set()
+        self._side: set[str] = set()  # out-of-band responses (conversation_id null): never the active one
+        self._undeclared: set[str] = set()  # tools already reported as not declared (one finding says it)
+        self._output_items: dict[str, Call] = {}  # the conversation item of each call's output
+
+    # ---- public interface ------------------------------------------------------------------------
+
+    def feed(self, record: Record) -> list[Finding]:
+        if record.is_server_delta:  # thousands per response; no rule depends on one
+            self.events += 1
+            self.now = max(self.now, record.time)
+            return []
+        start = len(self.findings)
+        if self._due is not None and self._due <= record.time:  # else nothing can be decided yet
+            self._expire(record.time)
+        self.now = max(self.now, record.time)
+        self.events += 1
+        if record.direction is Direction.CLIENT:
+            self._client(record)
+        elif record.direction is Direction.SERVER:
+            self._server(record)
+        else:
+            self._note(record)
+        self._due = self._earliest_bound()
+        return self._since(start)
+
+    def next_deadline(self) -> float | None:
+        """When the next bound comes due (session seconds), if any: call `advance` then."""
+        return self._due
+
+    def advance(self, now: float) -> list[Finding]:
+        start = len(self.findings)
+        self._expire(now)
+        self.now = max(self.now, now)
+        self._due = self._earliest_bound()
+        return self._since(start)
+
+    def _earliest_bound(self) -> float | None:
+        """The earliest bound still running (worked out once per record, after it: every change to a
+        bound happens while a record is fed or time advances)."""
+        self._forget_decided()
+        times = self._steps.deadlines()
+        for rnd in self._undecided.values():
+            times.extend(rnd.deadlines())
+        return min(times) if times else None
+
+    def _since(self, start: int) -> list[Finding]:
+        """The findings made since `findings` had `start` entries, and those that replaced an earlier
+        one meanwhile (a late create replaces its missing-response-create): each handed out once."""
+        found = self.findings[start:]
+        if self._replaced:
+            found = self._replaced + found
+            self._replaced = []
+        return found
+
+    def finish(self, now: float | None = None, *, settle_pending: bool = True) -> SessionVerdict:
+        """The session is over: whatever is still awaited will never come. With `settle_pending`
+        False (rtmock stopped the client itself, after a finding), what was still within its bound
+        is left undecided: its absence is our doing, not the client's."""
+        if now is not None:
+            self._expire(now)
+            self.now = max(self.now, now)
+            self._due = self._earliest_bound()
+        if self.closed_by == "server":  # rtmock closed it (a scripted close, or shutting down): not the client's doing
+            settle_pending = False
+        if not settle_pending:
+            return SessionVerdict(self.session_id, self.scenario_name, self.scenario_path, self.complete,
+                                  list(self.findings), self.now, self.events)
+        self._expire(float("inf"), at=self.now)
+        self._due = self._earliest_bound()
+        if not self.complete and not self.findings and self.closed_by in ("client", None):
+            self._add(Rule.CLIENT_DISCONNECTED if self.closed_by == "client" else Rule.SCENARIO_MISMATCH,
+                      "The session ended before the scenario completed." if self.closed_by == "client"
+                      else "The scenario did not complete.",
+                      None, None)
+        return SessionVerdict(self.session_id, self.scenario_name, self.scenario_path, self.complete,
+                              list(self.findings), self.now, self.events)
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def _add(self, rule: Rule, message: str, hint: str | None, record: Record | None, *, call: Call | None = None,
+             step: int | None = None, line: int | None = None, expected: str | None = None,
+             seen: str | None = None, time: float | None = None, cut_short: bool = False) -> None:
+        self.findings.append(Finding(
+            rule=rule, message=message, hint=hint or RULE_SPECS[rule].fix, index=record.index if record else None,
+            time=record.time if record else (time if time is not None else self.now),
+            call_name=call.name if call else None, call_id=call.call_id if call else None,
+            step=step, step_line=line, expected=expected, seen=seen, cut_short=cut_short))
+        if record is not None and record.direction is Direction.CLIENT:
+            self._explained.add(record.index)
+
+    def _open_rounds(self) -> list[Round]:
+        self._forget_decided()
+        return [r for r in self._undecided.values() if r.calls]
+
+    def _round(self, rid: str) -> Round:
+        rnd = self._rounds.get(rid)
+        if rnd is None:
+            rnd = self._rounds[rid] = self._undecided[rid] = Round(rid, None, None)
+        return rnd
+
+    def _forget_decided(self) -> None:
+        for rid in [rid for rid, rnd in self._undecided.items() if not rnd.open]:
+            del self._undecided[rid]
+
+    # ---- server events ---------------------------------------------------------------------------
+
+    def _server(self, record: Record) -> None:
+        kind = record.type  # read from the wire text: the frames no rule reads are never parsed
+        if kind not in _SERVER_EVENTS_READ:
+            return
+        event = record.event
+        if event is None:
+            return
+        if kind == "response.created":
+            response = event["response"]
+            if "conversation_id" in response and response["conversation_id"] is None:
+                self._side.add(response["id"])  # out of band: it may run beside the active response
+            else:
+                self._active = response["id"]
+                self._active_at = record.index
+        elif kind == "response.done":
+            rid = event["response"]["id"]
+            if self._active == rid:
+                self._active = None
+            rnd = self._rounds.get(rid)
+            if rnd is not None and not rnd.calls:  # a response without calls is no round: nothing to judge
+                del self._rounds[rid]
+                self._undecided.pop(rid, None)
+            elif rnd is not None:
+                rnd.done_at = record.time
+                for call in rnd.calls.values():
+                    if call.deadline is None:
+                        call.deadline, call.bound = record.time + self.default_within, self.default_within
+                # R9: a call of a cancelled response is owed nothing: no output (the call never
+                # completed: its arguments may be cut short) and no response.create for the round.
+                # The service asks for none; an output sent anyway is accepted, and not a finding.
+                cancelled = event["response"].get("status") == "cancelled"
+                rnd.step_on(Stimulus.CANCELLED if cancelled else Stimulus.DONE)
+                rnd.arm_create(self.default_within)
+        elif kind == "response.output_item.added":
+            item = event.get("item", {})
+            self._items.add(item.get("id", ""))
+            if item.get("type") == "function_call":
+                rid = event["response_id"]
+                rnd = self._round(rid)
+                call = self._calls.get(item["call_id"]) or Call(item["call_id"], item.get("name", "?"), item["id"], rid)
+                rnd.calls[call.call_id] = call
+                rnd.step_on(Stimulus.CALL_ADDED)
+                self._calls[call.call_id] = call
+                self._item_to_call[call.item_id] = call
+        elif kind in ("conversation.item.added", "conversation.item.created", "conversation.item.done"):
+            item = event.get("item", {})
+            self._items.add(item.get("id", ""))
+            if item.get("type") == "function_call" and isinstance(item.get("call_id"), str) \
+                    and item["call_id"] not in self._calls:
+                self._history_calls.add(item["call_id"])  # the client's own, accepted by the server
+            elif item.get("type") == "function_call_output" and isinstance(item.get("id"), str):
+                answered = self._calls.get(item.get("call_id") or "")
+                if answered is not None and answered.output_item_id is None:
+                    answered.output_item_id = item["id"]
+                    self._output_items[item["id"]] = answered
+        elif kind == "input_audio_buffer.committed":
+            self._items.add(event.get("item_id", ""))
+            self._last_trigger = None  # a user turn (the client's commit or the server VAD's): new input
+        elif kind == "conversation.item.deleted":
+            self._items.discard(event.get("item_id", ""))
+            if (deleted := self._output_items.get(event.get("item_id", ""))) is not None:
+                deleted.output_deleted = True
+        elif kind == "error":
+            self._server_error(record, event.get("error") or {})
+
+    def _server_error(self, record: Record, error: dict[str, Any]) -> None:
+        # The service answers a refused client event at once, with an invalid_request_error; any other
+        # error (a scenario's `send` of a server_error, say) is not about the client's events.
+        code, message, param = error.get("code"), error.get("message", ""), error.get("param")
+        if code in _CONNECTION_REFUSALS or (code is None and self._last_client is None and "authentication" in message):
+            rule, hint = _CONNECTION_REFUSALS[code if code in _CONNECTION_REFUSALS else "invalid_api_key"]
+            self._add(rule, f"The server refused the connection: {message}", hint, record,
+                      expected="a connection the service serves", seen=f"error {code}, then the socket closed")
+            return
+        cause = self._error_cause(record, error)
+        if cause is None or cause.index in self._explained:
+            return
+        if error.get("type", "invalid_request_error") != "invalid_request_error":
+            return
+        sent = _client_object(cause)
+        kind = sent.get("type") if sent is not None and isinstance(sent.get("type"), str) else None
+        if code in BENIGN_REFUSALS or (kind, code) in BENIGN_REFUSALS:
+            return  # the service refuses it, and a correct client may send it anyway: not a bug
+        if (kind, code, param) in self._refusals:
+            return  # the same mistake again (each audio chunk of a stream, say): one finding says it
+        self._refusals.add((kind, code, param))
+        refused = f"The server refused client event #{cause.index} ({kind or cause.type}): {message}"
+        if kind == "session.update":
+            # the service applies an update whole or not at all: nothing in it took effect
+            refused += " The whole session.update was refused, so nothing in it took effect"
+            refused += " (its tools were never declared)." if isinstance(sent, dict) and \
+                isinstance(sent.get("session"), dict) and sent["session"].get("tools") else "."
+        self._add(Rule.INVALID_CLIENT_EVENT, refused,
+                  _INVALID_HINTS.get(f"{code}:{param}") or _INVALID_HINTS.get(str(code)),
+                  cause, expected=f"a valid {kind}" if kind else "one JSON object per frame, with a known type",
+                  seen=f"error {code}" + (f" (param {param})" if param else ""))
+
+    def _error_cause(self, record: Record, error: dict[str, Any]) -> Record | None:
+        """The client event an error answers. The mock answers at once: the client frame right before
+        it. A relayed service answers when it gets to it (`rtmock proxy`: the session's first note is
+        `rtmock.relay.started`), after frames the client sent meanwhile: then the error's `event_id`
+        (the client's own) or its `param` (a field only an earlier frame has) names the cause."""
+        last = self._last_client
+        if not self._relayed:
+            return last if last is not None and last.index == record.index - 1 else None
+        wanted = error.get("event_id")
+        if isinstance(wanted, str) and wanted:
+            return next((r for r in reversed(self._recent) if (_client_object(r) or {}).get("event_id") == wanted), None)
+        param = error.get("param")
+        if isinstance(param, str) and param and last is not None and lookup(_client_object(last) or {}, param) is _ABSENT:
+            return next((r for r in reversed(self._recent) if lookup(_client_object(r) or {}, param) is not _ABSENT), last)
+        return last
+
+    # ---- client events ---------------------------------------------------------------------------
+
+    def _client(self, record: Record) -> None:
+        self._last_client = record
+        self._recent.append(record)
+        event = record.event
+        if event is None:
+            # Refused before it was applied (bad JSON, or the schema check): the server's error
+            # follows. A refused function_call_output still tells which rule the client broke (R3).
+            tried = _client_object(record)
+            if tried is not None and tried.get("type") == "conversation.item.create":
+                self._item_create(record, tried, accepted=False)
+            return
+        kind = event.get("type")
+        self._steps.client_event(record, event)
+        if kind == "conversation.item.create":
+            self._item_create(record, event)
+        elif kind == "input_audio_buffer.commit":
+            self._last_trigger = None
+        elif kind == "response.create":
+            self._response_create(record, event)
+
+    def _item_create(self, record: Record, event: dict[str, Any], *, accepted: bool = True) -> None:
+        """A conversation.item.create; `accepted` False when the server refused the frame itself."""
+        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        assert isinstance(item, dict)
+        previous = event.get("previous_item_id")
+        if item.get("type") != "function_call_output":
+            if accepted:
+                self._last_trigger = None  # new input: a following response.create is a new turn
+            return
+        call_id = item.get("call_id")
+        call = self._calls.get(call_id) if isinstance(call_id, str) else None
+        if isinstance(previous, str) and previous != "root" and previous not in self._items:
+            self._add(Rule.UNKNOWN_PREVIOUS_ITEM,
+                      f"The function_call_output in event #{record.index} names previous_item_id {previous!r}, which "
+                      "is not an item of this conversation; the server refuses it, so the model never gets the result.",
+                      None, record, call=call, expected="an existing item id, 'root', or no previous_item_id", seen=repr(previous))
+            self._close_attempt(call)
+            return
+        if not isinstance(call_id, str):
+            return  # a missing or non-string call_id: the server's error names the field
+        if call is None and call_id in self._history_calls:
+            if accepted:
+                self._last_trigger = None  # history the client builds: new input, no round to answer
+            return
+        if call is None:
+            wrong = self._item_to_call.get(call_id) if isinstance(call_id, str) else None
+            known = ", ".join(f"{c.name} → {c.call_id}" for c in self._calls.values()) or "none yet"
+            if wrong is not None:
+                msg = (f"function_call_output uses {call_id!r}, which is the item_id of call {wrong.name}, "
+                       f"not its call_id ({wrong.call_id}).")
+                hint = "Take `call_id` from the function_call item (or arguments.done event), not `item_id`/`id`."
+            else:
+                msg = f"function_call_output uses call_id {call_id!r}, which is not a call of this session (calls: {known})."
+                hint = None
+            self._add(Rule.WRONG_CALL_ID, f"Event #{record.index}: {msg} The server refuses it (invalid_tool_call_id), "
+                      "so the model never gets the result.", hint, record, call=wrong,
+                      expected="a call_id of this session", seen=repr(call_id))
+            self._close_attempt(wrong)
+            return
+        output = item.get("output")
+        if not isinstance(output, str):
+            self._add(Rule.OUTPUT_NOT_STRING,
+                      f"The output for call {call.name} ({call.call_id}) in event #{record.index} is {_kind(output)}, "
+                      "not a string; the service rejects it and the model never sees the result.",
+                      None, record, call=call, expected="a string (JSON text is customary)", seen=_clip(json.dumps(output)))
+            self._close_attempt(call)
+            return
+        if not accepted:
+            return
+        rnd = self._rounds[call.response_id]
+        if call.output_index is not None:
+            unanswered = [c for c in rnd.calls.values() if c.output_index is None]
+            also = (f" Call {unanswered[0].name} ({unanswered[0].call_id}) of the same response has no output yet: "
+                    "was this one meant for it?") if unanswered else ""
+            self._add(Rule.DUPLICATE_OUTPUT,
+                      f"Event #{record.index} is a second function_call_output for call {call.name} ({call.call_id}); "
+                      f"the first was event #{call.output_index}.{also}",
+                      None, record, call=call, expected="one output per call", seen="two")
+            self._close_attempt(call)
+            return
+        call.output_index = record.index
+        call.output_event = event
+        self._last_trigger = None  # new input: the round needs its own response.create
+        if call.match:
+            self._check_output_match(call, record)
+        if rnd.missing:
+            rnd.step_on(Stimulus.OUTPUT)
+        else:
+            rnd.outputs_done_at = record.time
+            rnd.step_on(Stimulus.LAST_OUTPUT)
+            rnd.arm_create(self.default_within)
+
+    def _close_attempt(self, call: Call | None) -> None:
+        """A finding explains why an output did not count: close the round it was meant for (when the
+        call is unknown, every round still missing an output), so that its consequences — no output,
+        a create before it, no create — are not reported on top of their cause."""
+        rounds = [self._rounds[call.response_id]] if call is not None else [r for r in self._open_rounds() if r.missing]
+        for rnd in rounds:
+            rnd.step_on(Stimulus.BAD_OUTPUT)
+
+    def _response_create(self, record: Record, event: dict[str, Any]) -> None:
+        response = event.get("response")
+        if isinstance(response, dict) and response.get("conversation") == "none":
+            return  # an out-of-band response: it does not answer the conversation, so it triggers no round
+        if isinstance(response, dict) and isinstance(response.get("input"), list) and any(
+                isinstance(i, dict) and i.get("type") == "item_reference" and i.get("id") not in self._items
+                for i in response["input"]):
+            return  # it references an item the session does not have: refused (the error says so), no trigger
+        if self._active is not None:
+            rnd = self._rounds.get(self._active)
+            calling = rnd is not None and bool(rnd.calls)
+            prev = self._last_trigger
+            if prev is not None and prev.index < self._active_at and not calling:
+                # R6: the active response is the answer the previous create started
+                self._add(Rule.DOUBLE_RESPONSE_CREATE,
+                          f"Event #{record.index} is a second response.create for the same tool round (the first was "
+                          f"event #{prev.index}), sent while the answer that one started ({self._active}) was still "
+                          "streaming; the server refused it with conversation_already_has_active_response.",
+                          None, record, expected="one response.create per round", seen="two")
+                return
+            if calling and rnd is not None and not _side_request(event):
+                # R6: the service refuses it (conversation_already_has_active_response). A client that
+                # sends it again once the response is done loses nothing: the round's bound decides.
+                rnd.refused_create = rnd.refused_create or record
+                self._explained.add(record.index)
+                return
+            if _side_request(event):
+                hint = ("This create brings its own instructions, input or metadata: if it is a side request (a "
+                        "classification, a summary), send it out of band, with response.conversation \"none\": the "
+                        "service runs that beside the active response and writes nothing into the conversation. "
+                        "Otherwise wait for the active response's response.done.")
+            else:
+                hint = None
+            self._add(Rule.CREATE_WHILE_ACTIVE,
+                      f"The response.create in event #{record.index} was sent while response {self._active} was still "
+                      "active; the server refused it with conversation_already_has_active_response, so no answer "
+                      "follows.", hint, record, call=next(iter(rnd.calls.values())) if rnd and rnd.calls else None,
+                      expected="response.create after response.done", seen="response.create during the response")
+            return
+        open_rounds = self._open_rounds()
+        if not open_rounds and self._late_watch is not None:
+            self._late_trigger(record)
+            return
+        if not open_rounds:
+            # a create that brings its own instructions or input asks for a new response on purpose
+            deliberate = isinstance(response, dict) and bool(response.get("instructions") or response.get("input"))
+            if self._last_trigger is not None and not deliberate:
+                prev = self._last_trigger
+                self._add(Rule.DOUBLE_RESPONSE_CREATE,
+                          f"Event #{record.index} is a second response.create for the same tool round (the first was "
+                          f"event #{prev.index}), with no new input in between: the model answers twice.",
+                          None, record, expected="one response.create per round", seen="two")
+            return
+        for rnd in open_rounds:
+            missing = rnd.missing
+            names = ", ".join(f"{c.name} ({c.call_id})" for c in missing)
+            rule = rnd.step_on(Stimulus.CREATE)
+            if rule is None and rnd.state is not RoundState.TRIGGERED:
+                continue
+            if rule is Rule.CREATE_BEFORE_OUTPUT and len(missing) < len(rnd.calls):
+                self._add(Rule.CREATE_BEFORE_OUTPUT,
+                          f"The response.create in event #{record.index} came before the output of {names}: the model "
+                          "answers without that result.",
+                          "Send response.create once, after the outputs of every call in the response "
+                          "(wait for response.done to know them all).",
+                          record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
+                          expected="all outputs, then response.create", seen=f"{len(missing)} output(s) still missing")
+            elif rule is Rule.CREATE_BEFORE_OUTPUT:
+                self._add(Rule.CREATE_BEFORE_OUTPUT,
+                          f"The response.create in event #{record.index} came before any function_call_output for "
+                          f"{names}: the model answers without the tool's result.",
+                          None, record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
+                          expected="function_call_output, then response.create", seen="response.create first")
+            else:
+                rnd.triggered_by = record.index
+                self._last_trigger = record
+                self._outputs_in_context(rnd, record, response)
+                why = explain_mismatch(event, rnd.create_match) if rnd.create_match else None
+                if why is not None:
+                    self._add(Rule.SCENARIO_MISMATCH,
+                              f"The response.create in event #{record.index} does not match the scenario's step: {why}.",
+                              "Make the client send what the step's `match:` asks for (or fix the scenario if it "
+                              "expects the wrong thing).", record, call=next(iter(rnd.calls.values())),
+                              step=rnd.create_step, line=rnd.create_line, expected=json.dumps(rnd.create_match),
+                              seen=why)
+
+    def _outputs_in_context(self, rnd: Round, record: Record, response: Any) -> None:
+        """R5: the answer the create asks for sees every output of the round: the conversation's items,
+        or, when `response.input` gives it a context of its own ("an empty array clears the context
+        for this Response"), the items that lists (inline, or by item_reference)."""
+        if isinstance(response, dict) and isinstance(response.get("input"), list):
+            given = [i for i in response["input"] if isinstance(i, dict)]
+            refs = {i.get("id") for i in given if i.get("type") == "item_reference"}
+            inline = {i.get("call_id") for i in given if i.get("type") == "function_call_output"}
+            unseen = [c for c in rnd.calls.values() if c.call_id not in inline
+                      and (c.output_item_id is None or c.output_item_id not in refs)]
+            why = ("its response.input, which replaces the conversation as the model's input for this answer, "
+                   "holds neither the output nor a reference to it")
+        else:
+            unseen = [c for c in rnd.calls.values() if c.output_deleted]
+            why = "the output was deleted from the conversation (conversation.item.delete) before it"
+        if unseen:
+            names = ", ".join(f"{c.name} ({c.call_id})" for c in unseen)
+            self._add(Rule.OUTPUT_NOT_IN_CONTEXT,
+                      f"The response.create in event #{record.index} asks for the round's answer, but the model does "
+                      f"not see the output of {names}: {why}. The model answers without the tool's result.",
+                      None, record, call=unseen[0], step=rnd.create_step, line=rnd.create_line,
+                      expected="every output of the round in the model's input", seen=f"{len(unseen)} left out")
+
+    def _late_trigger(self, record: Record) -> None:
+        """R8: the create came after all, past its bound. Where the session went on (`rtmock serve`, a
+        transcript judged later), this replaces the missing-response-create judged at the bound."""
+        rnd = self._late_watch
+        assert rnd is not None and rnd.missed_at is not None and rnd.create_deadline is not None
+        self._late_watch = None
+        if rnd.step_on(Stimulus.CREATE) is not Rule.LATE_RESPONSE_CREATE:
+            return
+        rnd.triggered_by = record.index
+        self._last_trigger = record
+        missing = self.findings[rnd.missed_at]
+        late_by = record.time - rnd.create_deadline
+        bound = rnd.create_deadline - rnd.create_from
+        late = self.findings[rnd.missed_at] = Finding(
+            rule=Rule.LATE_RESPONSE_CREATE,
+            message=f"The response.create in event #{record.index} came {late_by:.2f}s after its {bound:g}s bound: "
+                    "the user waited that long in silence.",
+            hint=RULE_SPECS[Rule.LATE_RESPONSE_CREATE].fix,
+            index=record.index, time=record.time, call_name=missing.call_name, call_id=missing.call_id,
+            step=missing.step, step_line=missing.step_line, expected=f"response.create within {bound:g}s",
+            seen=f"after {bound + late_by:.2f}s")
+        self._replaced.append(late)
+        self._explained.add(record.index)
+
+    def _check_output_match(self, call: Call, record: Record) -> None:
+        """A scenario's `match:` on a call's output is decided once both are known: there is only one
+        output per call (a second is a duplicate), so a mismatch is certain at once."""
+        if call.step_matched or call.output_event is None or not call.match:
+            return
+        call.step_matched = True
+        why = explain_mismatch(call.output_event, call.match)
+        if why is not None:
+            self._add(Rule.SCENARIO_MISMATCH,
+                      f"The output for call {call.name} ({call.call_id}) in event #{call.output_index} does not match "
+                      f"the scenario's step: {why}.",
+                      "Check what the tool returns for these arguments (or fix the scenario's `match:` if it expects "
+                      "the wrong thing).", None, call=call, step=call.step, line=call.line,
+                      expected=json.dumps(call.match), seen=why, time=record.time)
+
+    # ---- script notes ----------------------------------------------------------------------------
+
+    def _note(self, record: Record) -> None:
+        note = record.note if record.note is not None else read_note(record.event or {})
+        if isinstance(note, StepReached):
+            self._step_reached(note, record)
+        elif isinstance(note, StepSkipped):  # the output of a cancelled call: owed nothing
+            self._steps.matched(note.step)
+        elif isinstance(note, StepMatched):
+            self._steps.matched(note.step)
+            for call in self._step_calls.get(note.step, ()):
+                if call.step == note.step:
+                    call.step_matched = True
+        elif isinstance(note, ResponseStarted):
+            rnd = self._round(note.response_id)
+            rnd.step, rnd.line = note.step, note.line
+            if note.tools is not None:
+                self._tools_in_effect(note, record)
+        elif isinstance(note, ScenarioComplete):
+            self.complete = True
+        elif isinstance(note, Closed):
+            self.closed_by = note.by
+            self._closed_at = record.index
+        elif isinstance(note, RelayStarted):
+            self._relayed = True  # the real service behind `rtmock proxy`: its errors come when they come
+
+    def _step_reached(self, note: StepReached, record: Record) -> None:
+        """The script waits for a step, with the bound the session decided for it."""
+        deadline = record.time + note.within
+        call = self._calls.get(note.call_id or "")
+        if note.expect == "function_call_output" and call is not None:
+            call.deadline, call.bound = deadline, note.within
+            call.step, call.line, call.match = note.step, note.line, note.match
+            self._step_calls.setdefault(note.step, []).append(call)
+            if call.match:
+                self._check_output_match(call, record)  # the output may have come before the step
+            return
+        if note.expect == "response.create":
+            waiting = [r for r in self._open_rounds() if r.create_step is None and r.done_at is not None]
+            if waiting:
+                rnd = waiting[-1]
+                rnd.create_step, rnd.create_line = note.step, note.line
+                rnd.create_within, rnd.create_reached = note.within, record.time
+                rnd.create_match = note.match
+                rnd.arm_create(self.default_within)
+                return
+        self._steps.reached(StepWait(note.step, note.line, note.expect, deadline, note.match,
+                                     tools=list(note.tools or ())))
+
+    def _tools_in_effect(self, note: ResponseStarted, record: Record) -> None:
+        """The response calls a tool that was not among those in effect when the client asked for it
+        (session.tools then, or the create's own response.tools): the real model could not call it."""
+        missing = sorted({c.name for c in note.calls if c.name not in (note.tools or ())} - self._undeclared)
+        if not missing:
+            return
+        self._undeclared.update(missing)
+        tools = ", ".join(note.tools or ()) or "none"
+        given = (f"its response.create's response.tools gave {tools}" if note.tools_given_by == "response"
+                 else f"the session's tools were {tools} when the client sent its response.create")
+        self._add(Rule.TOOL_NOT_DECLARED,
+                  f"The scenario's model calls {', '.join(missing)} in response {note.response_id}, but {given}: "
+                  "the real model could not have called it, and the app never gets that call.",
+                  None, None, step=note.step, line=note.line, expected=f"{', '.join(missing)} among the tools",
+                  seen=tools, time=record.time)
+
+    # ---- deadlines -------------------------------------------------------------------------------
+
+    def _expire(self, now: float, *, at: float | None = None) -> None:
+        """Decide everything whose bound is at or before `now`."""
+        for rnd in list(self._undecided.values()):
+            if at is not None and rnd.refused_create is not None and rnd.done_at is None:
+                self._expire_create(rnd, now, at)  # the session ended before the response did
+            elif rnd.state in (RoundState.STREAMING, RoundState.OWES_OUTPUTS):
+                self._expire_outputs(rnd, now, at)
+            elif rnd.state is RoundState.OWES_CREATE:
+                self._expire_create(rnd, now, at)
+        self._forget_decided()
+        self._steps.expire(now, at, self._ended_early)
+
+    def _expire_outputs(self, rnd: Round, now: float, at: float | None) -> None:
+        """R1/R8: each call past its bound without an output (the round closes on the first)."""
+        overdue = [c for c in rnd.missing if c.deadline is not None and c.deadline <= now]
+        if not overdue or rnd.step_on(Stimulus.OUTPUT_DUE) is not Rule.MISSING_OUTPUT:
+            return
+        for call in overdue:
+            assert call.deadline is not None
+            early = self._ended_early(call.deadline, at)
+            within = f" within {call.bound:g}s" if call.bound is not None else ""
+            self._add(Rule.MISSING_OUTPUT,
+                      f"No function_call_output for call {call.name} ({call.call_id}){early or within}: the "
+                      "model waits for the tool result and the app hangs.",
+                      None, None, call=call, step=call.step or rnd.step, line=call.line or rnd.line,
+                      expected="a function_call_output", seen="nothing",
+                      time=at if early else call.deadline, cut_short=bool(early))
+
+    def _expire_create(self, rnd: Round, now: float, at: float | None) -> None:
+        """R4/R8: the round's outputs are in, and its create's bound passed (R6, when the only create
+        the client sent came while the round's response was active, and was refused)."""
+        deadline = rnd.create_deadline if rnd.done_at is not None else float("inf")
+        if deadline is None or deadline > now:
+            return
+        refused = rnd.refused_create
+        rule = rnd.step_on(Stimulus.REFUSED_CREATE_DUE if refused is not None else Stimulus.CREATE_DUE)
+        if rule is None:
+            return
+        early = self._ended_early(deadline, at)
+        within = f" within {deadline - rnd.create_from:g}s" if not early else ""
+        call = next(iter(rnd.calls.values()))
+        step, line, when = rnd.create_step or rnd.step, rnd.create_line or rnd.line, at if early else deadline
+        if rule is Rule.CREATE_WHILE_ACTIVE:
+            self._add(rule,
+                      f"The response.create in event #{refused.index} was sent while response {rnd.response_id}, which "
+                      "called the tool, was still active (before its response.done); the server refused it with "
+                      "conversation_already_has_active_response, and no response.create followed"
+                      f"{early or within + ' of response.done'}: the model stays silent.",
+                      "Send response.create after response.done of the calling response (the real service usually "
+                      "sends it right after arguments.done, so this race is intermittent there), or send it again "
+                      "when the refusal comes.", refused if early else None, call=call,
+                      expected="response.create after response.done",
+                      seen=f"response.create during the response (event #{refused.index}), refused", step=step,
+                      line=line, time=deadline)  # never cut short: the refusal came first, whatever the client did next
+        else:
+            outs = sorted(c.output_index for c in rnd.calls.values() if c.output_index is not None)
+            what = (f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls "
+                    + ", ".join(f"{c.name} ({c.call_id})" for c in rnd.calls.values()))
+            self._add(rule,
+                      f"The client sent the output for {what} (last: event #{outs[-1]}) but no response.create followed"
+                      f"{early or within}: the model stays silent and the app hangs (the real service gives no "
+                      "error for this).", None, None, call=call if len(rnd.calls) == 1 else None,
+                      expected="response.create after the output(s)", seen="nothing", step=step, line=line, time=when,
+                      cut_short=bool(early))
+        rnd.missed_at = len(self.findings) - 1
+        if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
+            self._late_watch = rnd
+
+    def _ended_early(self, deadline: float, at: float | None) -> str:
+        """When the session ended before a bound: the words that say so (else empty)."""
+        if at is None or at >= deadline:
+            return ""
+        if self.closed_by == "client" and self._closed_at is not None:
+            return f" before the client closed the session (event #{self._closed_at})"
+        return " before the session ended"
+
+
+#: The server events the rules read (`_server`); every other frame is only counted.
+_SERVER_EVENTS_READ = frozenset({
+    "response.created", "response.done", "response.output_item.added", "conversation.item.added",
+    "conversation.item.created", "conversation.item.done", "input_audio_buffer.committed",
+    "conversation.item.deleted", "error"})
+
+#: Refusals that are not findings, by error code or (event type, code), with why. The service
+#: refuses these events, yet documents (or plainly allows) sending them defensively, or they come
+#: from a race a correct client cannot avoid: failing a client for one would be a false alarm.
+BENIGN_REFUSALS: dict[str | tuple[str, str], str] = {
+    # "It's safe to call response.cancel even if no response is in progress, an error will be
+    # returned the session will remain unaffected" (openai ResponseCancelEventParam)
+    "response_cancel_not_active": "response.cancel is documented as safe to send when no response is active",
+    # barge-in truncates at the playback position the client measured; the audio may be shorter, or
+    # the item already gone, by the time the truncate arrives. The conversation is unaffected.
+    "item_truncate_invalid_item_id": "a truncate racing the item's removal changes nothing",
+    ("conversation.item.truncate", "invalid_value"): "a truncate past the audio's end changes nothing",
+}
+
+#: Errors the service sends instead of serving a connection at all, with the rule and what to change.
+_CONNECTION_REFUSALS: dict[str, tuple[Rule, str | None]] = {
+    "beta_api_shape_disabled": (Rule.BETA_RETIRED, None),
+    "missing_model": (
+        Rule.NO_SESSION,
+        "Name the model in the URL: …/v1/realtime?model=gpt-realtime (the SDKs add it from their `model` "
+        "argument; a raw websocket client must add it itself)."),
+    "invalid_api_key": (  # also the missing key, which the service answers with a null code
+        Rule.NO_SESSION,
+        "Send the API key the server expects ('Authorization: Bearer <key>' or 'api-key: <key>'); under rtmock "
+        "run, use OPENAI_API_KEY / AZURE_OPENAI_API_KEY from the environment it gives the client."),
+}
+
+_INVALID_HINTS = {
+    "invalid_json": "Send each event as one JSON object in a text frame.",
+    "unknown_parameter": "Remove the parameter the error names; it is not part of the realtime API (check the dialect: GA vs beta).",
+    "missing_required_parameter": "Add the field the error names.",
+    "invalid_type": "Send the field the error names with the right JSON type.",
+    "invalid_value": "Send a value the error accepts for the field it names.",
+    "invalid_value:audio": "Send the audio as standard base64 (A-Z, a-z, 0-9, +, /, = padding) of PCM16 24 kHz mono, "
+                           "e.g. base64.b64encode(pcm).decode().",
+    "input_audio_buffer_commit_empty": "Append at least 100 ms of audio before input_audio_buffer.commit.",
+}
+
+
+#: What `lookup` answers for a path an event does not have.
+_ABSENT = lookup({}, "absent")
+
+
+def _client_object(record: Record) -> dict[str, Any] | None:
+    """What a client frame held as a JSON object, also when the server refused it (then the record
+    keeps only its text)."""
+    if record.event is not None:
+        return record.event
+    try:
+        value = json.loads(record.raw or "")
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _side_request(event: dict[str, Any]) -> bool:
+    """A response.create that brings its own instructions, input or metadata: likely a side request."""
+    response = event.get("response")
+    return isinstance(response, dict) and any(response.get(k) for k in ("instructions", "input", "metadata"))
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a JSON object", list: "a JSON array", bool: "a boolean", int: "a number", float: "a number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,114 @@
+"""The scenario's own `expect` steps that no protocol rule covers: a session.update declaring the
+scenario's tools, the client's turn, a user message, any client event with a `match:`. The judge
+hands each such step here when the script reaches it; a step the script reports matched is done,
+and one still waiting at its bound becomes a finding that says what came instead (the closest
+client event of that kind and why it did not match). Awaited outputs and the create after a tool
+round are the protocol rules' business (judge.py), not this module's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...mockserver.core.records import Record
+from ...mockserver.scenario.matching import explain_mismatch
+from ...mockserver.scenario.model import expect_kind
+from .findings import RULE_SPECS, Finding, Rule
+
+__all__ = ["StepWait", "StepWatch"]
+
+
+_WHAT = {"response.create": "a response.create (the client's turn)", "user_message": "a user message item"}
+#: What to change when an expected event of this kind never came (else a generic hint).
+_MISSING_HINTS = {
+    "conversation.item.truncate":
+        "When the user cuts in (input_audio_buffer.speech_started while an answer plays), stop playback and send "
+        "conversation.item.truncate with the answer's item_id, content_index 0 and the milliseconds played "
+        "(audio_end_ms): the conversation then holds only what the user heard.",
+}
+
+
+@dataclass(slots=True)
+class StepWait:
+    step: int
+    line: int
+    expect: str
+    deadline: float
+    match: dict[str, Any] | None
+    matched: bool = False
+    tools: list[str] = field(default_factory=list)  # for session.update: the tools it must declare
+
+
+class StepWatch:
+    def __init__(self, findings: list[Finding]) -> None:
+        #: where a missed step's finding goes: the judge's own list (a list, not a callback into the
+        #: judge, so that the two make no reference cycle and a finished session is freed at once)
+        self._findings = findings
+        self._waits: list[StepWait] = []
+        self._last_of_kind: dict[str, Record] = {}  # the latest client event per expect kind, to explain a miss
+        self.declared_tools: set[str] = set()
+
+    def client_event(self, record: Record, event: dict[str, Any]) -> None:
+        self._last_of_kind[expect_kind(event)] = record
+        if event.get("type") == "session.update":
+            tools = (event.get("session") or {}).get("tools")
+            if isinstance(tools, list):
+                self.declared_tools = {str(t.get("name")) for t in tools if isinstance(t, dict)}
+
+    def reached(self, wait: StepWait) -> None:
+        self._waits.append(wait)
+
+    def matched(self, step: int) -> None:
+        for wait in self._waits:
+            if wait.step == step:
+                wait.matched = True
+        self._waits = [w for w in self._waits if not w.matched]  # a matched step is never looked at again
+
+    def deadlines(self) -> list[float]:
+        return [w.deadline for w in self._waits if not w.matched]
+
+    def expire(self, now: float, at: float | None, ended_early: Callable[[float, float | None], str]) -> None:
+        for wait in self._waits:
+            if not wait.matched and wait.deadline <= now:
+                wait.matched = True
+                early = ended_early(wait.deadline, at)
+                self._missed(wait, at if early and at is not None else wait.deadline, early)
+        if any(w.matched for w in self._waits):
+            self._waits = [w for w in self._waits if not w.matched]
+
+    def _report(self, rule: Rule, message: str, hint: str, step: int, line: int, expected: str, seen: str,
+                time: float, cut_short: bool) -> None:
+        self._findings.append(Finding(rule=rule, message=message, hint=hint, time=time, step=step, step_line=line,
+                                      expected=expected, seen=seen, cut_short=cut_short))
+
+    def _missed(self, wait: StepWait, when: float, early: str) -> None:
+        closest = self._last_of_kind.get(wait.expect)
+        why = explain_mismatch(closest.event or {}, wait.match) if closest is not None and wait.match else None
+        declared = self.declared_tools
+        if wait.expect == "session.update" and why is None:
+            absent = [t for t in wait.tools if t not in declared]
+            self._report(
+                Rule.SCENARIO_MISMATCH if not declared else Rule.TOOL_NOT_DECLARED,
+                f"No session.update declared the scenario's tools{early or ' in time'}." if not declared else
+                f"The client's session.update declared {sorted(declared)} but not "
+                f"{', '.join(absent) or 'all the scenario tools'}, which the scenario's model will call.",
+                RULE_SPECS[Rule.TOOL_NOT_DECLARED].fix, wait.step, wait.line, f"session.update declaring {', '.join(wait.tools) or 'the scenario tools'}",
+                "none" if not declared else ", ".join(sorted(declared)), when, bool(early))
+            return
+        what = _WHAT.get(wait.expect, wait.expect)
+        if closest is not None and why is not None:
+            # the client sent one, but not what the step's `match:` asks for: say what differed
+            self._report(
+                Rule.SCENARIO_MISMATCH,
+                f"The scenario waited for {what} matching its step; the closest, event #{closest.index}, does not "
+                f"match: {why}.",
+                "Make the client send what the step's `match:` asks for (or fix the scenario if it expects the "
+                "wrong thing).", wait.step, wait.line, json.dumps(wait.match), f"event #{closest.index}: {why}", when,
+                bool(early))
+            return
+        self._report(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
+                     _MISSING_HINTS.get(wait.expect, RULE_SPECS[Rule.SCENARIO_MISMATCH].fix),
+                     wait.step, wait.line, what, "nothing", when, bool(early))

@@ -1,0 +1,951 @@
+"""One realtime session, without I/O: client frames in, server frames and notes out.
+
+`SessionCore` is fed client frames (`receive`) and the passing of time (`advance`); it returns the
+`Action`s the I/O layer must carry out (send a frame, close the socket) and reports every record —
+each client frame, each server frame, each script note — to its `on_record` callback in the order
+they happened. The live server and the tests drive the same core.
+
+The scenario script runs as a generator over the steps. Consecutive `expect` steps form a group,
+matched in any order by accepted client events (rejected events never count); a `respond` step
+plays a response, answering the `response.create` its group consumed. A `response.create` that no
+step awaits still gets a (short, empty) response, as the real model would answer; one that comes
+while a response is active gets the service's `conversation_already_has_active_response` error,
+unless it is out of band (`conversation: "none"`): that one runs beside it, and meets only a step
+whose `match:` names `response.conversation`.
+
+Voice turns (server VAD, `turns.py`) are the server's own response.create; one detected after a
+tool round is a new user turn, never the round's create. Speech while a response is active cancels
+it (`turn_detected`), as `response.cancel` does (`client_cancelled`): the item in flight goes out
+`incomplete`, and the calls of a cancelled response are owed nothing, so the steps awaiting their
+outputs are skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from ..scenario.loader import LoadedScenario
+from ..scenario.matching import matches
+from ..scenario.model import (
+    AudioPart,
+    CloseStep,
+    ExpectStep,
+    FunctionCallPart,
+    PauseStep,
+    RespondStep,
+    SendStep,
+    TextPart,
+    meets_kind,
+    takes,
+)
+from . import usage as tokens
+from .audio import output_format
+from .client_events import Rejection, validate_client_event
+from .conversation import ActiveResponse, Conversation
+from .events import Dialect, EventFactory, IdSource, encode, split_text
+from .jsondata import json_copy
+from .notes import (
+    BargeIn,
+    Closed,
+    Note,
+    PlannedCall,
+    ResponseStarted,
+    ResponseUnscripted,
+    ScenarioComplete,
+    StepMatched,
+    StepSkipped,
+    VadTurn,
+    step_reached,
+)
+from .records import Direction, Record
+from .streams import OutputStreams
+from .turns import InputAudio, transcription, turn_detection
+from .voicelive import UNSCRIPTED as VOICE_LIVE_UNSCRIPTED
+
+__all__ = ["Action", "Close", "ConnectionRefusal", "Send", "SendRun", "SessionCore"]
+
+#: Audio shorter than 100 ms cannot be committed: this many bytes of 24 kHz PCM16 (800 of 8 kHz G.711).
+MIN_COMMIT_BYTES = 4800
+#: The transcript of a user's audio when the scenario scripts none (`ExpectStep.transcript`).
+DEFAULT_TRANSCRIPT = "(speech)"
+#: How long a scripted text answer speaks when the response is audio only (seconds per character).
+SPEECH_SECONDS_PER_CHAR = 0.06
+
+
+@dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and one is built per frame
+class Send:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+@dataclass(slots=True)
+class SendRun:
+    """Delta frames emitted back to back, in order: the server may hand them to the socket together
+    (`coalesce.py`). Each is still its own frame and its own record."""
+
+    texts: list[str]
+
+
+Action = Send | SendRun | Close
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRefusal:
+    """The service upgrades some connections only to refuse them: one `error` event, then a close
+    (e.g. the retired beta protocol on OpenAI's endpoint)."""
+
+    code: str | None  # the service sends a null code for some (a missing key)
+    message: str
+    close_code: int
+
+    @property
+    def reason(self) -> str:
+        """The close reason the service gives: `<error type>.<code>`."""
+        return "invalid_request_error" + (f".{self.code}" if self.code else "")
+
+
+@dataclass(slots=True)
+class _Sleep:
+    until: float
+
+
+@dataclass(slots=True)
+class _Expectation:
+    step: int
+    spec: ExpectStep
+    call_id: str | None  # for function_call_output: the call's wire call_id
+    matched_by: int | None = None  # record index of the client event that met it
+    skipped: bool = False  # it awaits the output of a cancelled call: nothing is owed
+    #: how far into the held events of its type it has looked: those before did not fit it (and
+    #: never will: a fit depends on the event, the step and its group, all fixed once seen)
+    scanned: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.matched_by is None and not self.skipped
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolsInEffect:
+    names: tuple[str, ...]  # the function tools' names
+    given_by: str  # "session" (session.tools) or "response" (the create's response.tools)
+
+
+@dataclass(slots=True)
+class _Group:
+    expectations: list[_Expectation]
+    trigger: dict[str, Any] | None = None  # the response.create this group consumed
+    trigger_tools: _ToolsInEffect | None = None  # the tools in effect for it when it came
+    #: the group after a response that called tools: its response.create is the client's, after the
+    #: outputs; a voice turn the server VAD detects meanwhile is a new user turn, not this trigger
+    after_tools: bool = False
+
+    @property
+    def done(self) -> bool:
+        return not any(e.open for e in self.expectations)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    index: int
+    event: dict[str, Any]
+    consumed: bool = False
+    #: for a response.create: the function tools in effect for the response it asks for, when it came
+    #: (the service acts on events in order: a create before the session.update gets no tools)
+    tools: _ToolsInEffect | None = None
+
+
+class _Held:
+    """Accepted client events of one type that the script may still take, in arrival order. Taken
+    ones are dropped from the front, and each expectation resumes where it last looked
+    (`_Expectation.scanned`), so matching costs the same at event 20 and at event 20,000."""
+
+    __slots__ = ("_base", "_head", "_items")
+
+    def __init__(self) -> None:
+        self._items: list[_Candidate] = []
+        self._base = 0  # the position (counted from the first event ever held) of _items[0]
+        self._head = 0  # _items[:_head] are all consumed
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
+
+    def add(self, candidate: _Candidate) -> None:
+        self._items.append(candidate)
+
+    def first(self, since: int, fits: Callable[[dict[str, Any]], bool]) -> tuple[_Candidate | None, int]:
+        """The earliest unconsumed event from position `since` on that `fits`, and the position to
+        resume from next time (past it, or past the last event held)."""
+        items, base = self._items, self._base
+        at = max(since - base, self._head)
+        while at < len(items):
+            candidate = items[at]
+            at += 1
+            if not candidate.consumed and fits(candidate.event):
+                return candidate, base + at
+        return None, base + at
+
+    def unconsumed(self) -> list[_Candidate]:
+        return [c for c in self._items[self._head:] if not c.consumed]
+
+    def compact(self) -> None:
+        """Forget the consumed events at the front (amortised: the list is cut when half is dead)."""
+        items, head = self._items, self._head
+        while head < len(items) and items[head].consumed:
+            head += 1
+        if head > 32 and head * 2 > len(items):
+            self._items = items[head:]
+            self._base += head
+            head = 0
+        self._head = head
+
+
+_Wait = _Sleep | _Group
+
+
+@dataclass(eq=False)
+class SessionCore:
+    scenario: LoadedScenario
+    dialect: Dialect
+    on_record: Callable[[Record], None]
+    ids: IdSource = field(default_factory=IdSource)
+    model: str = "gpt-realtime"
+    started: float = 0.0
+    refusal: ConnectionRefusal | None = None
+    #: a connection with `?intent=transcription`: a transcription session, not a realtime one
+    transcription: bool = False
+    #: the bound of expect steps that give none (`rtmock run --within`); else the scenario's default.
+    #: Each step's effective bound is decided here once and noted; the judge takes it from the note.
+    default_within: float | None = None
+
+    def __post_init__(self) -> None:
+        self.events = EventFactory(self.dialect, self.ids)
+        self.conversation = Conversation()
+        self.session = self.events.default_session(self.model, transcription=self.transcription)
+        _merge(self.session, self.scenario.scenario.session)  # a scenario's `session:` merges as an update does
+        self.complete = False
+        self.closed = False
+        self._index = 0
+        self._now = self.started
+        self._out: list[Action] = []
+        #: accepted client events the script may still take, by the type of event (`takes`)
+        self._held: dict[str, _Held] = {}
+        self._script: Generator[_Wait, None, None] | None = None
+        self._wait: _Wait | None = None
+        self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
+        self._audio = InputAudio(self.dialect)
+        self._streams = OutputStreams(self.events, self.conversation, self._emit, self._emit_delta)
+        self._speech_item: str | None = None  # the item id announced by speech_started
+        self._conversation_id = self.ids.new("conv")
+        self._position = 0  # the step the script is at
+        self._playing: ActiveResponse | None = None  # the response the script is streaming
+        self._inputs: dict[str, tuple[tokens.TokenCount, tokens.TokenCount]] = {}  # response → (input, cached)
+        self._last_input: tokens.TokenCount | None = None
+        self._used_tokens = 0
+        steps = self.scenario.scenario.steps
+        #: the client event types the steps from each position on can take: an event no later step
+        #: takes is not held (a voice client's 30,000 appends, say), as no step could ever match it
+        self._takable: list[frozenset[str]] = [frozenset()] * (len(steps) + 1)
+        for at in range(len(steps) - 1, -1, -1):
+            step = steps[at]
+            more = {takes(step.expect)} if isinstance(step, ExpectStep) else set()
+            self._takable[at] = self._takable[at + 1] | more
+        self._transcripts = [s.transcript for s in steps if isinstance(s, ExpectStep) and s.transcript is not None]
+
+    # ---- the I/O layer's interface ---------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """The connection is upgraded: send session.created and run the script to its first wait."""
+        self._now = now
+        if self.refusal is not None:
+            refusal = self.refusal
+            self._emit(self.events.error(refusal.code, refusal.message, None, None))
+            self._note(Closed("server", refusal.close_code, refusal.reason, refused=refusal.code))
+            self._out.append(Close(refusal.close_code, refusal.reason))
+            self.closed = True
+            return self._flush()
+        self._emit(self.events.session_created(self.session))
+        self._script = self._run_script()
+        self._pump()
+        return self._flush()
+
+    def receive(self, text: str, now: float) -> list[Action]:
+        """A client text frame (any content: invalid frames are answered, not raised)."""
+        self._now = now
+        if self.closed:
+            return []
+        event = validate_client_event(text, self.dialect.value)
+        index = self._record(Direction.CLIENT, event if isinstance(event, dict) else None,
+                             None if isinstance(event, dict) else text)
+        if isinstance(event, Rejection):
+            self._reject(event)
+        else:
+            self._handle(event, index)
+        self._pump()
+        return self._flush()
+
+    def receive_binary(self, data: bytes, now: float) -> list[Action]:
+        self._now = now
+        if self.closed:
+            return []
+        self._record(Direction.CLIENT, None, f"(binary frame, {len(data)} bytes)")
+        self._reject(Rejection("invalid_json", "Binary frames are not supported. Send each event as a JSON text frame."))
+        return self._flush()
+
+    def advance(self, now: float) -> list[Action]:
+        """Time passed: resume the script if what it sleeps on is due."""
+        self._now = now
+        self._pump()
+        return self._flush()
+
+    @property
+    def next_deadline(self) -> float | None:
+        return self._wait.until if isinstance(self._wait, _Sleep) else None
+
+    def client_closed(self, now: float, code: int | None, reason: str = "", *, by: str = "client") -> None:
+        """The connection is gone: closed by the client (or lost), or `by="server"` when rtmock itself
+        is shutting down."""
+        self._now = now
+        if not self.closed:
+            self.closed = True
+            self._note(Closed(by, code, reason, complete=self.complete))
+
+    def note(self, now: float, note: Note) -> None:
+        """A note from the I/O layer (e.g. a frame that was too large), in the session's order."""
+        self._now = now
+        self._note(note)
+
+    # ---- records and output ----------------------------------------------------------------------
+
+    def _record(self, direction: Direction, event: dict[str, Any] | None, raw: str | None = None,
+                text: str | None = None) -> int:
+        index = self._index
+        self._index += 1
+        self.on_record(Record(index, self._now - self.started, direction, event, raw, text))
+        return index
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        """Send a server event. It may hold live state (the session, an item, a response): it is
+        encoded at once, and the record keeps only the wire text (`Record.event` parses it back),
+        so later changes to that state never reach what the record says was sent."""
+        text = encode(event)
+        index = self._index
+        self._index = index + 1
+        self.on_record(Record(index, self._now - self.started, Direction.SERVER, None, None, text))
+        self._out.append(Send(text))
+
+    def _emit_delta(self, text: str) -> None:
+        """`_emit` for a delta, given as its wire text: the hot path, thousands per response,
+        joined into runs."""
+        index = self._index
+        self._index = index + 1
+        self.on_record(Record(index, self._now - self.started, Direction.SERVER, None, None, text, True))
+        out = self._out
+        if out and type(last := out[-1]) is SendRun:
+            last.texts.append(text)
+        else:
+            out.append(SendRun([text]))
+
+    def _note(self, note: Note) -> None:
+        index = self._index
+        self._index += 1
+        self.on_record(Record(index, self._now - self.started, Direction.SCRIPT, note.to_event(), note=note))
+
+    def _flush(self) -> list[Action]:
+        out, self._out = self._out, []
+        return out
+
+    def _reject(self, why: Rejection) -> None:
+        self._emit(self.events.error(why.code, why.message, why.param, why.event_id))
+
+    # ---- client events ---------------------------------------------------------------------------
+
+    def _handle(self, event: dict[str, Any], index: int) -> None:
+        kind = event["type"]
+        event_id = event.get("event_id")
+        conv = self.conversation
+        if kind == "session.update":
+            wanted, current = event["session"].get("type"), self.session.get("type")
+            if wanted is not None and current is not None and wanted != current:
+                # observed: "Passing a transcription session update event to a realtime session is not allowed."
+                self._reject(Rejection("invalid_value", f"Passing a {wanted} session update event to a {current} "
+                                       "session is not allowed.", "session.type", event_id))
+                return
+            _merge(self.session, event["session"])
+            self._emit(self.events.session_updated(self.session))
+        elif kind == "conversation.item.create":
+            if not self._create_item(event, event_id):
+                return
+        elif kind == "response.create":
+            if (refused := self._reference_refusal(event)) is not None:
+                self._reject(refused)
+                return
+            # "only one response can write to the default conversation at a time; otherwise responses
+            # can run in parallel" (openai ResponseCreateEvent): an out-of-band one may run beside it
+            if conv.active is not None and not _out_of_band(event):
+                self._reject(Rejection(
+                    "conversation_already_has_active_response",
+                    f"Conversation already has an active response in progress: {conv.active.id}. "
+                    "Wait until the response is finished before creating a new one.",
+                    None, event_id))
+                return
+            if not self._offer_create(event, index):
+                self._play_unscripted(event)
+            return
+        elif kind == "response.cancel":
+            # without a response_id: "an in-progress response in the default conversation"
+            wanted = event.get("response_id")
+            playing = self._playing
+            if conv.active is not None and (not wanted or wanted == conv.active.id):
+                target: ActiveResponse | None = conv.active
+            elif wanted and playing is not None and wanted == playing.id and not playing.cancelled:
+                target = playing  # a scripted out-of-band response
+            else:
+                target = None
+            if target is None:
+                self._reject(Rejection("response_cancel_not_active", "Cancellation failed: no active response found.", None, event_id))
+                return
+            self._cancel(target, "client_cancelled")
+        elif kind == "input_audio_buffer.append":
+            try:
+                audio = base64.b64decode(event["audio"], validate=True)
+            except (binascii.Error, ValueError):
+                self._reject(Rejection("invalid_value", "Invalid value for 'audio': expected base64-encoded audio.", "audio", event_id))
+                return
+            edges = self._audio.append(audio, self.session)
+            conv.audio_bytes = self._audio.buffered
+            self._offer(index, event)
+            self._listen(edges, index)
+            return
+        elif kind == "input_audio_buffer.commit":
+            if not self._audio.can_commit():
+                self._reject(Rejection(
+                    "input_audio_buffer_commit_empty",
+                    f"Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
+                    f"but buffer only has {self._audio.buffered_ms():.2f}ms of audio.", None, event_id))
+                return
+            self._commit_audio(self.ids.new("item"))
+        elif kind == "input_audio_buffer.clear":
+            self._audio.clear()
+            conv.audio_bytes = 0
+            self._speech_item = None
+            self._emit(self.events.audio_cleared())
+        elif kind in ("conversation.item.retrieve", "conversation.item.delete", "conversation.item.truncate"):
+            if (refused := self._item_refusal(event)) is not None:
+                self._reject(refused)
+                return
+            item_id = event["item_id"]
+            if kind == "conversation.item.retrieve":
+                self._emit(self.events.item_retrieved(conv.items[item_id]))
+            elif kind == "conversation.item.delete":
+                conv.delete(item_id)
+                self._emit(self.events.item_deleted(item_id))
+            else:
+                conv.audio_ms[item_id] = event["audio_end_ms"]
+                self._emit(self.events.item_truncated(item_id, event["content_index"], event["audio_end_ms"]))
+        elif kind == "transcription_session.update":
+            self._reject(Rejection("unsupported", "rtmock does not script transcription sessions.", "type", event_id))
+            return
+        elif kind in VOICE_LIVE_UNSCRIPTED:
+            self._reject(Rejection("unsupported", f"rtmock does not script {VOICE_LIVE_UNSCRIPTED[kind]} ({kind}).",
+                                   "type", event_id))
+            return
+        self._offer(index, event)
+
+    def _item_refusal(self, event: dict[str, Any]) -> Rejection | None:
+        """Why the service refuses a retrieve, delete or truncate (codes and texts as observed:
+        docs/protocol-notes.md); None when it carries it out."""
+        kind, item_id, event_id = event["type"], event["item_id"], event.get("event_id")
+        item = self.conversation.items.get(item_id)
+        if item is None:
+            verb = kind.rsplit(".", 1)[1]
+            if verb == "truncate":
+                return Rejection("item_truncate_invalid_item_id", f"Item with item_id not found: {item_id}", None, event_id)
+            doing = {"retrieve": "retrieving", "delete": "deleting"}[verb]
+            return Rejection(f"item_{verb}_invalid_item_id",
+                             f"Error {doing} item: the item with id '{item_id}' does not exist.", None, event_id)
+        if kind != "conversation.item.truncate":
+            return None
+        # "Only assistant message items can be truncated"; "If the audio_end_ms is greater than the
+        # actual audio duration, the server will respond with an error" (openai ConversationItemTruncateEvent)
+        audio_ms = self.conversation.audio_ms.get(item_id)
+        if item.get("role") != "assistant" or audio_ms is None:
+            return Rejection("unsupported_content_type", "Only model output audio messages can be truncated",
+                             None, event_id)
+        if event["content_index"] != 0:
+            return Rejection("invalid_value", f"Invalid value: {event['content_index']}. The item has one content "
+                             "part: content_index must be 0.", "content_index", event_id)
+        if event["audio_end_ms"] > audio_ms:
+            return Rejection("invalid_value", f"Audio content of {audio_ms}ms is already shorter than "
+                             f"{event['audio_end_ms']}ms", None, event_id)
+        return None
+
+    def _reference_refusal(self, event: dict[str, Any]) -> Rejection | None:
+        """An `item_reference` in `response.input` must name "an existing item in the same Realtime
+        session" (openai `ResponseItemReferenceParam.id`). The service's error for one that does not
+        is not known: code and text are rtmock's (docs/protocol-notes.md)."""
+        request = event.get("response")
+        given = request.get("input") if isinstance(request, dict) else None
+        for i, entry in enumerate(given if isinstance(given, list) else []):
+            if not isinstance(entry, dict) or entry.get("type") != "item_reference":
+                continue
+            if not isinstance(entry.get("id"), str):  # beta's params mark it optional; "required" for a reference
+                return Rejection("missing_required_parameter", f"Missing required parameter: 'response.input[{i}].id'.",
+                                 f"response.input[{i}].id", event.get("event_id"))
+            if not self.conversation.exists(entry["id"]):
+                return Rejection("invalid_value", f"Invalid value: '{entry['id']}'. response.input[{i}] references "
+                                 "an item that does not exist in this session.", f"response.input[{i}].id",
+                                 event.get("event_id"))
+        return None
+
+    # ---- server VAD ------------------------------------------------------------------------------
+
+    def _listen(self, edges: list[Any], index: int) -> None:
+        """Speech edges the server VAD heard in appended audio: speech while a response is active
+        interrupts it (`interrupt_response`); speech, then enough silence, is a user turn the server
+        commits and (with `create_response`) answers without a client response.create."""
+        detection = turn_detection(self.session, self.dialect)
+        if detection is None:
+            return
+        for edge in edges:
+            if edge.started:
+                self._speech_item = self.ids.new("item")
+                self._emit(self.events.speech_started(edge.audio_ms, self._speech_item))
+                # "Whether or not to automatically interrupt any ongoing response with output to the
+                # default conversation (i.e. conversation of auto) when a VAD start event occurs"
+                # (openai RealtimeAudioInputTurnDetection.interrupt_response, default true)
+                active = self.conversation.active
+                if active is not None and detection.get("interrupt_response", True) is not False:
+                    self._note(BargeIn(index, active.id, edge.audio_ms))
+                    self._cancel(active, "turn_detected")
+                continue
+            item_id = self._speech_item or self.ids.new("item")
+            self._speech_item = None
+            self._emit(self.events.speech_stopped(edge.audio_ms, item_id))
+            self._commit_audio(item_id)
+            if detection.get("create_response", True) is not False and self.conversation.active is None:
+                turn = {"type": "response.create", "rtmock": "server_vad"}  # the service's own create
+                self._note(VadTurn(index, edge.audio_ms))
+                if not self._offer_create(turn, index):
+                    self._play_unscripted(turn)
+
+    def _commit_audio(self, item_id: str) -> None:
+        conv = self.conversation
+        item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
+                                "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
+        previous = conv.add(item)
+        conv.input_audio_ms[item_id] = self._audio.take()
+        conv.audio_bytes = 0
+        self._emit(self.events.audio_committed(item["id"], previous))
+        for echo in self.events.item_added(item, previous) + self.events.item_done(item, previous):
+            self._emit(echo)
+        self._transcribe(item)
+
+    def _transcribe(self, item: dict[str, Any]) -> None:
+        """Input transcription, when the session asks for it: the scenario's transcript of this turn
+        (or a placeholder), as deltas and then `.completed`, with the transcription model's usage."""
+        config = transcription(self.session, self.dialect)
+        if config is None:
+            return
+        transcript = self._transcripts.pop(0) if self._transcripts else DEFAULT_TRANSCRIPT
+        item["content"][0]["transcript"] = transcript
+        for event in self.events.transcription_deltas(item["id"], re.findall(r"\s*\S+", transcript) or [""]):
+            self._emit(event)
+        seconds = self.conversation.input_audio_ms.get(item["id"], 0) / 1000
+        if config.get("model") == "whisper-1":  # billed by duration; the gpt-4o transcribe models by tokens
+            used: dict[str, Any] = {"type": "duration", "seconds": round(seconds, 3)}
+        else:
+            audio = int(seconds * tokens.INPUT_AUDIO_TOKENS_PER_SECOND)
+            text = tokens.text_tokens(str(config.get("prompt") or ""))
+            out = max(1, tokens.text_tokens(transcript))
+            used = {"type": "tokens", "input_tokens": audio + text, "output_tokens": out,
+                    "total_tokens": audio + text + out, "input_token_details": {"text_tokens": text, "audio_tokens": audio}}
+        self._emit(self.events.transcription_completed(item["id"], transcript, used))
+
+    def _create_item(self, event: dict[str, Any], event_id: str | None) -> bool:
+        conv = self.conversation
+        item = json_copy(event["item"])
+        previous = event.get("previous_item_id")
+        if previous is not None and not conv.knows(previous):
+            self._reject(Rejection("invalid_value", f"Invalid value: '{previous}'. previous_item_id does not name an item "
+                                   "of this conversation.", "previous_item_id", event_id))
+            return False
+        if item["type"] == "function_call_output" and item["call_id"] not in conv.calls:
+            self._reject(Rejection("invalid_tool_call_id", f"Tool call ID '{item['call_id']}' not found in conversation.",
+                                   "item.call_id", event_id))
+            return False
+        item.setdefault("id", self.ids.new("item"))
+        item.setdefault("object", "realtime.item")
+        item["status"] = "completed"
+        if item["type"] == "message":
+            item.setdefault("content", [])
+        after = conv.add(item, previous)
+        for echo in self.events.item_added(item, after) + self.events.item_done(item, after):
+            self._emit(echo)
+        return True
+
+    # ---- the script ------------------------------------------------------------------------------
+
+    def _offer(self, index: int, event: dict[str, Any]) -> None:
+        """An accepted client event: a candidate for the current (or a later) expect group. Held
+        only if a step from the script's position on can take it; a response.create always is,
+        as one no group takes is still answered (`_answer_held_creates`)."""
+        kind = event["type"]
+        if kind == "response.create" or (not self.complete and kind in self._takable[self._position]):
+            held = self._held.get(kind)
+            if held is None:
+                held = self._held[kind] = _Held()
+            held.add(_Candidate(index, event, tools=self._tools_in_effect(event) if kind == "response.create" else None))
+        if isinstance(self._wait, _Group):
+            self._match(self._wait)
+
+    def _offer_create(self, event: dict[str, Any], index: int) -> bool:
+        """True when the script takes this response.create (now or at its next group)."""
+        if self._script is None or self.complete:
+            return False
+        if isinstance(self._wait, _Group):
+            group = self._wait
+            if not any(e.open and self._may_meet(e, event, group) for e in group.expectations):
+                return False
+        elif _out_of_band(event) and not self._out_of_band_awaited():
+            return False  # a side response runs beside whatever the script is doing: answer it now
+        self._offer(index, event)
+        return True
+
+    def _may_meet(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
+        """Whether a response.create could meet this expectation, its `match:` aside: an out-of-band
+        create meets only a step that asks for one (its `match:` names `response.conversation`); the
+        server's own create for a voice turn never stands in for the client's create after a tool
+        round (the user spoke while the tool ran: that is a new turn, answered as such)."""
+        spec = expectation.spec
+        if spec.expect != "response.create":
+            return False
+        if "response.conversation" in spec.match:  # the step says which conversation: that decides
+            if not matches(event, {"response.conversation": spec.match["response.conversation"]}):
+                return False
+        elif _out_of_band(event):
+            return False
+        return not (event.get("rtmock") == "server_vad" and group.after_tools)
+
+    def _out_of_band_awaited(self) -> bool:
+        """Whether the script's next expect group awaits an out-of-band response.create."""
+        steps = self.scenario.scenario.steps
+        at = self._position + 1
+        while at < len(steps) and not isinstance(steps[at], ExpectStep):
+            at += 1
+        while at < len(steps) and isinstance(step := steps[at], ExpectStep):
+            if step.expect == "response.create" and "response.conversation" in step.match:
+                return True
+            at += 1
+        return False
+
+    def _match(self, group: _Group) -> None:
+        for expectation in group.expectations:
+            if not expectation.open:
+                continue
+            held = self._held.get(takes(expectation.spec.expect))
+            if held is None or not held:
+                continue
+            fits: Callable[[dict[str, Any]], bool] = partial(self._fits, expectation, group=group)
+            candidate, expectation.scanned = held.first(expectation.scanned, fits)
+            if candidate is not None:
+                candidate.consumed = True
+                held.compact()
+                expectation.matched_by = candidate.index
+                if candidate.event["type"] == "response.create":
+                    group.trigger, group.trigger_tools = candidate.event, candidate.tools
+                self._note(StepMatched(expectation.step + 1, self.scenario.step_lines[expectation.step], candidate.index))
+
+    def _tools_in_effect(self, create: dict[str, Any] | None) -> _ToolsInEffect:
+        """The function tools a response asked for by `create` may call: its own `response.tools` when
+        it gives them ("override the Session's configuration for this Response only"), else the
+        session's, as they are now."""
+        request = (create or {}).get("response")
+        own = request.get("tools") if isinstance(request, dict) else None
+        tools, given_by = (own, "response") if isinstance(own, list) else (self.session.get("tools"), "session")
+        names = tuple(str(t["name"]) for t in tools or () if isinstance(t, dict) and isinstance(t.get("name"), str))
+        return _ToolsInEffect(names, given_by)
+
+    def _fits(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
+        spec = expectation.spec
+        if not meets_kind(spec.expect, event, expectation.call_id):
+            return False
+        if spec.expect == "response.create" and not self._may_meet(expectation, event, group):
+            return False
+        return matches(event, spec.match)
+
+    def _skip_cancelled(self, group: _Group) -> None:
+        """An expect awaiting the output of a call whose response was cancelled is owed nothing:
+        the call never completed, and the service wants no output for it."""
+        for expectation in group.expectations:
+            if expectation.open and expectation.call_id in self.conversation.cancelled_calls:
+                expectation.skipped = True
+                self._note(StepSkipped(expectation.step + 1, self.scenario.step_lines[expectation.step],
+                                       expectation.spec.expect, expectation.call_id, "cancelled"))
+
+    def _pump(self) -> None:
+        """Resume the script while what it waits for has happened."""
+        while self._script is not None and not self.closed:
+            wait = self._wait
+            if isinstance(wait, _Sleep) and wait.until > self._now:
+                return
+            if isinstance(wait, _Group) and not wait.done:
+                return
+            try:
+                self._wait = next(self._script)
+            except StopIteration:
+                self._script = None
+                self._wait = None
+                self.complete = True
+                self._note(ScenarioComplete())
+                self._answer_held_creates()
+                return
+
+    def _answer_held_creates(self) -> None:
+        """Creates held while no group was waiting, that the group now reached does not take (or
+        that no group will, the script being over), still deserve an answer; unless the script
+        ended by closing the connection: nothing goes out after the close frame."""
+        if self.closed:
+            return
+        held = self._held.get("response.create")
+        if held is None:
+            return
+        for c in held.unconsumed():
+            if not c.consumed and (self.conversation.active is None or _out_of_band(c.event)):
+                c.consumed = True
+                self._play_unscripted(c.event)
+        held.compact()
+
+    def _run_script(self) -> Generator[_Wait, None, None]:
+        steps = self.scenario.scenario.steps
+        default_within = self.default_within if self.default_within is not None \
+            else self.scenario.scenario.defaults.within
+        i = 0
+        trigger: dict[str, Any] | None = None
+        trigger_tools: _ToolsInEffect | None = None
+        called_tools = False  # the last response played had function calls
+        while i < len(steps):
+            step = steps[i]
+            self._position = i
+            if isinstance(step, ExpectStep):
+                group = _Group([], after_tools=called_tools)
+                called_tools = False
+                while i < len(steps) and isinstance(steps[i], ExpectStep):
+                    spec = steps[i]
+                    assert isinstance(spec, ExpectStep)
+                    ref = self.scenario.output_calls.get(i)
+                    call_id = self._call_ids.get((ref.step, ref.part)) if ref else None
+                    expectation = _Expectation(i, spec, call_id)
+                    group.expectations.append(expectation)
+                    if call_id is not None and call_id in self.conversation.cancelled_calls:
+                        self._skip_cancelled(group)
+                        i += 1
+                        continue
+                    self._note(step_reached(self.scenario, i, call_id, default_within))
+                    i += 1
+                group.after_tools = group.after_tools or any(
+                    e.spec.expect == "function_call_output" and not e.skipped for e in group.expectations)
+                self._match(group)
+                self._answer_held_creates()
+                yield group
+                trigger, trigger_tools = group.trigger, group.trigger_tools
+            elif isinstance(step, RespondStep):
+                yield from self._play_response(i, step, trigger, trigger_tools or self._tools_in_effect(trigger))
+                # a tool round follows, unless the response was cancelled: its calls are owed nothing
+                called_tools = any(call not in self.conversation.cancelled_calls for call in self._calls_of(i, step))
+                trigger, trigger_tools = None, None
+                i += 1
+            elif isinstance(step, PauseStep):
+                yield _Sleep(self._now + step.pause)
+                i += 1
+            elif isinstance(step, SendStep):
+                if isinstance(step.send, str):
+                    self._record(Direction.SERVER, None, step.send)
+                    self._out.append(Send(step.send))
+                else:
+                    self._emit(dict(step.send))
+                i += 1
+            elif isinstance(step, CloseStep):
+                plan = step.plan
+                self._note(Closed("server", plan.code, plan.reason, step=i + 1))
+                self._out.append(Close(plan.code, plan.reason))
+                self.closed = True
+                return  # the script ends with the connection; `_pump` notes it complete
+
+    def _calls_of(self, step_index: int, step: RespondStep) -> list[str]:
+        """The call_ids a played respond step made."""
+        return [self._call_ids[(step_index, j)] for j, part in enumerate(step.respond)
+                if isinstance(part, FunctionCallPart) and (step_index, j) in self._call_ids]
+
+    # ---- responses -------------------------------------------------------------------------------
+
+    def _start_response(self, trigger: dict[str, Any] | None) -> ActiveResponse:
+        request = (trigger or {}).get("response")  # `response` may be null
+        request = request if isinstance(request, dict) else {}
+        active = ActiveResponse(self.ids.new("resp"), metadata=request.get("metadata"),
+                                out_of_band=_out_of_band(trigger or {}), request=request)
+        if not active.out_of_band:
+            self.conversation.active = active
+        conv = self.conversation
+        read = tokens.input_tokens(self.session, conv.items, conv.input_audio_ms, conv.audio_ms,
+                                   request.get("instructions"))
+        self._inputs[active.id] = (read, tokens.cached(read, self._last_input))
+        self._last_input = read
+        self._emit(self.events.response_created(self._response_object(active, "in_progress")))
+        return active
+
+    def _response_object(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None,
+                         usage: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.events.response_object(
+            active.id, status, active.output if status != "in_progress" else [], active.metadata, usage=usage,
+            status_details=details, session=self.session, request=active.request,
+            conversation_id=None if active.out_of_band else self._conversation_id)
+
+    def _usage(self, active: ActiveResponse, scripted: Any = None) -> dict[str, Any]:
+        """Token counts for a finished response: derived (`usage.py`), or as the scenario set them."""
+        read, cached = self._inputs.pop(active.id, (tokens.TokenCount(), tokens.TokenCount()))
+        wrote = tokens.output_tokens(active.output, self.conversation.audio_ms)
+        counts = {"input_text": read.text, "input_audio": read.audio, "cached_text": cached.text,
+                  "cached_audio": cached.audio, "output_text": wrote.text, "output_audio": wrote.audio}
+        if isinstance(scripted, dict):
+            counts.update({k: int(v) for k, v in scripted.items() if k in counts and isinstance(v, int)})
+        return self.events.usage(**counts)
+
+    def _finish_response(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None,
+                         scripted_usage: Any = None) -> None:
+        if active.cancelled:
+            return
+        active.cancelled = status == "cancelled"
+        if self.conversation.active is active:
+            self.conversation.active = None
+        if active.out_of_band:  # its items exist in the session, outside the conversation
+            self.conversation.side_items.update(str(item.get("id")) for item in active.output)
+        used = self._usage(active, scripted_usage)
+        self._emit(self.events.response_done(self._response_object(active, status, details, used)))
+        self._used_tokens += int(used["total_tokens"])
+        if self.dialect is not Dialect.VOICE_LIVE:  # (Voice Live has no rate_limits.updated event)
+            self._emit(self.events.rate_limits_updated(self._used_tokens, self._now - self.started))
+
+    def _cancel(self, active: ActiveResponse, reason: str) -> None:
+        """End a response early (`client_cancelled`, or `turn_detected` when the user barges in): the
+        item in flight goes out `incomplete`, then response.done `cancelled`. Its function calls,
+        finished or not, are owed no output (`conversation.cancelled_calls`)."""
+        self._streams.cut_short(active)
+        self.conversation.cancelled_calls.update(active.calls)
+        self._finish_response(active, "cancelled", {"type": "cancelled", "reason": reason})
+        if self._playing is active and isinstance(self._wait, _Sleep):
+            # the cancelled response's delta pause or `hold`: the response is over, so is its wait
+            self._wait = _Sleep(self._now)
+        if isinstance(self._wait, _Group):
+            self._skip_cancelled(self._wait)
+
+    def _play_unscripted(self, trigger: dict[str, Any]) -> None:
+        """A response.create the scenario does not await: answer with an empty completed response."""
+        active = self._start_response(trigger)
+        self._note(ResponseUnscripted(active.id, active.out_of_band))
+        self._finish_response(active, "completed")
+
+    def _speaks(self, active: ActiveResponse) -> bool:
+        """Whether the response answers in audio only (the GA default `output_modalities: ["audio"]`):
+        then a scripted text answer is spoken, audio plus its transcript, as the model would."""
+        key = "modalities" if self.dialect.beta_shaped else "output_modalities"
+        modalities = active.request.get(key) or self.session.get(key) or []
+        return isinstance(modalities, list) and "audio" in modalities and "text" not in modalities
+
+    def _play_response(self, step_index: int, step: RespondStep, trigger: dict[str, Any] | None,
+                       tools: _ToolsInEffect) -> Generator[_Wait, None, None]:
+        active = self._start_response(trigger)
+        self._playing = active
+        try:
+            yield from self._stream_response(active, step_index, step, tools)
+        finally:
+            self._playing = None
+
+    def _stream_response(self, active: ActiveResponse, step_index: int, step: RespondStep,
+                         tools: _ToolsInEffect) -> Generator[_Wait, None, None]:
+        calls = []
+        for j, part in enumerate(step.respond):
+            if isinstance(part, FunctionCallPart):
+                call_id = part.call_id or self.ids.new("call", 16)
+                self._call_ids[(step_index, j)] = call_id
+                active.calls.append(call_id)
+                calls.append(PlannedCall(call_id, part.name, part.id))
+        # the tools are noted where the scenario names the ones the client must make available
+        declared = tools if self.scenario.scenario.tools else None
+        self._note(ResponseStarted(step_index + 1, self.scenario.step_lines[step_index], active.id, tuple(calls),
+                                   active.out_of_band, declared.names if declared else None,
+                                   declared.given_by if declared else None))
+        pause = step.delta_interval
+        speaks = self._speaks(active)
+        fmt = output_format(self.session, self.dialect.beta_shaped)
+        for output_index, part in enumerate(step.respond):
+            item_id = self.ids.new("item")
+            if isinstance(part, FunctionCallPart):
+                call_id = self._call_ids[(step_index, output_index)]
+                pieces = part.deltas if part.deltas is not None else split_text(part.arguments_text, part.chunks)
+                frames = self._streams.function_call(active, output_index, item_id, call_id, part.name,
+                                                     part.arguments_text, pieces)
+            elif isinstance(part, TextPart) and speaks:
+                seconds = min(30.0, max(0.3, len(part.text) * SPEECH_SECONDS_PER_CHAR))
+                frames = self._streams.content(active, output_index, item_id, "audio", part.text, part.chunks,
+                                               seconds, fmt)
+            elif isinstance(part, TextPart):
+                frames = self._streams.content(active, output_index, item_id, "text", part.text, part.chunks, None)
+            else:
+                assert isinstance(part, AudioPart)
+                frames = self._streams.content(active, output_index, item_id, "audio", part.transcript, part.chunks,
+                                               part.duration, fmt)
+            for is_delta in frames:
+                if active.cancelled:
+                    return
+                if is_delta and pause > 0:
+                    yield _Sleep(self._now + pause)
+                    if _cancelled(active):  # a response.cancel may have come in while we slept
+                        return
+        if step.hold > 0:
+            yield _Sleep(self._now + step.hold)
+        if not active.cancelled:
+            details = _STATUS_DETAILS.get(step.status)
+            self._finish_response(active, step.status, details, step.usage)
+
+#: `response.status_details` for a scripted non-completed status. `reason` is a closed set in the
+#: official models (openai-agents validates it): an incomplete response ran out of tokens; a failed
+#: one carries an `error` instead.
+_STATUS_DETAILS: dict[str, dict[str, Any]] = {
+    "incomplete": {"type": "incomplete", "reason": "max_output_tokens"},
+    "failed": {"type": "failed", "error": {"type": "server_error", "code": "rtmock_scenario",
+                                           "message": "The scenario scripted this response to fail."}},
+}
+
+
+def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
+    """session.update semantics: given keys replace, nested objects merge, absent keys stay
+    (a later update without `tools` keeps the declared tools). An object of another `type` (a
+    turn detection, an Azure voice) replaces the old one: its keys do not carry over."""
+    for key, value in update.items():
+        old = target.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and value.get("type", old.get("type")) == old.get("type"):
+            _merge(target[key], value)
+        else:
+            target[key] = json_copy(value)
+
+
+def _cancelled(active: ActiveResponse) -> bool:
+    return active.cancelled
+
+
+def _out_of_band(event: dict[str, Any]) -> bool:
+    """A response.create for a response outside the default conversation (`conversation: "none"`)."""
+    response = event.get("response")
+    return isinstance(response, dict) and response.get("conversation") == "none"
