@@ -7,6 +7,7 @@ packages of its own called `harness` and `mockserver` still runs its tests with 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -29,8 +30,23 @@ def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtualenv holding the built wheel (with what it depends on), and openai and pytest for the
-    starter project's client and test: its bin/ directory."""
-    where = tmp_path_factory.mktemp("wheel")
+    starter project's client and test: its bin/ directory. Built once per test run: xdist workers
+    share it (the first to come builds it, under a file lock; a minute saved per other worker)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    where = shared / "rtmock-wheel"
+    where.mkdir(exist_ok=True)
+    with open(where / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        bin_dir = where / "venv" / "bin"
+        if not (where / "ready").exists():
+            _build_and_install(where)
+            (where / "ready").write_text("")
+    return bin_dir
+
+
+def _build_and_install(where: Path) -> None:
     # built from a copy of the sources: setuptools builds in the tree, and a build/ left there from
     # before a module moved would put the old module into the wheel
     source = where / "source"
@@ -41,11 +57,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = where.glob("rtmock-*.whl")
     env_dir = where / "venv"
     venv.create(env_dir, with_pip=True)
-    bin_dir = env_dir / "bin"
-    done = _run([str(bin_dir / "python"), "-m", "pip", "install", "-q", f"{wheel}", "openai[realtime]", "pytest"],
+    done = _run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", f"{wheel}", "openai[realtime]", "pytest"],
                 cwd=where)
     assert done.returncode == 0, done.stderr[-3000:]
-    return bin_dir
 
 
 def _env(bin_dir: Path) -> dict[str, str]:
