@@ -210,6 +210,30 @@ def test_a_typo_in_an_output_part_is_one_problem() -> None:
     )
 
 
+def test_a_send_between_two_outputs_of_a_respond_loads() -> None:
+    text = HEAD + ("  - respond:\n      - text: a\n      - send: {type: rate_limits.updated, rate_limits: []}\n"
+                   "      - text: b\n")
+    step = load_scenario_text(text, path="s.yaml").scenario.steps[1]
+    assert isinstance(step, RespondStep)
+    assert [type(p).__name__ for p in step.respond] == ["TextPart", "SendPart", "TextPart"]
+
+
+def test_a_send_inside_a_respond_is_an_event_with_a_type() -> None:
+    text = HEAD + "  - respond:\n      - text: a\n      - send: {rate_limits: []}\n      - text: b\n"
+    assert error_of(text) == (
+        "s.yaml:7:15: step 2, output 2, send: a send: inside a response is a server event: a mapping with a 'type' "
+        "(e.g. {type: rate_limits.updated, rate_limits: [...]})")
+    assert error_of(text.replace("{rate_limits: []}", "raw text")) == (
+        "s.yaml:7:15: step 2, output 2, send: expected a mapping, got 'raw text'")
+
+
+def test_a_send_first_or_last_in_a_respond_is_refused_where_it_stands() -> None:
+    text = HEAD + "  - respond:\n      - text: a\n      - send: {type: rate_limits.updated}\n"
+    assert error_of(text) == (
+        "s.yaml:7:9: a send: inside a respond goes between two outputs (after one item, before the next); "
+        "to send an event before or after the response, make it a send: step")
+
+
 def test_a_wrong_type() -> None:
     text = HEAD + "  - respond:\n      - function_call:\n          name: get_weather\n          chunks: many\n"
     assert error_of(text) == "s.yaml:8:19: step 2, output 1, function_call.chunks: expected a whole number, got 'many'"

@@ -60,6 +60,8 @@ def _documents(junk: bool) -> st.SearchStrategy[Any]:
         obj({"audio": v(st.one_of(TEXT, obj({"transcript": v(TEXT, 3)},
                                            {"duration": v(durations, *short_bad),
                                             "chunks": v(st.integers(1, 5), 10_001, *chunks_bad)})))}, {}),
+        obj({"send": v(st.fixed_dictionaries({"type": st.text(min_size=1, max_size=6)}, optional={"x": TEXT}),
+                       "raw", {"type": ""}, {"type": 3}, {1: "x"})}, {}),
     )
     kinds = st.sampled_from(["response.create", "session.update", "user_message", "input_audio_buffer.commit"])
     match = st.just({"response.instructions": {"exists": True}})
@@ -176,6 +178,7 @@ steps:
       - function_call: {name: get_weather, arguments: {city: Paris}, chunks: 2, id: paris, call_id: call_1}
       - function_call: {name: get_weather, deltas: ['{"city"', ':"Tokyo"}'], id: tokyo}
       - text: hello
+      - send: {type: rate_limits.updated, rate_limits: []}
       - text: {text: hi, chunks: 2}
       - audio: spoken
       - audio: {transcript: t, duration: 0.5, chunks: 2}

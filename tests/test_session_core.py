@@ -193,6 +193,46 @@ def test_every_server_event_has_its_own_event_id() -> None:
     assert all(i.startswith("event_") for i in ids) and len(set(ids)) == len(ids)
 
 
+MID_RESPONSE_SEND = """\
+tools:
+  - name: get_weather
+steps:
+  - expect: response.create
+  - respond:
+      - function_call: {name: get_weather, arguments: {city: Paris}, id: paris, chunks: 2}
+      - send: {type: rate_limits.updated, rate_limits: [{name: tokens, limit: 40000, remaining: 39000, reset_seconds: 1}]}
+      - send: {type: response.future_event.x, event_id: event_mine, payload: {x: 1}}
+      - function_call: {name: get_weather, arguments: {city: Rome}, id: rome, chunks: 2}
+    delta_interval: 10ms
+  - expect: function_call_output
+    call: paris
+  - expect: function_call_output
+    call: rome
+"""
+
+
+def test_a_send_inside_a_respond_goes_out_between_the_items_with_an_event_id() -> None:
+    s = Session(MID_RESPONSE_SEND)
+    s.start()
+    s.send(session_update(WEATHER))
+    s.send({"type": "response.create"})
+    s.run_timers()
+    played = types(s.sent)[types(s.sent).index("response.created"):]
+    first_done = played.index("conversation.item.done")
+    assert played[first_done + 1:first_done + 4] == ["rate_limits.updated", "response.future_event.x",
+                                                     "response.output_item.added"]
+    assert played.count("response.output_item.added") == 2  # the sends are no output items
+    sent = [e for e in s.sent if e["type"] in ("rate_limits.updated", "response.future_event.x")][:2]
+    assert sent[0]["event_id"].startswith("event_") and sent[0]["rate_limits"][0]["remaining"] == 39000
+    assert sent[1]["event_id"] == "event_mine" and sent[1]["payload"] == {"x": 1}
+    calls = [e for e in s.sent if e["type"] == "response.output_item.done"]
+    assert [c["output_index"] for c in calls] == [0, 1]
+    assert [c["item"]["arguments"] for c in calls] == ['{"city":"Paris"}', '{"city":"Rome"}']
+    for call in calls:
+        s.send(output(call["item"]["call_id"]))
+    assert s.core.complete
+
+
 def test_response_created_echoes_metadata_and_response_done_carries_usage() -> None:
     s = Session(get_your_info())
     s.start()

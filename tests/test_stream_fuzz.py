@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import websockets
-from hypothesis import given, settings
+from hypothesis import given, seed, settings
 
 from rtmock.harness.fuzzing._cases import case_scenario, fuzz_targets
 from rtmock.harness.fuzzing._result import FuzzOptions
@@ -22,19 +22,23 @@ from rtmock.harness.fuzzing._stream import StreamResult, fuzz_stream
 from rtmock.harness.fuzzing._stream_cases import (
     DELTA_INTERVALS,
     StreamCase,
+    _future,
+    _rate_limits,
     _Variation,
     stream_case_strategy,
     stream_document,
 )
 from rtmock.harness.fuzzing.fuzz import fuzz_main, parse_fuzz_args
 from rtmock.harness.runner import RunOptions, run_scenario
-from rtmock.mockserver.scenario.loader import load_scenario
+from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario
+from rtmock.mockserver.scenario.model import RespondStep, SendPart
 
 ROOT = Path(__file__).resolve().parent.parent
 GET_YOUR_INFO = ROOT / "scenarios" / "get_your_info.yaml"
 FIRST_CALL_ONLY = [sys.executable, str(ROOT / "examples" / "stream_first_call_only.py")]
 STRICT_EVENTS = [sys.executable, str(ROOT / "examples" / "stream_strict_events.py")]
 ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]
+MID_RESPONSE_STRICT = [sys.executable, str(ROOT / "tests" / "stream_mid_response_strict.py")]
 
 _LOADED = load_scenario(GET_YOUR_INFO)
 _CASES = stream_case_strategy(_LOADED, fuzz_targets(_LOADED))
@@ -88,6 +92,77 @@ async def test_a_client_that_crashes_on_an_unknown_event_type_fails_with_a_repla
     assert any("future_event" in str(getattr(s, "send", "")) for s in loaded.scenario.steps)
     replay = await run_scenario(loaded, STRICT_EVENTS, RunOptions(grace=0.5))
     assert not replay.passed
+    assert (await run_scenario(loaded, ROBUST, RunOptions(grace=0.5))).passed
+
+
+@pytest.mark.integration
+def _sent_inside(loaded: LoadedScenario) -> list[str]:
+    """The types of the events a variant sends inside its responses (`send:` parts)."""
+    return [part.send["type"] for step in loaded.scenario.steps if isinstance(step, RespondStep)
+            for part in step.respond if isinstance(part, SendPart)]
+
+
+def test_stream_fuzzing_draws_events_between_the_items_of_a_response_with_parallel_calls() -> None:
+    drawn: list[StreamCase] = []
+
+    @seed(1)
+    @settings(max_examples=80, database=None, deadline=None)
+    @given(_CASES)
+    def draw(case: StreamCase) -> None:
+        drawn.append(case)
+
+    draw()
+    inside = [c for c in drawn if _sent_inside(c.load())]
+    assert inside and {"rate_limits.updated"} <= {t for c in inside for t in _sent_inside(c.load())}
+    assert any("future_event" in t for c in inside for t in _sent_inside(c.load()))
+    for case in inside:
+        assert "parallel-calls" in case.kinds and any(n.startswith("inside ") for n in case.notes), case
+        for step in case.load().scenario.steps:
+            if isinstance(step, RespondStep):
+                sends = [isinstance(p, SendPart) for p in step.respond]
+                assert not sends[0] and not sends[-1]  # between items, never first or last
+
+
+def _inside_variants() -> list[StreamCase]:
+    """Parallel calls with rate_limits.updated and unknown future events between their items."""
+    targets = fuzz_targets(_LOADED)
+    step = targets[0].ref.step
+    return [stream_document(_LOADED, targets, _Variation({0: extra}, {}, (), {}, {}, {step: events}))
+            for extra, events in [
+                (1, ((0, _rate_limits(1)),)),
+                (1, ((0, _future(1, "response.future_event.x")),)),
+                (2, ((0, _rate_limits(1)), (0, _future(2, "conversation.future_event")))),
+                (2, ((1, _future(1, "session.future_event.updated")), (1, _rate_limits(2)))),
+                (2, ((0, _future(1, "response.future_event.x")), (1, _rate_limits(2)))),
+            ]]
+
+
+async def test_correct_clients_pass_variants_with_events_between_the_items_of_a_response() -> None:
+    cases = _inside_variants()
+    assert all(_sent_inside(c.load()) for c in cases)
+    async with CaseRunner(_LOADED, answering_client, tls=False, case_timeout=10) as runner:
+        for case in cases:
+            run = await runner.run_case(case_scenario(case.load(), [], None))
+            assert run.passed, (case, [str(f) for f in run.findings])
+    for case in cases[2:]:
+        result = await run_scenario(case.load(), ROBUST, RunOptions(grace=0.5))
+        assert result.passed, (case, [str(f) for f in result.findings])
+
+
+async def test_a_client_that_crashes_on_an_unknown_event_inside_a_response_fails_with_a_replayable_reproducer(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the client ignores unknown types between responses: only an event between a response's items finds it
+    assert (await run_scenario(_LOADED, MID_RESPONSE_STRICT, RunOptions(grace=0.5))).passed
+    repro = tmp_path / "inside.repro.yaml"
+    code, out = await cli([str(GET_YOUR_INFO), "--stream", "--cases", "40", "--seed", "1",
+                           "--reproducer", str(repro), "--", *MID_RESPONSE_STRICT], capsys)
+    assert code == 1, out
+    assert "[client-crashed]" in out and "inside " in out, out
+    loaded = load_scenario(repro)
+    assert any("future_event" in t for t in _sent_inside(loaded)), repro.read_text()
+    replay = await run_scenario(loaded, MID_RESPONSE_STRICT, RunOptions(grace=0.5))
+    assert not replay.passed
+    assert "client-crashed" in " ".join(str(f) for f in replay.findings), [str(f) for f in replay.findings]
     assert (await run_scenario(loaded, ROBUST, RunOptions(grace=0.5))).passed
 
 

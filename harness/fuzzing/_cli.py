@@ -52,8 +52,9 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", nargs="+", help="the scenario .yaml files whose function calls are fuzzed")
     parser.add_argument("--stream", action="store_true",
                         help="fuzz how the service streams the scenario's calls instead of their arguments: parallel "
-                             "calls, delta chunking, rate_limits.updated, unknown event types, server errors and "
-                             "pauses between responses, text answers incomplete or failed (only what the service "
+                             "calls, delta chunking, rate_limits.updated and unknown event types (also between a "
+                             "response's items), server errors and pauses between responses, text answers "
+                             "incomplete or failed (only what the service "
                              "may legally send); the reproducer is the failing variant scenario")
     parser.add_argument("--call", metavar="ID", help="fuzz only this call: its id label, call_id or tool name")
     parser.add_argument("--cases", type=int, default=100, metavar="N",

@@ -1,6 +1,7 @@
 """`rtmock fuzz --stream`: Hypothesis varies what a faithful service may legally do around the
 scenario's function calls (`_stream_cases.py`: parallel calls, delta chunking, extra and unknown
-events, server errors between responses, pauses, the status of a text answer), a client answers each
+events around responses and between a response's items, server errors between responses, pauses, the
+status of a text answer), a client answers each
 variant, the judge decides with `rtmock run`'s rules, and a failure is shrunk to the smallest
 variation and written as a reproducer: the variant scenario itself.
 
@@ -127,8 +128,8 @@ def render_stream_report(result: StreamResult, *, color: bool = False) -> str:
     name = result.scenario.path or result.scenario.name
     lines = [headline(result, color=color, mode="--stream: "),
              f"  variations around calls {', '.join(map(str, result.targets))}: parallel calls, delta chunking, "
-             "rate_limits.updated, unknown event types, server errors and pauses between responses, paced deltas, text answers "
-             "incomplete or failed"]
+             "rate_limits.updated and unknown event types around responses and between their items, server errors and "
+             "pauses between responses, paced deltas, text answers incomplete or failed"]
     lines.extend(stopped_lines(result))
     baseline = result.baseline
     if baseline is not None and not baseline.passed:

@@ -21,6 +21,13 @@ A case varies, each draw shrinking toward the scenario as written:
   only after a response's `response.done`, a server `error` of type `server_error` (it is about no
   client event, so it asks nothing of the client; before a response a client could take it for the
   refusal of its `response.create` and retry, which would make a correct client fail).
+- **events inside a response** (`send:` parts of a respond step), in a response of several output
+  items (parallel calls, or a scenario's own): `rate_limits.updated` and unknown future types, only
+  between two items, after one item's `response.output_item.done` (and its echo) and before the next
+  one's `response.output_item.added`, never among an item's deltas. Not an order the service is
+  known to produce (it sends `rate_limits.updated` after `response.done`), but one a client must
+  tolerate: nothing in the protocol ties an event to the gaps between responses, and a client must
+  ignore an event type it does not know wherever it comes.
 - nothing after a response that no `expect` follows: the conversation is over, and a correct client
   may close at once (a step left unplayed would fail it).
 - **pauses** (`pause:`) around responses and a `delta_interval:` between a response's deltas.
@@ -29,9 +36,9 @@ A case varies, each draw shrinking toward the scenario as written:
 
 Orders the protocol leaves open are used only as the service is known to produce them: each call's
 `response.function_call_arguments.done` comes before its `response.output_item.done`, output items
-follow each other (no interleaving of two calls' deltas), and events are only added between
-responses, not inside one (the scenario format has no step inside a response). What the service
-never does is never generated: a correct client must pass every case.
+follow each other (no interleaving of two calls' deltas), and an event inside a response comes
+only between two of its items (see above). What the service never does is never generated: a
+correct client must pass every case.
 
 Running the cases is `_stream_fuzz.py`'s; the case runner and reproducer writing are shared with
 argument fuzzing (`_fuzz_runner.py`, `_fuzz_cases.py`).
@@ -43,14 +50,14 @@ import copy
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from hypothesis import strategies as st
 
 from ...mockserver.scenario.loader import LoadedScenario, load_scenario_text
-from ...mockserver.scenario.model import ExpectStep, FunctionCallPart, RespondStep
+from ...mockserver.scenario.model import ExpectStep, FunctionCallPart, RespondStep, SendPart
 from ._cases import FuzzTarget, _Dumper
 
 __all__ = ["DELTA_INTERVALS", "MAX_COPIES", "STREAM_KINDS", "StreamCase", "stream_case_strategy", "stream_document"]
@@ -101,6 +108,8 @@ class _Variation:
     slots: tuple[_Slot, ...]
     intervals: dict[int, float]  # respond step → delta_interval
     statuses: dict[int, str]  # respond step (without calls) → status
+    inside: dict[int, tuple[tuple[int, dict[str, Any]], ...]] = field(default_factory=dict)
+    # respond step → (gap: after its item #gap, counted from 0, among the variant's items; the event)
 
 
 def _event_id(n: int) -> str:
@@ -167,6 +176,8 @@ def stream_case_strategy(loaded: LoadedScenario, targets: Sequence[FuzzTarget]) 
     # is added after a response that no expect follows (the session would end "short" through no fault).
     last_expect = max((i for i, s in enumerate(loaded.scenario.steps) if isinstance(s, ExpectStep)), default=-1)
     plain_steps = [i for i, s in responds.items() if not any(isinstance(p, FunctionCallPart) for p in s.respond)]
+    item_counts = {i: sum(not isinstance(p, SendPart) for p in s.respond) for i, s in responds.items()}
+    awaited = {(ref.step, ref.part) for ref in loaded.output_calls.values()}
 
     @st.composite
     def draw_case(draw: st.DrawFn) -> StreamCase:
@@ -199,6 +210,22 @@ def stream_case_strategy(loaded: LoadedScenario, targets: Sequence[FuzzTarget]) 
                         items.append({"pause": draw(st.sampled_from(_PAUSES))})
                 if items:
                     slots.append(_Slot(step, after, tuple(items)))
+        inside: dict[int, tuple[tuple[int, dict[str, Any]], ...]] = {}
+        for step in respond_steps:
+            # the response's items in the variant: its own, and the copies of its awaited fuzzed calls
+            count = item_counts[step] + sum(copies.get(t, 0) for t, target in enumerate(targets)
+                                      if target.ref.step == step and (target.ref.step, target.ref.part) in awaited)
+            if count < 2 or step > last_expect:  # (after the last expect the client may be gone: see above)
+                continue
+            drawn = draw(st.lists(st.tuples(st.integers(0, count - 2), st.sampled_from(["rate-limits", "unknown-event"])),
+                                  max_size=2))
+            events = []
+            for gap, kind in sorted(drawn, key=lambda d: d[0]):
+                n += 1
+                events.append((gap, _rate_limits(n) if kind == "rate-limits"
+                               else _future(n, draw(st.sampled_from(FUTURE_TYPES)))))
+            if events:
+                inside[step] = tuple(events)
         intervals = {}
         for step in respond_steps:
             interval = draw(st.one_of(st.none(), st.sampled_from(DELTA_INTERVALS)))
@@ -209,7 +236,7 @@ def stream_case_strategy(loaded: LoadedScenario, targets: Sequence[FuzzTarget]) 
             status = draw(st.sampled_from(("completed", "incomplete", "failed")))
             if status != "completed":
                 statuses[step] = status
-        return stream_document(loaded, targets, _Variation(copies, deltas, tuple(slots), intervals, statuses))
+        return stream_document(loaded, targets, _Variation(copies, deltas, tuple(slots), intervals, statuses, inside))
 
     return draw_case()
 
@@ -262,6 +289,18 @@ def stream_document(loaded: LoadedScenario, targets: Sequence[FuzzTarget], varia
             kinds.append("deltas")
     for place in sorted(parts_after, reverse=True):  # the later parts first: earlier places stay put
         steps[place[0]]["respond"][place[1] + 1:place[1] + 1] = parts_after[place]
+    for step, events in variation.inside.items():
+        respond = steps[step]["respond"]
+        at = [j for j, part in enumerate(respond) if "send" not in part]  # the items, in the variant
+        for gap, event in sorted(events, key=lambda e: e[0], reverse=True):  # later gaps first: places stay put
+            j = at[gap] + 1
+            while j < len(respond) and "send" in respond[j]:
+                j += 1  # after the events already there (the scenario's, or drawn for this gap)
+            respond.insert(j, {"send": event})
+        for gap, event in events:
+            notes.append(f"inside {loaded.step_label(step)}, between its items {gap + 1} and {gap + 2}: "
+                         f"the server sends {event['type']}")
+            kinds.append("rate-limits" if event["type"] == "rate_limits.updated" else "unknown-event")
     for step, interval in variation.intervals.items():
         steps[step]["delta_interval"] = interval
         notes.append(f"{loaded.step_label(step)}: {interval:g}s between deltas")

@@ -39,6 +39,7 @@ from ..scenario.model import (
     FunctionCallPart,
     PauseStep,
     RespondStep,
+    SendPart,
     SendStep,
     TextPart,
     meets_kind,
@@ -889,10 +890,20 @@ class SessionCore:
         pause = step.delta_interval
         speaks = self._speaks(active)
         fmt = output_format(self.session, self.dialect.beta_shaped)
-        for output_index, part in enumerate(step.respond):
+        output_index = -1
+        for j, part in enumerate(step.respond):
+            if isinstance(part, SendPart):
+                if active.cancelled:
+                    return
+                # between two items (the loader keeps it there): after one's response.output_item.done and
+                # echoes, before the next one's response.output_item.added; never among an item's deltas
+                self._emit(part.send if "event_id" in part.send else
+                           {"type": part.send["type"], "event_id": self.ids.new("event"), **part.send})
+                continue
+            output_index += 1
             item_id = self.ids.new("item")
             if isinstance(part, FunctionCallPart):
-                call_id = self._call_ids[(step_index, output_index)]
+                call_id = self._call_ids[(step_index, j)]
                 pieces = part.deltas if part.deltas is not None else split_text(part.arguments_text, part.chunks)
                 frames = self._streams.function_call(active, output_index, item_id, call_id, part.name,
                                                      part.arguments_text, pieces)

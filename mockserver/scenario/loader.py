@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ..errors import ScenarioError
-from .model import ExpectStep, FunctionCallPart, RespondStep, Scenario, build_scenario
+from .model import ExpectStep, FunctionCallPart, RespondStep, Scenario, SendPart, build_scenario
 
 __all__ = ["CallRef", "LoadedScenario", "load_scenario", "load_scenario_text", "scenario_from_dict"]
 
@@ -399,7 +399,13 @@ def _link(scenario: Scenario, data: dict[str, Any], path: str | None, default_na
     unanswered: list[CallRef] = []
     for i, step in enumerate(scenario.steps):
         if isinstance(step, RespondStep):
+            items = [j for j, part in enumerate(step.respond) if not isinstance(part, SendPart)]
             for j, spec in enumerate(step.respond):
+                if isinstance(spec, SendPart) and not (items and items[0] < j < items[-1]):
+                    line, col = positions.at(("steps", i, "respond", j))
+                    problems.append(ScenarioError(where, line, col, "a send: inside a respond goes between two "
+                                                  "outputs (after one item, before the next); to send an event "
+                                                  "before or after the response, make it a send: step"))
                 if not isinstance(spec, FunctionCallPart):
                     continue
                 line, col = positions.at(("steps", i, "respond", j, "function_call", "name"))

@@ -32,8 +32,10 @@ __all__ = [
     "FunctionCallPart",
     "OutputPart",
     "PauseStep",
+    "RespondPart",
     "RespondStep",
     "Scenario",
+    "SendPart",
     "SendStep",
     "Step",
     "TextPart",
@@ -43,6 +45,7 @@ __all__ = [
     "check_close_code",
     "check_close_reason",
     "check_expect_kind",
+    "check_send_event",
     "check_usage",
     "parse_duration",
 ]
@@ -205,14 +208,37 @@ class AudioPart:
     chunks: int = 3
 
 
+@dataclass(frozen=True, slots=True)
+class SendPart:
+    """A server event sent inside a response, between two of its output items: after one item's
+    `response.output_item.done` (and its conversation echoes), before the next item's
+    `response.output_item.added`; never inside an item's delta stream. The session gives it a fresh
+    `event_id` unless it has one. What the service is known to do is send `rate_limits.updated` around
+    a response (after `response.done`); an event between items (rate_limits.updated, or an event type
+    the service adds later) is a legal variation a client must tolerate, not an observed order."""
+
+    send: dict[str, Any]
+
+
 OutputPart = FunctionCallPart | TextPart | AudioPart
+#: What a respond step lists: its output items, and events sent between them.
+RespondPart = OutputPart | SendPart
+
+
+def check_send_event(value: dict[str, Any]) -> dict[str, Any]:
+    """A `send:` inside a response is an event object: a mapping with a text `type`."""
+    kind = value.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError("a send: inside a response is a server event: a mapping with a 'type' "
+                         "(e.g. {type: rate_limits.updated, rate_limits: [...]})")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class RespondStep:
     """A response the server streams (after an `expect: response.create` it answers that create)."""
 
-    respond: tuple[OutputPart, ...]
+    respond: tuple[RespondPart, ...]  # output items, and events sent between two of them (SendPart)
     hold: float = 0.0
     delta_interval: float = 0.0
     status: Literal["completed", "incomplete", "failed"] = "completed"
@@ -356,7 +382,7 @@ def _one_key(value: Any, keys: tuple[str, ...]) -> str:
 
 _SCENARIO_KEYS = frozenset({"name", "description", "dialect", "session", "tools", "defaults", "steps"})
 _STEP_KEYS = ("expect", "respond", "pause", "close", "send")
-_PART_KEYS = ("function_call", "text", "audio")
+_PART_KEYS = ("function_call", "text", "audio", "send")
 
 
 def _scenario(data: Any) -> Scenario:
@@ -412,9 +438,11 @@ def _step(value: Any) -> Step:
     return SendStep(send if type(send) is str else _object(send))
 
 
-def _part(value: Any) -> OutputPart:
+def _part(value: Any) -> RespondPart:
     kind = _one_key(value, _PART_KEYS)
     inner = _mapping(value, frozenset({kind}))[kind]
+    if kind == "send":
+        return SendPart(check_send_event(_object(inner)))
     if kind == "text":
         if type(inner) is str:
             return TextPart(inner)

@@ -32,6 +32,7 @@ from .model import (
     check_close_code,
     check_close_reason,
     check_expect_kind,
+    check_send_event,
     check_usage,
     parse_duration,
 )
@@ -119,7 +120,7 @@ def _part_tag(value: Any) -> str | None:
     if isinstance(value, BaseModel):  # serializing: a built part is tagged by its fields
         value = dict.fromkeys(type(value).model_fields)
     if isinstance(value, dict):
-        keys = [k for k in ("function_call", "text", "audio") if k in value]
+        keys = [k for k in ("function_call", "text", "audio", "send") if k in value]
         return keys[0] if len(keys) == 1 else None
     return None
 
@@ -136,14 +137,28 @@ class _AudioItem(_Model):
     audio: str | AudioPart
 
 
+class _SendItem(_Model):
+    send: dict[str, Any] = Field(
+        description="A server event sent inside the response, between two outputs (after one item's "
+        "response.output_item.done, before the next one's response.output_item.added; given a fresh event_id "
+        "unless it has one), e.g. {type: rate_limits.updated, rate_limits: [...]}. Not first or last.",
+        json_schema_extra={"required": ["type"], "properties": {"type": {"type": "string", "minLength": 1}}})
+
+    @field_validator("send")
+    @classmethod
+    def _is_event(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_send_event(value)
+
+
 OutputPart = Annotated[
     Annotated[_FunctionCallItem, Tag("function_call")]
     | Annotated[_TextItem, Tag("text")]
-    | Annotated[_AudioItem, Tag("audio")],
+    | Annotated[_AudioItem, Tag("audio")]
+    | Annotated[_SendItem, Tag("send")],
     Discriminator(
         _part_tag,
         custom_error_type="output_part",
-        custom_error_message="each output is a mapping with exactly one of: function_call, text, audio",
+        custom_error_message="each output is a mapping with exactly one of: function_call, text, audio, send",
     ),
 ]
 
@@ -293,7 +308,9 @@ def _plain_call(part: FunctionCallPart) -> plain.FunctionCallPart:
                                   None if part.deltas is None else tuple(part.deltas), part.id, part.call_id)
 
 
-def _plain_part(item: _FunctionCallItem | _TextItem | _AudioItem) -> plain.OutputPart:
+def _plain_part(item: _FunctionCallItem | _TextItem | _AudioItem | _SendItem) -> plain.RespondPart:
+    if isinstance(item, _SendItem):
+        return plain.SendPart(item.send)
     if isinstance(item, _FunctionCallItem):
         return _plain_call(item.function_call)
     if isinstance(item, _TextItem):

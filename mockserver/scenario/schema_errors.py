@@ -33,6 +33,7 @@ from .schema import (
     ToolSpec,
     _AudioItem,
     _FunctionCallItem,
+    _SendItem,
     _TextItem,
     to_scenario,
 )
@@ -95,7 +96,7 @@ _STEP_MODELS: dict[str, type[BaseModel]] = {
     "expect": ExpectStep, "respond": RespondStep, "pause": PauseStep, "close": CloseStep, "send": SendStep,
 }
 _PART_MODELS: dict[str, type[BaseModel]] = {
-    "function_call": _FunctionCallItem, "text": _TextItem, "audio": _AudioItem,
+    "function_call": _FunctionCallItem, "text": _TextItem, "audio": _AudioItem, "send": _SendItem,
 }
 
 
