@@ -658,6 +658,7 @@ class Judge:
         call = next(iter(rnd.calls.values()))
         step, line, when = rnd.create_step or rnd.step, rnd.create_line or rnd.line, at if early else deadline
         if rule is Rule.CREATE_WHILE_ACTIVE:
+            assert refused is not None  # the table makes this finding only for a refused create
             self._add(rule,
                       f"The response.create in event #{refused.index} was sent while response {rnd.response_id}, which "
                       "called the tool, was still active (before its response.done); the server refused it with "

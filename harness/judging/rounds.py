@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .findings import Rule
+
+if TYPE_CHECKING:
+    from ...mockserver.core.records import Record
 
 __all__ = ["ROUND_RULES", "Call", "Round", "RoundState", "Stimulus"]
 
@@ -118,7 +121,7 @@ class Round:
     create_line: int | None = None
     create_match: dict[str, Any] | None = None  # the response.create step's `match:`
     triggered_by: int | None = None
-    refused_create: Any = None  # the record of a create the service refused while the response was active
+    refused_create: Record | None = None  # the record of a create the service refused while the response was active
     missed_at: int | None = None  # the index of its missing-response-create finding
 
     @property
