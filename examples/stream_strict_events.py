@@ -57,6 +57,12 @@ def tool_output(name: str, arguments: str) -> str:
         return json.dumps({"error": f"the tool failed: {type(exc).__name__}"})
 
 
+def check_type(event_type: str) -> None:
+    """Refuse a server event type this client does not know."""
+    if not event_type.startswith(KNOWN_PREFIXES):  # BUG: the service adds new event types
+        raise ValueError(f"unknown server event type: {event_type}")
+
+
 async def conversation(http: aiohttp.ClientSession, url: str, *, until_closed: bool) -> str | None:
     """One conversation. Returns the server's close reason, or None once the answer came (when not
     `until_closed`)."""
@@ -70,8 +76,7 @@ async def conversation(http: aiohttp.ClientSession, url: str, *, until_closed: b
             if message.type is not aiohttp.WSMsgType.TEXT:
                 return str(message.extra or "") if message.type is aiohttp.WSMsgType.CLOSE else ""
             event = json.loads(message.data)
-            if not event["type"].startswith(KNOWN_PREFIXES):  # BUG: the service adds new event types
-                raise ValueError(f"unknown server event type: {event['type']}")
+            check_type(event["type"])
             match event["type"]:
                 case "session.updated":  # the session is ready: the user's turn
                     await ws.send_json({"type": "conversation.item.create", "item": {
