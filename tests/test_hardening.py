@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yarl
+from client_programs import CRASHES_ON_A_CALL
 
 from rtmock.harness.judging.live import LiveJudge
 from rtmock.mockserver.net.endpoints import listening_socket
@@ -464,18 +465,7 @@ def test_a_client_that_crashes_on_a_call_is_reported_as_crashed_with_its_traceba
     # The crash closes the socket a moment before the process exits: the verdict must name the
     # crash (with its traceback), and treat the unanswered call as its consequence.
     client = tmp_path / "crash.py"
-    client.write_text(
-        "import asyncio, json, os, aiohttp\n"
-        "async def main():\n"
-        "    async with aiohttp.ClientSession() as s, s.ws_connect(os.environ['RTMOCK_URL'],"
-        " headers={'Authorization': 'Bearer x'}) as ws:\n"
-        "        await ws.send_json({'type': 'session.update', 'session': {'type': 'realtime', 'tools': ["
-        "{'type': 'function', 'name': 'get_your_info', 'parameters': {}}]}})\n"
-        "        await ws.send_json({'type': 'response.create'})\n"
-        "        async for msg in ws:\n"
-        "            if json.loads(msg.data)['type'] == 'response.function_call_arguments.done':\n"
-        "                raise KeyError('no tool for this call')\n"
-        "asyncio.run(main())\n")
+    client.write_text(CRASHES_ON_A_CALL)
     result = assert_crashed(tmp_path, SEED, client, "KeyError: 'no tool for this call'")
     crash = result["findings"][0]
     assert "leaving its session short: missing-output" in crash["message"]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from client_programs import CRASHES_ON_A_CALL
 
 from rtmock.harness.judging.check import check_transcripts
 from rtmock.mockserver.core.records import Direction, Record
@@ -380,18 +381,7 @@ def test_a_client_that_crashes_on_a_call_is_charged_with_the_call_it_choked_on(s
     # as `rtmock run` against the mock says it (test_hardening): the crash is the verdict, the
     # unanswered call its consequence, and the last call the client was sent is named
     client = tmp_path / "crash.py"
-    client.write_text(
-        "import asyncio, json, os, aiohttp\n"
-        "async def main():\n"
-        "    async with aiohttp.ClientSession() as s, s.ws_connect(os.environ['RTMOCK_URL'],"
-        " headers={'Authorization': 'Bearer x'}) as ws:\n"
-        "        await ws.send_json({'type': 'session.update', 'session': {'type': 'realtime', 'tools': ["
-        "{'type': 'function', 'name': 'get_your_info', 'parameters': {}}]}})\n"
-        "        await ws.send_json({'type': 'response.create'})\n"
-        "        async for msg in ws:\n"
-        "            if json.loads(msg.data)['type'] == 'response.function_call_arguments.done':\n"
-        "                raise KeyError('no tool for this call')\n"
-        "asyncio.run(main())\n")
+    client.write_text(CRASHES_ON_A_CALL)
     report = tmp_path / "r.json"
     code, out, err = finish(rtmock("run", "--upstream", f"ws://127.0.0.1:{served['get_your_info'].port}",
                                    "--json", str(report), "--", sys.executable, str(client)))
