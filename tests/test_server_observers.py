@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -73,3 +75,44 @@ def test_a_delta_stream_builds_what_the_generic_path_builds() -> None:
                  "response_id": "resp_1", "item_id": "item_1", "output_index": 0, "call_id": "call_x",
                  "delta": '{"q":'}
         assert text == encode(event) and json.loads(text) == event
+
+
+class PeeksAtTheClient(Observer):
+    """At the response.done record, what has already reached the client's socket (not yet read)."""
+
+    def __init__(self) -> None:
+        self.client_socket: socket.socket | None = None
+        self.waiting_at_done: bytes | None = None
+
+    def record(self, session: SessionInfo, record: Record) -> None:
+        if record.type == "response.done" and self.waiting_at_done is None and self.client_socket is not None:
+            try:
+                self.waiting_at_done = self.client_socket.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                self.waiting_at_done = b""
+
+
+async def test_observers_see_a_turn_after_its_frames_are_written() -> None:
+    # Judging and logging a turn must not delay the client's answer: the frames of a turn are on
+    # their way before the observers are told of them.
+    peek = PeeksAtTheClient()
+    async with MockServer([load_scenario(SCENARIO)], tls=False) as server:
+        server.observers.append(peek)
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+            server.ws_url(), headers={"Authorization": "Bearer x"}
+        ) as ws:
+            transport = ws._response.connection.transport  # type: ignore[union-attr]
+            fd = transport.get_extra_info("socket").fileno()
+            peek.client_socket = socket.socket(fileno=os.dup(fd))
+            try:
+                await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": [
+                    {"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}})
+                await ws.send_json({"type": "response.create"})
+                async with asyncio.timeout(10):
+                    async for msg in ws:
+                        if json.loads(msg.data)["type"] == "response.done":
+                            break
+            finally:
+                peek.client_socket.close()
+    assert peek.waiting_at_done is not None
+    assert b'"type":"response.done"' in peek.waiting_at_done

@@ -90,6 +90,11 @@ class Judge:
             self.events += 1
             self.now = max(self.now, record.time)
             return []
+        if record.direction is Direction.SERVER and record.type not in _SERVER_EVENTS_READ \
+                and (self._due is None or record.time < self._due):
+            self.events += 1  # no rule reads it, and no bound falls due: nothing can change
+            self.now = max(self.now, record.time)
+            return []
         start = len(self.findings)
         if self._due is not None and self._due <= record.time:  # else nothing can be decided yet
             self._expire(record.time)

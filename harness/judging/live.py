@@ -73,12 +73,15 @@ class LiveJudge(Observer):
         if record.delta:  # thousands per response: counted; no rule, no bound, no completion depends on one
             judged.judge.feed(record)
             return
-        was_complete = judged.judge.complete
-        found = judged.judge.feed(record)
-        self._found(judged, found)
-        if judged.judge.complete != was_complete:
+        judge = judged.judge
+        was_complete, was_due = judge.complete, judge.next_deadline()
+        found = judge.feed(record)
+        if found:
+            self._found(judged, found)
+        if judge.complete != was_complete:
             self.changed.set()
-        self._schedule(judged)
+        if judge.next_deadline() != was_due:  # else the timer already stands where it must
+            self._schedule(judged)
 
     def session_ended(self, session: SessionInfo) -> None:
         judged = self._by_info[id(session)]

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .notes import Note, read_note
+from .notes import Note, OtherNote, read_note
 
 __all__ = [
     "CLOSING_NOTE",
@@ -59,11 +59,11 @@ class Record:
     parsed. Its ``type`` is read from the text without parsing it.
     """
 
-    __slots__ = ("_event", "delta", "direction", "index", "note", "raw", "text", "time")
+    __slots__ = ("_event", "_type", "delta", "direction", "index", "note", "raw", "text", "time")
 
     def __init__(self, index: int, time: float, direction: Direction, event: dict[str, Any] | None = None,
                  raw: str | None = None, text: str | None = None, delta: bool = False,
-                 note: Note | None = None) -> None:
+                 note: Note | None = None, kind: str | None = None) -> None:
         self.index = index
         self.time = time
         self.direction = direction
@@ -74,15 +74,22 @@ class Record:
         self.text = text
         #: Set by the session for the deltas it streams, so that hot paths need not look at the type.
         self.delta = delta
-        #: A script record's typed note (`event` is its JSON form); read from `event` when the record
-        #: comes from a transcript.
+        #: A script record's typed note (`event` is its JSON form, made when first asked for); read
+        #: from `event` when the record comes from a transcript.
         self.note = note
+        #: The event's type when the maker knows it (the session does, for what it sends): `type`
+        #: then reads neither the text nor the event.
+        self._type = kind if kind is not None else (note.kind if isinstance(note, OtherNote)
+                                                    else note.KIND if note is not None else None)
 
     @property
     def event(self) -> dict[str, Any] | None:
         event = self._event
-        if event is None and self.text is not None and self.raw is None:
-            event = self._event = json.loads(self.text)
+        if event is None:
+            if self.text is not None and self.raw is None:
+                event = self._event = json.loads(self.text)
+            elif self.note is not None:
+                event = self._event = self.note.to_event()
         return event
 
     def __eq__(self, other: object) -> bool:
@@ -99,6 +106,8 @@ class Record:
 
     @property
     def type(self) -> str:
+        if self._type is not None:
+            return self._type
         text = self.text
         if self._event is None and text is not None and self.raw is None and text.startswith('{"type":"'):
             end = text.find('"', 9)

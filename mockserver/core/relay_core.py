@@ -226,7 +226,7 @@ class RelayCore:
     def _note(self, note: Note) -> None:
         index = self._index
         self._index += 1
-        self.on_record(Record(index, self._now - self.started, Direction.SCRIPT, note.to_event(), note=note))
+        self.on_record(Record(index, self._now - self.started, Direction.SCRIPT, note=note))
 
     def _end(self, now: float, by: str, code: int | None, reason: str, *, upstream: bool = False) -> None:
         self._now = now

@@ -343,7 +343,7 @@ class SessionCore:
         text = encode(event)
         index = self._index
         self._index = index + 1
-        self.on_record(Record(index, self._now - self.started, Direction.SERVER, None, None, text))
+        self.on_record(Record(index, self._now - self.started, Direction.SERVER, None, None, text, kind=event["type"]))
         self._out.append(Send(text))
 
     def _emit_delta(self, text: str) -> None:
@@ -361,7 +361,7 @@ class SessionCore:
     def _note(self, note: Note) -> None:
         index = self._index
         self._index += 1
-        self.on_record(Record(index, self._now - self.started, Direction.SCRIPT, note.to_event(), note=note))
+        self.on_record(Record(index, self._now - self.started, Direction.SCRIPT, note=note))
 
     def _flush(self) -> list[Action]:
         out, self._out = self._out, []

@@ -366,18 +366,31 @@ class MockServer:
         transport = request.transport if isinstance(request.transport, CoalescingTransport) else None
         kept = info.records if self.keep_sessions else None
 
+        # The core's records reach the transcript and the observers (the judge, the log) once the
+        # frames they come with are written: at the session task's next pause, not before its
+        # sends, so that judging a turn never delays the client's answer. Order is kept.
+        loop = asyncio.get_running_loop()
+        undelivered: list[Record] = []
+
         def on_record(record: Record) -> None:
             if kept is not None:
                 kept.append(record)
-            if transcript is not None:
-                transcript.write(dump_record(record), record.index)
-            for observer in self.observers:
-                try:
-                    observer.record(info, record)
-                except Exception as exc:
-                    self._observer_failed(observer, "record", exc)
+            if not undelivered:
+                loop.call_soon(deliver)
+            undelivered.append(record)
 
-        loop = asyncio.get_running_loop()
+        def deliver() -> None:
+            records = undelivered.copy()
+            undelivered.clear()
+            for record in records:
+                if transcript is not None:
+                    transcript.write(dump_record(record), record.index)
+                for observer in self.observers:
+                    try:
+                        observer.record(info, record)
+                    except Exception as exc:
+                        self._observer_failed(observer, "record", exc)
+
         clock = loop.time
         started = clock()
         core = SessionCore(scenario, dialect, on_record, ids=IdSource(seed), model=request.query.get("model") or
@@ -458,6 +471,7 @@ class MockServer:
         finally:
             if not core.closed:
                 core.client_closed(clock(), ws.close_code, "")
+            deliver()
             info.ended = True
             if transcript is not None:
                 transcript.close()

@@ -2,7 +2,7 @@
 
 Some clients (the official openai Python SDK's beta realtime client, the Node SDK) always dial
 ``wss://``. `DualListener` accepts every connection itself, peeks at its first byte and wraps it in
-TLS only when that byte opens a TLS handshake, with the local CA's server certificate (`certs.py`).
+TLS only when that byte opens a TLS handshake (without TLS, it hands each connection over at once), with the local CA's server certificate (`certs.py`).
 One URL then serves ``ws://`` and ``wss://`` clients alike; point ``SSL_CERT_FILE`` /
 ``NODE_EXTRA_CA_CERTS`` at `CertificatePaths.ca_file`.
 
@@ -144,6 +144,15 @@ class DualListener:
 
     async def _hand_over(self, conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
+        if self._ssl_context is None:  # nothing to decide: HTTP at once (its handshake has its own bounds)
+            try:
+                await loop.connect_accepted_socket(self._protocol_factory, conn)
+            except OSError:  # the peer is already gone; asyncio has closed the socket
+                pass
+            except Exception:  # a bug in the protocol factory: rtmock's fault, never the client's
+                logger.exception("could not serve the connection from %s", _describe_peer(conn))
+                conn.close()
+            return
         peer = _describe_peer(conn)
         try:
             async with asyncio.timeout(self._first_byte_timeout):
