@@ -15,6 +15,7 @@ from rtmock.harness.judging.check import check_transcripts
 from rtmock.harness.judging.findings import Finding, Rule, SessionVerdict
 from rtmock.harness.judging.judge import Judge
 from rtmock.mockserver.core.events import Dialect, IdSource
+from rtmock.mockserver.core.notes import Refused
 from rtmock.mockserver.core.records import Direction, Record, TranscriptHeader, dump_record
 from rtmock.mockserver.core.session import SessionCore
 from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text
@@ -52,6 +53,7 @@ class Session:
     def send(self, event: dict[str, Any] | str, *, at: float | None = None) -> None:
         self.advance(self.now + STEP if at is None else at)
         self.core.receive(event if isinstance(event, str) else json.dumps(event), self.now)
+        self.findings += self.judge.settle()  # every record of this moment is in, as the server delivers them
 
     def advance(self, until: float) -> list[Finding]:
         """Let time pass up to `until`: the script's sleeps (held responses) wake in order, then the judge."""
@@ -488,7 +490,9 @@ def test_create_while_the_calling_response_is_active_and_never_again_is_judged_a
     (call,) = s.calls()
     output(s, call)  # allowed while the response is active
     create(s)  # refused: the response is still active
-    refused_at = s.records[-1].index - 1  # the create, then the service's error
+    refused_at = s.records[-3].index  # the create, the session's note that it refused it, the service's error
+    assert s.records[-3].type == "response.create" and s.records[-2].note == Refused(
+        refused_at, "conversation_already_has_active_response")
     assert s.server("error")[-1]["error"]["code"] == "conversation_already_has_active_response"
     assert not s.findings  # a client may still send it again once the response is done
     s.advance(s.now + 1.0)
@@ -505,8 +509,8 @@ def test_a_client_that_quits_on_the_refusal_of_its_early_create_is_charged_with_
     s = start("slow_response_done")
     output(s, s.calls()[0])
     create(s)
-    refused = s.records[-2]
-    assert refused.type == "response.create"
+    refused = s.records[-3]
+    assert refused.type == "response.create" and isinstance(s.records[-2].note, Refused)
     s.close()  # before the calling response's response.done
     finding = one(s.finish().findings)
     assert finding.rule is Rule.CREATE_WHILE_ACTIVE and finding.index == refused.index

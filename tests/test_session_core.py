@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from rtmock.mockserver.core.client_events import event_types
 from rtmock.mockserver.core.events import Dialect, IdSource
+from rtmock.mockserver.core.notes import Refused
 from rtmock.mockserver.core.records import Direction, Record
 from rtmock.mockserver.core.session import MIN_COMMIT_BYTES, Action, Close, Send, SendRun, SessionCore
 from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario, load_scenario_text
@@ -396,7 +397,8 @@ def test_a_binary_frame_gets_an_error_and_the_session_goes_on() -> None:
     error = error_of(s.send_binary(b"\x00\x01"))
     assert error["code"] == "invalid_json" and error["param"] is None
     assert error["message"] == "Binary frames are not supported. Send each event as a JSON text frame."
-    assert s.records[-2].raw == "(binary frame, 2 bytes)"
+    assert s.records[-3].raw == "(binary frame, 2 bytes)"
+    assert s.records[-2].note == Refused(s.records[-3].index, "invalid_json")
     assert types(s.send(session_update())) == ["session.updated"]
 
 

@@ -120,13 +120,14 @@ class CaseServer(MockServer, Observer):
         if judge is not None:
             judge.session_started(session)
 
-    def record(self, session: SessionInfo, record: Record) -> None:
+    def records(self, session: SessionInfo, records: Sequence[Record]) -> None:
         judge = self.judges.get(id(session.scenario))
         if judge is not None:
-            judge.record(session, record)
+            judge.records(session, records)
             watch = self.watches.get(id(session.scenario))
             if watch is not None:
-                watch.record(record)
+                for record in records:
+                    watch.record(record)
 
     def session_ended(self, session: SessionInfo) -> None:
         judge = self.judges.get(id(session.scenario))

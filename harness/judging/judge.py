@@ -25,6 +25,7 @@ from typing import Any
 
 from ...mockserver.core.notes import (
     Closed,
+    Refused,
     RelayStarted,
     ResponseStarted,
     ScenarioComplete,
@@ -63,7 +64,10 @@ class Judge:
         self._step_calls: dict[int, list[Call]] = {}  # expect step → the calls whose output it awaits
         self._calls: dict[str, Call] = {}
         self._item_to_call: dict[str, Call] = {}
-        self._items: set[str] = set()
+        #: the client record whose meaning waits for the next record: the session notes a refusal
+        #: (`Refused`) right after the client event, and a refused event did nothing
+        self._pending: Record | None = None
+        self._refused: Record | None = None  # the client record the session just refused: its error's cause
         self._active: str | None = None
         self._active_at = -1  # record index of the active response's response.created
         self._steps = StepWatch(self.findings)
@@ -86,6 +90,22 @@ class Judge:
     # ---- public interface ------------------------------------------------------------------------
 
     def feed(self, record: Record) -> list[Finding]:
+        if self._pending is None:
+            return self._feed(record)
+        start = len(self.findings)
+        self._take_pending(record)
+        return self._since(start) + self._feed(record)
+
+    def _take_pending(self, after: Record | None) -> None:
+        """Read the client event that waited for the record `after` it (None: time passed, or the
+        session ended): refused if `after` is the session's note that says so, else accepted."""
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        note = after.note if after is not None else None
+        self._client(pending, note if isinstance(note, Refused) and note.client_index == pending.index else None)
+        self._due = self._earliest_bound()
+
+    def _feed(self, record: Record) -> list[Finding]:
         if record.is_server_delta:  # thousands per response; no rule depends on one
             self.events += 1
             self.now = max(self.now, record.time)
@@ -101,12 +121,21 @@ class Judge:
         self.now = max(self.now, record.time)
         self.events += 1
         if record.direction is Direction.CLIENT:
-            self._client(record)
+            self._pending = record  # read with the record after it (see `_take_pending`)
         elif record.direction is Direction.SERVER:
             self._server(record)
         else:
             self._note(record)
         self._due = self._earliest_bound()
+        return self._since(start)
+
+    def settle(self) -> list[Finding]:
+        """Every record of the session's moment is in: a client event that no refusal note
+        followed was accepted. (Without this, the record after it tells.)"""
+        if self._pending is None:
+            return []
+        start = len(self.findings)
+        self._take_pending(None)
         return self._since(start)
 
     def next_deadline(self) -> float | None:
@@ -115,6 +144,8 @@ class Judge:
 
     def advance(self, now: float) -> list[Finding]:
         start = len(self.findings)
+        if self._pending is not None:
+            self._take_pending(None)
         self._expire(now)
         self.now = max(self.now, now)
         self._due = self._earliest_bound()
@@ -142,6 +173,8 @@ class Judge:
         """The session is over: whatever is still awaited will never come. With `settle_pending`
         False (rtmock stopped the client itself, after a finding), what was still within its bound
         is left undecided: its absence is our doing, not the client's."""
+        if self._pending is not None:
+            self._take_pending(None)
         if now is not None:
             self._expire(now)
             self.now = max(self.now, now)
@@ -225,7 +258,6 @@ class Judge:
                 rnd.arm_create(self.default_within)
         elif kind == "response.output_item.added":
             item = event.get("item", {})
-            self._items.add(item.get("id", ""))
             if item.get("type") == "function_call":
                 rid = event["response_id"]
                 rnd = self._round(rid)
@@ -236,7 +268,6 @@ class Judge:
                 self._item_to_call[call.item_id] = call
         elif kind in ("conversation.item.added", "conversation.item.created", "conversation.item.done"):
             item = event.get("item", {})
-            self._items.add(item.get("id", ""))
             if item.get("type") == "function_call" and isinstance(item.get("call_id"), str) \
                     and item["call_id"] not in self._calls:
                 self._history_calls.add(item["call_id"])  # the client's own, accepted by the server
@@ -246,10 +277,8 @@ class Judge:
                     answered.output_item_id = item["id"]
                     self._output_items[item["id"]] = answered
         elif kind == "input_audio_buffer.committed":
-            self._items.add(event.get("item_id", ""))
             self._last_trigger = None  # a user turn (the client's commit or the server VAD's): new input
         elif kind == "conversation.item.deleted":
-            self._items.discard(event.get("item_id", ""))
             if (deleted := self._output_items.get(event.get("item_id", ""))) is not None:
                 deleted.output_deleted = True
         elif kind == "error":
@@ -292,6 +321,9 @@ class Judge:
         it. A relayed service answers when it gets to it (`rtmock proxy`: the session's first note is
         `rtmock.relay.started`), after frames the client sent meanwhile: then the error's `event_id`
         (the client's own) or its `param` (a field only an earlier frame has) names the cause."""
+        if self._refused is not None:  # the session said which event it refused
+            cause, self._refused = self._refused, None
+            return cause
         last = self._last_client
         if not self._relayed:
             return last if last is not None and last.index == record.index - 1 else None
@@ -305,7 +337,9 @@ class Judge:
 
     # ---- client events ---------------------------------------------------------------------------
 
-    def _client(self, record: Record) -> None:
+    def _client(self, record: Record, refusal: Refused | None) -> None:
+        """A client event, and whether the session refused it (a relayed session's refusals come
+        later, as the service's errors)."""
         self._last_client = record
         self._recent.append(record)
         event = record.event
@@ -314,19 +348,22 @@ class Judge:
             # follows. A refused function_call_output still tells which rule the client broke (R3).
             tried = _client_object(record)
             if tried is not None and tried.get("type") == "conversation.item.create":
-                self._item_create(record, tried, accepted=False)
+                self._item_create(record, tried, refusal, accepted=False)
             return
         kind = event.get("type")
         self._steps.client_event(record, event)
         if kind == "conversation.item.create":
-            self._item_create(record, event)
+            self._item_create(record, event, refusal, accepted=refusal is None)
         elif kind == "input_audio_buffer.commit":
             self._last_trigger = None
         elif kind == "response.create":
+            if refusal is not None and refusal.code != "conversation_already_has_active_response":
+                return  # refused (an item_reference to no item, say): no answer comes, no round is met; the error says why
             self._response_create(record, event)
 
-    def _item_create(self, record: Record, event: dict[str, Any], *, accepted: bool = True) -> None:
-        """A conversation.item.create; `accepted` False when the server refused the frame itself."""
+    def _item_create(self, record: Record, event: dict[str, Any], refusal: Refused | None, *, accepted: bool) -> None:
+        """A conversation.item.create; `accepted` False when the server refused it (`refusal`: the
+        session's note, when it gave one)."""
         item = event.get("item") if isinstance(event.get("item"), dict) else {}
         assert isinstance(item, dict)
         previous = event.get("previous_item_id")
@@ -336,7 +373,7 @@ class Judge:
             return
         call_id = item.get("call_id")
         call = self._calls.get(call_id) if isinstance(call_id, str) else None
-        if isinstance(previous, str) and previous != "root" and previous not in self._items:
+        if refusal is not None and refusal.param == "previous_item_id":
             self._add(Rule.UNKNOWN_PREVIOUS_ITEM,
                       f"The function_call_output in event #{record.index} names previous_item_id {previous!r}, which "
                       "is not an item of this conversation; the server refuses it, so the model never gets the result.",
@@ -409,10 +446,6 @@ class Judge:
         response = event.get("response")
         if isinstance(response, dict) and response.get("conversation") == "none":
             return  # an out-of-band response: it does not answer the conversation, so it triggers no round
-        if isinstance(response, dict) and isinstance(response.get("input"), list) and any(
-                isinstance(i, dict) and i.get("type") == "item_reference" and i.get("id") not in self._items
-                for i in response["input"]):
-            return  # it references an item the session does not have: refused (the error says so), no trigger
         if self._active is not None:
             rnd = self._rounds.get(self._active)
             calling = rnd is not None and bool(rnd.calls)
@@ -571,6 +604,8 @@ class Judge:
             rnd.step, rnd.line = note.step, note.line
             if note.tools is not None:
                 self._tools_in_effect(note, record)
+        elif isinstance(note, Refused):  # the error that follows answers this client event
+            self._refused = next((r for r in reversed(self._recent) if r.index == note.client_index), None)
         elif isinstance(note, ScenarioComplete):
             self.complete = True
         elif isinstance(note, Closed):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,20 +68,22 @@ class LiveJudge(Observer):
         self._by_info[id(session)] = judged
         self.changed.set()
 
-    def record(self, session: SessionInfo, record: Record) -> None:
+    def records(self, session: SessionInfo, records: Sequence[Record]) -> None:
         judged = self._by_info[id(session)]
-        if record.delta:  # thousands per response: counted; no rule, no bound, no completion depends on one
-            judged.judge.feed(record)
-            return
         judge = judged.judge
         was_complete, was_due = judge.complete, judge.next_deadline()
-        found = judge.feed(record)
-        if found:
+        for record in records:
+            if found := judge.feed(record):
+                self._found(judged, found)
+        if found := judge.settle():
             self._found(judged, found)
         if judge.complete != was_complete:
             self.changed.set()
         if judge.next_deadline() != was_due:  # else the timer already stands where it must
             self._schedule(judged)
+
+    def record(self, session: SessionInfo, record: Record) -> None:
+        self.records(session, (record,))
 
     def session_ended(self, session: SessionInfo) -> None:
         judged = self._by_info[id(session)]

@@ -32,6 +32,7 @@ __all__ = [
     "Note",
     "OtherNote",
     "PlannedCall",
+    "Refused",
     "RelayStarted",
     "ResponseStarted",
     "ResponseUnscripted",
@@ -132,6 +133,18 @@ class ResponseStarted(_NoteBase):
 
 
 @dataclass(frozen=True, slots=True)
+class Refused(_NoteBase):
+    """The session refused client event `client_index` (its `error` event follows, with this code
+    and param): what the client asked for did not happen. Written right after the client's record."""
+
+    KIND: ClassVar[str] = "rtmock.client_event.refused"
+    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"param"})
+    client_index: int
+    code: str
+    param: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseUnscripted(_NoteBase):
     """A response no respond step scripted (the client asked for one past the script)."""
 
@@ -227,7 +240,7 @@ class OtherNote:
         return {"type": self.kind, **self.fields}
 
 
-Note = (StepReached | StepMatched | StepSkipped | ScenarioComplete | ResponseStarted | ResponseUnscripted | BargeIn
+Note = (StepReached | StepMatched | StepSkipped | ScenarioComplete | ResponseStarted | ResponseUnscripted | Refused | BargeIn
         | VadTurn | Closed | RelayStarted | FaultNotInjected | InternalError | SendTimeout | FrameTooLarge | OtherNote)
 
 _KINDS: dict[str, type[Any]] = {cls.KIND: cls for cls in typing.get_args(Note) if cls is not OtherNote}

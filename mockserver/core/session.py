@@ -56,6 +56,7 @@ from .notes import (
     Closed,
     Note,
     PlannedCall,
+    Refused,
     ResponseStarted,
     ResponseUnscripted,
     ScenarioComplete,
@@ -238,6 +239,7 @@ class SessionCore:
         self.complete = False
         self.closed = False
         self._index = 0
+        self._client_index = -1  # the record of the client event being handled (what `_reject` refuses)
         self._now = self.started
         self._out: list[Action] = []
         #: accepted client events the script may still take, by the type of event (`takes`)
@@ -287,8 +289,8 @@ class SessionCore:
         if self.closed:
             return []
         event = validate_client_event(text, self.dialect.value)
-        index = self._record(Direction.CLIENT, event if isinstance(event, dict) else None,
-                             None if isinstance(event, dict) else text)
+        index = self._client_index = self._record(Direction.CLIENT, event if isinstance(event, dict) else None,
+                                                  None if isinstance(event, dict) else text)
         if isinstance(event, Rejection):
             self._reject(event)
         else:
@@ -300,7 +302,7 @@ class SessionCore:
         self._now = now
         if self.closed:
             return []
-        self._record(Direction.CLIENT, None, f"(binary frame, {len(data)} bytes)")
+        self._client_index = self._record(Direction.CLIENT, None, f"(binary frame, {len(data)} bytes)")
         self._reject(Rejection("invalid_json", "Binary frames are not supported. Send each event as a JSON text frame."))
         return self._flush()
 
@@ -368,6 +370,9 @@ class SessionCore:
         return out
 
     def _reject(self, why: Rejection) -> None:
+        """Refuse the client event just recorded: a note says so (the judge reads it, rather than
+        working out the session's state again), then the service's error event."""
+        self._note(Refused(self._client_index, why.code, why.param))
         self._emit(self.events.error(why.code, why.message, why.param, why.event_id))
 
     # ---- client events ---------------------------------------------------------------------------

@@ -1,17 +1,19 @@
-"""Fewer system calls for runs of deltas: a transport that can hold back what is written and hand
+"""Fewer system calls and fewer wake-ups: a transport that can hold back what is written and hand
 it to the socket in one write.
 
-A streamed function call is thousands of small websocket frames written back to back; aiohttp
-writes each to the transport, which makes one `send()` system call per frame, the larger part of
-the cost of a delta. While the server writes a run of deltas it holds the transport
-(`CoalescingTransport.held`): the frames are joined and leave in one write when the run ends, or
-as soon as 64 KiB are held, so that flow control still sees them (the real transport pauses the
-protocol as before, and aiohttp's writer waits). Bytes and order are unchanged.
+The frames of one turn (what the session sends at one moment: a whole response, with its runs of
+deltas) are made at once; aiohttp writes each to the transport, which makes one `send()` system
+call per frame, and a client reading on another core wakes for each few frames as they trickle
+in. While the server writes a turn it holds the transport (`CoalescingTransport.held`): the
+frames are joined and leave in one write when the turn ends, or as soon as 64 KiB are held, so
+that flow control still sees them (the real transport pauses the protocol as before, and
+aiohttp's writer waits). Bytes and order are unchanged, and frames the script paces (`delay:`,
+`delta_interval`) belong to different turns, so they still leave when they are due.
 
-Only runs of deltas are held, never a whole response: a client of the `websockets` library pauses
-reading once 16 messages wait in its queue, and if it stops reading then (it crashed in a handler)
-it cannot see the server's close frame and waits out its close timeout (10 s). Frames that arrive
-the way the service sends them, as they are made, keep that queue short.
+A turn that ends in a close is handed over before the close frame is written. A `websockets`
+client that stops reading after a crash stops taking frames once more than 16 wait in its queue,
+whether they came in one write or in many; `tests/test_hardening.py` pins that such a client
+still sees the close at once.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import itertools
 import logging
 import platform
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +95,14 @@ class Observer:
 
     def session_started(self, session: SessionInfo) -> None: ...
     def record(self, session: SessionInfo, record: Record) -> None: ...
+
+    def records(self, session: SessionInfo, records: Sequence[Record]) -> None:
+        """What the session wrote at one moment (answering one client frame, or when a timer fell
+        due), in order; by default each goes to `record`. The session's refusal of a client event
+        is among them (`Refused`), so one who reads them all knows which events were accepted."""
+        for record in records:
+            self.record(session, record)
+
     def session_ended(self, session: SessionInfo) -> None: ...
     def connection_refused(self, request_line: str) -> None:
         """A connection that got no session (e.g. "GET /v2/rt → 404 Not Found")."""
@@ -382,14 +391,14 @@ class MockServer:
         def deliver() -> None:
             records = undelivered.copy()
             undelivered.clear()
-            for record in records:
-                if transcript is not None:
+            if transcript is not None:
+                for record in records:
                     transcript.write(dump_record(record), record.index)
-                for observer in self.observers:
-                    try:
-                        observer.record(info, record)
-                    except Exception as exc:
-                        self._observer_failed(observer, "record", exc)
+            for observer in self.observers:
+                try:
+                    observer.records(info, records)
+                except Exception as exc:
+                    self._observer_failed(observer, "records", exc)
 
         clock = loop.time
         started = clock()
@@ -514,25 +523,28 @@ class MockServer:
         async with asyncio.timeout(self.send_timeout) as bound:
             progress = clock()
             try:
-                for action in actions:
-                    if isinstance(action, Send):
-                        await send(action.text)
-                    elif isinstance(action, SendRun):
-                        with transport.held() if transport is not None else contextlib.nullcontext():
+                with transport.held() if transport is not None else contextlib.nullcontext():
+                    for action in actions:
+                        if isinstance(action, Send):
+                            await send(action.text)
+                        elif isinstance(action, SendRun):
                             for text in action.texts:
                                 await send(text)
                                 if (now := clock()) - progress > step:
                                     bound.reschedule(now + self.send_timeout)
                                     progress = now
+                        else:
+                            break
+                        if (now := clock()) - progress > step:
+                            bound.reschedule(now + self.send_timeout)
+                            progress = now
                     else:
-                        await ws.close(code=action.code, message=action.reason.encode())
-                        return True
-                    if (now := clock()) - progress > step:
-                        bound.reschedule(now + self.send_timeout)
-                        progress = now
+                        return False
+                # a Close: what came before it is on its way
+                await ws.close(code=action.code, message=action.reason.encode())
+                return True
             except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
                 return True
-        return False
 
 
 def _trim_malloc_heap() -> None:

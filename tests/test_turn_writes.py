@@ -1,0 +1,54 @@
+"""A turn (what the session sends at one moment) leaves in one write: a client on another core
+then wakes once for it, not once per frame as they trickle out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from asyncio import selector_events
+
+from rtmock.mockserver.net.server import MockServer
+from rtmock.mockserver.scenario.loader import load_scenario
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "get_your_info.yaml"
+
+
+def _server_frames(data: bytes) -> bool:
+    """Bytes a server writes on a websocket that start with a text frame: unmasked (a client masks
+    every frame, RFC 6455 §5.1), opcode 1 with FIN."""
+    return len(data) >= 2 and data[0] == 0x81 and not data[1] & 0x80
+
+
+async def test_a_whole_response_leaves_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[bytes] = []
+    write = selector_events._SelectorSocketTransport.write
+
+    def counted(self: Any, data: Any) -> None:
+        if _server_frames(bytes(data)):
+            writes.append(bytes(data))
+        write(self, data)
+
+    monkeypatch.setattr(selector_events._SelectorSocketTransport, "write", counted)
+    async with MockServer([load_scenario(SCENARIO)], tls=False) as server, aiohttp.ClientSession() as http, \
+            http.ws_connect(server.ws_url(), headers={"Authorization": "Bearer x"}) as ws:
+        await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": [
+            {"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}})
+        async with asyncio.timeout(10):
+            async for msg in ws:
+                if json.loads(msg.data)["type"] == "session.updated":
+                    break
+        writes.clear()
+        await ws.send_json({"type": "response.create"})
+        kinds = []
+        async with asyncio.timeout(10):
+            async for msg in ws:
+                kinds.append(json.loads(msg.data)["type"])
+                if kinds[-1] == "response.done":
+                    break
+    assert len(kinds) > 5 and "response.function_call_arguments.delta" in kinds
+    assert len(writes) == 1, f"{len(kinds)} frames left in {len(writes)} writes: {[w[:80] for w in writes]}"
