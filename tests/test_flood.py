@@ -147,6 +147,7 @@ def _round(judge: Judge, n: int, index: int, time: float) -> int:
     ]
     for direction, event in events:
         assert judge.feed(Record(index, time, direction, event)) == []
+        assert judge.settle() == []  # relayed: each frame is a moment of its own
         index += 1
     return index
 

@@ -12,6 +12,10 @@ client wrote into the conversation itself (history) are answered as it likes; ou
 (conversation_id null) are never the active response. Plus the scenario's own `expect` steps, from the runner's notes: those that await
 a call's output or a round's create bound the rules here; the others are watched by steps.py.
 
+A client event is read with the record after it, or at `settle()`: the session notes a refusal
+(`Refused`) right after the event, and a refused event did nothing. A live caller calls `settle()`
+once it has fed every record of a moment (all that one client frame or timer produced).
+
 One cause, one finding: a finding about an output (wrong id, not a string, a duplicate) closes the
 round it was meant for, so what follows from it (no valid output, a create "before" it) is not
 reported on top. A refused client frame is still read for what it tried to do (R3).
@@ -154,10 +158,11 @@ class Judge:
     def _earliest_bound(self) -> float | None:
         """The earliest bound still running (worked out once per record, after it: every change to a
         bound happens while a record is fed or time advances)."""
-        self._forget_decided()
         times = self._steps.deadlines()
-        for rnd in self._undecided.values():
-            times.extend(rnd.deadlines())
+        if self._undecided:
+            self._forget_decided()
+            for rnd in self._undecided.values():
+                times.extend(rnd.deadlines())
         return min(times) if times else None
 
     def _since(self, start: int) -> list[Finding]:
@@ -218,7 +223,8 @@ class Judge:
         return rnd
 
     def _forget_decided(self) -> None:
-        for rid in [rid for rid, rnd in self._undecided.items() if not rnd.open]:
+        decided = [rid for rid, rnd in self._undecided.items() if not rnd.open]
+        for rid in decided:
             del self._undecided[rid]
 
     # ---- server events ---------------------------------------------------------------------------
