@@ -18,6 +18,10 @@ tool round is a new user turn, never the round's create. Speech while a response
 it (`turn_detected`), as `response.cancel` does (`client_cancelled`): the item in flight goes out
 `incomplete`, and the calls of a cancelled response are owed nothing, so the steps awaiting their
 outputs are skipped.
+
+Here: `SessionCore` (its interface to the I/O layer, its records and output, the client events it
+handles, the script it runs) and the actions it returns. Its parts, each in its own module:
+`_expectations.py` holds accepted client events and matches them to expect steps.
 """
 
 from __future__ import annotations
@@ -27,11 +31,9 @@ import binascii
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from ..scenario.loader import LoadedScenario
-from ..scenario.matching import matches
 from ..scenario.model import (
     AudioPart,
     CloseStep,
@@ -42,10 +44,19 @@ from ..scenario.model import (
     SendPart,
     SendStep,
     TextPart,
-    meets_kind,
-    takes,
 )
 from . import usage as tokens
+from ._expectations import (
+    Expectation,
+    Group,
+    HeldEvents,
+    ToolsInEffect,
+    fits,
+    may_meet,
+    out_of_band,
+    out_of_band_awaited,
+    tools_in_effect,
+)
 from .audio import output_format
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
@@ -122,98 +133,7 @@ class _Sleep:
     until: float
 
 
-@dataclass(slots=True)
-class _Expectation:
-    step: int
-    spec: ExpectStep
-    call_id: str | None  # for function_call_output: the call's wire call_id
-    matched_by: int | None = None  # record index of the client event that met it
-    skipped: bool = False  # it awaits the output of a cancelled call: nothing is owed
-    #: how far into the held events of its type it has looked: those before did not fit it (and
-    #: never will: a fit depends on the event, the step and its group, all fixed once seen)
-    scanned: int = 0
-
-    @property
-    def open(self) -> bool:
-        return self.matched_by is None and not self.skipped
-
-
-@dataclass(frozen=True, slots=True)
-class _ToolsInEffect:
-    names: tuple[str, ...]  # the function tools' names
-    given_by: str  # "session" (session.tools) or "response" (the create's response.tools)
-
-
-@dataclass(slots=True)
-class _Group:
-    expectations: list[_Expectation]
-    trigger: dict[str, Any] | None = None  # the response.create this group consumed
-    trigger_tools: _ToolsInEffect | None = None  # the tools in effect for it when it came
-    #: the group after a response that called tools: its response.create is the client's, after the
-    #: outputs; a voice turn the server VAD detects meanwhile is a new user turn, not this trigger
-    after_tools: bool = False
-
-    @property
-    def done(self) -> bool:
-        return not any(e.open for e in self.expectations)
-
-
-@dataclass(slots=True)
-class _Candidate:
-    index: int
-    event: dict[str, Any]
-    consumed: bool = False
-    #: for a response.create: the function tools in effect for the response it asks for, when it came
-    #: (the service acts on events in order: a create before the session.update gets no tools)
-    tools: _ToolsInEffect | None = None
-
-
-class _Held:
-    """Accepted client events of one type that the script may still take, in arrival order. Taken
-    ones are dropped from the front, and each expectation resumes where it last looked
-    (`_Expectation.scanned`), so matching costs the same at event 20 and at event 20,000."""
-
-    __slots__ = ("_base", "_head", "_items")
-
-    def __init__(self) -> None:
-        self._items: list[_Candidate] = []
-        self._base = 0  # the position (counted from the first event ever held) of _items[0]
-        self._head = 0  # _items[:_head] are all consumed
-
-    def __len__(self) -> int:
-        return len(self._items) - self._head
-
-    def add(self, candidate: _Candidate) -> None:
-        self._items.append(candidate)
-
-    def first(self, since: int, fits: Callable[[dict[str, Any]], bool]) -> tuple[_Candidate | None, int]:
-        """The earliest unconsumed event from position `since` on that `fits`, and the position to
-        resume from next time (past it, or past the last event held)."""
-        items, base = self._items, self._base
-        at = max(since - base, self._head)
-        while at < len(items):
-            candidate = items[at]
-            at += 1
-            if not candidate.consumed and fits(candidate.event):
-                return candidate, base + at
-        return None, base + at
-
-    def unconsumed(self) -> list[_Candidate]:
-        return [c for c in self._items[self._head:] if not c.consumed]
-
-    def compact(self) -> None:
-        """Forget the consumed events at the front (amortised: the list is cut when half is dead)."""
-        items, head = self._items, self._head
-        while head < len(items) and items[head].consumed:
-            head += 1
-        if head > 32 and head * 2 > len(items):
-            self._items = items[head:]
-            self._base += head
-            head = 0
-        self._head = head
-
-
-_Wait = _Sleep | _Group
+_Wait = _Sleep | Group
 
 
 @dataclass(eq=False)
@@ -243,7 +163,7 @@ class SessionCore:
         self._now = self.started
         self._out: list[Action] = []
         #: accepted client events the script may still take, by the type of event (`takes`)
-        self._held: dict[str, _Held] = {}
+        self._held = HeldEvents(self.scenario.scenario.steps)
         self._script: Generator[_Wait, None, None] | None = None
         self._wait: _Wait | None = None
         self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
@@ -257,13 +177,6 @@ class SessionCore:
         self._last_input: tokens.TokenCount | None = None
         self._used_tokens = 0
         steps = self.scenario.scenario.steps
-        #: the client event types the steps from each position on can take: an event no later step
-        #: takes is not held (a voice client's 30,000 appends, say), as no step could ever match it
-        self._takable: list[frozenset[str]] = [frozenset()] * (len(steps) + 1)
-        for at in range(len(steps) - 1, -1, -1):
-            step = steps[at]
-            more = {takes(step.expect)} if isinstance(step, ExpectStep) else set()
-            self._takable[at] = self._takable[at + 1] | more
         self._transcripts = [s.transcript for s in steps if isinstance(s, ExpectStep) and s.transcript is not None]
 
     # ---- the I/O layer's interface ---------------------------------------------------------------
@@ -399,7 +312,7 @@ class SessionCore:
                 return
             # "only one response can write to the default conversation at a time; otherwise responses
             # can run in parallel" (openai ResponseCreateEvent): an out-of-band one may run beside it
-            if conv.active is not None and not _out_of_band(event):
+            if conv.active is not None and not out_of_band(event):
                 self._reject(Rejection(
                     "conversation_already_has_active_response",
                     f"Conversation already has an active response in progress: {conv.active.id}. "
@@ -607,98 +520,38 @@ class SessionCore:
         """An accepted client event: a candidate for the current (or a later) expect group. Held
         only if a step from the script's position on can take it; a response.create always is,
         as one no group takes is still answered (`_answer_held_creates`)."""
-        kind = event["type"]
-        if kind == "response.create" or (not self.complete and kind in self._takable[self._position]):
-            held = self._held.get(kind)
-            if held is None:
-                held = self._held[kind] = _Held()
-            held.add(_Candidate(index, event, tools=self._tools_in_effect(event) if kind == "response.create" else None))
-        if isinstance(self._wait, _Group):
+        tools = tools_in_effect(event, self.session) if event["type"] == "response.create" else None
+        self._held.hold(index, event, None if self.complete else self._position, tools)
+        if isinstance(self._wait, Group):
             self._match(self._wait)
 
     def _offer_create(self, event: dict[str, Any], index: int) -> bool:
         """True when the script takes this response.create (now or at its next group)."""
         if self._script is None or self.complete:
             return False
-        if isinstance(self._wait, _Group):
+        if isinstance(self._wait, Group):
             group = self._wait
-            if not any(e.open and self._may_meet(e, event, group) for e in group.expectations):
+            if not any(e.open and may_meet(e, event, group) for e in group.expectations):
                 return False
-        elif _out_of_band(event) and not self._out_of_band_awaited():
+        elif out_of_band(event) and not out_of_band_awaited(self.scenario.scenario.steps, self._position):
             return False  # a side response runs beside whatever the script is doing: answer it now
         self._offer(index, event)
         return True
 
-    def _may_meet(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
-        """Whether a response.create could meet this expectation, its `match:` aside: an out-of-band
-        create meets only a step that asks for one (its `match:` names `response.conversation`); the
-        server's own create for a voice turn never stands in for the client's create after a tool
-        round (the user spoke while the tool ran: that is a new turn, answered as such)."""
-        spec = expectation.spec
-        if spec.expect != "response.create":
-            return False
-        if "response.conversation" in spec.match:  # the step says which conversation: that decides
-            if not matches(event, {"response.conversation": spec.match["response.conversation"]}):
-                return False
-        elif _out_of_band(event):
-            return False
-        return not (event.get("rtmock") == "server_vad" and group.after_tools)
+    def _match(self, group: Group) -> None:
+        """Match the held client events to the group's open steps; note each step met."""
+        for met, index in self._held.match(group, self._fits):
+            self._note(StepMatched(met.step + 1, self.scenario.step_lines[met.step], index))
 
-    def _out_of_band_awaited(self) -> bool:
-        """Whether the script's next expect group awaits an out-of-band response.create."""
-        steps = self.scenario.scenario.steps
-        at = self._position + 1
-        while at < len(steps) and not isinstance(steps[at], ExpectStep):
-            at += 1
-        while at < len(steps) and isinstance(step := steps[at], ExpectStep):
-            if step.expect == "response.create" and "response.conversation" in step.match:
-                return True
-            at += 1
-        return False
+    #: Whether an event fits an expectation (`_expectations.fits`); an attribute of the core, so
+    #: that a test can count the tries (tests/test_flood.py).
+    _fits = staticmethod(fits)
 
-    def _match(self, group: _Group) -> None:
-        for expectation in group.expectations:
-            if not expectation.open:
-                continue
-            held = self._held.get(takes(expectation.spec.expect))
-            if held is None or not held:
-                continue
-            fits: Callable[[dict[str, Any]], bool] = partial(self._fits, expectation, group=group)
-            candidate, expectation.scanned = held.first(expectation.scanned, fits)
-            if candidate is not None:
-                candidate.consumed = True
-                held.compact()
-                expectation.matched_by = candidate.index
-                if candidate.event["type"] == "response.create":
-                    group.trigger, group.trigger_tools = candidate.event, candidate.tools
-                self._note(StepMatched(expectation.step + 1, self.scenario.step_lines[expectation.step], candidate.index))
-
-    def _tools_in_effect(self, create: dict[str, Any] | None) -> _ToolsInEffect:
-        """The function tools a response asked for by `create` may call: its own `response.tools` when
-        it gives them ("override the Session's configuration for this Response only"), else the
-        session's, as they are now."""
-        request = (create or {}).get("response")
-        own = request.get("tools") if isinstance(request, dict) else None
-        tools, given_by = (own, "response") if isinstance(own, list) else (self.session.get("tools"), "session")
-        names = tuple(str(t["name"]) for t in tools or () if isinstance(t, dict) and isinstance(t.get("name"), str))
-        return _ToolsInEffect(names, given_by)
-
-    def _fits(self, expectation: _Expectation, event: dict[str, Any], group: _Group) -> bool:
-        spec = expectation.spec
-        if not meets_kind(spec.expect, event, expectation.call_id):
-            return False
-        if spec.expect == "response.create" and not self._may_meet(expectation, event, group):
-            return False
-        return matches(event, spec.match)
-
-    def _skip_cancelled(self, group: _Group) -> None:
-        """An expect awaiting the output of a call whose response was cancelled is owed nothing:
-        the call never completed, and the service wants no output for it."""
-        for expectation in group.expectations:
-            if expectation.open and expectation.call_id in self.conversation.cancelled_calls:
-                expectation.skipped = True
-                self._note(StepSkipped(expectation.step + 1, self.scenario.step_lines[expectation.step],
-                                       expectation.spec.expect, expectation.call_id, "cancelled"))
+    def _skip_cancelled(self, group: Group) -> None:
+        """Skip the group's steps that await outputs of cancelled calls (`Group.skip_cancelled`)."""
+        for skipped in group.skip_cancelled(self.conversation.cancelled_calls):
+            self._note(StepSkipped(skipped.step + 1, self.scenario.step_lines[skipped.step],
+                                   skipped.spec.expect, skipped.call_id, "cancelled"))
 
     def _pump(self) -> None:
         """Resume the script while what it waits for has happened."""
@@ -706,7 +559,7 @@ class SessionCore:
             wait = self._wait
             if isinstance(wait, _Sleep) and wait.until > self._now:
                 return
-            if isinstance(wait, _Group) and not wait.done:
+            if isinstance(wait, Group) and not wait.done:
                 return
             try:
                 self._wait = next(self._script)
@@ -728,7 +581,7 @@ class SessionCore:
         if held is None:
             return
         for c in held.unconsumed():
-            if not c.consumed and (self.conversation.active is None or _out_of_band(c.event)):
+            if not c.consumed and (self.conversation.active is None or out_of_band(c.event)):
                 c.consumed = True
                 self._play_unscripted(c.event)
         held.compact()
@@ -739,20 +592,20 @@ class SessionCore:
             else self.scenario.scenario.defaults.within
         i = 0
         trigger: dict[str, Any] | None = None
-        trigger_tools: _ToolsInEffect | None = None
+        trigger_tools: ToolsInEffect | None = None
         called_tools = False  # the last response played had function calls
         while i < len(steps):
             step = steps[i]
             self._position = i
             if isinstance(step, ExpectStep):
-                group = _Group([], after_tools=called_tools)
+                group = Group([], after_tools=called_tools)
                 called_tools = False
                 while i < len(steps) and isinstance(steps[i], ExpectStep):
                     spec = steps[i]
                     assert isinstance(spec, ExpectStep)
                     ref = self.scenario.output_calls.get(i)
                     call_id = self._call_ids.get((ref.step, ref.part)) if ref else None
-                    expectation = _Expectation(i, spec, call_id)
+                    expectation = Expectation(i, spec, call_id)
                     group.expectations.append(expectation)
                     if call_id is not None and call_id in self.conversation.cancelled_calls:
                         self._skip_cancelled(group)
@@ -767,7 +620,7 @@ class SessionCore:
                 yield group
                 trigger, trigger_tools = group.trigger, group.trigger_tools
             elif isinstance(step, RespondStep):
-                yield from self._play_response(i, step, trigger, trigger_tools or self._tools_in_effect(trigger))
+                yield from self._play_response(i, step, trigger, trigger_tools or tools_in_effect(trigger, self.session))
                 # a tool round follows, unless the response was cancelled: its calls are owed nothing
                 called_tools = any(call not in self.conversation.cancelled_calls for call in self._calls_of(i, step))
                 trigger, trigger_tools = None, None
@@ -800,7 +653,7 @@ class SessionCore:
         request = (trigger or {}).get("response")  # `response` may be null
         request = request if isinstance(request, dict) else {}
         active = ActiveResponse(self.ids.new("resp"), metadata=request.get("metadata"),
-                                out_of_band=_out_of_band(trigger or {}), request=request)
+                                out_of_band=out_of_band(trigger or {}), request=request)
         if not active.out_of_band:
             self.conversation.active = active
         conv = self.conversation
@@ -853,7 +706,7 @@ class SessionCore:
         if self._playing is active and isinstance(self._wait, _Sleep):
             # the cancelled response's delta pause or `hold`: the response is over, so is its wait
             self._wait = _Sleep(self._now)
-        if isinstance(self._wait, _Group):
+        if isinstance(self._wait, Group):
             self._skip_cancelled(self._wait)
 
     def _play_unscripted(self, trigger: dict[str, Any]) -> None:
@@ -870,7 +723,7 @@ class SessionCore:
         return isinstance(modalities, list) and "audio" in modalities and "text" not in modalities
 
     def _play_response(self, step_index: int, step: RespondStep, trigger: dict[str, Any] | None,
-                       tools: _ToolsInEffect) -> Generator[_Wait, None, None]:
+                       tools: ToolsInEffect) -> Generator[_Wait, None, None]:
         active = self._start_response(trigger)
         self._playing = active
         try:
@@ -879,7 +732,7 @@ class SessionCore:
             self._playing = None
 
     def _stream_response(self, active: ActiveResponse, step_index: int, step: RespondStep,
-                         tools: _ToolsInEffect) -> Generator[_Wait, None, None]:
+                         tools: ToolsInEffect) -> Generator[_Wait, None, None]:
         calls = []
         for j, part in enumerate(step.respond):
             if isinstance(part, FunctionCallPart):
@@ -961,7 +814,3 @@ def _cancelled(active: ActiveResponse) -> bool:
     return active.cancelled
 
 
-def _out_of_band(event: dict[str, Any]) -> bool:
-    """A response.create for a response outside the default conversation (`conversation: "none"`)."""
-    response = event.get("response")
-    return isinstance(response, dict) and response.get("conversation") == "none"
