@@ -1,8 +1,8 @@
 """`rtmock proxy` / `rtmock run --upstream`: a client judged against the real service, here played by
 rtmock's own server (no internet): in this process on a thread, over ws:// and wss://.
 
-- the example clients get the same verdicts proxied as served directly, and a scenario written from
-  a proxied recording (`rtmock scenario`) gives them those verdicts again;
+- the example clients get the verdicts they get served directly (test_examples.py) when proxied,
+  and a scenario written from a proxied recording (`rtmock scenario`) gives them those verdicts again;
 - the upstream's faults (a refused handshake, an error about the session, a close, no upstream at
   all) are the upstream's: exit 2, with its status and message, never a finding about the client;
 - secrets (the key given to rtmock, the client's own key, an ephemeral client_secret) are found
@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from client_programs import CRASHES_ON_A_CALL
+from test_examples import VERDICTS
 
 from rtmock.harness.judging.check import check_transcripts
 from rtmock.mockserver.core.records import Direction, Record
@@ -37,18 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SCENARIOS = ROOT / "scenarios"
 
-# example → {scenario: the rule ids of its findings ([] = PASS)}: examples/README.md's table
-VERDICTS: dict[str, dict[str, list[str]]] = {
-    "correct_rtclient_style": {"get_your_info": [], "parallel_calls": [], "slow_response_done": []},
-    "correct_openai_sdk": {"get_your_info": [], "parallel_calls": [], "slow_response_done": []},
-    "buggy_missing_response_create": {"get_your_info": ["missing-response-create"]},
-    "buggy_wrong_call_id": {"get_your_info": ["wrong-call-id"]},
-    "buggy_output_not_string": {"get_your_info": ["output-not-string"]},
-    "buggy_create_before_output": {"get_your_info": ["create-before-output"]},
-    "buggy_double_response_create": {"get_your_info": ["double-response-create"]},
-    "buggy_parallel_one_by_one": {"parallel_calls": ["create-before-output"],
-                                  "slow_response_done": ["create-while-active"], "get_your_info": []},
-}
+# example → {scenario: the rule ids of its findings ([] = PASS)}: examples/README.md's table, the one
+# test_examples.py checks `rtmock run` against with the bundled scenarios (served directly)
 CASES = [(example, scenario) for example, verdicts in VERDICTS.items() for scenario in verdicts]
 
 
@@ -242,12 +233,13 @@ def recordings(served: dict[str, MockServer], tmp_path_factory: pytest.TempPathF
 
 @pytest.mark.integration
 @pytest.mark.parametrize(("example", "scenario"), CASES)
-def test_an_example_gets_the_same_verdict_direct_proxied_and_from_the_recorded_scenario(
+def test_an_example_gets_its_documented_verdict_proxied_and_from_the_recorded_scenario(
         example: str, scenario: str, served: dict[str, MockServer], recordings: dict[str, Path], tmp_path: Path) -> None:
+    # served directly, each example gets the same verdicts (VERDICTS): test_examples.py runs every
+    # pair of this table through `rtmock run` with the bundled scenario
     client = ["--", sys.executable, str(EXAMPLES / f"{example}.py")]
     secure = example in ("correct_rtclient_style", "buggy_wrong_call_id")  # some over wss://, the others ws://
     runs = {  # one after the other: a client that waits for a loaded machine's CPU waits out its own 20 s
-        "direct": [str(SCENARIOS / f"{scenario}.yaml"), *TIMEOUTS, "--json", str(tmp_path / "direct.json"), *client],
         "proxied": [*upstream_arg(served[scenario], secure), *TIMEOUTS, "--json", str(tmp_path / "proxied.json"),
                     "--transcript", str(tmp_path / "t"), *client],
         "replayed": [str(recordings[scenario]), *TIMEOUTS, "--json", str(tmp_path / "replayed.json"), *client],
@@ -255,7 +247,7 @@ def test_an_example_gets_the_same_verdict_direct_proxied_and_from_the_recorded_s
     done = {how: finish(rtmock("run", *args)) for how, args in runs.items()}
     seen = {how: rules(tmp_path / f"{how}.json") for how in runs}
     expected = sorted(VERDICTS[example][scenario])
-    assert seen == {"direct": expected, "proxied": expected, "replayed": expected}, done
+    assert seen == {"proxied": expected, "replayed": expected}, done
     assert {how: code for how, (code, _, _) in done.items()} == dict.fromkeys(runs, 1 if expected else 0), done
     # `rtmock check` judges the proxied transcript with no scenario named: the same findings
     (transcript,) = (tmp_path / "t").rglob("*.jsonl")
