@@ -526,14 +526,16 @@ def test_a_websockets_client_that_crashes_mid_call_closes_at_once_and_is_reporte
     # The `websockets` library (what the official SDKs use) closes with a handshake and waits for the
     # server's close frame and the TCP close; it stops reading once 16 messages wait unread. A client
     # that crashes on its first call with the rest of the response queued (it came in one read)
-    # cannot see the close frame and sits out its close timeout (10 s). rtmock waits for a client that
-    # closed with calls unanswered, so the crash is the verdict either way, not the missing outputs.
+    # cannot see the close frame and sits out its close timeout (10 s by default; 2 s here, the same
+    # wait made shorter). rtmock waits for a client that closed with calls unanswered, so the crash is
+    # the verdict either way, not the missing outputs.
     # (With parallel calls, the second call is still streaming when the client crashes.)
     client = tmp_path / "crash_ws.py"
     client.write_text(
         "import asyncio, json, os, websockets\n"
         "async def main():\n"
-        "    async with websockets.connect(os.environ['RTMOCK_URL'], additional_headers={'Authorization': 'Bearer x'}) as ws:\n"
+        "    async with websockets.connect(os.environ['RTMOCK_URL'], additional_headers={'Authorization': 'Bearer x'}, "
+        "close_timeout=2) as ws:\n"
         "        await ws.send(json.dumps({'type': 'session.update', 'session': {'type': 'realtime', 'tools': ["
         f"{{'type': 'function', 'name': '{tool}', 'parameters': {{}}}}]}}}}))\n"
         "        await ws.send(json.dumps({'type': 'conversation.item.create', 'item': {'type': 'message', "
