@@ -399,7 +399,8 @@ async def test_sigterm_stops_rtmock_serve_with_130_and_its_transcripts_stay_vali
             assert (await ws.receive_json())["type"] == "session.updated"
             proc.send_signal(signal.SIGTERM)  # mid-session
             async with asyncio.timeout(30):
-                _out, err = await proc.communicate()
+                # the client reads on, as a client does, and so answers the server's close at once
+                _closed, (_out, err) = await asyncio.gather(ws.receive(), proc.communicate())
     finally:
         if proc.returncode is None:
             proc.kill()
