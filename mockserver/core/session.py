@@ -21,13 +21,12 @@ outputs are skipped.
 
 Here: `SessionCore` (its interface to the I/O layer, its records and output, the client events it
 handles, the script it runs) and the actions it returns. Its parts, each in its own module:
-`_expectations.py` holds accepted client events and matches them to expect steps.
+`_expectations.py` holds accepted client events and matches them to expect steps; `_refusals.py`
+says which well-formed client events the session's state refuses, in the service's words.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -57,6 +56,16 @@ from ._expectations import (
     out_of_band_awaited,
     tools_in_effect,
 )
+from ._refusals import (
+    appended_audio,
+    cancel_target,
+    commit_refusal,
+    create_refusal,
+    item_create_refusal,
+    item_refusal,
+    session_update_refusal,
+    unscripted,
+)
 from .audio import output_format
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
@@ -79,7 +88,6 @@ from .notes import (
 from .records import Direction, Record
 from .streams import OutputStreams
 from .turns import InputAudio, transcription, turn_detection
-from .voicelive import UNSCRIPTED as VOICE_LIVE_UNSCRIPTED
 
 __all__ = ["Action", "Close", "ConnectionRefusal", "Send", "SendRun", "SessionCore"]
 
@@ -291,56 +299,38 @@ class SessionCore:
     # ---- client events ---------------------------------------------------------------------------
 
     def _handle(self, event: dict[str, Any], index: int) -> None:
+        """An accepted client event: carry it out, unless the session's state refuses it
+        (`_refusals.py`), then offer it to the script."""
         kind = event["type"]
-        event_id = event.get("event_id")
         conv = self.conversation
         if kind == "session.update":
-            wanted, current = event["session"].get("type"), self.session.get("type")
-            if wanted is not None and current is not None and wanted != current:
-                # observed: "Passing a transcription session update event to a realtime session is not allowed."
-                self._reject(Rejection("invalid_value", f"Passing a {wanted} session update event to a {current} "
-                                       "session is not allowed.", "session.type", event_id))
+            if (refused := session_update_refusal(event, self.session)) is not None:
+                self._reject(refused)
                 return
             _merge(self.session, event["session"])
             self._emit(self.events.session_updated(self.session))
         elif kind == "conversation.item.create":
-            if not self._create_item(event, event_id):
-                return
-        elif kind == "response.create":
-            if (refused := self._reference_refusal(event)) is not None:
+            if (refused := item_create_refusal(event, conv)) is not None:
                 self._reject(refused)
                 return
-            # "only one response can write to the default conversation at a time; otherwise responses
-            # can run in parallel" (openai ResponseCreateEvent): an out-of-band one may run beside it
-            if conv.active is not None and not out_of_band(event):
-                self._reject(Rejection(
-                    "conversation_already_has_active_response",
-                    f"Conversation already has an active response in progress: {conv.active.id}. "
-                    "Wait until the response is finished before creating a new one.",
-                    None, event_id))
+            self._create_item(event)
+        elif kind == "response.create":
+            if (refused := create_refusal(event, conv, out_of_band=out_of_band(event))) is not None:
+                self._reject(refused)
                 return
             if not self._offer_create(event, index):
                 self._play_unscripted(event)
             return
         elif kind == "response.cancel":
-            # without a response_id: "an in-progress response in the default conversation"
-            wanted = event.get("response_id")
-            playing = self._playing
-            if conv.active is not None and (not wanted or wanted == conv.active.id):
-                target: ActiveResponse | None = conv.active
-            elif wanted and playing is not None and wanted == playing.id and not playing.cancelled:
-                target = playing  # a scripted out-of-band response
-            else:
-                target = None
-            if target is None:
-                self._reject(Rejection("response_cancel_not_active", "Cancellation failed: no active response found.", None, event_id))
+            target = cancel_target(event, conv, self._playing)
+            if isinstance(target, Rejection):
+                self._reject(target)
                 return
             self._cancel(target, "client_cancelled")
         elif kind == "input_audio_buffer.append":
-            try:
-                audio = base64.b64decode(event["audio"], validate=True)
-            except (binascii.Error, ValueError):
-                self._reject(Rejection("invalid_value", "Invalid value for 'audio': expected base64-encoded audio.", "audio", event_id))
+            audio = appended_audio(event)
+            if isinstance(audio, Rejection):
+                self._reject(audio)
                 return
             edges = self._audio.append(audio, self.session)
             conv.audio_bytes = self._audio.buffered
@@ -348,11 +338,8 @@ class SessionCore:
             self._listen(edges, index)
             return
         elif kind == "input_audio_buffer.commit":
-            if not self._audio.can_commit():
-                self._reject(Rejection(
-                    "input_audio_buffer_commit_empty",
-                    f"Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
-                    f"but buffer only has {self._audio.buffered_ms():.2f}ms of audio.", None, event_id))
+            if (refused := commit_refusal(event, self._audio)) is not None:
+                self._reject(refused)
                 return
             self._commit_audio(self.ids.new("item"))
         elif kind == "input_audio_buffer.clear":
@@ -361,7 +348,7 @@ class SessionCore:
             self._speech_item = None
             self._emit(self.events.audio_cleared())
         elif kind in ("conversation.item.retrieve", "conversation.item.delete", "conversation.item.truncate"):
-            if (refused := self._item_refusal(event)) is not None:
+            if (refused := item_refusal(event, conv)) is not None:
                 self._reject(refused)
                 return
             item_id = event["item_id"]
@@ -373,60 +360,10 @@ class SessionCore:
             else:
                 conv.audio_ms[item_id] = event["audio_end_ms"]
                 self._emit(self.events.item_truncated(item_id, event["content_index"], event["audio_end_ms"]))
-        elif kind == "transcription_session.update":
-            self._reject(Rejection("unsupported", "rtmock does not script transcription sessions.", "type", event_id))
-            return
-        elif kind in VOICE_LIVE_UNSCRIPTED:
-            self._reject(Rejection("unsupported", f"rtmock does not script {VOICE_LIVE_UNSCRIPTED[kind]} ({kind}).",
-                                   "type", event_id))
+        elif (refused := unscripted(event)) is not None:
+            self._reject(refused)
             return
         self._offer(index, event)
-
-    def _item_refusal(self, event: dict[str, Any]) -> Rejection | None:
-        """Why the service refuses a retrieve, delete or truncate (codes and texts as observed:
-        docs/protocol-notes.md); None when it carries it out."""
-        kind, item_id, event_id = event["type"], event["item_id"], event.get("event_id")
-        item = self.conversation.items.get(item_id)
-        if item is None:
-            verb = kind.rsplit(".", 1)[1]
-            if verb == "truncate":
-                return Rejection("item_truncate_invalid_item_id", f"Item with item_id not found: {item_id}", None, event_id)
-            doing = {"retrieve": "retrieving", "delete": "deleting"}[verb]
-            return Rejection(f"item_{verb}_invalid_item_id",
-                             f"Error {doing} item: the item with id '{item_id}' does not exist.", None, event_id)
-        if kind != "conversation.item.truncate":
-            return None
-        # "Only assistant message items can be truncated"; "If the audio_end_ms is greater than the
-        # actual audio duration, the server will respond with an error" (openai ConversationItemTruncateEvent)
-        audio_ms = self.conversation.audio_ms.get(item_id)
-        if item.get("role") != "assistant" or audio_ms is None:
-            return Rejection("unsupported_content_type", "Only model output audio messages can be truncated",
-                             None, event_id)
-        if event["content_index"] != 0:
-            return Rejection("invalid_value", f"Invalid value: {event['content_index']}. The item has one content "
-                             "part: content_index must be 0.", "content_index", event_id)
-        if event["audio_end_ms"] > audio_ms:
-            return Rejection("invalid_value", f"Audio content of {audio_ms}ms is already shorter than "
-                             f"{event['audio_end_ms']}ms", None, event_id)
-        return None
-
-    def _reference_refusal(self, event: dict[str, Any]) -> Rejection | None:
-        """An `item_reference` in `response.input` must name "an existing item in the same Realtime
-        session" (openai `ResponseItemReferenceParam.id`). The service's error for one that does not
-        is not known: code and text are rtmock's (docs/protocol-notes.md)."""
-        request = event.get("response")
-        given = request.get("input") if isinstance(request, dict) else None
-        for i, entry in enumerate(given if isinstance(given, list) else []):
-            if not isinstance(entry, dict) or entry.get("type") != "item_reference":
-                continue
-            if not isinstance(entry.get("id"), str):  # beta's params mark it optional; "required" for a reference
-                return Rejection("missing_required_parameter", f"Missing required parameter: 'response.input[{i}].id'.",
-                                 f"response.input[{i}].id", event.get("event_id"))
-            if not self.conversation.exists(entry["id"]):
-                return Rejection("invalid_value", f"Invalid value: '{entry['id']}'. response.input[{i}] references "
-                                 "an item that does not exist in this session.", f"response.input[{i}].id",
-                                 event.get("event_id"))
-        return None
 
     # ---- server VAD ------------------------------------------------------------------------------
 
@@ -492,18 +429,10 @@ class SessionCore:
                     "total_tokens": audio + text + out, "input_token_details": {"text_tokens": text, "audio_tokens": audio}}
         self._emit(self.events.transcription_completed(item["id"], transcript, used))
 
-    def _create_item(self, event: dict[str, Any], event_id: str | None) -> bool:
+    def _create_item(self, event: dict[str, Any]) -> None:
         conv = self.conversation
         item = json_copy(event["item"])
         previous = event.get("previous_item_id")
-        if previous is not None and not conv.knows(previous):
-            self._reject(Rejection("invalid_value", f"Invalid value: '{previous}'. previous_item_id does not name an item "
-                                   "of this conversation.", "previous_item_id", event_id))
-            return False
-        if item["type"] == "function_call_output" and item["call_id"] not in conv.calls:
-            self._reject(Rejection("invalid_tool_call_id", f"Tool call ID '{item['call_id']}' not found in conversation.",
-                                   "item.call_id", event_id))
-            return False
         item.setdefault("id", self.ids.new("item"))
         item.setdefault("object", "realtime.item")
         item["status"] = "completed"
@@ -512,7 +441,6 @@ class SessionCore:
         after = conv.add(item, previous)
         for echo in self.events.item_added(item, after) + self.events.item_done(item, after):
             self._emit(echo)
-        return True
 
     # ---- the script ------------------------------------------------------------------------------
 
