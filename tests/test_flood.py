@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -171,16 +172,21 @@ def test_the_judge_looks_only_at_rounds_still_in_play() -> None:
 #: A raw flooding client in its own process, so that the server's loop does not pace it: small
 #: valid appends (about 90 bytes a frame, thousands a socket read), as fast as the socket takes them.
 FLOODER = """
-import asyncio, json, sys, aiohttp
-async def main(url, count):
+import asyncio, json, signal, sys, aiohttp
+async def main(url, least):
     frame = json.dumps({"type": "input_audio_buffer.append", "audio": "AAAAAA=="})
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, stop.set)
     async with aiohttp.ClientSession() as http, http.ws_connect(url, headers={"Authorization": "Bearer x"}) as ws:
         print("connected", flush=True)
-        for _ in range(count):
+        sent = 0
+        while sent < least or not stop.is_set():  # floods until told to stop, and at least `least` frames
             await ws.send_str(frame)
+            sent += 1
         await ws.send_str(json.dumps({"type": "session.update", "session": {"type": "realtime"}}))
         async for msg in ws:
             if msg.type is aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] == "session.updated":
+                print(sent, flush=True)
                 return
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
@@ -214,7 +220,7 @@ async def test_a_flooding_client_does_not_starve_a_correct_one() -> None:
     judge = LiveJudge()
     async with MockServer([load_scenario(GET_YOUR_INFO)], tls=False) as server, aiohttp.ClientSession() as http:
         server.observers.append(judge)
-        flooder = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOODER, server.ws_url(), "200000",
+        flooder = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOODER, server.ws_url(), "1000",
                                                        stdout=asyncio.subprocess.PIPE)
         try:
             assert flooder.stdout is not None
@@ -226,7 +232,9 @@ async def test_a_flooding_client_does_not_starve_a_correct_one() -> None:
                 for _ in range(5):
                     await _play(http, server.ws_url())
             assert flooder.returncode is None  # all five completed while the flood still ran
+            flooder.send_signal(signal.SIGUSR1)  # stop flooding: every frame sent is then answered in order
             async with asyncio.timeout(120):
+                sent = int(await flooder.stdout.readline())
                 assert await flooder.wait() == 0
         finally:
             if flooder.returncode is None:
@@ -234,4 +242,5 @@ async def test_a_flooding_client_does_not_starve_a_correct_one() -> None:
                 await flooder.wait()
     played = [j for j in judge.sessions if j.complete]
     assert len(played) == 5
+    assert sent >= 1_000
     assert all(j.verdict is not None and j.verdict.passed for j in played)
