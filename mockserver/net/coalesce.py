@@ -25,7 +25,8 @@ from typing import Any
 
 __all__ = ["FLUSH_AT", "CoalescingProtocol", "CoalescingTransport"]
 
-#: Held bytes are handed to the socket at the end of the run, or as soon as there are this many.
+#: Held bytes are handed to the socket at the end of the turn (or at `flush`), or as soon as there
+#: are this many.
 FLUSH_AT = 64 * 1024
 
 
@@ -47,7 +48,7 @@ class CoalescingTransport(asyncio.Transport):
             yield
         finally:
             self._holding = False
-            self._flush()
+            self.flush()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._holding:
@@ -59,13 +60,14 @@ class CoalescingTransport(asyncio.Transport):
             if self._size >= FLUSH_AT:
                 # hand it over now: the real transport then tells the protocol to pause when the peer
                 # does not read, and the writer waits (flow control, and the send bound, keep working)
-                self._flush()
+                self.flush()
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
             self.write(data)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Hand what is held to the socket now (holding goes on)."""
         if not self._pending:
             return
         data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
@@ -78,14 +80,14 @@ class CoalescingTransport(asyncio.Transport):
         return self._size + self._inner.get_write_buffer_size()
 
     def write_eof(self) -> None:
-        self._flush()
+        self.flush()
         self._inner.write_eof()
 
     def can_write_eof(self) -> bool:
         return self._inner.can_write_eof()
 
     def close(self) -> None:
-        self._flush()  # what was written before close() still goes out, as with any transport
+        self.flush()  # what was written before close() still goes out, as with any transport
         self._inner.close()
 
     def abort(self) -> None:

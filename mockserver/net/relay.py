@@ -291,7 +291,7 @@ class RelayServer(MockServer):
             info.records.append(record)
             if transcript is not None:
                 transcript.write(dump_record(record), record.index)
-            self._notify("records", info, (record,))  # the service decides later: each frame on its own
+            self._deliver(info, (record,))  # the service decides later: each frame is a moment of its own
 
         core = RelayCore(scenario, on_record, self.secrets, started=started, default_within=self.relay_within)
         info.relay = core

@@ -36,7 +36,7 @@ from aiohttp import WSMsgType, web
 from ..core.events import Dialect, IdSource
 from ..core.notes import FrameTooLarge, InternalError, SendTimeout
 from ..core.records import Record, TranscriptHeader, dump_header, dump_record
-from ..core.session import Action, ConnectionRefusal, Send, SendRun, SessionCore
+from ..core.session import Action, Close, ConnectionRefusal, Send, SendRun, SessionCore
 from ..errors import UsageError
 from ..scenario.loader import LoadedScenario
 from .coalesce import FLUSH_AT, CoalescingProtocol, CoalescingTransport
@@ -241,6 +241,20 @@ class MockServer:
             except Exception as exc:
                 self._observer_failed(observer, method, exc)
 
+    def _deliver(self, info: SessionInfo, records: Sequence[Record]) -> None:
+        """A moment's records to every observer: through `records`, or `record` for each when an
+        observer has only that (one written before `records` existed, or not from `Observer`)."""
+        for observer in self.observers:
+            whole = getattr(observer, "records", None)
+            try:
+                if whole is not None:
+                    whole(info, records)
+                else:
+                    for record in records:
+                        observer.record(info, record)
+            except Exception as exc:
+                self._observer_failed(observer, "records" if whole is not None else "record", exc)
+
     def _internal_error(self, info: SessionInfo, core: SessionCore, exc: Exception, now: float) -> None:
         """Keep a bug of rtmock's for the exit code (2) and mark the session: closed by the server,
         so that nothing still pending is charged to the client."""
@@ -389,16 +403,14 @@ class MockServer:
             undelivered.append(record)
 
         def deliver() -> None:
+            if not undelivered:  # the session's end delivered them already
+                return
             records = undelivered.copy()
             undelivered.clear()
             if transcript is not None:
                 for record in records:
                     transcript.write(dump_record(record), record.index)
-            for observer in self.observers:
-                try:
-                    observer.records(info, records)
-                except Exception as exc:
-                    self._observer_failed(observer, "records", exc)
+            self._deliver(info, records)
 
         clock = loop.time
         started = clock()
@@ -515,49 +527,62 @@ class MockServer:
                        actions: list[Action]) -> bool:
         """Carry out the core's actions; True when the server closed the socket. Raises
         TimeoutError when the client reads nothing for `send_timeout` (back-pressure)."""
-        send = ws.send_str
-        if transport is not None and _cannot_wait(transport, actions):
-            try:
-                with transport.held():  # nothing reaches the socket before the end: no send can wait
-                    for action in actions:
-                        if isinstance(action, Send):
-                            await send(action.text)
-                        else:
-                            assert isinstance(action, SendRun)
-                            for text in action.texts:
-                                await send(text)
-            except ConnectionError:
+        try:
+            if transport is not None and _cannot_wait(transport, actions):
+                await _send_turn(ws, transport, actions, None)  # no send can wait: no bound needed
+                return False
+            async with asyncio.timeout(self.send_timeout) as bound:
+                close = await _send_turn(ws, transport, actions, _SendBound(bound, self.send_timeout))
+                if close is None:
+                    return False
+                await ws.close(code=close.code, message=close.reason.encode())  # after what came before it
                 return True
-            return False
-        clock = asyncio.get_running_loop().time
-        # Each send that returns shows the client reads: the bound moves with it (to within a tenth,
-        # so that rescheduling costs nothing per frame), and fires only when one send waits that long.
-        step = self.send_timeout / 10
-        async with asyncio.timeout(self.send_timeout) as bound:
-            progress = clock()
-            try:
-                with transport.held() if transport is not None else contextlib.nullcontext():
-                    for action in actions:
-                        if isinstance(action, Send):
-                            await send(action.text)
-                        elif isinstance(action, SendRun):
-                            for text in action.texts:
-                                await send(text)
-                                if (now := clock()) - progress > step:
-                                    bound.reschedule(now + self.send_timeout)
-                                    progress = now
-                        else:
-                            break
-                        if (now := clock()) - progress > step:
-                            bound.reschedule(now + self.send_timeout)
-                            progress = now
-                    else:
-                        return False
-                # a Close: what came before it is on its way
-                await ws.close(code=action.code, message=action.reason.encode())
-                return True
-            except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
-                return True
+        except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
+            return True
+
+
+#: A turn leaves in writes of this many parts (a frame, or a whole run of deltas): few enough that a
+#: client reading them as they come takes them a few at a time. A `websockets` client stops reading
+#: once more than 16 messages wait unread; one that crashed in a handler must still read the close.
+PARTS_PER_WRITE = 4
+
+
+class _SendBound:
+    """Moves the send bound on as sends return (each shows the client reads), to within a tenth of
+    it so that rescheduling costs nothing per frame: it fires only when one send waits that long."""
+
+    def __init__(self, bound: asyncio.Timeout, seconds: float) -> None:
+        self.bound, self.seconds = bound, seconds
+        self.clock = asyncio.get_running_loop().time
+        self.progress = self.clock()
+
+    def sent(self) -> None:
+        if (now := self.clock()) - self.progress > self.seconds / 10:
+            self.bound.reschedule(now + self.seconds)
+            self.progress = now
+
+
+async def _send_turn(ws: web.WebSocketResponse, transport: CoalescingTransport | None, actions: list[Action],
+                     bound: _SendBound | None) -> Close | None:
+    """Send a turn's frames, held and joined into few writes (`PARTS_PER_WRITE`), up to its close if
+    it has one (returned, not carried out: what came before it is handed over first)."""
+    send = ws.send_str
+    with transport.held() if transport is not None else contextlib.nullcontext():
+        for part, action in enumerate(actions, 1):
+            if isinstance(action, Send):
+                await send(action.text)
+            elif isinstance(action, SendRun):
+                for text in action.texts:
+                    await send(text)
+                    if bound is not None:
+                        bound.sent()
+            else:
+                return action
+            if bound is not None:
+                bound.sent()
+            if transport is not None and part % PARTS_PER_WRITE == 0:
+                transport.flush()
+    return None
 
 
 def _cannot_wait(transport: CoalescingTransport, actions: list[Action]) -> bool:
