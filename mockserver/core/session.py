@@ -22,7 +22,8 @@ outputs are skipped.
 Here: `SessionCore` (its interface to the I/O layer, its records and output, the client events it
 handles, the script it runs) and the actions it returns. Its parts, each in its own module:
 `_expectations.py` holds accepted client events and matches them to expect steps; `_refusals.py`
-says which well-formed client events the session's state refuses, in the service's words.
+says which well-formed client events the session's state refuses, in the service's words;
+`_responses.py` opens and closes responses (their objects, token usage, rate limits).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ from ._refusals import (
     session_update_refusal,
     unscripted,
 )
+from ._responses import STATUS_DETAILS, Responses
 from .audio import output_format
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
@@ -178,12 +180,9 @@ class SessionCore:
         self._audio = InputAudio(self.dialect)
         self._streams = OutputStreams(self.events, self.conversation, self._emit, self._emit_delta)
         self._speech_item: str | None = None  # the item id announced by speech_started
-        self._conversation_id = self.ids.new("conv")
+        self._responses = Responses(self.events, self.ids, self.conversation, self.session, self.dialect)
         self._position = 0  # the step the script is at
         self._playing: ActiveResponse | None = None  # the response the script is streaming
-        self._inputs: dict[str, tuple[tokens.TokenCount, tokens.TokenCount]] = {}  # response → (input, cached)
-        self._last_input: tokens.TokenCount | None = None
-        self._used_tokens = 0
         steps = self.scenario.scenario.steps
         self._transcripts = [s.transcript for s in steps if isinstance(s, ExpectStep) and s.transcript is not None]
 
@@ -578,51 +577,12 @@ class SessionCore:
     # ---- responses -------------------------------------------------------------------------------
 
     def _start_response(self, trigger: dict[str, Any] | None) -> ActiveResponse:
-        request = (trigger or {}).get("response")  # `response` may be null
-        request = request if isinstance(request, dict) else {}
-        active = ActiveResponse(self.ids.new("resp"), metadata=request.get("metadata"),
-                                out_of_band=out_of_band(trigger or {}), request=request)
-        if not active.out_of_band:
-            self.conversation.active = active
-        conv = self.conversation
-        read = tokens.input_tokens(self.session, conv.items, conv.input_audio_ms, conv.audio_ms,
-                                   request.get("instructions"))
-        self._inputs[active.id] = (read, tokens.cached(read, self._last_input))
-        self._last_input = read
-        self._emit(self.events.response_created(self._response_object(active, "in_progress")))
-        return active
-
-    def _response_object(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None,
-                         usage: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.events.response_object(
-            active.id, status, active.output if status != "in_progress" else [], active.metadata, usage=usage,
-            status_details=details, session=self.session, request=active.request,
-            conversation_id=None if active.out_of_band else self._conversation_id)
-
-    def _usage(self, active: ActiveResponse, scripted: Any = None) -> dict[str, Any]:
-        """Token counts for a finished response: derived (`usage.py`), or as the scenario set them."""
-        read, cached = self._inputs.pop(active.id, (tokens.TokenCount(), tokens.TokenCount()))
-        wrote = tokens.output_tokens(active.output, self.conversation.audio_ms)
-        counts = {"input_text": read.text, "input_audio": read.audio, "cached_text": cached.text,
-                  "cached_audio": cached.audio, "output_text": wrote.text, "output_audio": wrote.audio}
-        if isinstance(scripted, dict):
-            counts.update({k: int(v) for k, v in scripted.items() if k in counts and isinstance(v, int)})
-        return self.events.usage(**counts)
+        return self._responses.start(trigger, self._emit)
 
     def _finish_response(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None,
                          scripted_usage: Any = None) -> None:
-        if active.cancelled:
-            return
-        active.cancelled = status == "cancelled"
-        if self.conversation.active is active:
-            self.conversation.active = None
-        if active.out_of_band:  # its items exist in the session, outside the conversation
-            self.conversation.side_items.update(str(item.get("id")) for item in active.output)
-        used = self._usage(active, scripted_usage)
-        self._emit(self.events.response_done(self._response_object(active, status, details, used)))
-        self._used_tokens += int(used["total_tokens"])
-        if self.dialect is not Dialect.VOICE_LIVE:  # (Voice Live has no rate_limits.updated event)
-            self._emit(self.events.rate_limits_updated(self._used_tokens, self._now - self.started))
+        self._responses.finish(active, status, details, scripted_usage, elapsed=self._now - self.started,
+                               emit=self._emit)
 
     def _cancel(self, active: ActiveResponse, reason: str) -> None:
         """End a response early (`client_cancelled`, or `turn_detected` when the user barges in): the
@@ -642,13 +602,6 @@ class SessionCore:
         active = self._start_response(trigger)
         self._note(ResponseUnscripted(active.id, active.out_of_band))
         self._finish_response(active, "completed")
-
-    def _speaks(self, active: ActiveResponse) -> bool:
-        """Whether the response answers in audio only (the GA default `output_modalities: ["audio"]`):
-        then a scripted text answer is spoken, audio plus its transcript, as the model would."""
-        key = "modalities" if self.dialect.beta_shaped else "output_modalities"
-        modalities = active.request.get(key) or self.session.get(key) or []
-        return isinstance(modalities, list) and "audio" in modalities and "text" not in modalities
 
     def _play_response(self, step_index: int, step: RespondStep, trigger: dict[str, Any] | None,
                        tools: ToolsInEffect) -> Generator[_Wait, None, None]:
@@ -674,7 +627,7 @@ class SessionCore:
                                    active.out_of_band, declared.names if declared else None,
                                    declared.given_by if declared else None))
         pause = step.delta_interval
-        speaks = self._speaks(active)
+        speaks = self._responses.speaks(active)
         fmt = output_format(self.session, self.dialect.beta_shaped)
         output_index = -1
         for j, part in enumerate(step.respond):
@@ -713,17 +666,8 @@ class SessionCore:
         if step.hold > 0:
             yield _Sleep(self._now + step.hold)
         if not active.cancelled:
-            details = _STATUS_DETAILS.get(step.status)
+            details = STATUS_DETAILS.get(step.status)
             self._finish_response(active, step.status, details, step.usage)
-
-#: `response.status_details` for a scripted non-completed status. `reason` is a closed set in the
-#: official models (openai-agents validates it): an incomplete response ran out of tokens; a failed
-#: one carries an `error` instead.
-_STATUS_DETAILS: dict[str, dict[str, Any]] = {
-    "incomplete": {"type": "incomplete", "reason": "max_output_tokens"},
-    "failed": {"type": "failed", "error": {"type": "server_error", "code": "rtmock_scenario",
-                                           "message": "The scenario scripted this response to fail."}},
-}
 
 
 def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
