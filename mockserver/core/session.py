@@ -23,12 +23,12 @@ Here: `SessionCore` (its interface to the I/O layer, its records and output, the
 handles, the script it runs) and the actions it returns. Its parts, each in its own module:
 `_expectations.py` holds accepted client events and matches them to expect steps; `_refusals.py`
 says which well-formed client events the session's state refuses, in the service's words;
-`_responses.py` opens and closes responses (their objects, token usage, rate limits).
+`_responses.py` opens and closes responses (their objects, token usage, rate limits);
+`_user_audio.py` buffers the user's audio, commits and transcribes its turns.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +45,6 @@ from ..scenario.model import (
     SendStep,
     TextPart,
 )
-from . import usage as tokens
 from ._expectations import (
     Expectation,
     Group,
@@ -68,6 +67,8 @@ from ._refusals import (
     unscripted,
 )
 from ._responses import STATUS_DETAILS, Responses
+from ._user_audio import MIN_COMMIT_BYTES as MIN_COMMIT_BYTES  # (tests read it here)
+from ._user_audio import UserAudio
 from .audio import output_format
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
@@ -89,14 +90,10 @@ from .notes import (
 )
 from .records import Direction, Record
 from .streams import OutputStreams
-from .turns import InputAudio, transcription, turn_detection
+from .turns import turn_detection
 
 __all__ = ["Action", "Close", "ConnectionRefusal", "Send", "SendRun", "SessionCore"]
 
-#: Audio shorter than 100 ms cannot be committed: this many bytes of 24 kHz PCM16 (800 of 8 kHz G.711).
-MIN_COMMIT_BYTES = 4800
-#: The transcript of a user's audio when the scenario scripts none (`ExpectStep.transcript`).
-DEFAULT_TRANSCRIPT = "(speech)"
 #: How long a scripted text answer speaks when the response is audio only (seconds per character).
 SPEECH_SECONDS_PER_CHAR = 0.06
 
@@ -177,14 +174,12 @@ class SessionCore:
         self._script: Generator[_Wait, None, None] | None = None
         self._wait: _Wait | None = None
         self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
-        self._audio = InputAudio(self.dialect)
+        self._user_audio = UserAudio(self.events, self.ids, self.conversation, self.session, self.dialect,
+                                     self.scenario.scenario.steps)
         self._streams = OutputStreams(self.events, self.conversation, self._emit, self._emit_delta)
-        self._speech_item: str | None = None  # the item id announced by speech_started
         self._responses = Responses(self.events, self.ids, self.conversation, self.session, self.dialect)
         self._position = 0  # the step the script is at
         self._playing: ActiveResponse | None = None  # the response the script is streaming
-        steps = self.scenario.scenario.steps
-        self._transcripts = [s.transcript for s in steps if isinstance(s, ExpectStep) and s.transcript is not None]
 
     # ---- the I/O layer's interface ---------------------------------------------------------------
 
@@ -331,21 +326,17 @@ class SessionCore:
             if isinstance(audio, Rejection):
                 self._reject(audio)
                 return
-            edges = self._audio.append(audio, self.session)
-            conv.audio_bytes = self._audio.buffered
+            edges = self._user_audio.append(audio)
             self._offer(index, event)
             self._listen(edges, index)
             return
         elif kind == "input_audio_buffer.commit":
-            if (refused := commit_refusal(event, self._audio)) is not None:
+            if (refused := commit_refusal(event, self._user_audio.buffer)) is not None:
                 self._reject(refused)
                 return
-            self._commit_audio(self.ids.new("item"))
+            self._user_audio.commit(self._emit)
         elif kind == "input_audio_buffer.clear":
-            self._audio.clear()
-            conv.audio_bytes = 0
-            self._speech_item = None
-            self._emit(self.events.audio_cleared())
+            self._user_audio.clear(self._emit)
         elif kind in ("conversation.item.retrieve", "conversation.item.delete", "conversation.item.truncate"):
             if (refused := item_refusal(event, conv)) is not None:
                 self._reject(refused)
@@ -364,70 +355,6 @@ class SessionCore:
             return
         self._offer(index, event)
 
-    # ---- server VAD ------------------------------------------------------------------------------
-
-    def _listen(self, edges: list[Any], index: int) -> None:
-        """Speech edges the server VAD heard in appended audio: speech while a response is active
-        interrupts it (`interrupt_response`); speech, then enough silence, is a user turn the server
-        commits and (with `create_response`) answers without a client response.create."""
-        detection = turn_detection(self.session, self.dialect)
-        if detection is None:
-            return
-        for edge in edges:
-            if edge.started:
-                self._speech_item = self.ids.new("item")
-                self._emit(self.events.speech_started(edge.audio_ms, self._speech_item))
-                # "Whether or not to automatically interrupt any ongoing response with output to the
-                # default conversation (i.e. conversation of auto) when a VAD start event occurs"
-                # (openai RealtimeAudioInputTurnDetection.interrupt_response, default true)
-                active = self.conversation.active
-                if active is not None and detection.get("interrupt_response", True) is not False:
-                    self._note(BargeIn(index, active.id, edge.audio_ms))
-                    self._cancel(active, "turn_detected")
-                continue
-            item_id = self._speech_item or self.ids.new("item")
-            self._speech_item = None
-            self._emit(self.events.speech_stopped(edge.audio_ms, item_id))
-            self._commit_audio(item_id)
-            if detection.get("create_response", True) is not False and self.conversation.active is None:
-                turn = {"type": "response.create", "rtmock": "server_vad"}  # the service's own create
-                self._note(VadTurn(index, edge.audio_ms))
-                if not self._offer_create(turn, index):
-                    self._play_unscripted(turn)
-
-    def _commit_audio(self, item_id: str) -> None:
-        conv = self.conversation
-        item: dict[str, Any] = {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
-                                "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
-        previous = conv.add(item)
-        conv.input_audio_ms[item_id] = self._audio.take()
-        conv.audio_bytes = 0
-        self._emit(self.events.audio_committed(item["id"], previous))
-        for echo in self.events.item_added(item, previous) + self.events.item_done(item, previous):
-            self._emit(echo)
-        self._transcribe(item)
-
-    def _transcribe(self, item: dict[str, Any]) -> None:
-        """Input transcription, when the session asks for it: the scenario's transcript of this turn
-        (or a placeholder), as deltas and then `.completed`, with the transcription model's usage."""
-        config = transcription(self.session, self.dialect)
-        if config is None:
-            return
-        transcript = self._transcripts.pop(0) if self._transcripts else DEFAULT_TRANSCRIPT
-        item["content"][0]["transcript"] = transcript
-        for event in self.events.transcription_deltas(item["id"], re.findall(r"\s*\S+", transcript) or [""]):
-            self._emit(event)
-        seconds = self.conversation.input_audio_ms.get(item["id"], 0) / 1000
-        if config.get("model") == "whisper-1":  # billed by duration; the gpt-4o transcribe models by tokens
-            used: dict[str, Any] = {"type": "duration", "seconds": round(seconds, 3)}
-        else:
-            audio = int(seconds * tokens.INPUT_AUDIO_TOKENS_PER_SECOND)
-            text = tokens.text_tokens(str(config.get("prompt") or ""))
-            out = max(1, tokens.text_tokens(transcript))
-            used = {"type": "tokens", "input_tokens": audio + text, "output_tokens": out,
-                    "total_tokens": audio + text + out, "input_token_details": {"text_tokens": text, "audio_tokens": audio}}
-        self._emit(self.events.transcription_completed(item["id"], transcript, used))
-
     def _create_item(self, event: dict[str, Any]) -> None:
         conv = self.conversation
         item = json_copy(event["item"])
@@ -440,6 +367,33 @@ class SessionCore:
         after = conv.add(item, previous)
         for echo in self.events.item_added(item, after) + self.events.item_done(item, after):
             self._emit(echo)
+
+    # ---- server VAD ------------------------------------------------------------------------------
+
+    def _listen(self, edges: list[Any], index: int) -> None:
+        """Speech edges the server VAD heard in appended audio: speech while a response is active
+        interrupts it (`interrupt_response`); speech, then enough silence, is a user turn the server
+        commits and (with `create_response`) answers without a client response.create."""
+        detection = turn_detection(self.session, self.dialect)
+        if detection is None:
+            return
+        for edge in edges:
+            if edge.started:
+                self._user_audio.speech_started(edge.audio_ms, self._emit)
+                # "Whether or not to automatically interrupt any ongoing response with output to the
+                # default conversation (i.e. conversation of auto) when a VAD start event occurs"
+                # (openai RealtimeAudioInputTurnDetection.interrupt_response, default true)
+                active = self.conversation.active
+                if active is not None and detection.get("interrupt_response", True) is not False:
+                    self._note(BargeIn(index, active.id, edge.audio_ms))
+                    self._cancel(active, "turn_detected")
+                continue
+            self._user_audio.speech_stopped(edge.audio_ms, self._emit)  # the server commits the turn
+            if detection.get("create_response", True) is not False and self.conversation.active is None:
+                turn = {"type": "response.create", "rtmock": "server_vad"}  # the service's own create
+                self._note(VadTurn(index, edge.audio_ms))
+                if not self._offer_create(turn, index):
+                    self._play_unscripted(turn)
 
     # ---- the script ------------------------------------------------------------------------------
 
