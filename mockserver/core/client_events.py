@@ -15,12 +15,17 @@ definition the service validates against. Every object is closed (an unknown key
 - the few rules the types cannot state are checked after the shape (`_SERVICE_RULES`).
 
 Checks that need conversation state (unknown call_id, an active response) live in `session.py`.
+
+Speed: each frame is first put to its event type's shape compiled into a yes/no predicate (`_Compiler`);
+only a frame it calls invalid is walked by `_Checker`, whose answer is the one the client gets.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -231,6 +236,258 @@ _TYPE_CHECKS = {
 _MAX_DEPTH = 256
 
 
+# ---- the fast path: is it valid at all? ----------------------------------------------------------
+#
+# Nearly every frame is valid, and for a valid one all the checker's paths and Rejections are waste.
+# So each event type's shape is compiled once into a predicate made of closures that only says
+# valid or not; a frame it calls invalid is walked again by `_Checker`, whose answer is the one sent.
+# A predicate may call a valid value invalid (that costs a walk) but never an invalid one valid.
+
+_Valid = Callable[[Any], bool]
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+#: The exact types each leaf kind accepts (a subclass is left to its check: `True` is no integer).
+_EXACT_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "boolean": (bool,), "integer": (int,), "number": (int, float), "null": (type(None),),
+    "any": (dict, list, str, int, float, bool, type(None)),
+}
+_KNOWN_KINDS = frozenset({"object", "union", "enum", "array", "map", *_EXACT_TYPES})
+
+
+class _Cyclic(Exception):
+    """A shape inside itself: values of any depth could match it, so `_MAX_DEPTH` is the checker's."""
+
+
+class _Compiler:
+    """Shapes to predicates that agree with `_Checker.check(...) is None`, each shape compiled once."""
+
+    def __init__(self, defs: dict[str, Any]) -> None:
+        self.defs = defs
+        #: id(shape) → (shape, predicate, depth): how deep the checker walks under it at most.
+        self.done: dict[int, tuple[dict[str, Any], _Valid, int]] = {}
+        self.open: set[int] = set()
+
+    def resolve(self, shape: dict[str, Any]) -> dict[str, Any]:
+        ref = shape.get("ref")
+        return self.defs[ref] if ref is not None else shape
+
+    def node(self, shape: dict[str, Any]) -> tuple[_Valid, int]:
+        """As `_Checker.check` reads a shape: its own `nullable` first, then what it refers to."""
+        valid, depth = self.body(self.resolve(shape))
+        if shape.get("nullable"):
+            inner = valid
+
+            def valid(value: Any) -> bool:
+                return value is None or inner(value)
+        return valid, depth
+
+    def instant(self, shape: dict[str, Any], null: bool) -> frozenset[Any]:
+        """What a value of `shape` needs no call to be accepted for: its type is in the set (a leaf's
+        exact types; NoneType when `null` may stand) or it is a string in the set (an enum's)."""
+        body = self.resolve(shape)
+        kind = body.get("t")
+        values = body.get("values") if kind == "enum" else None
+        accepted: set[Any] = set(_EXACT_TYPES.get(kind, ()) if isinstance(kind, str) else ())
+        if values and type(values[0]) is str:
+            accepted.update(v for v in values if type(v) is str)
+        if null or shape.get("nullable"):
+            accepted.add(type(None))
+        return frozenset(accepted)
+
+    def body(self, shape: dict[str, Any]) -> tuple[_Valid, int]:
+        key = id(shape)
+        if (done := self.done.get(key)) is not None:
+            return done[1], done[2]
+        if key in self.open:
+            raise _Cyclic
+        self.open.add(key)
+        try:
+            valid, depth = self.build(shape)
+        finally:
+            self.open.discard(key)
+        self.done[key] = (shape, valid, depth)
+        return valid, depth
+
+    def build(self, shape: dict[str, Any]) -> tuple[_Valid, int]:
+        kind = shape.get("t")
+        if kind == "any":
+            return _always, 0
+        if kind == "object":
+            return self.object(shape)
+        if kind == "union":
+            return self.union(shape)
+        if kind == "enum":
+            return self.enum(shape["values"]), 0
+        if kind in ("array", "map"):
+            return self.container(shape, kind)
+        if kind in _TYPE_CHECKS:
+            return _TYPE_CHECKS[kind], 0
+        return _never, 0  # not a shape the checker knows: it decides (and fails) on its own
+
+    def enum(self, values: list[Any]) -> _Valid:
+        if not values:
+            return _never
+        first = type(values[0])
+        try:
+            allowed: frozenset[Any] | list[Any] = frozenset(values)
+        except TypeError:  # an unhashable value: compare as the checker does
+            allowed = values
+
+        def valid(value: Any) -> bool:
+            return type(value) is first and value in allowed  # `True` is not `1`
+        return valid
+
+    def container(self, shape: dict[str, Any], kind: str) -> tuple[_Valid, int]:
+        element_shape = shape["items" if kind == "array" else "values"]
+        element, depth = self.node(element_shape)
+        instant = self.instant(element_shape, null=False)
+
+        if kind == "array":
+            def valid(value: Any) -> bool:
+                if not isinstance(value, list):
+                    return False
+                for item in value:
+                    kind = type(item)
+                    if not (kind in instant or (kind is str and item in instant) or element(item)):
+                        return False
+                return True
+        else:
+            def valid(value: Any) -> bool:
+                if not isinstance(value, dict):
+                    return False
+                for item in value.values():
+                    kind = type(item)
+                    if not (kind in instant or (kind is str and item in instant) or element(item)):
+                        return False
+                return True
+        return valid, depth + 1
+
+    def object(self, shape: dict[str, Any]) -> tuple[_Valid, int]:
+        fields: dict[str, Any] = shape["fields"]
+        required = tuple(shape["required"])
+        compiled = {key: self.node(field) for key, field in fields.items()}
+        #: key → (what it takes without a call (an optional field's has NoneType: null reads as absent), its check)
+        field_of = {key: (self.instant(fields[key], null=key not in required), valid)
+                    for key, (valid, _) in compiled.items()}.get
+
+        def valid(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return False
+            for key, element in value.items():
+                field = field_of(key)
+                if field is None:
+                    return False  # objects are closed
+                instant, check = field
+                kind = type(element)
+                if not (kind in instant or (kind is str and element in instant) or check(element)):
+                    return False
+            for key in required:  # noqa: SIM110 (a loop, not all(): no generator made per call)
+                if key not in value:
+                    return False
+            return True
+        return valid, max((depth + 1 for _, depth in compiled.values()), default=0)
+
+    def union(self, shape: dict[str, Any]) -> tuple[_Valid, int]:
+        """Valid when an option is. An object goes only to the options it could match: those a dict
+        can satisfy, narrowed by their tag fields (`type`, `role`) when its tag is a string."""
+        options = [self.resolve(o) for o in shape["options"]]
+        if not options or any(o.get("t") not in _KNOWN_KINDS for o in options):
+            return _never, 0
+        compiled = [self.node(o) for o in options]
+        depth = max(depth for _, depth in compiled)
+        for_dicts = [(o, valid) for o, (valid, _) in zip(options, compiled, strict=True)
+                     if o["t"] in ("object", "map", "any", "union")]
+        others = tuple(valid for o, (valid, _) in zip(options, compiled, strict=True)
+                       if o["t"] != "object" or o.get("nullable"))
+        on_dict = self.dispatch(for_dicts, frozenset())
+        if not others:
+            return on_dict, depth  # all objects: anything but a dict is refused by each
+
+        def valid(value: Any) -> bool:
+            if isinstance(value, dict):
+                return on_dict(value)
+            for option in others:  # noqa: SIM110 (as above)
+                if option(value):
+                    return True
+            return False
+        return valid, depth
+
+    def dispatch(self, options: list[tuple[dict[str, Any], _Valid]], used: frozenset[str]) -> _Valid:
+        """Any of `options`, for a value the others refuse: by the value of the tag that splits them
+        best, then in order. The result refuses what none of them accepts, dict or not."""
+        if len(options) <= 1:
+            return options[0][1] if options else _never
+        everyone = tuple(valid for _, valid in options)
+
+        def in_order(value: Any) -> bool:
+            for option in everyone:  # noqa: SIM110 (as above)
+                if option(value):
+                    return True
+            return False
+        best: tuple[int, str, _Split] | None = None
+        if all(o["t"] == "object" for o, _ in options):
+            tags = {tag for o, _ in options for tag in o["fields"] if tag not in used}
+            for tag in sorted(tags, key=lambda t: (t != "type", t != "role", t)):
+                split = self.split(options, tag)
+                if split is not None:
+                    size = max(len(group) for group in (*split[0].values(), split[1], split[2]))
+                    if size < len(options) and (best is None or size < best[0]):
+                        best = (size, tag, split)
+        if best is None:
+            return in_order
+        _, tag, (groups, other, absent) = best
+        used = used | {tag}
+        pick = {tagged: self.dispatch([options[i] for i in group], used) for tagged, group in groups.items()}.get
+        untagged = self.dispatch([options[i] for i in other], used)
+        missing = self.dispatch([options[i] for i in absent], used)
+
+        def valid(value: Any) -> bool:
+            if isinstance(value, dict):
+                tagged = value.get(tag, _ABSENT)
+                if type(tagged) is str:
+                    return pick(tagged, untagged)(value)
+                if tagged is _ABSENT:
+                    return missing(value)
+            return in_order(value)  # a null or non-string tag, or not a dict: every option
+        return valid
+
+    def split(self, options: list[tuple[dict[str, Any], _Valid]], tag: str) -> _Split | None:
+        """The options (indices) that can take a dict by its `tag`: for each string value, for any
+        other string, and without the tag. An option without the field refuses any value of it; one
+        whose field is not an enum of strings takes any string."""
+        closed: dict[int, list[str]] = {}
+        kept: list[int] = []
+        for i, (o, _) in enumerate(options):
+            field = o["fields"].get(tag)
+            if field is None:
+                continue
+            field = self.resolve(field)
+            values = field.get("values", [])
+            if field.get("t") == "enum" and values and all(type(v) is str for v in values):
+                closed[i] = values
+            else:
+                kept.append(i)
+        if not closed:
+            return None
+        tagged = dict.fromkeys(v for values in closed.values() for v in values)
+        absent = [i for i, (o, _) in enumerate(options) if tag not in o["required"]]
+        return ({value: [i for i in range(len(options)) if i in kept or value in closed.get(i, ())]
+                 for value in tagged}, kept, absent)
+
+
+#: (by string value, for another string, without the tag): the options a tag value leaves.
+_Split = tuple[dict[str, list[int]], list[int], list[int]]
+_ABSENT = object()
+
+
 def _one_modality(event: dict[str, Any], dialect: str) -> Rejection | None:
     """GA `output_modalities`: "It is not possible to request both `text` and `audio` at the same
     time" (openai `RealtimeSessionCreateRequestParam.output_modalities`)."""
@@ -261,25 +518,29 @@ def _call_id_format(event: dict[str, Any], dialect: str) -> Rejection | None:
     return None
 
 
-#: What an item of each type cannot do without. GA's types say so themselves; beta's params mark
-#: every item field optional, but the service cannot create an item without them either.
-_ITEM_NEEDS = {"function_call_output": ("call_id", "output"), "message": ("role", "content"),
-               "function_call": ("call_id", "name", "arguments")}
+#: What an item of each type cannot do without (its `type` first). GA's types say so themselves; beta's
+#: params mark every item field optional, but the service cannot create an item without them either.
+_ITEM_NEEDS = {"function_call_output": ("type", "call_id", "output"), "message": ("type", "role", "content"),
+               "function_call": ("type", "call_id", "name", "arguments")}
 
 
 def _item_complete(event: dict[str, Any], dialect: str) -> Rejection | None:
     item = event.get("item")
     if event["type"] != "conversation.item.create" or not isinstance(item, dict):
         return None
-    for key in ("type", *_ITEM_NEEDS.get(item.get("type", ""), ())):
+    for key in _ITEM_NEEDS.get(item.get("type", ""), ("type",)):
         if item.get(key) is None:
             return Rejection("missing_required_parameter", f"Missing required parameter: 'item.{key}'.",
                              f"item.{key}", event.get("event_id"))
     return None
 
 
-#: Rules of the service that the types cannot state, checked once the shape is right.
-_SERVICE_RULES = (_item_complete, _one_modality, _call_id_format)
+_Rule = Callable[[dict[str, Any], str], Rejection | None]
+
+#: Rules of the service that the types cannot state, checked once the shape is right, each with the
+#: keys of the event it reads: an event type whose (closed) shape has none of them is not put to it.
+_SERVICE_RULES: tuple[tuple[_Rule, tuple[str, ...]], ...] = (
+    (_item_complete, ("item",)), (_one_modality, ("session", "response")), (_call_id_format, ("item",)))
 
 #: `\uD800`-`\uDFFF` escapes: a lone one is what JavaScript's JSON.stringify writes for a string
 #: cut inside an emoji; it is not text, and nothing downstream could encode it.
@@ -290,9 +551,16 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: What `json.loads(text, parse_constant=_no_constants)` builds anew on every call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def _parse(text: str) -> Any:
     try:
-        value = json.loads(text, parse_constant=_no_constants)
+        if type(text) is str and not text.startswith("\ufeff"):
+            value = _DECODER.decode(text)  # what json.loads does after its checks
+        else:
+            value = json.loads(text, parse_constant=_no_constants)  # its refusal of a BOM, bytes
     except json.JSONDecodeError as exc:
         return Rejection("invalid_json", f"The server could not parse the event as JSON ({exc.msg} at line "
                                          f"{exc.lineno} column {exc.colno}). Send each event as one JSON object.")
@@ -302,7 +570,7 @@ def _parse(text: str) -> Any:
     except RecursionError:
         return Rejection("invalid_json", "The server could not parse the event as JSON (nested too deeply). "
                                          "Send each event as one JSON object.")
-    if _SURROGATE_ESCAPE.search(text):
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # (most frames have no escape: no regex walk)
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
@@ -310,6 +578,43 @@ def _parse(text: str) -> Any:
                                              "\\ud83d without its pair): it is not valid Unicode text. Cut strings "
                                              "on character boundaries, not inside an emoji.")
     return value
+
+
+#: (dialect, event type) → its compiled shape and the service rules that can refuse it.
+_COMPILED: dict[tuple[str, str], tuple[_Valid, tuple[_Rule, ...]]] = {}
+_COMPILING = threading.Lock()  # one compiler, whose bookkeeping another thread must not see half done
+
+
+def _compile(dialect: str, kind: str) -> tuple[_Valid, tuple[_Rule, ...]]:
+    """One event type's predicate, and the rules that read a key its shape has."""
+    shape = _tables()["events"][dialect][kind]
+    with _COMPILING:
+        compiler = _compiler()
+        keys = compiler.resolve(shape).get("fields")
+        rules = tuple(rule for rule, reads in _SERVICE_RULES if keys is None or any(key in keys for key in reads))
+        compiled = _COMPILED[(dialect, kind)] = (_fast_check(compiler, shape), rules)
+    return compiled
+
+
+def _fast_check(compiler: _Compiler, shape: dict[str, Any]) -> _Valid:
+    """The predicate of `shape`, or `_never` (the checker decides every time) when the checker could
+    walk deeper than `_MAX_DEPTH` into it: the depth refusal is the checker's alone."""
+    try:
+        valid, depth = compiler.node(shape)
+    except (_Cyclic, RecursionError):
+        return _never
+    return valid if depth <= _MAX_DEPTH else _never
+
+
+@cache
+def _compiler() -> _Compiler:
+    """One compiler for all dialects, so that the defs they share are compiled once."""
+    return _Compiler(_tables()["defs"])
+
+
+def _event_id(event: dict[str, Any]) -> str | None:
+    event_id = event.get("event_id")
+    return event_id if isinstance(event_id, str) else None
 
 
 def validate_client_event(text: str, dialect: str) -> dict[str, Any] | Rejection:
@@ -322,19 +627,24 @@ def validate_client_event(text: str, dialect: str) -> dict[str, Any] | Rejection
             "invalid_json",
             f"Expected an event object, but got {_json_type(event)}. Send each event as one JSON object with a 'type'.",
         )
-    event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
     kind = event.get("type")
-    if kind is None:
-        return Rejection("missing_required_parameter", "Missing required parameter: 'type'.", "type", event_id)
-    tables = _tables()
-    events = tables["events"][dialect]
-    if not isinstance(kind, str) or kind not in events:
-        return Rejection("invalid_value", f"Invalid value: {_quote(kind)}. Supported values are: "
-                                          f"{_supported(sorted(events))}.", "type", event_id)
-    checker = _Checker(tables["defs"], event_id)
-    if (found := checker.check(event, events[kind], "")) is not None:
-        return found
-    for rule in _SERVICE_RULES:
+    compiled = _COMPILED.get((dialect, kind)) if type(kind) is str else None
+    if compiled is None:  # not a known event type, or its first time
+        if kind is None:
+            return Rejection("missing_required_parameter", "Missing required parameter: 'type'.", "type",
+                             _event_id(event))
+        events = _tables()["events"][dialect]
+        if not isinstance(kind, str) or kind not in events:
+            return Rejection("invalid_value", f"Invalid value: {_quote(kind)}. Supported values are: "
+                                              f"{_supported(sorted(events))}.", "type", _event_id(event))
+        compiled = _compile(dialect, kind)
+    valid, rules = compiled
+    if not valid(event):  # only then is there an answer to find
+        tables = _tables()
+        checker = _Checker(tables["defs"], _event_id(event))
+        if (found := checker.check(event, tables["events"][dialect][kind], "")) is not None:
+            return found
+    for rule in rules:
         if (found := rule(event, dialect)) is not None:
             return found
     return event
