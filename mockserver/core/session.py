@@ -23,7 +23,7 @@ Here: `SessionCore` (its interface to the I/O layer, its records and output, the
 handles, the script it runs) and the actions it returns. Its parts, each in its own module:
 `_expectations.py` holds accepted client events and matches them to expect steps; `_refusals.py`
 says which well-formed client events the session's state refuses, in the service's words;
-`_responses.py` opens and closes responses (their objects, token usage, rate limits);
+`_responses.py` opens, streams and closes responses (their objects, calls, token usage, rate limits);
 `_user_audio.py` buffers the user's audio, commits and transcribes its turns.
 """
 
@@ -35,15 +35,11 @@ from typing import Any
 
 from ..scenario.loader import LoadedScenario
 from ..scenario.model import (
-    AudioPart,
     CloseStep,
     ExpectStep,
-    FunctionCallPart,
     PauseStep,
     RespondStep,
-    SendPart,
     SendStep,
-    TextPart,
 )
 from ._expectations import (
     Expectation,
@@ -69,16 +65,14 @@ from ._refusals import (
 from ._responses import STATUS_DETAILS, Responses
 from ._user_audio import MIN_COMMIT_BYTES as MIN_COMMIT_BYTES  # (tests read it here)
 from ._user_audio import UserAudio
-from .audio import output_format
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
-from .events import Dialect, EventFactory, IdSource, encode, split_text
+from .events import Dialect, EventFactory, IdSource, encode
 from .jsondata import json_copy
 from .notes import (
     BargeIn,
     Closed,
     Note,
-    PlannedCall,
     Refused,
     ResponseStarted,
     ResponseUnscripted,
@@ -94,8 +88,6 @@ from .turns import turn_detection
 
 __all__ = ["Action", "Close", "ConnectionRefusal", "Send", "SendRun", "SessionCore"]
 
-#: How long a scripted text answer speaks when the response is audio only (seconds per character).
-SPEECH_SECONDS_PER_CHAR = 0.06
 
 
 @dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and one is built per frame
@@ -173,7 +165,6 @@ class SessionCore:
         self._held = HeldEvents(self.scenario.scenario.steps)
         self._script: Generator[_Wait, None, None] | None = None
         self._wait: _Wait | None = None
-        self._call_ids: dict[tuple[int, int], str] = {}  # (step, part) → wire call_id
         self._user_audio = UserAudio(self.events, self.ids, self.conversation, self.session, self.dialect,
                                      self.scenario.scenario.steps)
         self._streams = OutputStreams(self.events, self.conversation, self._emit, self._emit_delta)
@@ -485,7 +476,7 @@ class SessionCore:
                     spec = steps[i]
                     assert isinstance(spec, ExpectStep)
                     ref = self.scenario.output_calls.get(i)
-                    call_id = self._call_ids.get((ref.step, ref.part)) if ref else None
+                    call_id = self._responses.call_id(ref.step, ref.part) if ref else None
                     expectation = Expectation(i, spec, call_id)
                     group.expectations.append(expectation)
                     if call_id is not None and call_id in self.conversation.cancelled_calls:
@@ -503,7 +494,7 @@ class SessionCore:
             elif isinstance(step, RespondStep):
                 yield from self._play_response(i, step, trigger, trigger_tools or tools_in_effect(trigger, self.session))
                 # a tool round follows, unless the response was cancelled: its calls are owed nothing
-                called_tools = any(call not in self.conversation.cancelled_calls for call in self._calls_of(i, step))
+                called_tools = any(call not in self.conversation.cancelled_calls for call in self._responses.calls_of(i, step))
                 trigger, trigger_tools = None, None
                 i += 1
             elif isinstance(step, PauseStep):
@@ -522,11 +513,6 @@ class SessionCore:
                 self._out.append(Close(plan.code, plan.reason))
                 self.closed = True
                 return  # the script ends with the connection; `_pump` notes it complete
-
-    def _calls_of(self, step_index: int, step: RespondStep) -> list[str]:
-        """The call_ids a played respond step made."""
-        return [self._call_ids[(step_index, j)] for j, part in enumerate(step.respond)
-                if isinstance(part, FunctionCallPart) and (step_index, j) in self._call_ids]
 
     # ---- responses -------------------------------------------------------------------------------
 
@@ -562,66 +548,18 @@ class SessionCore:
         active = self._start_response(trigger)
         self._playing = active
         try:
-            yield from self._stream_response(active, step_index, step, tools)
+            calls = self._responses.plan_calls(active, step_index, step)
+            # the tools are noted where the scenario names the ones the client must make available
+            declared = tools if self.scenario.scenario.tools else None
+            self._note(ResponseStarted(step_index + 1, self.scenario.step_lines[step_index], active.id, calls,
+                                       active.out_of_band, declared.names if declared else None,
+                                       declared.given_by if declared else None))
+            for pause in self._responses.stream(active, step_index, step, self._streams, self._emit):
+                yield _Sleep(self._now + pause)
+            if not active.cancelled:
+                self._finish_response(active, step.status, STATUS_DETAILS.get(step.status), step.usage)
         finally:
             self._playing = None
-
-    def _stream_response(self, active: ActiveResponse, step_index: int, step: RespondStep,
-                         tools: ToolsInEffect) -> Generator[_Wait, None, None]:
-        calls = []
-        for j, part in enumerate(step.respond):
-            if isinstance(part, FunctionCallPart):
-                call_id = part.call_id or self.ids.new("call", 16)
-                self._call_ids[(step_index, j)] = call_id
-                active.calls.append(call_id)
-                calls.append(PlannedCall(call_id, part.name, part.id))
-        # the tools are noted where the scenario names the ones the client must make available
-        declared = tools if self.scenario.scenario.tools else None
-        self._note(ResponseStarted(step_index + 1, self.scenario.step_lines[step_index], active.id, tuple(calls),
-                                   active.out_of_band, declared.names if declared else None,
-                                   declared.given_by if declared else None))
-        pause = step.delta_interval
-        speaks = self._responses.speaks(active)
-        fmt = output_format(self.session, self.dialect.beta_shaped)
-        output_index = -1
-        for j, part in enumerate(step.respond):
-            if isinstance(part, SendPart):
-                if active.cancelled:
-                    return
-                # between two items (the loader keeps it there): after one's response.output_item.done and
-                # echoes, before the next one's response.output_item.added; never among an item's deltas
-                self._emit(part.send if "event_id" in part.send else
-                           {"type": part.send["type"], "event_id": self.ids.new("event"), **part.send})
-                continue
-            output_index += 1
-            item_id = self.ids.new("item")
-            if isinstance(part, FunctionCallPart):
-                call_id = self._call_ids[(step_index, j)]
-                pieces = part.deltas if part.deltas is not None else split_text(part.arguments_text, part.chunks)
-                frames = self._streams.function_call(active, output_index, item_id, call_id, part.name,
-                                                     part.arguments_text, pieces)
-            elif isinstance(part, TextPart) and speaks:
-                seconds = min(30.0, max(0.3, len(part.text) * SPEECH_SECONDS_PER_CHAR))
-                frames = self._streams.content(active, output_index, item_id, "audio", part.text, part.chunks,
-                                               seconds, fmt)
-            elif isinstance(part, TextPart):
-                frames = self._streams.content(active, output_index, item_id, "text", part.text, part.chunks, None)
-            else:
-                assert isinstance(part, AudioPart)
-                frames = self._streams.content(active, output_index, item_id, "audio", part.transcript, part.chunks,
-                                               part.duration, fmt)
-            for is_delta in frames:
-                if active.cancelled:
-                    return
-                if is_delta and pause > 0:
-                    yield _Sleep(self._now + pause)
-                    if _cancelled(active):  # a response.cancel may have come in while we slept
-                        return
-        if step.hold > 0:
-            yield _Sleep(self._now + step.hold)
-        if not active.cancelled:
-            details = STATUS_DETAILS.get(step.status)
-            self._finish_response(active, step.status, details, step.usage)
 
 
 def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
@@ -634,9 +572,3 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
             _merge(target[key], value)
         else:
             target[key] = json_copy(value)
-
-
-def _cancelled(active: ActiveResponse) -> bool:
-    return active.cancelled
-
-
