@@ -121,6 +121,8 @@ async def test_observers_see_a_turn_after_its_frames_are_written() -> None:
 async def test_a_long_running_server_judges_sessions_that_end_with_no_internal_error() -> None:
     # As `rtmock serve` runs: sessions are dropped once judged. Whatever the server delivers after
     # a session's end must not reach an observer that has already let the session go.
+    from test_hardening import play_correctly
+
     from rtmock.harness.judging.live import LiveJudge
 
     judge = LiveJudge(keep_sessions=False)
@@ -128,22 +130,7 @@ async def test_a_long_running_server_judges_sessions_that_end_with_no_internal_e
         server.observers.append(judge)
         async with aiohttp.ClientSession() as http:
             for _ in range(3):
-                async with http.ws_connect(server.ws_url(), headers={"Authorization": "Bearer x"}) as ws:
-                    await ws.send_json({"type": "session.update", "session": {"type": "realtime", "tools": [
-                        {"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}})
-                    await ws.send_json({"type": "response.create"})
-                    answered = 0
-                    async with asyncio.timeout(10):
-                        async for msg in ws:
-                            event = json.loads(msg.data)
-                            if event["type"] == "response.function_call_arguments.done":
-                                await ws.send_json({"type": "conversation.item.create", "item": {
-                                    "type": "function_call_output", "call_id": event["call_id"], "output": "{}"}})
-                                await ws.send_json({"type": "response.create"})
-                            elif event["type"] == "response.done":
-                                answered += 1
-                                if answered == 2:  # the call's, then the answer's
-                                    break
+                await play_correctly(http, server.ws_url())
             async with asyncio.timeout(10):
                 while judge.passed + judge.failed < 3:
                     judge.changed.clear()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from asyncio import selector_events
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from asyncio import selector_events
 
 from rtmock.mockserver.net.server import PARTS_PER_WRITE, MockServer
 from rtmock.mockserver.scenario.loader import load_scenario
