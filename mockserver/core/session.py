@@ -19,12 +19,14 @@ it (`turn_detected`), as `response.cancel` does (`client_cancelled`): the item i
 `incomplete`, and the calls of a cancelled response are owed nothing, so the steps awaiting their
 outputs are skipped.
 
-Here: `SessionCore` (its interface to the I/O layer, its records and output, the client events it
-handles, the script it runs) and the actions it returns. Its parts, each in its own module:
-`_expectations.py` holds accepted client events and matches them to expect steps; `_refusals.py`
-says which well-formed client events the session's state refuses, in the service's words;
-`_responses.py` opens, streams and closes responses (their objects, calls, token usage, rate limits);
-`_user_audio.py` buffers the user's audio, commits and transcribes its turns.
+Here: `SessionCore` (its interface to the I/O layer, its records and output, the script it runs)
+and the actions it returns. Its parts, each in its own module:
+- `_client_handling.py`: what each accepted client event does, and the server VAD's turns (a mixin
+  of `SessionCore`: it reaches into most of the core);
+- `_refusals.py`: which well-formed client events the session's state refuses, in the service's words;
+- `_expectations.py`: the accepted client events held for the script, matched to its expect steps;
+- `_responses.py`: responses opened, streamed and closed (their objects, calls, usage, rate limits);
+- `_user_audio.py`: the user's audio buffered, its turns committed and transcribed.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ..scenario.model import (
     RespondStep,
     SendStep,
 )
+from ._client_handling import ClientEventHandling, merge_update
 from ._expectations import (
     Expectation,
     Group,
@@ -52,25 +55,13 @@ from ._expectations import (
     out_of_band_awaited,
     tools_in_effect,
 )
-from ._refusals import (
-    appended_audio,
-    cancel_target,
-    commit_refusal,
-    create_refusal,
-    item_create_refusal,
-    item_refusal,
-    session_update_refusal,
-    unscripted,
-)
 from ._responses import STATUS_DETAILS, Responses
 from ._user_audio import MIN_COMMIT_BYTES as MIN_COMMIT_BYTES  # (tests read it here)
 from ._user_audio import UserAudio
 from .client_events import Rejection, validate_client_event
 from .conversation import ActiveResponse, Conversation
 from .events import Dialect, EventFactory, IdSource, encode
-from .jsondata import json_copy
 from .notes import (
-    BargeIn,
     Closed,
     Note,
     Refused,
@@ -79,15 +70,12 @@ from .notes import (
     ScenarioComplete,
     StepMatched,
     StepSkipped,
-    VadTurn,
     step_reached,
 )
 from .records import Direction, Record
 from .streams import OutputStreams
-from .turns import turn_detection
 
 __all__ = ["Action", "Close", "ConnectionRefusal", "Send", "SendRun", "SessionCore"]
-
 
 
 @dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build, and one is built per frame
@@ -136,7 +124,7 @@ _Wait = _Sleep | Group
 
 
 @dataclass(eq=False)
-class SessionCore:
+class SessionCore(ClientEventHandling):
     scenario: LoadedScenario
     dialect: Dialect
     on_record: Callable[[Record], None]
@@ -154,7 +142,7 @@ class SessionCore:
         self.events = EventFactory(self.dialect, self.ids)
         self.conversation = Conversation()
         self.session = self.events.default_session(self.model, transcription=self.transcription)
-        _merge(self.session, self.scenario.scenario.session)  # a scenario's `session:` merges as an update does
+        merge_update(self.session, self.scenario.scenario.session)  # a scenario's `session:` merges as an update does
         self.complete = False
         self.closed = False
         self._index = 0
@@ -280,111 +268,6 @@ class SessionCore:
         working out the session's state again), then the service's error event."""
         self._note(Refused(self._client_index, why.code, why.param))
         self._emit(self.events.error(why.code, why.message, why.param, why.event_id))
-
-    # ---- client events ---------------------------------------------------------------------------
-
-    def _handle(self, event: dict[str, Any], index: int) -> None:
-        """An accepted client event: carry it out, unless the session's state refuses it
-        (`_refusals.py`), then offer it to the script."""
-        kind = event["type"]
-        conv = self.conversation
-        if kind == "session.update":
-            if (refused := session_update_refusal(event, self.session)) is not None:
-                self._reject(refused)
-                return
-            _merge(self.session, event["session"])
-            self._emit(self.events.session_updated(self.session))
-        elif kind == "conversation.item.create":
-            if (refused := item_create_refusal(event, conv)) is not None:
-                self._reject(refused)
-                return
-            self._create_item(event)
-        elif kind == "response.create":
-            if (refused := create_refusal(event, conv, out_of_band=out_of_band(event))) is not None:
-                self._reject(refused)
-                return
-            if not self._offer_create(event, index):
-                self._play_unscripted(event)
-            return
-        elif kind == "response.cancel":
-            target = cancel_target(event, conv, self._playing)
-            if isinstance(target, Rejection):
-                self._reject(target)
-                return
-            self._cancel(target, "client_cancelled")
-        elif kind == "input_audio_buffer.append":
-            audio = appended_audio(event)
-            if isinstance(audio, Rejection):
-                self._reject(audio)
-                return
-            edges = self._user_audio.append(audio)
-            self._offer(index, event)
-            self._listen(edges, index)
-            return
-        elif kind == "input_audio_buffer.commit":
-            if (refused := commit_refusal(event, self._user_audio.buffer)) is not None:
-                self._reject(refused)
-                return
-            self._user_audio.commit(self._emit)
-        elif kind == "input_audio_buffer.clear":
-            self._user_audio.clear(self._emit)
-        elif kind in ("conversation.item.retrieve", "conversation.item.delete", "conversation.item.truncate"):
-            if (refused := item_refusal(event, conv)) is not None:
-                self._reject(refused)
-                return
-            item_id = event["item_id"]
-            if kind == "conversation.item.retrieve":
-                self._emit(self.events.item_retrieved(conv.items[item_id]))
-            elif kind == "conversation.item.delete":
-                conv.delete(item_id)
-                self._emit(self.events.item_deleted(item_id))
-            else:
-                conv.audio_ms[item_id] = event["audio_end_ms"]
-                self._emit(self.events.item_truncated(item_id, event["content_index"], event["audio_end_ms"]))
-        elif (refused := unscripted(event)) is not None:
-            self._reject(refused)
-            return
-        self._offer(index, event)
-
-    def _create_item(self, event: dict[str, Any]) -> None:
-        conv = self.conversation
-        item = json_copy(event["item"])
-        previous = event.get("previous_item_id")
-        item.setdefault("id", self.ids.new("item"))
-        item.setdefault("object", "realtime.item")
-        item["status"] = "completed"
-        if item["type"] == "message":
-            item.setdefault("content", [])
-        after = conv.add(item, previous)
-        for echo in self.events.item_added(item, after) + self.events.item_done(item, after):
-            self._emit(echo)
-
-    # ---- server VAD ------------------------------------------------------------------------------
-
-    def _listen(self, edges: list[Any], index: int) -> None:
-        """Speech edges the server VAD heard in appended audio: speech while a response is active
-        interrupts it (`interrupt_response`); speech, then enough silence, is a user turn the server
-        commits and (with `create_response`) answers without a client response.create."""
-        detection = turn_detection(self.session, self.dialect)
-        if detection is None:
-            return
-        for edge in edges:
-            if edge.started:
-                self._user_audio.speech_started(edge.audio_ms, self._emit)
-                # "Whether or not to automatically interrupt any ongoing response with output to the
-                # default conversation (i.e. conversation of auto) when a VAD start event occurs"
-                # (openai RealtimeAudioInputTurnDetection.interrupt_response, default true)
-                active = self.conversation.active
-                if active is not None and detection.get("interrupt_response", True) is not False:
-                    self._note(BargeIn(index, active.id, edge.audio_ms))
-                    self._cancel(active, "turn_detected")
-                continue
-            self._user_audio.speech_stopped(edge.audio_ms, self._emit)  # the server commits the turn
-            if detection.get("create_response", True) is not False and self.conversation.active is None:
-                turn = {"type": "response.create", "rtmock": "server_vad"}  # the service's own create
-                self._note(VadTurn(index, edge.audio_ms))
-                if not self._offer_create(turn, index):
-                    self._play_unscripted(turn)
 
     # ---- the script ------------------------------------------------------------------------------
 
@@ -560,15 +443,3 @@ class SessionCore:
                 self._finish_response(active, step.status, STATUS_DETAILS.get(step.status), step.usage)
         finally:
             self._playing = None
-
-
-def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
-    """session.update semantics: given keys replace, nested objects merge, absent keys stay
-    (a later update without `tools` keeps the declared tools). An object of another `type` (a
-    turn detection, an Azure voice) replaces the old one: its keys do not carry over."""
-    for key, value in update.items():
-        old = target.get(key)
-        if isinstance(value, dict) and isinstance(old, dict) and value.get("type", old.get("type")) == old.get("type"):
-            _merge(target[key], value)
-        else:
-            target[key] = json_copy(value)
