@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from client_programs import CRASHES_ON_A_CALL
+from run_once import once_per_run
 from test_examples import VERDICTS
 
 from rtmock.harness.judging.check import check_transcripts
@@ -213,22 +214,23 @@ def test_a_response_that_does_not_call_what_the_scenario_scripts_is_the_upstream
 @pytest.fixture(scope="module")
 def recordings(served: dict[str, MockServer], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A scenario written by `rtmock scenario` from a proxied session of the correct SDK client, per
-    bundled scenario (recorded over wss:// for one of them)."""
-    out: dict[str, Path] = {}
-    for name, server in served.items():
-        where = tmp_path_factory.mktemp(f"rec-{name}")
-        code, stdout, stderr = finish(rtmock("run", *upstream_arg(server, secure=name == "parallel_calls"), *TIMEOUTS,
-                                             "--transcript", str(where / "t"), "--",
-                                             sys.executable, str(EXAMPLES / "correct_openai_sdk.py")))
-        assert code == 0, stdout + stderr
-        (transcript,) = (where / "t").rglob("*.jsonl")
-        scenario = where / f"{name}.recorded.yaml"
-        code, stdout, stderr = finish(rtmock("scenario", str(transcript), "-o", str(scenario)))
-        assert code == 0, stdout + stderr
-        code, stdout, stderr = finish(rtmock("lint", str(scenario)))
-        assert code == 0, stdout + stderr + scenario.read_text()
-        out[name] = scenario
-    return out
+    bundled scenario (recorded over wss:// for one of them). Recorded once per test run: xdist
+    workers share them (the first to come records them through its own upstream)."""
+    def record(where: Path) -> None:
+        for name, server in served.items():
+            code, stdout, stderr = finish(rtmock("run", *upstream_arg(server, secure=name == "parallel_calls"),
+                                                 *TIMEOUTS, "--transcript", str(where / f"t-{name}"), "--",
+                                                 sys.executable, str(EXAMPLES / "correct_openai_sdk.py")))
+            assert code == 0, stdout + stderr
+            (transcript,) = (where / f"t-{name}").rglob("*.jsonl")
+            scenario = where / f"{name}.recorded.yaml"
+            code, stdout, stderr = finish(rtmock("scenario", str(transcript), "-o", str(scenario)))
+            assert code == 0, stdout + stderr
+            code, stdout, stderr = finish(rtmock("lint", str(scenario)))
+            assert code == 0, stdout + stderr + scenario.read_text()
+
+    where = once_per_run(tmp_path_factory, "proxy-recordings", record)
+    return {name: where / f"{name}.recorded.yaml" for name in served}
 
 
 @pytest.mark.integration

@@ -7,7 +7,6 @@ packages of its own called `harness` and `mockserver` still runs its tests with 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -17,8 +16,13 @@ import venv
 from pathlib import Path
 
 import pytest
+from run_once import once_per_run
 
-pytestmark = pytest.mark.integration  # builds a wheel and installs it into a new virtualenv
+pytestmark = [
+    pytest.mark.integration,  # builds a wheel and installs it into a new virtualenv
+    # one xdist worker runs them all (--dist loadgroup): the others need not wait on its build's lock
+    pytest.mark.xdist_group("wheel"),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,18 +36,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtualenv holding the built wheel (with what it depends on), and openai and pytest for the
     starter project's client and test: its bin/ directory. Built once per test run: xdist workers
     share it (the first to come builds it, under a file lock; a minute saved per other worker)."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # the run's folder, above each worker's own
-    where = shared / "rtmock-wheel"
-    where.mkdir(exist_ok=True)
-    with open(where / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        bin_dir = where / "venv" / "bin"
-        if not (where / "ready").exists():
-            _build_and_install(where)
-            (where / "ready").write_text("")
-    return bin_dir
+    return once_per_run(tmp_path_factory, "rtmock-wheel", _build_and_install) / "venv" / "bin"
 
 
 def _build_and_install(where: Path) -> None:
