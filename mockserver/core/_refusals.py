@@ -5,8 +5,8 @@ refusals here need the session's state: its type, the conversation's items and c
 response, the input audio buffer. Each returns the `Rejection` the service answers with (codes and
 texts as observed: docs/protocol-notes.md), or None when the service carries the event out.
 
-Not here: carrying an event out (`SessionCore._handle`, session.py), or what a refusal becomes on
-the wire and in the records (`SessionCore._reject`: a `Refused` note, then the error event).
+Not here: carrying an event out (`_client_handling.py`), or what a refusal becomes on the wire and
+in the records (`SessionCore._reject`, session.py: a `Refused` note, then the error event).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ filled in).
 
 Not here: what a client's append or commit may be refused for (`_refusals.py`), and what a speech
 edge does to the responses and the script (a barge-in, the server's own response.create:
-`SessionCore._listen`).
+`_client_handling.py`).
 """
 
 from __future__ import annotations
