@@ -24,7 +24,6 @@ reported on top. A refused client frame is still read for what it tried to do (R
 from __future__ import annotations
 
 import json
-from collections import deque
 from typing import Any
 
 from ...mockserver.core.notes import (
@@ -39,7 +38,9 @@ from ...mockserver.core.notes import (
     read_note,
 )
 from ...mockserver.core.records import Direction, Record
-from ...mockserver.scenario.matching import explain_mismatch, lookup
+from ...mockserver.scenario.matching import explain_mismatch
+from ._service_errors import BENIGN_REFUSALS as BENIGN_REFUSALS  # (docs/protocol-notes.md names it here)
+from ._service_errors import ServiceErrors, client_object
 from .findings import RULE_SPECS, Finding, Rule, SessionVerdict
 from .rounds import Call, Round, RoundState, Stimulus
 from .steps import StepWait, StepWatch
@@ -71,19 +72,15 @@ class Judge:
         #: the client record whose meaning waits for the next record: the session notes a refusal
         #: (`Refused`) right after the client event, and a refused event did nothing
         self._pending: Record | None = None
-        self._refused: Record | None = None  # the client record the session just refused: its error's cause
         self._active: str | None = None
         self._active_at = -1  # record index of the active response's response.created
         self._steps = StepWatch(self.findings)
-        self._last_client: Record | None = None
-        self._recent: deque[Record] = deque(maxlen=16)  # the last client frames (a relayed error's cause)
-        self._relayed = False
+        self._errors = ServiceErrors()  # which errors are findings, and about which client event
         self._explained: set[int] = set()  # client records already covered by a specific finding
         self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
         self._closed_at: int | None = None  # the record index of the rtmock.closed note
         self._late_watch: Round | None = None  # the last round judged missing its create (R8: it may still come)
         self._replaced: list[Finding] = []  # findings that replaced one already handed out, since the last feed
-        self._refusals: set[tuple[Any, Any, Any]] = set()  # (event type, error code, param) already reported
         #: call_ids of function_call items the client put into the conversation itself (history it
         #: replays): the server accepts outputs for them, and no rule asks for one
         self._history_calls: set[str] = set()
@@ -288,71 +285,22 @@ class Judge:
             if (deleted := self._output_items.get(event.get("item_id", ""))) is not None:
                 deleted.output_deleted = True
         elif kind == "error":
-            self._server_error(record, event.get("error") or {})
-
-    def _server_error(self, record: Record, error: dict[str, Any]) -> None:
-        # The service answers a refused client event at once, with an invalid_request_error; any other
-        # error (a scenario's `send` of a server_error, say) is not about the client's events.
-        code, message, param = error.get("code"), error.get("message", ""), error.get("param")
-        if code in _CONNECTION_REFUSALS or (code is None and self._last_client is None and "authentication" in message):
-            rule, hint = _CONNECTION_REFUSALS[code if code in _CONNECTION_REFUSALS else "invalid_api_key"]
-            self._add(rule, f"The server refused the connection: {message}", hint, record,
-                      expected="a connection the service serves", seen=f"error {code}, then the socket closed")
-            return
-        cause = self._error_cause(record, error)
-        if cause is None or cause.index in self._explained:
-            return
-        if error.get("type", "invalid_request_error") != "invalid_request_error":
-            return
-        sent = _client_object(cause)
-        kind = sent.get("type") if sent is not None and isinstance(sent.get("type"), str) else None
-        if code in BENIGN_REFUSALS or (kind, code) in BENIGN_REFUSALS:
-            return  # the service refuses it, and a correct client may send it anyway: not a bug
-        if (kind, code, param) in self._refusals:
-            return  # the same mistake again (each audio chunk of a stream, say): one finding says it
-        self._refusals.add((kind, code, param))
-        refused = f"The server refused client event #{cause.index} ({kind or cause.type}): {message}"
-        if kind == "session.update":
-            # the service applies an update whole or not at all: nothing in it took effect
-            refused += " The whole session.update was refused, so nothing in it took effect"
-            refused += " (its tools were never declared)." if isinstance(sent, dict) and \
-                isinstance(sent.get("session"), dict) and sent["session"].get("tools") else "."
-        self._add(Rule.INVALID_CLIENT_EVENT, refused,
-                  _INVALID_HINTS.get(f"{code}:{param}") or _INVALID_HINTS.get(str(code)),
-                  cause, expected=f"a valid {kind}" if kind else "one JSON object per frame, with a known type",
-                  seen=f"error {code}" + (f" (param {param})" if param else ""))
-
-    def _error_cause(self, record: Record, error: dict[str, Any]) -> Record | None:
-        """The client event an error answers. The mock answers at once: the client frame right before
-        it. A relayed service answers when it gets to it (`rtmock proxy`: the session's first note is
-        `rtmock.relay.started`), after frames the client sent meanwhile: then the error's `event_id`
-        (the client's own) or its `param` (a field only an earlier frame has) names the cause."""
-        if self._refused is not None:  # the session said which event it refused
-            cause, self._refused = self._refused, None
-            return cause
-        last = self._last_client
-        if not self._relayed:
-            return last if last is not None and last.index == record.index - 1 else None
-        wanted = error.get("event_id")
-        if isinstance(wanted, str) and wanted:
-            return next((r for r in reversed(self._recent) if (_client_object(r) or {}).get("event_id") == wanted), None)
-        param = error.get("param")
-        if isinstance(param, str) and param and last is not None and lookup(_client_object(last) or {}, param) is _ABSENT:
-            return next((r for r in reversed(self._recent) if lookup(_client_object(r) or {}, param) is not _ABSENT), last)
-        return last
+            found = self._errors.finding(record, event.get("error") or {}, self._explained)
+            if found is not None:
+                self._add(found.rule, found.message, found.hint, found.record, expected=found.expected,
+                          seen=found.seen)
 
     # ---- client events ---------------------------------------------------------------------------
 
     def _client(self, record: Record, refusal: Refused | None) -> None:
         """A client event, and whether the session refused it (a relayed session's refusals come
         later, as the service's errors)."""
-        self._last_client = record
-        self._recent.append(record)
+        self._errors.client(record)
         event = record.event
         if event is None:
             # Refused before it was applied (bad JSON, or the schema check): the server's error
             # follows. A refused function_call_output still tells which rule the client broke (R3).
-            tried = _client_object(record)
+            tried = client_object(record)
             if tried is not None and tried.get("type") == "conversation.item.create":
                 self._item_create(record, tried, refusal, accepted=False)
             return
@@ -611,14 +559,14 @@ class Judge:
             if note.tools is not None:
                 self._tools_in_effect(note, record)
         elif isinstance(note, Refused):  # the error that follows answers this client event
-            self._refused = next((r for r in reversed(self._recent) if r.index == note.client_index), None)
+            self._errors.refused(note)
         elif isinstance(note, ScenarioComplete):
             self.complete = True
         elif isinstance(note, Closed):
             self.closed_by = note.by
             self._closed_at = record.index
         elif isinstance(note, RelayStarted):
-            self._relayed = True  # the real service behind `rtmock proxy`: its errors come when they come
+            self._errors.relayed()  # the real service behind `rtmock proxy`: its errors come when they come
 
     def _step_reached(self, note: StepReached, record: Record) -> None:
         """The script waits for a step, with the bound the session decided for it."""
@@ -744,59 +692,6 @@ _SERVER_EVENTS_READ = frozenset({
     "response.created", "response.done", "response.output_item.added", "conversation.item.added",
     "conversation.item.created", "conversation.item.done", "input_audio_buffer.committed",
     "conversation.item.deleted", "error"})
-
-#: Refusals that are not findings, by error code or (event type, code), with why. The service
-#: refuses these events, yet documents (or plainly allows) sending them defensively, or they come
-#: from a race a correct client cannot avoid: failing a client for one would be a false alarm.
-BENIGN_REFUSALS: dict[str | tuple[str, str], str] = {
-    # "It's safe to call response.cancel even if no response is in progress, an error will be
-    # returned the session will remain unaffected" (openai ResponseCancelEventParam)
-    "response_cancel_not_active": "response.cancel is documented as safe to send when no response is active",
-    # barge-in truncates at the playback position the client measured; the audio may be shorter, or
-    # the item already gone, by the time the truncate arrives. The conversation is unaffected.
-    "item_truncate_invalid_item_id": "a truncate racing the item's removal changes nothing",
-    ("conversation.item.truncate", "invalid_value"): "a truncate past the audio's end changes nothing",
-}
-
-#: Errors the service sends instead of serving a connection at all, with the rule and what to change.
-_CONNECTION_REFUSALS: dict[str, tuple[Rule, str | None]] = {
-    "beta_api_shape_disabled": (Rule.BETA_RETIRED, None),
-    "missing_model": (
-        Rule.NO_SESSION,
-        "Name the model in the URL: …/v1/realtime?model=gpt-realtime (the SDKs add it from their `model` "
-        "argument; a raw websocket client must add it itself)."),
-    "invalid_api_key": (  # also the missing key, which the service answers with a null code
-        Rule.NO_SESSION,
-        "Send the API key the server expects ('Authorization: Bearer <key>' or 'api-key: <key>'); under rtmock "
-        "run, use OPENAI_API_KEY / AZURE_OPENAI_API_KEY from the environment it gives the client."),
-}
-
-_INVALID_HINTS = {
-    "invalid_json": "Send each event as one JSON object in a text frame.",
-    "unknown_parameter": "Remove the parameter the error names; it is not part of the realtime API (check the dialect: GA vs beta).",
-    "missing_required_parameter": "Add the field the error names.",
-    "invalid_type": "Send the field the error names with the right JSON type.",
-    "invalid_value": "Send a value the error accepts for the field it names.",
-    "invalid_value:audio": "Send the audio as standard base64 (A-Z, a-z, 0-9, +, /, = padding) of PCM16 24 kHz mono, "
-                           "e.g. base64.b64encode(pcm).decode().",
-    "input_audio_buffer_commit_empty": "Append at least 100 ms of audio before input_audio_buffer.commit.",
-}
-
-
-#: What `lookup` answers for a path an event does not have.
-_ABSENT = lookup({}, "absent")
-
-
-def _client_object(record: Record) -> dict[str, Any] | None:
-    """What a client frame held as a JSON object, also when the server refused it (then the record
-    keeps only its text)."""
-    if record.event is not None:
-        return record.event
-    try:
-        value = json.loads(record.raw or "")
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _side_request(event: dict[str, Any]) -> bool:
