@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import resource
@@ -26,6 +27,11 @@ TOOLS = [{"type": "function", "name": "get_your_info", "description": "Look up a
           "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}]
 
 
+class BenchFailed(Exception):
+    """A session or run failed, a verdict was not PASS, or a server died or logged an internal error:
+    no figure may come of this run. Each benchmark prints FAILED with it and exits 1."""
+
+
 def raise_fd_limit(wanted: int = 65536) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = min(wanted, hard) if hard != resource.RLIM_INFINITY else wanted
@@ -41,19 +47,24 @@ def rtmock_command() -> list[str]:
 @contextlib.contextmanager
 def serve(scenarios: Sequence[str | Path], *extra: str, stdout_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`rtmock serve SCENARIO --port 0 --no-tls`; yields (ws URL, process). Its stdout (one line per
-    notable event) goes to `stdout_path` so that nothing blocks on a full pipe."""
+    notable event) goes to `stdout_path` and its stderr is read as it comes, so that nothing blocks
+    on a full pipe. When the server logged an internal error (a bug in rtmock: no figure may come of
+    the run), leaving raises BenchFailed quoting it."""
     out = open(stdout_path or os.devnull, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([*rtmock_command(), "serve", *map(str, scenarios), "--port", "0", "--no-tls", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             preexec_fn=raise_fd_limit)
+    stderr = io.StringIO()
+    errors: _Pump | None = None
     try:
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None
         first = proc.stdout.readline()  # "rtmock: serving NAME on ws://127.0.0.1:PORT/v1/realtime"
         if " on ws://" not in first:
-            raise RuntimeError(f"rtmock serve did not start: {first!r} {proc.stderr.read() if proc.stderr else ''}")
+            raise BenchFailed(f"rtmock serve did not start: {first!r} {proc.stderr.read()}")
         url = first.rsplit(" ", 1)[1].strip()
-        pump = _Pump(proc.stdout, out)
-        pump.start()
+        _Pump(proc.stdout, out).start()
+        errors = _Pump(proc.stderr, stderr)
+        errors.start()
         yield url, proc
     finally:
         if proc.poll() is None:
@@ -64,6 +75,25 @@ def serve(scenarios: Sequence[str | Path], *extra: str, stdout_path: Path | None
                 proc.kill()
                 proc.wait()
         out.close()
+    if errors is not None:
+        errors.thread.join(10)  # the pipe is at its end: the server has exited
+    if found := internal_errors(stderr.getvalue()):
+        raise BenchFailed("rtmock serve logged an internal error (a bug in rtmock): " + " / ".join(found))
+
+
+def internal_errors(log: str) -> list[str]:
+    """The first internal error rtmock logged ("rtmock: internal error in ..."), with the last line
+    of its traceback (the exception), or nothing."""
+    lines = log.splitlines()
+    for at, line in enumerate(lines):
+        if line.startswith("rtmock: internal error"):
+            quoted = [line]
+            for follow in lines[at + 1:at + 40]:
+                if follow.startswith(("[", "rtmock: ")):
+                    break
+                quoted.append(follow)
+            return quoted[:1] + quoted[-1:] if len(quoted) > 1 else quoted
+    return []
 
 
 class _Pump:

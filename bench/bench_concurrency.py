@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SEED, TOOLS, percentile, raise_fd_limit, rss_kib, save_result, serve
+from _common import SEED, TOOLS, BenchFailed, percentile, raise_fd_limit, rss_kib, save_result, serve
 
 
 async def one_session(http: aiohttp.ClientSession, url: str, latencies: list[float], opened: asyncio.Event,
@@ -92,7 +92,7 @@ async def measure(sessions: int) -> list[tuple[str, str, str]]:
                 wall = time.perf_counter() - started
             errors = [r for r in results if isinstance(r, BaseException)]
             if errors:
-                raise SystemExit(f"{len(errors)} of {sessions} client sessions failed; first: {errors[0]!r}")
+                raise BenchFailed(f"{len(errors)} of {sessions} client sessions failed; first: {errors[0]!r}")
             expected = sessions + 1
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # the server judges each session as its socket closes
@@ -103,7 +103,7 @@ async def measure(sessions: int) -> list[tuple[str, str, str]]:
             passed = len(re.findall(r"ended: PASS", text))
             if passed != expected:
                 failed = [line for line in text.splitlines() if "ended: FAIL" in line or line.startswith("    ")]
-                raise SystemExit(f"{passed} of {expected} sessions passed:\n" + "\n".join(failed[:20]))
+                raise BenchFailed(f"{passed} of {expected} sessions passed:\n" + "\n".join(failed[:20]))
     ms = [x * 1000 for x in latencies]
     return [
         ("concurrent sessions, verdicts PASS", f"{sessions} / {passed - 1}", command),
@@ -114,12 +114,18 @@ async def measure(sessions: int) -> list[tuple[str, str, str]]:
     ]
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=1000)
     args = parser.parse_args()
-    save_result("concurrency", asyncio.run(measure(args.sessions)))
+    try:
+        rows = asyncio.run(measure(args.sessions))
+    except BenchFailed as exc:
+        print(f"FAILED: {exc}", flush=True)
+        return 1
+    save_result("concurrency", rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -24,11 +24,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SEED, TOOLS, percentile, play_get_your_info, serve
+from _common import SEED, TOOLS, BenchFailed, percentile, play_get_your_info, serve
 
 APPEND = json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(1920)).decode()})
 
@@ -48,7 +49,7 @@ async def flood(url: str, count: int) -> None:
                 return
 
 
-async def sessions(url: str, count: int, latencies: list[float], *, stop: asyncio.Future[None] | None = None) -> int:
+async def sessions(url: str, count: int, latencies: list[float], *, stop: asyncio.Future[Any] | None = None) -> int:
     """Play `count` correct sessions in a row (until `stop` is done); returns how many completed."""
     done = 0
     async with aiohttp.ClientSession() as http:
@@ -78,7 +79,7 @@ async def fairness(flood_count: int) -> tuple[list[float], list[float], int, flo
         code = await asyncio.wait_for(ended, 600)
         took = time.perf_counter() - started
         if code != 0:
-            raise SystemExit(f"the flood client failed (exit {code})")
+            raise BenchFailed(f"the flood client failed (exit {code})")
         return idle, loaded, completed, took
 
 
@@ -86,13 +87,22 @@ def append_cost(appends: int, block: int = 200, blocks: int = 5) -> tuple[float,
     """Median seconds per append over `blocks` blocks at the start, and after `appends` appends."""
     from rtmock.harness.judging.judge import Judge
     from rtmock.mockserver.core.events import Dialect, IdSource
+    from rtmock.mockserver.core.records import Record
     from rtmock.mockserver.core.session import SessionCore
     from rtmock.mockserver.scenario.loader import load_scenario
 
     judge = Judge(default_within=5.0)
-    core = SessionCore(load_scenario(SEED), Dialect.GA, judge.feed, ids=IdSource(1))
-    core.start(0.0)
-    core.receive(json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}}), 0.0)
+    moment: list[Record] = []  # the records of one core call, judged together as LiveJudge.records does
+    core = SessionCore(load_scenario(SEED), Dialect.GA, moment.append, ids=IdSource(1))
+
+    def judged(actions: object) -> None:
+        for record in moment:
+            judge.feed(record)
+        judge.settle()
+        moment.clear()
+
+    judged(core.start(0.0))
+    judged(core.receive(json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}}), 0.0))
     now = 0.0
 
     def timed() -> float:
@@ -102,14 +112,14 @@ def append_cost(appends: int, block: int = 200, blocks: int = 5) -> tuple[float,
             t = time.perf_counter()
             for _ in range(block):
                 now += 0.04
-                core.receive(APPEND, now)
+                judged(core.receive(APPEND, now))
             costs.append((time.perf_counter() - t) / block)
         return statistics.median(costs)
 
     first = timed()
     for _ in range(appends):
         now += 0.04
-        core.receive(APPEND, now)
+        judged(core.receive(APPEND, now))
     return first, timed()
 
 
@@ -123,9 +133,13 @@ def main() -> int:
         asyncio.run(flood(args.flood_client, args.flood))
         return 0
     first, last = append_cost(args.appends)  # first: no server process competes for the CPU
-    idle, loaded, completed, took = asyncio.run(fairness(args.flood))
+    try:
+        idle, loaded, completed, took = asyncio.run(fairness(args.flood))
+    except (BenchFailed, aiohttp.ClientError, ConnectionError, TimeoutError) as exc:  # a session failed: no figure
+        print(f"FAILED: {type(exc).__name__}: {exc}", flush=True)
+        return 1
     if not completed:
-        print(f"FAIL: no parallel session completed during the flood ({took:.1f}s)")
+        print(f"FAILED: no parallel session completed during the flood ({took:.1f}s)")
         return 1
     idle50, idle99 = percentile(idle, 0.5) * 1000, percentile(idle, 0.99) * 1000
     load50, load99 = percentile(loaded, 0.5) * 1000, percentile(loaded, 0.99) * 1000

@@ -34,10 +34,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import SEED, TOOLS, save_result
+from _common import SEED, TOOLS, BenchFailed, save_result
 
 from rtmock.harness.fuzzing._cases import FUZZ_DONE_REASON, fuzz_targets
 from rtmock.harness.fuzzing._search import inputs_strategy
+from rtmock.harness.fuzzing._stream import StreamResult
 from rtmock.harness.fuzzing.fuzz import FuzzOptions, FuzzResult, fuzz
 from rtmock.mockserver.scenario.loader import load_scenario
 
@@ -46,9 +47,14 @@ ROBUST = [sys.executable, str(ROOT / "examples" / "fuzz_robust_client.py")]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+def passing(result: FuzzResult | StreamResult, what: str) -> None:
+    """Every case must pass: a failure is a false alarm (or a broken client), and no rate."""
+    if not result.passed:
+        raise BenchFailed(f"{what}: not every case passed:\n{result.explain()}")
+
+
 def rate(result: FuzzResult) -> float:
     """Cases per second after the baseline case (which includes the first client's start)."""
-    assert result.passed, result.explain()
     baseline = result.baseline.duration if result.baseline else 0.0
     return result.cases / max(1e-9, result.duration - baseline)
 
@@ -93,7 +99,7 @@ async def stream_rows(cases: int) -> list[tuple[str, str, str]]:
         for name in ("get_your_info", "parallel_calls"):
             result = await fuzz_stream(load_scenario(ROOT / "scenarios" / f"{name}.yaml"), client,
                                        FuzzOptions(cases=cases, seed=1, tls=False))
-            assert result.passed, result.explain()
+            passing(result, f"stream fuzzing, {label}, {name}")
             passed += result.cases
             seconds += result.duration - (result.baseline.duration if result.baseline else 0.0)
         rows.append((f"stream cases passed, {label}, get_your_info + parallel_calls",
@@ -134,12 +140,19 @@ async def main() -> int:
                         help="stream cases per official client and scenario (0: none)")
     args = parser.parse_args()
     scenario = load_scenario(SEED)
-    reuse = await fuzz(scenario, ROBUST, FuzzOptions(cases=args.cases, seed=1))
-    fresh = await fuzz(scenario, ROBUST, FuzzOptions(cases=args.fresh_cases, seed=1, reuse=False))
-    in_process = await fuzz(scenario, in_process_client, FuzzOptions(cases=args.cases, seed=1))
-    generation = generation_rate(args.cases)
-    spawn = spawn_seconds()
-    stream = await stream_rows(args.stream_cases) if args.stream_cases else []
+    try:
+        reuse = await fuzz(scenario, ROBUST, FuzzOptions(cases=args.cases, seed=1))
+        passing(reuse, "client reused")
+        fresh = await fuzz(scenario, ROBUST, FuzzOptions(cases=args.fresh_cases, seed=1, reuse=False))
+        passing(fresh, "a fresh process per case")
+        in_process = await fuzz(scenario, in_process_client, FuzzOptions(cases=args.cases, seed=1))
+        passing(in_process, "in-process client")
+        generation = generation_rate(args.cases)
+        spawn = spawn_seconds()
+        stream = await stream_rows(args.stream_cases) if args.stream_cases else []
+    except (BenchFailed, subprocess.CalledProcessError) as exc:
+        print(f"FAILED: {exc}", flush=True)
+        return 1
     command = "python bench/bench_fuzz.py"
     cli = "rtmock fuzz scenarios/get_your_info.yaml --cases 200 --seed 1"
     save_result("fuzz", [

@@ -44,7 +44,16 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, SEED, TOOLS, raise_fd_limit, rtmock_command, save_result
+from _common import (
+    ROOT,
+    SEED,
+    TOOLS,
+    BenchFailed,
+    internal_errors,
+    raise_fd_limit,
+    rtmock_command,
+    save_result,
+)
 
 BENCH = Path(__file__).resolve().parent
 NODE_DIR = BENCH / ".node"
@@ -96,10 +105,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
-
-class BenchFailed(Exception):
-    """A session failed, a verdict was not PASS, or a server died: no figure may come of this run."""
 
 
 # ---- the client ------------------------------------------------------------------------------------
@@ -282,7 +287,7 @@ async def play(http: aiohttp.ClientSession, server: Server, sessions: int, what:
 
 async def settle(server: Server, expected: int, what: str) -> None:
     """Wait (bounded) until the server has ended every session; for rtmock, until each has its
-    verdict, all of which must be PASS."""
+    verdict, all of which must be PASS. A server that logged an internal error fails the run."""
     deadline = time.monotonic() + 30
     while True:
         if server.proc.poll() is not None:
@@ -290,13 +295,17 @@ async def settle(server: Server, expected: int, what: str) -> None:
                               f"{server.log.read_text(errors='replace')[-2000:]}")
         if not server.judged:
             await asyncio.sleep(0.1)  # the last close reaches the server
-            return
+            break
         verdicts = server.verdicts()
         if len(verdicts) >= expected:
             break
         if time.monotonic() > deadline:
             raise BenchFailed(f"rtmock gave {len(verdicts)} verdicts of {expected} sessions after {what}")
         await asyncio.sleep(0.05)
+    if errors := internal_errors(server.log.read_text(errors="replace")):
+        raise BenchFailed(f"{server.name} logged an internal error (a bug in rtmock) by {what}:\n" + "\n".join(errors))
+    if not server.judged:
+        return
     if verdicts.count("PASS") != len(verdicts):
         lines, quoting = [], False
         for line in server.log.read_text(errors="replace").splitlines():

@@ -22,12 +22,15 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, save_result, serve
+from _common import ROOT, BenchFailed, save_result, serve
 
 DELTA = "response.function_call_arguments.delta"
 
 SCENARIO = """\
 name: streaming_bench
+tools:
+  - name: bulk
+    parameters: {{type: object, properties: {{data: {{type: string}}}}}}
 steps:
   - expect: response.create
     within: 30s
@@ -95,12 +98,13 @@ async def measure(chunks: int, rounds: int) -> list[tuple[str, str, str]]:
         scenario = Path(tmp) / "streaming_bench.yaml"
         scenario.write_text(SCENARIO.format(data="x" * (chunks * 4), chunks=chunks))
         frames_file = Path(tmp) / "frames.txt"
-        mock_times, bare_times = [], []
+        mock_times: list[float] = []
+        bare_times: list[float] = []
         with serve([scenario]) as (url, _proc):
             frames: list[str] = []
             count, _ = await stream_once(url, keep=frames)  # warm-up, and the frames for the baseline
             if count != chunks:
-                raise SystemExit(f"expected {chunks} deltas from the mock, got {count}")
+                raise BenchFailed(f"expected {chunks} deltas from the mock, got {count}")
             frames_file.write_text("".join(f + "\n" for f in frames), encoding="utf-8")
             bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(frames_file)], stdout=subprocess.PIPE,
                                     text=True, cwd=ROOT)
@@ -109,12 +113,11 @@ async def measure(chunks: int, rounds: int) -> list[tuple[str, str, str]]:
                 bare_url = bare.stdout.readline().strip()
                 await stream_once(bare_url)  # warm-up
                 for _ in range(rounds):  # interleaved, so both see the same machine load
-                    n, seconds = await stream_once(url)
-                    assert n == chunks
-                    mock_times.append(seconds)
-                    n, seconds = await stream_once(bare_url)
-                    assert n == chunks
-                    bare_times.append(seconds)
+                    for name, target, times in (("the mock", url, mock_times), ("the bare server", bare_url, bare_times)):
+                        n, seconds = await stream_once(target)
+                        if n != chunks:
+                            raise BenchFailed(f"expected {chunks} deltas from {name}, got {n}")
+                        times.append(seconds)
             finally:
                 bare.terminate()
                 bare.wait(10)
@@ -127,13 +130,19 @@ async def measure(chunks: int, rounds: int) -> list[tuple[str, str, str]]:
     ]
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chunks", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    save_result("streaming", asyncio.run(measure(args.chunks, args.rounds)))
+    try:
+        rows = asyncio.run(measure(args.chunks, args.rounds))
+    except (BenchFailed, aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+        print(f"FAILED: {type(exc).__name__}: {exc}", flush=True)
+        return 1
+    save_result("streaming", rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

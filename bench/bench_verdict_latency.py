@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, SEED, rtmock_command, save_result, serve
+from _common import ROOT, SEED, BenchFailed, rtmock_command, save_result, serve
 
 from rtmock.harness.judging.findings import Rule
 from rtmock.harness.runner import RunOptions, run_scenario
@@ -37,9 +37,15 @@ async def verdict_latency(runs: int) -> list[float]:
     for _ in range(runs):
         result = await run_scenario(scenario, [*CLIENT, "--forget-create"], RunOptions(tls=False))
         ended = asyncio.get_running_loop().time()
-        finding = next(f for f in result.findings if f.rule is Rule.MISSING_RESPONSE_CREATE)
+        if result.internal_errors:
+            raise BenchFailed(f"rtmock run had an internal error (a bug in rtmock): {result.internal_errors[0]}")
+        finding = next((f for f in result.findings if f.rule is Rule.MISSING_RESPONSE_CREATE), None)
+        if finding is None or finding.time is None or not result.sessions:
+            raise BenchFailed("the client that forgets its response.create was not found missing it: "
+                              + "; ".join(str(f) for f in result.findings[:3]))
         info = result.sessions[0][0]
-        assert info.core is not None and finding.time is not None
+        if info.core is None:
+            raise BenchFailed("the session kept no core: its start time is unknown")
         bound = info.core.started + finding.time
         out.append(ended - bound)
     return out
@@ -50,7 +56,7 @@ def wall(command: list[str], env: dict[str, str] | None = None) -> float:
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     took = time.perf_counter() - began
     if done.returncode != 0:
-        raise SystemExit(f"{command} exited {done.returncode}: {done.stdout[-500:]} {done.stderr[-500:]}")
+        raise BenchFailed(f"{command} exited {done.returncode}: {done.stdout[-500:]} {done.stderr[-500:]}")
     return took
 
 
@@ -70,20 +76,25 @@ def run_overhead(runs: int) -> tuple[float, float, float]:
     return statistics.median(full), statistics.median(bare), statistics.median(differences)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     command = f"python bench/bench_verdict_latency.py --runs {args.runs}"
-    latencies = [x * 1000 for x in asyncio.run(verdict_latency(args.runs))]
-    full, bare, overhead = run_overhead(args.runs)
+    try:
+        latencies = [x * 1000 for x in asyncio.run(verdict_latency(args.runs))]
+        full, bare, overhead = run_overhead(args.runs)
+    except (BenchFailed, subprocess.TimeoutExpired) as exc:
+        print(f"FAILED: {exc}", flush=True)
+        return 1
     save_result("verdict_latency", [
         ("bound → verdict, median / max (ms; target < 100)", f"{statistics.median(latencies):.0f} / {max(latencies):.0f}", command),
         ("`rtmock run` seed scenario, wall (ms, median)", f"{full * 1000:.0f}", command),
         ("bare client against `rtmock serve`, wall (ms, median)", f"{bare * 1000:.0f}", command),
         ("overhead of `rtmock run` (ms, median of paired differences; target < 300)", f"{overhead * 1000:.0f}", command),
     ])
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,13 +3,13 @@ own code, run by `harness.cli.main` in a server process of ours) played by bench
 (this process), whole sessions one after another.
 
     python bench/profile_sessions.py [--sessions 1000] [--rounds 3] [--variant serve --variant ...]
-    python bench/profile_sessions.py --profile [--variant serve] [--sessions 1000] [--top 40]
+    python bench/profile_sessions.py --profile [VARIANT] [--sessions 1000] [--top 40]
 
 Without `--profile`: each variant's server CPU per session (ms, /proc) and sessions/s over interleaved
-rounds, median (range), and what it saves against the first variant, paired by round. With it: the
-first variant under cProfile, from after the warm-up to after the last verdict, with the functions
-that take the most time of their own and the most in all they call (cProfile inflates every call:
-read shares and call counts, and measure a saving with a variant).
+rounds, median (range), and what it saves against the first variant, paired by round. With it:
+VARIANT (without one, the first `--variant`) under cProfile, from after the warm-up to after the last
+verdict, with the functions that take the most time of their own and the most in all they call
+(cProfile inflates every call: read shares and call counts, and measure a saving with a variant).
 
 A variant takes a part away (an upper bound of what making that part free would save) or tries a
 change, monkeypatched into the server process before it starts; nothing here changes rtmock's files.
@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import SEED
-from bench_sessions import BARE_SERVER, BenchFailed, Server, capture_batches, play, settle, start
+from _common import SEED, BenchFailed
+from bench_sessions import BARE_SERVER, Server, capture_batches, play, settle, start
 
 # ---- variants: what the server process changes before `rtmock serve` starts ------------------------
 
@@ -51,8 +51,10 @@ def _no_validation() -> None:
 
 
 def _no_judge() -> None:
+    """The judge is told of sessions starting and ending, and sees none of their records."""
     from rtmock.harness.judging.live import LiveJudge
 
+    LiveJudge.records = lambda self, session, records: None  # type: ignore[method-assign]
     LiveJudge.record = lambda self, session, record: None  # type: ignore[method-assign]
 
 
@@ -90,11 +92,16 @@ def _replay_core() -> None:
     batches: list[list[str]] = []
 
     class ReplayCore:
+        """What `MockServer._serve` asks of a SessionCore, and no more."""
+
         next_deadline = None
 
-        def __init__(self, *_: Any, **__: Any) -> None:
+        def __init__(self, scenario: Any, dialect: Any, on_record: Callable[[Any], None], *,
+                     started: float = 0.0, **_: Any) -> None:
             if not batches:
                 batches.extend(json.loads(Path(os.environ["RTMOCK_FRAMES"]).read_text(encoding="utf-8")))
+            self.on_record = on_record  # never called: no record
+            self.started = started  # the judge's clock for the session (LiveJudge.session_started)
             self.session = {"id": "sess_replay"}
             self.complete = self.closed = False
             self._next = iter(batches[1:])
@@ -104,6 +111,12 @@ def _replay_core() -> None:
 
         def receive(self, text: str, now: float) -> list[Any]:
             return [Send(text) for text in next(self._next, ())]
+
+        def receive_binary(self, data: bytes, now: float) -> list[Any]:
+            return []
+
+        def advance(self, now: float) -> list[Any]:
+            return []
 
         def client_closed(self, now: float, code: Any, reason: str = "", **_: Any) -> None:
             self.closed = self.complete = True
@@ -119,17 +132,20 @@ SPENT: dict[str, list[float]] = {}
 
 
 def _timed() -> None:
-    """As serve, with the CPU time (process_time) of the core's calls and of each observer's hooks
-    summed, told at exit: the share of each inside the real server."""
+    """As serve, with the CPU time (process_time) of the core's calls, of the hooks the server calls
+    on each observer (session_started, records per moment, session_ended) and of the serve log's
+    writes (one per loop turn) summed, told at exit: the share of each inside the real server.
+    ServeLog.record (a line per notable record) is timed too, inside ServeLog.records; the serve
+    log's findings and verdicts are written inside LiveJudge's hooks, and counted there."""
     import functools
 
     from rtmock.harness.judging.live import LiveJudge
-    from rtmock.harness.reports.serve_log import ServeLog
+    from rtmock.harness.reports.serve_log import LogLines, ServeLog
     from rtmock.mockserver.core.session import SessionCore
 
-    def timed(cls: type, name: str) -> None:
+    def timed(cls: type, name: str, within: str = "") -> None:
         method = getattr(cls, name)
-        key = f"{cls.__name__}.{name}"
+        key = f"{cls.__name__}.{name}{within}"
         SPENT[key] = [0.0, 0]
 
         @functools.wraps(method)
@@ -147,83 +163,44 @@ def _timed() -> None:
     for name in ("__init__", "start", "receive", "advance", "client_closed"):
         timed(SessionCore, name)
     for cls in (LiveJudge, ServeLog):
-        for name in ("session_started", "record", "session_ended"):
+        for name in ("session_started", "records", "session_ended"):
             timed(cls, name)
-
-
-def _no_peek() -> None:
-    """Without TLS, DualListener hands a connection over at once: no task, timeout and reader to
-    peek at its first byte (which only tells TLS from HTTP)."""
-    from rtmock.mockserver.net import tls
-
-    hand_over = tls.DualListener._hand_over
-
-    async def at_once(self: Any, conn: Any) -> None:
-        if self._ssl_context is not None:
-            await hand_over(self, conn)
-            return
-        try:
-            await asyncio.get_running_loop().connect_accepted_socket(self._protocol_factory, conn)
-        except OSError:
-            pass
-
-    tls.DualListener._hand_over = at_once  # type: ignore[method-assign]
+    timed(ServeLog, "record", " (within ServeLog.records)")
+    timed(LogLines, "flush")
 
 
 def _proposals() -> None:
-    """All the prototypes at once: profile_core.py's (responses copied once,
-    unions checked by their tags, the judge's bounds looked at when due, log lines cut from the
-    wire text and written once per loop turn), no-peek and break-cycles."""
+    """All the prototypes at once: profile_core.py's full-all (break-cycles and wire-lines)."""
     import profile_core
 
-    patches = profile_core.all_of(profile_core.fresh_responses, profile_core.union_by_tag,
-                                  profile_core.judge_when_due, profile_core.wire_lines, profile_core.batched_log)
-    patches.__enter__()
-    _KEPT.append(patches)  # for the life of the process: a dropped one would undo its patches
-    _no_peek()
+    _keep(profile_core.wire_lines())
     _break_cycles()
 
 
 def _break_cycles() -> None:
-    """profile_core.CycleBreaker told last of each session's end (after the judge and the log)."""
+    """profile_core.py's break-cycles: its CycleBreaker told last of each session's end (after the
+    judge and the log), and records.short without its recursive closure."""
     import profile_core
 
     from rtmock.mockserver.net.server import MockServer
 
+    _keep(profile_core.acyclic_short())
     start = MockServer.start
 
     async def start_breaking(self: MockServer) -> MockServer:
-        self.observers.append(profile_core.CycleBreaker())  # type: ignore[arg-type]
+        self.observers.append(profile_core.CycleBreaker())
         return await start(self)
 
     MockServer.start = start_breaking  # type: ignore[method-assign]
 
 
+def _keep(patch: AbstractContextManager[None]) -> None:
+    """Enter a patch for the life of the process (a dropped one would undo itself)."""
+    patch.__enter__()
+    _KEPT.append(patch)
+
+
 _KEPT: list[Any] = []
-
-
-def _no_send_timeout() -> None:
-    """MockServer._execute without its asyncio.timeout per batch of actions (wrong: a client that
-    reads nothing would hold its session): the upper bound of guarding every batch."""
-    from rtmock.mockserver.core.session import Send, SendRun
-    from rtmock.mockserver.net import server
-
-    async def execute(self: Any, ws: Any, transport: Any, actions: list[Any]) -> bool:
-        try:
-            for action in actions:
-                if isinstance(action, Send):
-                    await ws.send_str(action.text)
-                elif isinstance(action, SendRun):
-                    for text in action.texts:
-                        await ws.send_str(text)
-                else:
-                    await ws.close(code=action.code, message=action.reason.encode())
-                    return True
-        except ConnectionError:
-            return True
-        return False
-
-    server.MockServer._execute = execute  # type: ignore[method-assign]
 
 
 #: name → (what it is, extra `rtmock serve` arguments, patch, whether every verdict must be PASS)
@@ -234,12 +211,10 @@ VARIANTS: dict[str, tuple[str, list[str], Callable[[], None] | None, bool]] = {
     "no-validation": ("client events parsed, not checked against _shapes.json", [], _no_validation, True),
     "gc-freeze": ("gc.freeze() once listening: collections skip start-up's objects", [], _gc_freeze, True),
     "gc-off": ("no cyclic garbage collection at all (an upper bound of its cost)", [], _gc_off, True),
-    "proposals": ("as serve, with all the prototypes (profile_core.py's full-all, no-peek, break-cycles)", [],
+    "proposals": ("as serve, with all the prototypes (profile_core.py's full-all: break-cycles, wire-lines)", [],
                   _proposals, True),
-    "break-cycles": ("as serve, a session's reference cycles undone once it is judged", [], _break_cycles, True),
-    "no-peek": ("as serve, a connection handed over without peeking at its first byte (no TLS)", [], _no_peek, True),
-    "no-send-timeout": ("as serve, no asyncio.timeout around each batch of sends (upper bound)", [],
-                        _no_send_timeout, True),
+    "break-cycles": ("as serve, no reference cycle left of a session (profile_core.py's break-cycles)", [],
+                     _break_cycles, True),
     "timed": ("as serve, the CPU of the core's calls and of the observers' hooks summed", [], _timed, True),
     "replay-core": ("rtmock's server with a core that replays the frames: its I/O layer alone", [], _replay_core, False),
     "bare": ("bench_sessions.py's bare aiohttp server replaying the same frames", [], None, False),
@@ -396,14 +371,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="repeatable; default: all")
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", nargs="?", const="", choices=["", *VARIANTS], metavar="VARIANT",
+                        help="cProfile VARIANT (default: the first --variant) instead")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--save", metavar="FILE", help="keep the profile (pstats) in FILE")
     args = parser.parse_args()
     args.variant = args.variant or list(VARIANTS)
+    if args.profile:
+        args.variant = [args.profile]
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(profile(args, Path(tmp)) if args.profile else compare(args, Path(tmp)))
+            asyncio.run(profile(args, Path(tmp)) if args.profile is not None else compare(args, Path(tmp)))
     except BenchFailed as exc:
         print(f"FAILED: {exc}", flush=True)
         return 1

@@ -4,8 +4,13 @@
     python bench/run_all.py [--quick]
 
 `--quick` uses small counts (a smoke run, not figures for the README). A benchmark fails when it exits
-non-zero or runs over its time limit (each one exits non-zero when any of its runs fails); its figures,
-if it saved any, are left out of the table, it is listed as failed, and run_all exits 1.
+non-zero, runs over its time limit or saves no figure (each one exits non-zero when any of its runs
+fails); of a failed one only its failure message is shown (its full output is kept in a file named
+there). The benchmarks' own output is printed at the end, and only when every one passed: when any
+failed, run_all prints no rate at all, but FAILED with the ones that did and why (results.md says the
+same), and exits 1.
+
+The profiling tools (profile_core.py, profile_sessions.py) are not benchmarks and are not run here.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -26,9 +33,12 @@ BENCHMARKS: list[tuple[str, list[str], list[str], int]] = [
     ("bench_concurrency.py", [], ["--sessions", "50"], 600),
     ("bench_verdict_latency.py", [], ["--runs", "2"], 600),
     ("bench_suite_scaling.py", [], ["--runs", "10"], 1800),
-    ("bench_fuzz.py", [], ["--cases", "50", "--fresh-cases", "10"], 600),
+    ("bench_fuzz.py", [], ["--cases", "50", "--fresh-cases", "10", "--stream-cases", "10"], 900),
     ("bench_sessions.py", [], ["--sessions", "30", "--rounds", "1", "--runs", "1"], 900),
 ]
+
+#: lines of a failed benchmark's output shown, from its failure message on
+SHOWN_OF_A_FAILURE = 40
 
 
 def main() -> int:
@@ -36,32 +46,63 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     RESULTS_JSON.unlink(missing_ok=True)
-    failed = []
+    logs = Path(tempfile.mkdtemp(prefix="rtmock-bench-"))
+    failed: list[str] = []
+    outputs: list[str] = []
     for script, full, quick, limit in BENCHMARKS:
         print(f"== {script}", flush=True)
         before = _saved()
-        try:
-            done = subprocess.run([sys.executable, str(BENCH / script), *(quick if args.quick else full)],
-                                  timeout=limit, cwd=BENCH.parent)
-            why = None if done.returncode == 0 else f"exit {done.returncode}"
-        except subprocess.TimeoutExpired:
-            why = f"over {limit}s"
-        if why is not None:
-            failed.append(f"{script} ({why})")
-            _forget(set(_saved()) - set(before))  # figures from a failed benchmark are not figures
-            print(f"== {script}: FAILED ({why})", flush=True)
-    data = _saved()
+        log = logs / f"{Path(script).stem}.log"
+        began = time.monotonic()
+        why = _run(script, quick if args.quick else full, limit, log)
+        added = set(_saved()) - set(before)
+        if why is None and not added:
+            why = "it saved no figure"
+        if why is None:
+            outputs.append(f"== {script}\n" + log.read_text(errors="replace"))
+            print(f"== {script}: ok ({time.monotonic() - began:.0f}s); its output: {log}", flush=True)
+            continue
+        failed.append(f"{script} ({why})")
+        _forget(added)  # figures from a failed benchmark are not figures
+        print(_failure_message(log.read_text(errors="replace")), flush=True)
+        print(f"== {script}: FAILED ({why}); its full output: {log}", flush=True)
+    if failed:
+        text = "FAILED: " + ", ".join(failed) + "\n"
+        RESULTS_MD.write_text(text)
+        print(text, end="", flush=True)
+        return 1
+    print("".join(outputs), end="", flush=True)
     lines = ["| benchmark | metric | value | command |", "|---|---|---|---|"]
-    for name, rows in data.items():
+    for name, rows in _saved().items():
         for metric, value, command in rows:
             lines.append(f"| {name} | {metric} | {value} | `{command}` |")
-    if failed:
-        lines.append("")
-        lines.append("FAILED (no figures from these): " + ", ".join(failed))
     table = "\n".join(lines) + "\n"
     RESULTS_MD.write_text(table)
     print(table)
-    return 1 if failed else 0
+    return 0
+
+
+def _run(script: str, arguments: list[str], limit: int, log: Path) -> str | None:
+    """Run one benchmark with its output (stdout and stderr) in `log`; why it failed, or None."""
+    with open(log, "w") as out:
+        try:
+            done = subprocess.run([sys.executable, str(BENCH / script), *arguments], timeout=limit,
+                                  cwd=BENCH.parent, stdout=out, stderr=subprocess.STDOUT)
+        except subprocess.TimeoutExpired:
+            return f"over {limit}s"
+    return None if done.returncode == 0 else f"exit {done.returncode}"
+
+
+def _failure_message(output: str) -> str:
+    """What a failed benchmark said about its failure: its output from the first FAILED line or
+    traceback on; never the lines before (they may hold figures of the runs that went through)."""
+    lines = output.splitlines()
+    start = next((at for at, line in enumerate(lines) if line.startswith(("FAILED", "Traceback"))), None)
+    if start is None:
+        return "(no failure message: its output is not shown, as it may hold figures)"
+    shown = lines[start:start + SHOWN_OF_A_FAILURE]
+    more = len(lines) - start - len(shown)
+    return "\n".join(shown) + (f"\n… ({more} more lines)" if more > 0 else "")
 
 
 def _saved() -> dict[str, list[list[str]]]:
