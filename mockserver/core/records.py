@@ -392,22 +392,25 @@ def _clip(text: str, limit: int) -> str:
 def short(event: dict[str, Any], limit: int = 160) -> str:
     """A one-line rendering of an event for logs: the type first, long strings (audio, huge
     arguments) clipped, so a log line stays readable."""
-
-    def shrink(value: Any, depth: int = 0) -> Any:
-        if isinstance(value, str):
-            return _clip(value, 48)
-        if isinstance(value, dict):
-            if depth > 2:
-                return "{…}"
-            return {k: shrink(v, depth + 1) for k, v in value.items() if depth or k not in ("type", "event_id")}
-        if isinstance(value, list):
-            if depth > 2:
-                return "[…]"
-            items = [shrink(v, depth + 1) for v in value[:4]]
-            return items + ([f"…(+{len(value) - 4})"] if len(value) > 4 else [])
-        return value
-
     kind = event.get("type", "?")
-    rest = json.dumps(shrink(event), ensure_ascii=False, separators=(",", ":"))
+    rest = json.dumps(_shrink(event), ensure_ascii=False, separators=(",", ":"))
     line = f"{kind} {rest}" if rest != "{}" else str(kind)
     return visible(_clip(line, limit))  # the type is the client's text too
+
+
+def _shrink(value: Any, depth: int = 0) -> Any:
+    """`value` for a log line: strings clipped, nesting past two levels elided, the top level
+    without its type and event_id (the line names the type). (A module function: a nested one that
+    calls itself is a reference cycle per call, for the cyclic collector to find.)"""
+    if isinstance(value, str):
+        return _clip(value, 48)
+    if isinstance(value, dict):
+        if depth > 2:
+            return "{…}"
+        return {k: _shrink(v, depth + 1) for k, v in value.items() if depth or k not in ("type", "event_id")}
+    if isinstance(value, list):
+        if depth > 2:
+            return "[…]"
+        items = [_shrink(v, depth + 1) for v in value[:4]]
+        return items + ([f"…(+{len(value) - 4})"] if len(value) > 4 else [])
+    return value
