@@ -283,8 +283,8 @@ async def main():
             elif event["type"] == "response.done" and event["response"]["output"] and \\
                     event["response"]["output"][0]["type"] == "function_call":
                 await ws.send_json({"type": "response.create"})
-            elif event["type"] == "response.output_text.done":
-                return 0
+            elif event["type"] == "response.done" and any(o["type"] == "message" for o in event["response"]["output"]):
+                return 0  # the answer, once its response is done (closing at its text raced the response.done)
             elif event["type"] == "error":
                 print("error:", event["error"]["message"], file=sys.stderr)
                 return 3
