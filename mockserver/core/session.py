@@ -223,6 +223,19 @@ class SessionCore(ClientEventHandling):
         self._now = now
         self._note(note)
 
+    def release(self) -> None:
+        """The connection is over and its records are delivered: let go of what makes the core a
+        reference cycle (a script stopped mid-way is a generator whose frame holds the core; the
+        output streams hold its bound methods; the record callback may hold what holds the core),
+        so that the session is freed at once by reference counting, with all it holds, not later
+        by the cyclic collector. What the session was (`complete`, `session`, ...) stays readable."""
+        self.closed = True
+        if self._script is not None:
+            self._script.close()
+        self._script = self._wait = None
+        self._streams.detach()
+        self.on_record = _after_release
+
     # ---- records and output ----------------------------------------------------------------------
 
     def _record(self, direction: Direction, event: dict[str, Any] | None, raw: str | None = None,
@@ -443,3 +456,7 @@ class SessionCore(ClientEventHandling):
                 self._finish_response(active, step.status, STATUS_DETAILS.get(step.status), step.usage)
         finally:
             self._playing = None
+
+
+def _after_release(record: Record) -> None:
+    """The record callback of a released session: nothing more is recorded."""

@@ -34,6 +34,11 @@ class OutputStreams:
         self._emit = emit
         self._emit_delta = emit_delta
 
+    def detach(self) -> None:
+        """Send nothing more (the session is over), and hold no reference to the session's methods."""
+        self._emit = _send_nothing
+        self._emit_delta = _send_nothing
+
     def _add_item(self, active: ActiveResponse, output_index: int, item: dict[str, Any],
                   settle: Callable[[], None]) -> None:
         self._emit(self._events.output_item_added(active.id, output_index, item))
@@ -154,3 +159,7 @@ def _interleave(audio: Iterator[str], transcript: Iterator[str], audio_count: in
         yield True, next(audio)
     for wire in transcript:
         yield False, wire
+
+
+def _send_nothing(_: Any) -> None:
+    """What a detached stream sends with."""

@@ -498,9 +498,7 @@ class MockServer:
                 transcript.close()
             self._notify("session_ended", info)
             log.info("session %s ended (%s)", info.id, "complete" if core.complete else "incomplete")
-            # The core's record callback holds the session's info, which holds the core: a cycle
-            # that only the cyclic garbage collector would free, with everything the session holds.
-            core.on_record = _after_the_end
+            core.release()  # freed as soon as nothing else holds it, not by the cyclic collector
             if not self.keep_sessions:
                 self.sessions.remove(info)
                 if big_frames:
@@ -618,10 +616,6 @@ def _malloc_trim() -> Any:
         return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
-
-
-def _after_the_end(record: Record) -> None:
-    """The record callback of a session that has ended: nothing more is recorded."""
 
 
 class _Transcript:
