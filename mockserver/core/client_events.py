@@ -14,7 +14,7 @@ definition the service validates against. Every object is closed (an unknown key
   `response.instructions: null`; the service reads them as absent);
 - the few rules the types cannot state are checked after the shape (`_SERVICE_RULES`).
 
-Checks that need conversation state (unknown call_id, an active response) live in `session.py`.
+Checks that need conversation state (unknown call_id, an active response) live in `_refusals.py`.
 
 Speed: each frame is first put to its event type's shape compiled into a yes/no predicate (`_Compiler`);
 only a frame it calls invalid is walked by `_Checker`, whose answer is the one the client gets.
