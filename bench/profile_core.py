@@ -15,8 +15,9 @@ name: the first `--variant`).
 A session is driven as `MockServer._serve` drives it: each client frame goes to the core, the
 frames it answers with are taken ("sent"), and the session task pauses (as at `ws.receive`); the
 core's records of that moment reach the observers then, in one `Observer.records` call each, from
-a callback the first record scheduled. Any exception an observer raises fails the run, as it would
-be an internal error of `rtmock serve`.
+a callback the first record scheduled. At the session's end, once its last records and
+`session_ended` are delivered, the core is released (`SessionCore.release`), as the server does.
+Any exception an observer raises fails the run, as it would be an internal error of `rtmock serve`.
 
 Instruction counts (steadier than time on a loaded machine): run it under valgrind's callgrind at
 two session counts and take the difference, e.g.
@@ -51,7 +52,7 @@ from bench_sessions import RESPONSE_CREATE, SESSION_UPDATE, USER_MESSAGE
 
 from rtmock.harness.judging.live import LiveJudge
 from rtmock.harness.reports.serve_log import LogLevel, LogLines, ServeLog
-from rtmock.mockserver.core import records, session
+from rtmock.mockserver.core import session
 from rtmock.mockserver.core.events import Dialect, IdSource
 from rtmock.mockserver.core.records import Direction, Record, _clip, visible
 from rtmock.mockserver.core.session import Action, Send, SendRun, SessionCore
@@ -64,66 +65,11 @@ RESPONSE_CREATE_FRAME = json.dumps(RESPONSE_CREATE)
 CALL_DONE = '{"type":"response.function_call_arguments.done"'
 
 
-class CycleBreaker(Observer):
-    """An observer told last that a session ended: it undoes the reference cycles the core still
-    makes of itself (its output streams hold its bound `_emit` methods; a script stopped mid-way is
-    a generator whose frame holds the core), so that a session is freed by reference counting, not
-    by the cyclic garbage collector. (The server already unhooks the record callback, which held
-    the SessionInfo that holds the core.)"""
-
-    def records(self, session: SessionInfo, records: Sequence[Record]) -> None:
-        pass
-
-    def session_ended(self, session: SessionInfo) -> None:
-        core = session.core
-        if core is not None:
-            missing = [name for name in ("_script", "_wait", "_streams") if not hasattr(core, name)]
-            if missing:  # raised to the server, an internal error: the run fails
-                raise AttributeError(f"SessionCore has no {', '.join(missing)} any more: bring break-cycles "
-                                     "up to date with it")
-            if core._script is not None:
-                core._script.close()
-            core._script = core._wait = None
-            core._streams = None  # type: ignore[assignment]
-            session.core = None
-
-
-def _shrink(value: Any, depth: int = 0) -> Any:
-    """records.short's `shrink`, at module level: the recursive closure there is a reference cycle
-    (function, cell) made anew by each call, i.e. by each line of the serve log."""
-    if isinstance(value, str):
-        return _clip(value, 48)
-    if isinstance(value, dict):
-        if depth > 2:
-            return "{…}"
-        return {k: _shrink(v, depth + 1) for k, v in value.items() if depth or k not in ("type", "event_id")}
-    if isinstance(value, list):
-        if depth > 2:
-            return "[…]"
-        items = [_shrink(v, depth + 1) for v in value[:4]]
-        return items + ([f"…(+{len(value) - 4})"] if len(value) > 4 else [])
-    return value
-
-
-def _short(event: dict[str, Any], limit: int = 160) -> str:
-    """records.short with `_shrink`: the same line."""
-    kind = event.get("type", "?")
-    rest = json.dumps(_shrink(event), ensure_ascii=False, separators=(",", ":"))
-    line = f"{kind} {rest}" if rest != "{}" else str(kind)
-    return visible(_clip(line, limit))
-
-
-@contextlib.contextmanager
-def acyclic_short() -> Iterator[None]:
-    with mock.patch.object(records, "short", _short):
-        yield
-
-
 class Observers:
     """What `rtmock serve` attaches (the judge, then the log told of its findings), built per
     variant; `errors` holds what an observer raised (an internal error in serve)."""
 
-    def __init__(self, *, judge: bool, log: LogLevel | None, break_cycles: bool = False) -> None:
+    def __init__(self, *, judge: bool, log: LogLevel | None) -> None:
         self.list: list[Observer] = []
         self.judge: LiveJudge | None = None
         self.errors: list[str] = []
@@ -135,8 +81,6 @@ class Observers:
                 serve_log = ServeLog(LogLines(self.sink), log)
                 serve_log.attach(self.judge)
                 self.list.append(serve_log)
-        if break_cycles:
-            self.list.append(CycleBreaker())
 
     def notify(self, method: str, *args: Any) -> None:
         """As `MockServer._notify`: an observer that raises is kept, and the others still hear."""
@@ -226,17 +170,13 @@ async def play(scenario: LoadedScenario, observers: Observers, number: int) -> N
         deliver()
         info.ended = True
         observers.notify("session_ended", info)
-        core.on_record = _after_the_end  # as the server: the record callback no longer holds the session
+        core.release()  # as the server: freed by reference counting, not left for the cyclic collector
     await asyncio.sleep(0)  # the server's `await ws.close()`: what the session scheduled runs
     if observers.errors:
         raise SystemExit(f"FAILED: session {number}: an observer raised (an internal error in rtmock serve): "
                          + "; ".join(observers.errors))
     if observers.judge is not None and (observers.judge.failed or observers.judge.passed != passed + 1):
         raise SystemExit(f"FAILED: session {number}'s verdict is not PASS")
-
-
-def _after_the_end(record: Record) -> None:
-    """The record callback of a session that has ended (the server's `_after_the_end`)."""
 
 
 # ---- variants --------------------------------------------------------------------------------------
@@ -281,38 +221,31 @@ def no_schedule() -> Iterator[None]:
         yield
 
 
+_RECORD_STR = Record.__str__
+
+
 def _wire_str(self: Record) -> str:
     """Record.__str__ from the frame's wire text, when the record keeps it (server frames) and it
     is not long: the fields after `type` and `event_id` as they went out, clipped to 160, instead of
     parsing the text (if nobody did yet), shrinking the event and encoding it again. The line
-    differs from today's: long strings inside are not clipped to 48 characters each."""
+    differs from today's: long strings inside are not clipped to 48 characters each. Other records
+    get today's line."""
     text = self.text
-    if text is not None and self.direction is Direction.SERVER and len(text) < 4096 \
-            and text.startswith('{"type":') and ',"event_id":"' in text[:120]:
-        head = text.index(',"event_id":"') + 13
-        cut = text.find('",', head)
-        kind = self.type
-        rest = "{" + text[cut + 2:] if cut != -1 else "{}"
-        body = visible(_clip(f"{kind} {rest}" if rest != "{}" else kind, 160))
-    else:
-        event = self.event
-        body = records.short(event) if event is not None else visible(repr(_clip(self.raw or "", 80)))
-    arrow = {"client": "C→", "server": "←S", "script": "··"}[self.direction.value]
-    return f"#{self.index} {self.time * 1000:8.1f}ms {arrow} {body}"
+    if text is None or self.direction is not Direction.SERVER or len(text) >= 4096 \
+            or not text.startswith('{"type":') or ',"event_id":"' not in text[:120]:
+        return _RECORD_STR(self)
+    head = text.index(',"event_id":"') + 13
+    cut = text.find('",', head)
+    kind = self.type
+    rest = "{" + text[cut + 2:] if cut != -1 else "{}"
+    body = visible(_clip(f"{kind} {rest}" if rest != "{}" else kind, 160))
+    return f"#{self.index} {self.time * 1000:8.1f}ms ←S {body}"
 
 
 @contextlib.contextmanager
 def wire_lines() -> Iterator[None]:
     """The serve log's lines of server frames cut from their wire text (see _wire_str)."""
     with mock.patch.object(Record, "__str__", _wire_str):
-        yield
-
-
-@contextlib.contextmanager
-def all_of(*patches: Callable[[], contextlib.AbstractContextManager[None]]) -> Iterator[None]:
-    with contextlib.ExitStack() as stack:
-        for patch in patches:
-            stack.enter_context(patch())
         yield
 
 
@@ -331,14 +264,8 @@ VARIANTS: dict[str, tuple[str, Callable[[], Observers], Callable[[], contextlib.
                      no_copy),
     "full-no-schedule": ("as full, no judge timers (upper bound)", lambda: Observers(judge=True, log=LogLevel.EVENTS),
                          no_schedule),
-    "full-break-cycles": ("as full, no reference cycle left of a session: the core's own undone once it is "
-                          "judged, and records.short's recursive closure made a module function",
-                          lambda: Observers(judge=True, log=LogLevel.EVENTS, break_cycles=True), acyclic_short),
     "full-wire-lines": ("as full, log lines of server frames cut from their wire text",
                         lambda: Observers(judge=True, log=LogLevel.EVENTS), wire_lines),
-    "full-all": ("as full, with the prototypes: break-cycles and wire-lines",
-                 lambda: Observers(judge=True, log=LogLevel.EVENTS, break_cycles=True),
-                 lambda: all_of(acyclic_short, wire_lines)),
 }
 
 

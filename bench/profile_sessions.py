@@ -124,6 +124,9 @@ def _replay_core() -> None:
         def note(self, *_: Any, **__: Any) -> None:
             pass
 
+        def release(self) -> None:
+            pass
+
     server.SessionCore = ReplayCore  # type: ignore[attr-defined,assignment]
 
 
@@ -160,7 +163,7 @@ def _timed() -> None:
 
         setattr(cls, name, wrapper)
 
-    for name in ("__init__", "start", "receive", "advance", "client_closed"):
+    for name in ("__init__", "start", "receive", "advance", "client_closed", "release"):
         timed(SessionCore, name)
     for cls in (LiveJudge, ServeLog):
         for name in ("session_started", "records", "session_ended"):
@@ -169,29 +172,12 @@ def _timed() -> None:
     timed(LogLines, "flush")
 
 
-def _proposals() -> None:
-    """All the prototypes at once: profile_core.py's full-all (break-cycles and wire-lines)."""
+def _wire_lines() -> None:
+    """profile_core.py's wire-lines prototype: the serve log's lines of server frames cut from
+    their wire text."""
     import profile_core
 
     _keep(profile_core.wire_lines())
-    _break_cycles()
-
-
-def _break_cycles() -> None:
-    """profile_core.py's break-cycles: its CycleBreaker told last of each session's end (after the
-    judge and the log), and records.short without its recursive closure."""
-    import profile_core
-
-    from rtmock.mockserver.net.server import MockServer
-
-    _keep(profile_core.acyclic_short())
-    start = MockServer.start
-
-    async def start_breaking(self: MockServer) -> MockServer:
-        self.observers.append(profile_core.CycleBreaker())
-        return await start(self)
-
-    MockServer.start = start_breaking  # type: ignore[method-assign]
 
 
 def _keep(patch: AbstractContextManager[None]) -> None:
@@ -211,10 +197,8 @@ VARIANTS: dict[str, tuple[str, list[str], Callable[[], None] | None, bool]] = {
     "no-validation": ("client events parsed, not checked against _shapes.json", [], _no_validation, True),
     "gc-freeze": ("gc.freeze() once listening: collections skip start-up's objects", [], _gc_freeze, True),
     "gc-off": ("no cyclic garbage collection at all (an upper bound of its cost)", [], _gc_off, True),
-    "proposals": ("as serve, with all the prototypes (profile_core.py's full-all: break-cycles, wire-lines)", [],
-                  _proposals, True),
-    "break-cycles": ("as serve, no reference cycle left of a session (profile_core.py's break-cycles)", [],
-                     _break_cycles, True),
+    "wire-lines": ("as serve, log lines of server frames cut from their wire text (profile_core.py's "
+                   "full-wire-lines)", [], _wire_lines, True),
     "timed": ("as serve, the CPU of the core's calls and of the observers' hooks summed", [], _timed, True),
     "replay-core": ("rtmock's server with a core that replays the frames: its I/O layer alone", [], _replay_core, False),
     "bare": ("bench_sessions.py's bare aiohttp server replaying the same frames", [], None, False),
