@@ -56,7 +56,7 @@ from rtmock.mockserver.core import session
 from rtmock.mockserver.core.events import Dialect, IdSource
 from rtmock.mockserver.core.records import Direction, Record, _clip, visible
 from rtmock.mockserver.core.session import Action, Send, SendRun, SessionCore
-from rtmock.mockserver.net.server import Observer, SessionInfo
+from rtmock.mockserver.net.server import Moments, Observer, SessionInfo, tell_observers
 from rtmock.mockserver.scenario.loader import LoadedScenario, load_scenario
 
 #: the client's frames, encoded once: the client's work is not the server's
@@ -90,7 +90,7 @@ class Observers:
             except Exception as exc:
                 self.failed(observer, method, exc)
 
-    def failed(self, observer: Observer, method: str, exc: Exception) -> None:
+    def failed(self, observer: Any, method: str, exc: Exception) -> None:
         if len(self.errors) < 5:
             self.errors.append(f"{type(observer).__name__}.{method}: {type(exc).__name__}: {exc}")
 
@@ -101,28 +101,7 @@ async def play(scenario: LoadedScenario, observers: Observers, number: int) -> N
     info = SessionInfo(number=number, id="", scenario=scenario, dialect=Dialect.GA,
                        request_path="/v1/realtime?model=gpt-realtime", started_at="2026-12-01T00:00:00.000+00:00")
     loop = asyncio.get_running_loop()
-    undelivered: list[Record] = []
-
-    def on_record(record: Record) -> None:
-        if not undelivered:
-            loop.call_soon(deliver)
-        undelivered.append(record)
-
-    def deliver() -> None:
-        if not undelivered:  # the session's end delivered them already
-            return
-        moment = undelivered.copy()
-        undelivered.clear()
-        for observer in observers.list:  # MockServer._deliver
-            whole = getattr(observer, "records", None)
-            try:
-                if whole is not None:
-                    whole(info, moment)
-                else:
-                    for record in moment:
-                        observer.record(info, record)
-            except Exception as exc:
-                observers.failed(observer, "records" if whole is not None else "record", exc)
+    moments = Moments(lambda records: tell_observers(observers.list, info, records, observers.failed))
 
     async def execute(actions: list[Action]) -> list[str]:
         """The frames the server writes, then the session task's pause (its next `ws.receive`)."""
@@ -143,7 +122,7 @@ async def play(scenario: LoadedScenario, observers: Observers, number: int) -> N
         return sent
 
     clock = loop.time
-    core = SessionCore(scenario, Dialect.GA, on_record, ids=IdSource(None), model="gpt-realtime", started=clock(),
+    core = SessionCore(scenario, Dialect.GA, moments.add, ids=IdSource(None), model="gpt-realtime", started=clock(),
                        refusal=None, default_within=None)
     info.core = core
     info.id = core.session["id"]
@@ -167,7 +146,7 @@ async def play(scenario: LoadedScenario, observers: Observers, number: int) -> N
     finally:
         if not core.closed:
             core.client_closed(clock(), None, "")
-        deliver()
+        moments.deliver()
         info.ended = True
         observers.notify("session_ended", info)
         core.release()  # as the server: freed by reference counting, not left for the cyclic collector

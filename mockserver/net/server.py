@@ -25,7 +25,7 @@ import itertools
 import logging
 import platform
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,7 @@ from .coalesce import FLUSH_AT, CoalescingProtocol, CoalescingTransport
 from .endpoints import DEFAULT_MODEL, client_environment_for, http_base
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
 
-__all__ = ["MockServer", "SessionInfo"]
+__all__ = ["MockServer", "Moments", "Observer", "SessionInfo", "tell_observers"]
 
 log = logging.getLogger("rtmock.server")
 
@@ -106,6 +106,49 @@ class Observer:
     def session_ended(self, session: SessionInfo) -> None: ...
     def connection_refused(self, request_line: str) -> None:
         """A connection that got no session (e.g. "GET /v2/rt → 404 Not Found")."""
+
+
+class Moments:
+    """A session's records, handed on a moment at a time (all that one client frame or timer made
+    the core do): collected as the core makes them (`add`, its record callback), and delivered at
+    the session task's next pause, once the moment's frames are written, so that judging a turn
+    never delays the client's answer. `deliver` at the session's end hands over what is left."""
+
+    def __init__(self, deliver: Callable[[list[Record]], None], kept: list[Record] | None = None) -> None:
+        self._deliver = deliver
+        self._kept = kept  # every record, at once, for a server that keeps its sessions
+        self._undelivered: list[Record] = []
+        self._loop = asyncio.get_running_loop()
+
+    def add(self, record: Record) -> None:
+        if self._kept is not None:
+            self._kept.append(record)
+        if not self._undelivered:
+            self._loop.call_soon(self.deliver)
+        self._undelivered.append(record)
+
+    def deliver(self) -> None:
+        if not self._undelivered:  # delivered already (the session's end comes before a pause)
+            return
+        records, self._undelivered = self._undelivered, []
+        self._deliver(records)
+
+
+def tell_observers(observers: Sequence[Any], info: SessionInfo, records: Sequence[Record],
+                   failed: Callable[[Any, str, Exception], None]) -> None:
+    """A moment's records to every observer: through `records`, or `record` for each when an
+    observer has only that (one written before `records` existed, or not from `Observer`). One
+    that raises is told to `failed` (a bug of rtmock's or of that observer, never the client's)."""
+    for observer in observers:
+        whole = getattr(observer, "records", None)
+        try:
+            if whole is not None:
+                whole(info, records)
+            else:
+                for record in records:
+                    observer.record(info, record)
+        except Exception as exc:
+            failed(observer, "records" if whole is not None else "record", exc)
 
 
 class MockServer:
@@ -242,18 +285,7 @@ class MockServer:
                 self._observer_failed(observer, method, exc)
 
     def _deliver(self, info: SessionInfo, records: Sequence[Record]) -> None:
-        """A moment's records to every observer: through `records`, or `record` for each when an
-        observer has only that (one written before `records` existed, or not from `Observer`)."""
-        for observer in self.observers:
-            whole = getattr(observer, "records", None)
-            try:
-                if whole is not None:
-                    whole(info, records)
-                else:
-                    for record in records:
-                        observer.record(info, record)
-            except Exception as exc:
-                self._observer_failed(observer, "records" if whole is not None else "record", exc)
+        tell_observers(self.observers, info, records, self._observer_failed)
 
     def _internal_error(self, info: SessionInfo, core: SessionCore, exc: Exception, now: float) -> None:
         """Keep a bug of rtmock's for the exit code (2) and mark the session: closed by the server,
@@ -389,32 +421,17 @@ class MockServer:
         transport = request.transport if isinstance(request.transport, CoalescingTransport) else None
         kept = info.records if self.keep_sessions else None
 
-        # The core's records reach the transcript and the observers (the judge, the log) once the
-        # frames they come with are written: at the session task's next pause, not before its
-        # sends, so that judging a turn never delays the client's answer. Order is kept.
-        loop = asyncio.get_running_loop()
-        undelivered: list[Record] = []
-
-        def on_record(record: Record) -> None:
-            if kept is not None:
-                kept.append(record)
-            if not undelivered:
-                loop.call_soon(deliver)
-            undelivered.append(record)
-
-        def deliver() -> None:
-            if not undelivered:  # the session's end delivered them already
-                return
-            records = undelivered.copy()
-            undelivered.clear()
+        def deliver(records: list[Record]) -> None:
             if transcript is not None:
                 for record in records:
                     transcript.write(dump_record(record), record.index)
             self._deliver(info, records)
 
+        moments = Moments(deliver, kept)
+        loop = asyncio.get_running_loop()
         clock = loop.time
         started = clock()
-        core = SessionCore(scenario, dialect, on_record, ids=IdSource(seed), model=request.query.get("model") or
+        core = SessionCore(scenario, dialect, moments.add, ids=IdSource(seed), model=request.query.get("model") or
                            request.query.get("deployment") or "gpt-realtime", started=started,
                            refusal=self._refusal(request, scenario), default_within=self.default_within,
                            transcription=request.query.get("intent") == "transcription")
@@ -492,7 +509,7 @@ class MockServer:
         finally:
             if not core.closed:
                 core.client_closed(clock(), ws.close_code, "")
-            deliver()
+            moments.deliver()
             info.ended = True
             if transcript is not None:
                 transcript.close()
