@@ -18,11 +18,8 @@ from pathlib import Path
 import pytest
 from run_once import once_per_run
 
-pytestmark = [
-    pytest.mark.integration,  # builds a wheel and installs it into a new virtualenv
-    # one xdist worker runs them all (--dist loadgroup): the others need not wait on its build's lock
-    pytest.mark.xdist_group("wheel"),
-]
+pytestmark = pytest.mark.integration  # builds a wheel and installs it into a new virtualenv
+# (one xdist worker runs this module's tests: tests/conftest.py's ONE_WORKER)
 
 ROOT = Path(__file__).resolve().parent.parent
 
