@@ -173,21 +173,38 @@ def test_the_judge_looks_only_at_rounds_still_in_play() -> None:
 #: valid appends (about 90 bytes a frame, thousands a socket read), as fast as the socket takes them.
 FLOODER = """
 import asyncio, json, signal, sys, aiohttp
+WINDOW = 5000  # appends between two session.updates (450 kB: a socket read is full of them)
 async def main(url, least):
     frame = json.dumps({"type": "input_audio_buffer.append", "audio": "AAAAAA=="})
+    update = json.dumps({"type": "session.update", "session": {"type": "realtime"}})
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, stop.set)
     async with aiohttp.ClientSession() as http, http.ws_connect(url, headers={"Authorization": "Bearer x"}) as ws:
         print("connected", flush=True)
-        sent = 0
-        while sent < least or not stop.is_set():  # floods until told to stop, and at least `least` frames
-            await ws.send_str(frame)
-            sent += 1
-        await ws.send_str(json.dumps({"type": "session.update", "session": {"type": "realtime"}}))
-        async for msg in ws:
-            if msg.type is aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] == "session.updated":
-                print(sent, flush=True)
-                return
+        sent = windows = answered = 0
+
+        async def answered_until(count):
+            nonlocal answered
+            while answered < count:
+                msg = await ws.receive()
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    sys.exit(f"the server ended the flood: {msg}")
+                answered += json.loads(msg.data)["type"] == "session.updated"
+
+        # Floods until told to stop (and at least `least` frames), a window of appends and a
+        # session.update at a time, with three windows in flight: the socket is never empty while
+        # the server works (a server that drained one socket before serving another would starve the
+        # other sessions for as long as the flood goes on), and it has no seconds of flood left to
+        # work through once the flood stops.
+        while sent < least or not stop.is_set():
+            for _ in range(WINDOW):
+                await ws.send_str(frame)
+            sent += WINDOW
+            await ws.send_str(update)
+            windows += 1
+            await answered_until(windows - 2)
+        await answered_until(windows)  # every frame sent was taken, in order
+        print(sent, flush=True)
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
 
@@ -220,7 +237,7 @@ async def test_a_flooding_client_does_not_starve_a_correct_one() -> None:
     judge = LiveJudge()
     async with MockServer([load_scenario(GET_YOUR_INFO)], tls=False) as server, aiohttp.ClientSession() as http:
         server.observers.append(judge)
-        flooder = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOODER, server.ws_url(), "1000",
+        flooder = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOODER, server.ws_url(), "10000",
                                                        stdout=asyncio.subprocess.PIPE)
         try:
             assert flooder.stdout is not None
@@ -232,7 +249,7 @@ async def test_a_flooding_client_does_not_starve_a_correct_one() -> None:
                 for _ in range(5):
                     await _play(http, server.ws_url())
             assert flooder.returncode is None  # all five completed while the flood still ran
-            flooder.send_signal(signal.SIGUSR1)  # stop flooding: every frame sent is then answered in order
+            flooder.send_signal(signal.SIGUSR1)  # stop flooding: the frames sent are then all answered, in order
             async with asyncio.timeout(120):
                 sent = int(await flooder.stdout.readline())
                 assert await flooder.wait() == 0
@@ -242,5 +259,5 @@ async def test_a_flooding_client_does_not_starve_a_correct_one() -> None:
                 await flooder.wait()
     played = [j for j in judge.sessions if j.complete]
     assert len(played) == 5
-    assert sent >= 1_000
+    assert sent >= 10_000
     assert all(j.verdict is not None and j.verdict.passed for j in played)
