@@ -1,8 +1,8 @@
 """The npm packages tests use, installed once into tests/node/node_modules (ignored by git).
 
 Every test that needs Node calls `node_with_packages()`: it skips with an install hint where Node 20+
-or npm is missing, and otherwise runs `npm install` in tests/node when a package of its
-package.json is not installed, under a file lock (pytest-xdist workers share the folder).
+or npm is missing, and otherwise runs `npm install` in tests/node unless one has finished for its
+package.json and package-lock.json, under a file lock (pytest-xdist workers share the folder).
 """
 
 from __future__ import annotations
@@ -27,6 +27,18 @@ def _missing() -> list[str]:
     return [name for name in wanted if not (NODE_DIR / "node_modules" / name / "package.json").exists()]
 
 
+#: Written once `npm install` has finished: a package's package.json is there long before the whole
+#: install is, so a test that went by those alone could run on a half-installed node_modules
+#: (ERR_MODULE_NOT_FOUND) while another xdist worker's install was still under way.
+INSTALLED = NODE_DIR / "node_modules" / ".rtmock-installed"
+
+
+def _installed() -> bool:
+    """npm install has finished for this package.json and package-lock.json."""
+    wanted = (NODE_DIR / "package.json").read_text() + (NODE_DIR / "package-lock.json").read_text()
+    return INSTALLED.exists() and INSTALLED.read_text() == wanted and not _missing()
+
+
 def node_with_packages() -> str:
     """The `node` executable, with every package of tests/node/package.json installed."""
     node, npm = shutil.which("node"), shutil.which("npm")
@@ -36,12 +48,13 @@ def node_with_packages() -> str:
     major = re.match(r"v(\d+)", version)
     if major is None or int(major.group(1)) < 20:
         pytest.skip(f"node {version or '(unknown version)'} is too old. {INSTALL_HINT}")
-    if _missing():
+    if not _installed():
         with open(Path(tempfile.gettempdir()) / "rtmock-tests-node-npm-install.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if _missing():
+            if not _installed():
                 done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
                                       cwd=NODE_DIR, capture_output=True, text=True, timeout=300)
                 if done.returncode != 0 or _missing():
                     pytest.fail(f"npm install in {NODE_DIR} failed:\n{done.stderr[-2000:]}")
+                INSTALLED.write_text((NODE_DIR / "package.json").read_text() + (NODE_DIR / "package-lock.json").read_text())
     return node
