@@ -982,3 +982,30 @@ def test_an_output_deleted_before_the_round_create_is_flagged() -> None:
     create(s)
     finding = one(s.findings)
     assert finding.rule is Rule.OUTPUT_NOT_IN_CONTEXT and "deleted" in finding.message
+
+
+# ---- R3 output-not-serialized ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("result", ["[object Object]", "Weather: [object Object]", "undefined",
+                                    "<app.tools.Forecast object at 0x7f3a2c1d0e50>"])
+def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_round_goes_on(result: str) -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    output(s, call, result)
+    create(s)
+    s.advance(s.now + 10)
+    finding = one(s.finish().findings)  # the round itself is answered: no missing create on top
+    assert finding.rule is Rule.OUTPUT_NOT_SERIALIZED and finding.call_id == call["call_id"]
+    assert finding.seen == result and "default string form" in finding.message
+    assert "JSON.stringify" in finding.hint and "json.dumps" in finding.hint
+
+
+@pytest.mark.parametrize("result", ['{"status": "[object]"}', "undefined behaviour in C", "None", "{'food': 'pizza'}",
+                                    "", "the object is what String(obj) was given"])
+def test_results_that_merely_resemble_an_unserialized_object_pass(result: str) -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    output(s, call, result)
+    create(s)
+    assert_passes(s)

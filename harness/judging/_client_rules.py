@@ -19,6 +19,7 @@ calls: what it uses of the judge is declared at the top of the class.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from ...mockserver.core.notes import Refused
@@ -146,6 +147,14 @@ class ClientEventRules:
             return
         call.output_index = record.index
         call.output_event = event
+        if (unserialized := _UNSERIALIZED.search(output)) is not None:
+            # the service takes any string: the model gets this text, and nothing of the result
+            self._add(Rule.OUTPUT_NOT_SERIALIZED,
+                      f"The output for call {call.name} ({call.call_id}) in event #{record.index} holds "
+                      f"{unserialized.group(0)!r}, the default string form of an object, not the tool's result: "
+                      "the model gets that text, and nothing of what the tool returned.",
+                      None, record, call=call, expected="the tool result serialized (JSON text is customary)",
+                      seen=_clip(output))
         self._last_trigger = None  # new input: the round needs its own response.create
         if call.match:
             self._check_output_match(call, record)
@@ -313,6 +322,12 @@ def _side_request(event: dict[str, Any]) -> bool:
     """A response.create that brings its own instructions, input or metadata: likely a side request."""
     response = event.get("response")
     return isinstance(response, dict) and any(response.get(k) for k in ("instructions", "input", "metadata"))
+
+
+#: What a tool result becomes when it is turned into a string without being serialized: JavaScript's
+#: String(object) (also inside a template string) and String(undefined), and Python's default
+#: str() of an object. None of them can be a tool's meant result.
+_UNSERIALIZED = re.compile(r"\[object Object\]|\Aundefined\Z|<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
 
 
 def _kind(value: Any) -> str:

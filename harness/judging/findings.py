@@ -22,6 +22,7 @@ class Rule(enum.StrEnum):
     WRONG_CALL_ID = "wrong-call-id"  # R2
     UNKNOWN_PREVIOUS_ITEM = "unknown-previous-item"  # R2 (previous_item_id)
     OUTPUT_NOT_STRING = "output-not-string"  # R3
+    OUTPUT_NOT_SERIALIZED = "output-not-serialized"  # R3: a string, but an object's default string form
     MISSING_RESPONSE_CREATE = "missing-response-create"  # R4
     CREATE_BEFORE_OUTPUT = "create-before-output"  # R5
     OUTPUT_NOT_IN_CONTEXT = "output-not-in-context"  # R5: the round's create leaves an output out of the model's input
@@ -62,6 +63,11 @@ RULE_SPECS: dict[Rule, RuleSpec] = {
     Rule.OUTPUT_NOT_STRING: RuleSpec(
         "R3: function_call_output.output is a string",
         "Serialize the tool result: output=json.dumps(result) (JSON.stringify in JavaScript)."),
+    Rule.OUTPUT_NOT_SERIALIZED: RuleSpec(
+        "R3: the output is the tool result serialized, not the default string form of an object",
+        "Serialize the tool result: JSON.stringify(result) in JavaScript (String(result) and `${result}` "
+        "give \"[object Object]\"), json.dumps(result) in Python (json.dumps(dataclasses.asdict(result)) "
+        "for a dataclass; str() of an object gives \"<... object at 0x...>\")."),
     Rule.MISSING_RESPONSE_CREATE: RuleSpec(
         "R4: a response.create follows the outputs of a tool round",
         "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}."),
