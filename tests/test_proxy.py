@@ -488,3 +488,21 @@ steps:
     files = "".join(p.read_text(errors="replace") for p in out_dir.rglob("*") if p.is_file())
     for secret in (env_key, client_key, protocol_key, ephemeral):
         assert secret not in logs and secret not in files, secret
+
+
+def test_a_relayed_session_notes_the_events_it_cannot_put_into_the_real_services_response() -> None:
+    scenario = load_scenario_text("""\
+steps:
+  - expect: response.create
+  - respond:
+      - text: One.
+      - send: {type: rate_limits.updated, rate_limits: []}
+      - text: Two.
+""", path="mid.yaml")
+    records: list[Record] = []
+    core = RelayCore(scenario, records.append, Secrets())
+    core.start(0.0, "ws://up/v1/realtime")
+    core.client_text('{"type": "response.create"}', 0.1)
+    notes = [r.event for r in records if r.direction is Direction.SCRIPT and r.event]
+    (not_injected,) = [n for n in notes if n["type"] == "rtmock.fault.not_injected"]
+    assert not_injected["step"] == 2 and not_injected["line"] == 3 and "send:" in not_injected["why"]

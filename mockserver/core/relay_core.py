@@ -30,7 +30,7 @@ from typing import Any
 from ..net.redact import Secrets
 from ..scenario.loader import LoadedScenario
 from ..scenario.matching import matches
-from ..scenario.model import ExpectStep, FunctionCallPart, RespondStep, Scenario, meets_kind
+from ..scenario.model import ExpectStep, FunctionCallPart, RespondStep, Scenario, SendPart, meets_kind
 from .notes import (
     Closed,
     FaultNotInjected,
@@ -374,6 +374,10 @@ class RelayCore:
             if isinstance(step, ExpectStep):
                 self._group = self._reach_group()
             elif isinstance(step, RespondStep):
+                if any(isinstance(part, SendPart) for part in step.respond):
+                    self._note(FaultNotInjected(self._i + 1, self.scenario.step_lines[self._i],
+                                                "a relayed session plays the real service: rtmock injects no "
+                                                "events into its responses (the respond step's send: parts)"))
                 self._respond = self._i
                 self._i += 1
             else:
