@@ -50,9 +50,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return 2 * cores
 
 
-#: Modules whose tests one xdist worker runs, one after the other: their module fixture is built once
-#: per run under a lock (tests/run_once.py), and other workers would only wait on it.
-ONE_WORKER = frozenset({"tests/test_wheel.py"})
+#: Modules whose tests one xdist worker runs, one after the other: the wheel's virtualenv is built
+#: once per run under a lock (tests/run_once.py), and other workers would only wait on it; each
+#: framework module imports its framework once per worker that runs it (to skip where it is missing).
+ONE_WORKER = frozenset({
+    "tests/test_wheel.py",
+    "tests/frameworks/test_livekit.py",
+    "tests/frameworks/test_pipecat.py",
+    "tests/frameworks/test_voicelive.py",
+})
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -28,8 +28,14 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-pytest.importorskip("pipecat.services.openai.realtime.llm", reason="needs pipecat-ai[openai]")
-pytest.importorskip("pipecat.services.azure.voice_live.llm", reason="needs pipecat-ai[azure]")
+
+@pytest.fixture(autouse=True, scope="module")
+def _installed() -> None:
+    # checked when a worker runs this module's first test, not at collection: every xdist worker
+    # collects every module, and importing the framework takes seconds of CPU
+    pytest.importorskip("pipecat.services.openai.realtime.llm", reason="needs pipecat-ai[openai]")
+    pytest.importorskip("pipecat.services.azure.voice_live.llm", reason="needs pipecat-ai[azure]")
+
 
 CLIENT = Path(__file__).resolve().parent / "clients" / "pipecat_realtime.py"
 SERVICES = ["openai", "azure", "voice-live"]

@@ -22,7 +22,14 @@ from typing import Any
 import pytest
 
 pytestmark = pytest.mark.integration
-pytest.importorskip("azure.ai.voicelive.aio", reason="azure-ai-voicelive is not installed")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _installed() -> None:
+    # checked when a worker runs this module's first test, not at collection: every xdist worker
+    # collects every module, and importing the framework takes seconds of CPU
+    pytest.importorskip("azure.ai.voicelive.aio", reason="azure-ai-voicelive is not installed")
+
 
 CLIENT = str(Path(__file__).resolve().parent / "clients" / "voicelive_sdk.py")
 #: each scenario's final text answer: the client exits 0 only once it has it
