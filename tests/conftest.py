@@ -41,6 +41,7 @@ LONGEST_FIRST = (
 )
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hooks: pytest runs without xdist too
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto`: two workers a core, since a worker mostly waits (PYTEST_XDIST_AUTO_NUM_WORKERS
     still decides when set)."""
@@ -61,6 +62,7 @@ ONE_WORKER = frozenset({
 })
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`-n` without `--dist`: tests handed out one at a time as workers free up (each worker holds at
     most three), the tests of a ONE_WORKER module together. (pytest-xdist's own `--dist loadgroup`
