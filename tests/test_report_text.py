@@ -134,3 +134,11 @@ def test_a_run_of_streamed_audio_shows_as_one_line_and_keeps_the_output_in_view(
     assert len(lines) == 3
     assert "conversation.item.create function_call_output" in lines[0]
     assert lines[1].strip() == "… 200 × input_audio_buffer.append (#1–#200, +1020.0ms to +5000.0ms)"
+
+
+def test_the_sessions_refusal_of_a_client_event_reads_as_one() -> None:
+    from rtmock.harness.reports.text import note_parts
+
+    text, line, ref = note_parts({"type": "rtmock.client_event.refused", "client_index": 25, "code": "invalid_type",
+                                  "param": "item.output"})
+    assert (text, line, ref) == ("client event #25 refused: invalid_type (param item.output)", None, None)

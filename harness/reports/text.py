@@ -213,6 +213,9 @@ def note_parts(event: Mapping[str, Any]) -> tuple[str, int | None, int | None]:
         return f"step {step}: response {event.get('response_id')}" + (f" calls {said}" if said else ""), line, None
     if kind == "rtmock.response.unscripted":
         return "unscripted response (the scenario has no step for it)", line, None
+    if kind == "rtmock.client_event.refused":
+        param = f" (param {event['param']})" if event.get("param") else ""
+        return f"client event #{event.get('client_index')} refused: {event.get('code')}{param}", None, None
     if kind == "rtmock.scenario.complete":
         return "scenario complete", None, None
     if kind == "rtmock.closed":
