@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from rtmock.mockserver.core import client_events
+from rtmock.mockserver.core import _shape_checker, _shape_predicates, client_events
 from rtmock.mockserver.core.client_events import Rejection, validate_client_event
 
 TABLES = client_events._tables()
@@ -99,7 +99,7 @@ def deep(depth: int, kind: type) -> Any:
 
 OTHER_VALUES = (st.sampled_from([None, True, False, 0, 1, -1, 1.0, 2.5, "", "x", [], {}, [None], {"type": None}])
                 | st.sampled_from(ENUM_VALUES) | JSON
-                | st.builds(deep, st.sampled_from([2, 5, client_events._MAX_DEPTH + 10]), st.sampled_from([list, dict])))
+                | st.builds(deep, st.sampled_from([2, 5, _shape_checker._MAX_DEPTH + 10]), st.sampled_from([list, dict])))
 
 
 def places(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -146,7 +146,7 @@ def near_misses(value: Any) -> list[Any]:
 
 
 def checker_accepts(value: Any, shape: dict[str, Any]) -> bool:
-    return client_events._Checker(DEFS, None).check(value, shape, "") is None
+    return _shape_checker._Checker(DEFS, None).check(value, shape, "") is None
 
 
 def fast_accepts(value: Any, dialect: str, kind: str) -> bool:
@@ -160,7 +160,7 @@ def slow_validate(text: str, dialect: str) -> dict[str, Any] | Rejection:
     if isinstance(event, Rejection):
         return event
     if not isinstance(event, dict):
-        return Rejection("invalid_json", f"Expected an event object, but got {client_events._json_type(event)}. "
+        return Rejection("invalid_json", f"Expected an event object, but got {_shape_checker._json_type(event)}. "
                                          "Send each event as one JSON object with a 'type'.")
     event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
     kind = event.get("type")
@@ -168,9 +168,9 @@ def slow_validate(text: str, dialect: str) -> dict[str, Any] | Rejection:
         return Rejection("missing_required_parameter", "Missing required parameter: 'type'.", "type", event_id)
     events = TABLES["events"][dialect]
     if not isinstance(kind, str) or kind not in events:
-        return Rejection("invalid_value", f"Invalid value: {client_events._quote(kind)}. Supported values are: "
-                                          f"{client_events._supported(sorted(events))}.", "type", event_id)
-    if (found := client_events._Checker(DEFS, event_id).check(event, events[kind], "")) is not None:
+        return Rejection("invalid_value", f"Invalid value: {_shape_checker._quote(kind)}. Supported values are: "
+                                          f"{_shape_checker._supported(sorted(events))}.", "type", event_id)
+    if (found := _shape_checker._Checker(DEFS, event_id).check(event, events[kind], "")) is not None:
         return found
     for rule, _ in client_events._SERVICE_RULES:
         if (found := rule(event, dialect)) is not None:
@@ -200,14 +200,14 @@ def test_the_fast_path_answers_as_the_checker(case: tuple[str, str, Any, list[An
 def test_every_event_type_has_a_fast_path() -> None:
     """None falls back to the checker for every frame (the tables nest nowhere near `_MAX_DEPTH`)."""
     for dialect, kind in EVENT_TYPES:
-        assert client_events._compile(dialect, kind)[0] is not client_events._never, (dialect, kind)
+        assert client_events._compile(dialect, kind)[0] is not _shape_predicates._never, (dialect, kind)
 
 
 @pytest.mark.parametrize("cyclic", [False, True])
 def test_a_shape_the_checker_walks_past_max_depth_is_left_to_it(cyclic: bool) -> None:
     """The depth refusal is the checker's: a shape it could walk deeper than `_MAX_DEPTH` into is
     not compiled; one just within is, and agrees with it at the limit."""
-    limit = client_events._MAX_DEPTH
+    limit = _shape_checker._MAX_DEPTH
     chain = {f"d{i}": {"t": "object", "fields": {"a": {"ref": f"d{i + 1}"}}, "required": ["a"]} for i in range(limit)}
     chain[f"d{limit}"] = {"t": "string"}
     if cyclic:
@@ -216,19 +216,19 @@ def test_a_shape_the_checker_walks_past_max_depth_is_left_to_it(cyclic: bool) ->
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 20 * limit))
     try:
-        within = client_events._fast_check(client_events._Compiler(chain), {"ref": "d0"})
-        beyond = client_events._fast_check(client_events._Compiler(deeper), {"ref": "top"})
+        within = _shape_predicates._fast_check(_shape_predicates._Compiler(chain), {"ref": "d0"})
+        beyond = _shape_predicates._fast_check(_shape_predicates._Compiler(deeper), {"ref": "top"})
         value = deep(limit, dict)
         value_deeper = {"a": value}
         for v in (value, value_deeper):
             text = json.dumps(v).replace('"type"', '"a"')
             v_ = json.loads(text)
-            assert within(v_) == (client_events._Checker(chain, None).check(v_, {"ref": "d0"}, "") is None)
-        assert beyond is client_events._never
-        assert client_events._Checker(deeper, None).check(json.loads(json.dumps(value_deeper).replace('"type"', '"a"')),
+            assert within(v_) == (_shape_checker._Checker(chain, None).check(v_, {"ref": "d0"}, "") is None)
+        assert beyond is _shape_predicates._never
+        assert _shape_checker._Checker(deeper, None).check(json.loads(json.dumps(value_deeper).replace('"type"', '"a"')),
                                                           {"ref": "top"}, "") is not None
         if cyclic:
-            assert within is client_events._never
+            assert within is _shape_predicates._never
         else:
             assert within(json.loads(json.dumps(value).replace('"type"', '"a"')))
     finally:
@@ -280,7 +280,7 @@ def example(shape: dict[str, Any]) -> Any:
 
 
 PROBES = [None, True, False, 0, 1, -1, 1.0, 2.5, "", "s", [], {}, [None], [True], ["s"], [1], {"type": None},
-          {"type": "message"}, {"k": True}, deep(client_events._MAX_DEPTH + 5, list)]
+          {"type": "message"}, {"k": True}, deep(_shape_checker._MAX_DEPTH + 5, list)]
 
 
 def probes(shape: dict[str, Any]) -> list[Any]:
@@ -401,18 +401,18 @@ SYNTHETIC_PROBES = [*PROBES, 2, 1.5, "a", "b", "x", "y", [1], [[1]], {"a": 1}, [
 
 @pytest.mark.parametrize("name", sorted(SYNTHETIC))
 def test_synthetic_shapes_answer_as_the_checker(name: str) -> None:
-    compiler = client_events._Compiler(SYNTHETIC_DEFS)
-    fast = client_events._fast_check(compiler, SYNTHETIC[name])
+    compiler = _shape_predicates._Compiler(SYNTHETIC_DEFS)
+    fast = _shape_predicates._fast_check(compiler, SYNTHETIC[name])
     for value in SYNTHETIC_PROBES:
         try:
-            expected = client_events._Checker(SYNTHETIC_DEFS, None).check(value, SYNTHETIC[name], "") is None
+            expected = _shape_checker._Checker(SYNTHETIC_DEFS, None).check(value, SYNTHETIC[name], "") is None
         except IndexError:  # the checker's message for an empty enum: the fast path must leave it to it
             expected = False
         assert fast(value) == expected, value
 
 
 def test_a_shape_the_checker_does_not_know_is_left_to_it() -> None:
-    fast = client_events._fast_check(client_events._Compiler({}), {"t": "union", "options": [{"t": "string"},
+    fast = _shape_predicates._fast_check(_shape_predicates._Compiler({}), {"t": "union", "options": [{"t": "string"},
                                                                                              {"t": "tuple"}]})
     assert fast("s") is False
 
