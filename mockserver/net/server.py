@@ -25,8 +25,7 @@ import itertools
 import logging
 import platform
 import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -35,15 +34,17 @@ from aiohttp import WSMsgType, web
 
 from ..core.events import Dialect, IdSource
 from ..core.notes import FrameTooLarge, InternalError, SendTimeout
-from ..core.records import Record, TranscriptHeader, dump_header, dump_record
-from ..core.session import Action, Close, ConnectionRefusal, Send, SendRun, SessionCore
+from ..core.records import Record, dump_header, dump_record
+from ..core.session import Action, ConnectionRefusal, SessionCore
 from ..errors import UsageError
 from ..scenario.loader import LoadedScenario
-from .coalesce import FLUSH_AT, CoalescingProtocol, CoalescingTransport
+from .coalesce import CoalescingProtocol, CoalescingTransport
 from .endpoints import DEFAULT_MODEL, client_environment_for, http_base
+from .observers import Moments, Observer, SessionInfo, tell_observers
+from .sending import PARTS_PER_WRITE, SendBound, cannot_wait, send_turn
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
 
-__all__ = ["MockServer", "Moments", "Observer", "SessionInfo", "tell_observers"]
+__all__ = ["PARTS_PER_WRITE", "MockServer", "Moments", "Observer", "SessionInfo", "tell_observers"]
 
 log = logging.getLogger("rtmock.server")
 
@@ -58,97 +59,6 @@ FRAMES_PER_TURN = 8
 #: A session that handled a client frame this large hands the memory back to the system when it ends
 #: (`_hand_back_memory`): glibc's malloc keeps what big frames freed in its heap otherwise.
 BIG_FRAME_CHARS = 1 << 20
-
-
-@dataclass(eq=False)
-class SessionInfo:
-    """A live or finished session, as observers see it.
-
-    `records` holds every record of the session only when the server keeps its sessions
-    (`keep_sessions`, the default): a long-running server (`rtmock serve`) keeps none, so that a
-    session's memory does not grow with its length (a voice client sends 25 appends a second);
-    its observers saw each record, and its transcript has them all.
-    """
-
-    number: int
-    id: str
-    scenario: LoadedScenario
-    dialect: Dialect
-    request_path: str
-    started_at: str
-    records: list[Record] = field(default_factory=list)
-    transcript_path: Path | None = None
-    ended: bool = False
-    core: SessionCore | None = None
-
-    @property
-    def complete(self) -> bool:
-        return self.core is not None and self.core.complete
-
-    def header(self) -> TranscriptHeader:
-        return TranscriptHeader(self.id, self.scenario.name, self.scenario.path, self.dialect.value,
-                                self.request_path, self.started_at)
-
-
-class Observer:
-    """Override what you need; the server calls these in order for each session."""
-
-    def session_started(self, session: SessionInfo) -> None: ...
-    def record(self, session: SessionInfo, record: Record) -> None: ...
-
-    def records(self, session: SessionInfo, records: Sequence[Record]) -> None:
-        """What the session wrote at one moment (answering one client frame, or when a timer fell
-        due), in order; by default each goes to `record`. The session's refusal of a client event
-        is among them (`Refused`), so one who reads them all knows which events were accepted."""
-        for record in records:
-            self.record(session, record)
-
-    def session_ended(self, session: SessionInfo) -> None: ...
-    def connection_refused(self, request_line: str) -> None:
-        """A connection that got no session (e.g. "GET /v2/rt → 404 Not Found")."""
-
-
-class Moments:
-    """A session's records, handed on a moment at a time (all that one client frame or timer made
-    the core do): collected as the core makes them (`add`, its record callback), and delivered at
-    the session task's next pause, once the moment's frames are written, so that judging a turn
-    never delays the client's answer. `deliver` at the session's end hands over what is left."""
-
-    def __init__(self, deliver: Callable[[list[Record]], None], kept: list[Record] | None = None) -> None:
-        self._deliver = deliver
-        self._kept = kept  # every record, at once, for a server that keeps its sessions
-        self._undelivered: list[Record] = []
-        self._loop = asyncio.get_running_loop()
-
-    def add(self, record: Record) -> None:
-        if self._kept is not None:
-            self._kept.append(record)
-        if not self._undelivered:
-            self._loop.call_soon(self.deliver)
-        self._undelivered.append(record)
-
-    def deliver(self) -> None:
-        if not self._undelivered:  # delivered already (the session's end comes before a pause)
-            return
-        records, self._undelivered = self._undelivered, []
-        self._deliver(records)
-
-
-def tell_observers(observers: Sequence[Any], info: SessionInfo, records: Sequence[Record],
-                   failed: Callable[[Any, str, Exception], None]) -> None:
-    """A moment's records to every observer: through `records`, or `record` for each when an
-    observer has only that (one written before `records` existed, or not from `Observer`). One
-    that raises is told to `failed` (a bug of rtmock's or of that observer, never the client's)."""
-    for observer in observers:
-        whole = getattr(observer, "records", None)
-        try:
-            if whole is not None:
-                whole(info, records)
-            else:
-                for record in records:
-                    observer.record(info, record)
-        except Exception as exc:
-            failed(observer, "records" if whole is not None else "record", exc)
 
 
 class MockServer:
@@ -543,78 +453,17 @@ class MockServer:
         """Carry out the core's actions; True when the server closed the socket. Raises
         TimeoutError when the client reads nothing for `send_timeout` (back-pressure)."""
         try:
-            if transport is not None and _cannot_wait(transport, actions):
-                await _send_turn(ws, transport, actions, None)  # no send can wait: no bound needed
+            if transport is not None and cannot_wait(transport, actions):
+                await send_turn(ws, transport, actions, None)  # no send can wait: no bound needed
                 return False
             async with asyncio.timeout(self.send_timeout) as bound:
-                close = await _send_turn(ws, transport, actions, _SendBound(bound, self.send_timeout))
+                close = await send_turn(ws, transport, actions, SendBound(bound, self.send_timeout))
                 if close is None:
                     return False
                 await ws.close(code=close.code, message=close.reason.encode())  # after what came before it
                 return True
         except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
             return True
-
-
-#: A turn leaves in writes of this many parts (a frame, or a whole run of deltas): few enough that a
-#: client reading them as they come takes them a few at a time. A `websockets` client stops reading
-#: once more than 16 messages wait unread; one that crashed in a handler must still read the close.
-PARTS_PER_WRITE = 4
-
-
-class _SendBound:
-    """Moves the send bound on as sends return (each shows the client reads), to within a tenth of
-    it so that rescheduling costs nothing per frame: it fires only when one send waits that long."""
-
-    def __init__(self, bound: asyncio.Timeout, seconds: float) -> None:
-        self.bound, self.seconds = bound, seconds
-        self.clock = asyncio.get_running_loop().time
-        self.progress = self.clock()
-
-    def sent(self) -> None:
-        if (now := self.clock()) - self.progress > self.seconds / 10:
-            self.bound.reschedule(now + self.seconds)
-            self.progress = now
-
-
-async def _send_turn(ws: web.WebSocketResponse, transport: CoalescingTransport | None, actions: list[Action],
-                     bound: _SendBound | None) -> Close | None:
-    """Send a turn's frames, held and joined into few writes (`PARTS_PER_WRITE`), up to its close if
-    it has one (returned, not carried out: what came before it is handed over first)."""
-    send = ws.send_str
-    with transport.held() if transport is not None else contextlib.nullcontext():
-        for part, action in enumerate(actions, 1):
-            if isinstance(action, Send):
-                await send(action.text)
-            elif isinstance(action, SendRun):
-                for text in action.texts:
-                    await send(text)
-                    if bound is not None:
-                        bound.sent()
-            else:
-                return action
-            if bound is not None:
-                bound.sent()
-            if transport is not None and part % PARTS_PER_WRITE == 0:
-                transport.flush()
-    return None
-
-
-def _cannot_wait(transport: CoalescingTransport, actions: list[Action]) -> bool:
-    """True when carrying out `actions` cannot wait on the client: nothing waits in the socket's
-    buffer (the client reads), no close, and fewer bytes than the held transport hands over early
-    (each character is at most 4 bytes of UTF-8). The send bound is then not needed."""
-    if transport.get_write_buffer_size():
-        return False
-    size = 0
-    for action in actions:
-        if isinstance(action, Send):
-            size += len(action.text)
-        elif isinstance(action, SendRun):
-            size += sum(map(len, action.texts))
-        else:
-            return False
-    return 4 * size < FLUSH_AT
 
 
 def _trim_malloc_heap() -> None:
