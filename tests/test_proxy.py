@@ -506,3 +506,16 @@ steps:
     notes = [r.event for r in records if r.direction is Direction.SCRIPT and r.event]
     (not_injected,) = [n for n in notes if n["type"] == "rtmock.fault.not_injected"]
     assert not_injected["step"] == 2 and not_injected["line"] == 3 and "send:" in not_injected["why"]
+
+
+def test_a_relayed_session_holds_only_the_client_events_its_steps_can_take() -> None:
+    # A voice client appends audio 25 times a second for as long as it talks: a relayed session
+    # that kept every client event to match against its steps grew with the conversation.
+    records: list[Record] = []
+    core = RelayCore(load_scenario(SCENARIOS / "get_your_info.yaml"), records.append, Secrets())
+    core.start(0.0, "ws://up/v1/realtime")
+    for n in range(2000):
+        core.client_text('{"type": "input_audio_buffer.append", "audio": "AAAA"}', 0.1 + n / 10_000)
+    assert core._held.get("input_audio_buffer.append") is None  # no step of the scenario takes one
+    core.client_text(json.dumps({"type": "session.update", "session": {"tools": [{"type": "function", "name": "get_your_info"}]}}), 0.4)
+    assert [r.event["step"] for r in records if r.event and r.event["type"] == "rtmock.step.matched"] == [1]

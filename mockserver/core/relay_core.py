@@ -29,8 +29,8 @@ from typing import Any
 
 from ..net.redact import Secrets
 from ..scenario.loader import LoadedScenario
-from ..scenario.matching import matches
-from ..scenario.model import ExpectStep, FunctionCallPart, RespondStep, Scenario, SendPart, meets_kind
+from ..scenario.model import ExpectStep, FunctionCallPart, RespondStep, Scenario, SendPart
+from ._expectations import Expectation, Group, HeldEvents, fits
 from .notes import (
     Closed,
     FaultNotInjected,
@@ -80,21 +80,6 @@ def passthrough_scenario(name: str = "upstream") -> LoadedScenario:
 
 
 @dataclass(slots=True)
-class _Expectation:
-    step: int
-    spec: ExpectStep
-    call_id: str | None
-    matched_by: int | None = None
-
-
-@dataclass(slots=True)
-class _Candidate:
-    index: int
-    event: dict[str, Any]
-    consumed: bool = False
-
-
-@dataclass(slots=True)
 class _Playing:
     """The upstream response a respond step stands for, as it streams."""
 
@@ -122,11 +107,11 @@ class RelayCore:
         self._steps = self.scenario.scenario.steps
         self._scripted = bool(self._steps)
         self._i = 0
-        self._group: list[_Expectation] | None = None
+        self._group: Group | None = None
         self._respond: int | None = None  # the respond step waiting for the upstream's next response
         self._playing: _Playing | None = None
         self._stopped = False  # the upstream went its own way: the scenario's later steps are not judged
-        self._candidates: list[_Candidate] = []
+        self._held = HeldEvents(self._steps)  # the client's events the steps may still take (as the mock holds them)
         self._call_ids: dict[tuple[int, int], str] = {}  # (respond step, part) → the upstream's call_id
         self._active: str | None = None  # the upstream's active response
         self._create_pending = False  # a client response.create the upstream has not answered yet
@@ -255,14 +240,18 @@ class RelayCore:
             if self._group is None or not self._wants_create():
                 return  # the upstream answers it; no step awaits it
         if self._scripted and not self._stopped:
-            self._candidates.append(_Candidate(index, event))
+            self._held.hold(index, event, self._position(), None)
             if self._group is not None:
                 self._match()
                 self._advance()
 
     def _wants_create(self) -> bool:
-        return self._group is not None and any(e.spec.expect == "response.create" and e.matched_by is None
-                                               for e in self._group)
+        return self._group is not None and any(e.spec.expect == "response.create" and e.open
+                                               for e in self._group.expectations)
+
+    def _position(self) -> int:
+        """The step the script is at: the first of the group it waits on, else the next to reach."""
+        return self._group.expectations[0].step if self._group is not None else self._i
 
     # ---- the upstream's events -------------------------------------------------------------------
 
@@ -282,7 +271,7 @@ class RelayCore:
             self._create_pending = False
             if server_turn and self._wants_create():
                 self._note(VadTurn(response_id=rid))
-                self._candidates.append(_Candidate(index, {"type": "response.create", "rtmock": "server_turn"}))
+                self._held.hold(index, {"type": "response.create", "rtmock": "server_turn"}, self._position(), None)
                 self._match()
                 self._advance()
             if self._respond is not None and self._playing is None and not self._stopped:
@@ -360,7 +349,7 @@ class RelayCore:
         while not self._stopped and not self.closed:
             if self._group is not None:
                 self._match()
-                if any(e.matched_by is None for e in self._group):
+                if not self._group.done:
                     return
                 self._group = None
             if self._respond is not None:
@@ -385,32 +374,25 @@ class RelayCore:
                                             "a relayed session plays the real service: rtmock injects no faults into it"))
                 self._i += 1
 
-    def _reach_group(self) -> list[_Expectation]:
+    def _reach_group(self) -> Group:
         default = self.default_within if self.default_within is not None else self.scenario.scenario.defaults.within
-        group: list[_Expectation] = []
+        group: list[Expectation] = []
         while self._i < len(self._steps) and isinstance(spec := self._steps[self._i], ExpectStep):
             i = self._i
             ref = self.scenario.output_calls.get(i)
             call_id = self._call_ids.get((ref.step, ref.part)) if ref else None
-            group.append(_Expectation(i, spec, call_id))
+            group.append(Expectation(i, spec, call_id))
             self._note(step_reached(self.scenario, i, call_id, default))
             self._i += 1
-        return group
+        return Group(group)
 
     def _match(self) -> None:
+        """Meet the group's open steps with the held events that fit them, as the mock does
+        (`_expectations.fits`: a relayed session never holds an out-of-band create, nor the mock's
+        server-VAD stand-in)."""
         assert self._group is not None
-        for expectation in self._group:
-            if expectation.matched_by is not None:
-                continue
-            for candidate in self._candidates:
-                if not candidate.consumed and self._fits(expectation, candidate.event):
-                    candidate.consumed = True
-                    expectation.matched_by = candidate.index
-                    self._note(StepMatched(expectation.step + 1, self.scenario.step_lines[expectation.step], candidate.index))
-                    break
-
-    def _fits(self, expectation: _Expectation, event: dict[str, Any]) -> bool:
-        return meets_kind(expectation.spec.expect, event, expectation.call_id) and matches(event, expectation.spec.match)
+        for expectation, index in self._held.match(self._group, fits):
+            self._note(StepMatched(expectation.step + 1, self.scenario.step_lines[expectation.step], index))
 
 
 def _dict(value: Any) -> dict[str, Any]:
