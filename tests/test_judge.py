@@ -312,14 +312,19 @@ def test_known_previous_item_ids_pass(previous: str) -> None:
 # ---- R3 output-not-string ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("result", [{"status": "ok"}, 42, ["a"], None, True])
-def test_output_that_is_not_a_string(result: Any) -> None:
+def answered_with(result: Any) -> tuple[Session, dict[str, Any], Finding]:
+    """get_your_info's call answered with `result` and a create: the session, the call, the one finding."""
     s = start("get_your_info")
     (call,) = s.calls()
     output(s, call, result)
     create(s)
     s.advance(s.now + 10)
-    finding = one(s.finish().findings)  # not also invalid-client-event or create-before-output
+    return s, call, one(s.finish().findings)
+
+
+@pytest.mark.parametrize("result", [{"status": "ok"}, 42, ["a"], None, True])
+def test_output_that_is_not_a_string(result: Any) -> None:
+    s, call, finding = answered_with(result)  # not also invalid-client-event or create-before-output
     assert finding.rule is Rule.OUTPUT_NOT_STRING
     assert finding.call_id == call["call_id"]
     assert "json.dumps" in finding.hint
@@ -990,12 +995,7 @@ def test_an_output_deleted_before_the_round_create_is_flagged() -> None:
 @pytest.mark.parametrize("result", ["[object Object]", "Weather: [object Object]", "undefined",
                                     "<app.tools.Forecast object at 0x7f3a2c1d0e50>"])
 def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_round_goes_on(result: str) -> None:
-    s = start("get_your_info")
-    (call,) = s.calls()
-    output(s, call, result)
-    create(s)
-    s.advance(s.now + 10)
-    finding = one(s.finish().findings)  # the round itself is answered: no missing create on top
+    _, call, finding = answered_with(result)  # the round itself is answered: no missing create on top
     assert finding.rule is Rule.OUTPUT_NOT_SERIALIZED and finding.call_id == call["call_id"]
     assert finding.seen == result and "default string form" in finding.message
     assert "JSON.stringify" in finding.hint and "json.dumps" in finding.hint
