@@ -15,6 +15,7 @@ import enum
 import os
 import stat
 import sys
+from collections.abc import Sequence
 from typing import IO, Any
 
 from ...mockserver.core.records import Record
@@ -128,9 +129,16 @@ class ServeLog(Observer):
             self.out.line(f"[{session.id}] connected: {session.scenario.name} ({session.dialect.value}) "
                           f"{printable(session.request_path)}")
 
+    def records(self, session: SessionInfo, records: Sequence[Record]) -> None:
+        if self.level is not LogLevel.EVENTS:
+            return
+        notable = self.NOTABLE
+        for record in records:
+            if not record.delta and record.type in notable:
+                self.out.line(f"[{session.id}] {printable(str(record))}")
+
     def record(self, session: SessionInfo, record: Record) -> None:
-        if self.level is LogLevel.EVENTS and not record.delta and record.type in self.NOTABLE:
-            self.out.line(f"[{session.id}] {printable(str(record))}")
+        self.records(session, (record,))
 
     def connection_refused(self, request_line: str) -> None:
         if self.level is not LogLevel.QUIET:

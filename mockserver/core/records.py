@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .events import encode
 from .notes import Note, OtherNote, read_note
 
 __all__ = [
@@ -393,7 +394,7 @@ def short(event: dict[str, Any], limit: int = 160) -> str:
     """A one-line rendering of an event for logs: the type first, long strings (audio, huge
     arguments) clipped, so a log line stays readable."""
     kind = event.get("type", "?")
-    rest = json.dumps(_shrink(event), ensure_ascii=False, separators=(",", ":"))
+    rest = encode(_shrink(event))  # compact JSON, text kept (the encoder made once: json.dumps makes one a call)
     line = f"{kind} {rest}" if rest != "{}" else str(kind)
     return visible(_clip(line, limit))  # the type is the client's text too
 
