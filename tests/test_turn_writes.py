@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from rtmock.mockserver.net.server import PARTS_PER_WRITE, MockServer
+from rtmock.mockserver.net.sending import PARTS_PER_WRITE
+from rtmock.mockserver.net.server import MockServer
 from rtmock.mockserver.scenario.loader import load_scenario
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "get_your_info.yaml"

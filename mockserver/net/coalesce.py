@@ -5,15 +5,17 @@ The frames of one turn (what the session sends at one moment: a whole response, 
 deltas) are made at once; aiohttp writes each to the transport, which makes one `send()` system
 call per frame, and a client reading on another core wakes for each few frames as they trickle
 in. While the server writes a turn it holds the transport (`CoalescingTransport.held`): the
-frames are joined and leave in one write when the turn ends, or as soon as 64 KiB are held, so
-that flow control still sees them (the real transport pauses the protocol as before, and
-aiohttp's writer waits). Bytes and order are unchanged, and frames the script paces (`delay:`,
-`delta_interval`) belong to different turns, so they still leave when they are due.
+frames are joined and leave in one write when the server calls `flush` (every few frames:
+`sending.PARTS_PER_WRITE`), when the turn ends, or as soon as 64 KiB are held, so that flow
+control still sees them (the real transport pauses the protocol as before, and aiohttp's writer
+waits). Bytes and order are unchanged, and frames the script paces (`delay:`, `delta_interval`)
+belong to different turns, so they still leave when they are due.
 
-A turn that ends in a close is handed over before the close frame is written. A `websockets`
-client that stops reading after a crash stops taking frames once more than 16 wait in its queue,
-whether they came in one write or in many; `tests/test_hardening.py` pins that such a client
-still sees the close at once.
+Why not a whole turn in one write: a `websockets` client that crashed in a handler stops reading
+once more than 16 messages wait unread, and then never sees the close frame; a response that
+arrives whole fills that queue at once, one that arrives a few frames at a time does not
+(`tests/test_hardening.py` has that client). A turn that ends in a close is handed over before
+the close frame is written.
 """
 
 from __future__ import annotations

@@ -41,10 +41,10 @@ from ..scenario.loader import LoadedScenario
 from .coalesce import CoalescingProtocol, CoalescingTransport
 from .endpoints import DEFAULT_MODEL, client_environment_for, http_base
 from .observers import Moments, Observer, SessionInfo, tell_observers
-from .sending import PARTS_PER_WRITE, SendBound, cannot_wait, send_turn
+from .sending import SendBound, cannot_wait, send_turn
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
 
-__all__ = ["PARTS_PER_WRITE", "MockServer", "Moments", "Observer", "SessionInfo", "tell_observers"]
+__all__ = ["MockServer", "Moments", "Observer", "SessionInfo", "tell_observers"]
 
 log = logging.getLogger("rtmock.server")
 
