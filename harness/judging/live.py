@@ -82,9 +82,6 @@ class LiveJudge(Observer):
         if judge.next_deadline() != was_due:  # else the timer already stands where it must
             self._schedule(judged)
 
-    def record(self, session: SessionInfo, record: Record) -> None:
-        self.records(session, (record,))
-
     def session_ended(self, session: SessionInfo) -> None:
         judged = self._by_info[id(session)]
         verdict = self.finish(judged)

@@ -137,9 +137,6 @@ class ServeLog(Observer):
             if not record.delta and record.type in notable:
                 self.out.line(f"[{session.id}] {printable(str(record))}")
 
-    def record(self, session: SessionInfo, record: Record) -> None:
-        self.records(session, (record,))
-
     def connection_refused(self, request_line: str) -> None:
         if self.level is not LogLevel.QUIET:
             self.out.line(f"refused: {printable(request_line)}")
