@@ -168,7 +168,6 @@ def _timed() -> None:
     for cls in (LiveJudge, ServeLog):
         for name in ("session_started", "records", "session_ended"):
             timed(cls, name)
-    timed(ServeLog, "record", " (within ServeLog.records)")
     timed(LogLines, "flush")
 
 
