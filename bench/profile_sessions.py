@@ -146,9 +146,9 @@ def _timed() -> None:
     from rtmock.harness.reports.serve_log import LogLines, ServeLog
     from rtmock.mockserver.core.session import SessionCore
 
-    def timed(cls: type, name: str, within: str = "") -> None:
+    def timed(cls: type, name: str) -> None:
         method = getattr(cls, name)
-        key = f"{cls.__name__}.{name}{within}"
+        key = f"{cls.__name__}.{name}"
         SPENT[key] = [0.0, 0]
 
         @functools.wraps(method)
