@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 
 from aiohttp import web
 
 from ..core.session import Action, Close, Send, SendRun
 from .coalesce import FLUSH_AT, CoalescingTransport
 
-__all__ = ["PARTS_PER_WRITE", "SendBound", "cannot_wait", "send_turn"]
+__all__ = ["PARTS_PER_WRITE", "SendBound", "cannot_wait", "send_turn", "text_frame", "write_turn"]
 
 
 #: A turn leaves in writes of this many parts (a frame, or a whole run of deltas): few enough that a
@@ -60,6 +61,44 @@ async def send_turn(ws: web.WebSocketResponse, transport: CoalescingTransport | 
             if transport is not None and part % PARTS_PER_WRITE == 0:
                 transport.flush()
     return None
+
+
+_HEADER_16 = struct.Struct("!BBH").pack
+_HEADER_64 = struct.Struct("!BBQ").pack
+
+
+def text_frame(text: str) -> bytes:
+    """`text` as a server's websocket frame (RFC 6455 §5.2): final, opcode 1 (text), unmasked,
+    uncompressed; the length in 7, 16 or 64 bits."""
+    data = text.encode()
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 65536:
+        return _HEADER_16(0x81, 126, size) + data
+    return _HEADER_64(0x81, 127, size) + data
+
+
+def write_turn(transport: asyncio.Transport, actions: list[Action]) -> None:
+    """Frame a turn here and hand it to the socket in writes of `PARTS_PER_WRITE` parts, without
+    going through aiohttp's writer frame by frame (a third of what sending costs).
+
+    Only for a turn that `cannot_wait` and a connection without compression (the caller checks
+    both): with nothing to wait for, flow control and the send bound have nothing to do. Raises
+    ConnectionResetError on a closing transport, as aiohttp's writer does."""
+    if transport.is_closing():
+        raise ConnectionResetError("Cannot write to closing transport")
+    frames: list[bytes] = []
+    for part, action in enumerate(actions, 1):
+        if isinstance(action, Send):
+            frames.append(text_frame(action.text))
+        elif isinstance(action, SendRun):
+            frames.extend(map(text_frame, action.texts))
+        if part % PARTS_PER_WRITE == 0:
+            transport.write(b"".join(frames))
+            frames.clear()
+    if frames:
+        transport.write(b"".join(frames))
 
 
 def cannot_wait(transport: CoalescingTransport, actions: list[Action]) -> bool:

@@ -41,7 +41,7 @@ from ..scenario.loader import LoadedScenario
 from .coalesce import CoalescingProtocol, CoalescingTransport
 from .endpoints import DEFAULT_MODEL, client_environment_for, http_base
 from .observers import Moments, Observer, SessionInfo, tell_observers
-from .sending import SendBound, cannot_wait, send_turn
+from .sending import SendBound, cannot_wait, send_turn, write_turn
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
 
 __all__ = ["MockServer", "Moments", "Observer", "SessionInfo", "tell_observers"]
@@ -453,8 +453,11 @@ class MockServer:
         """Carry out the core's actions; True when the server closed the socket. Raises
         TimeoutError when the client reads nothing for `send_timeout` (back-pressure)."""
         try:
-            if transport is not None and cannot_wait(transport, actions):
-                await send_turn(ws, transport, actions, None)  # no send can wait: no bound needed
+            if transport is not None and cannot_wait(transport, actions):  # no send can wait: no bound needed
+                if ws.compress:
+                    await send_turn(ws, transport, actions, None)
+                else:
+                    write_turn(transport, actions)
                 return False
             async with asyncio.timeout(self.send_timeout) as bound:
                 close = await send_turn(ws, transport, actions, SendBound(bound, self.send_timeout))
