@@ -56,6 +56,7 @@ ENV_HELP = """environment given to the command (and printed by `rtmock serve`):
 
 async def _serve(args: argparse.Namespace) -> int:
     import asyncio
+    import gc
 
     from ..mockserver.net.server import MockServer, client_environment
     from .judging.live import LiveJudge
@@ -83,6 +84,10 @@ async def _serve(args: argparse.Namespace) -> int:
             first = None if len(scenarios) == 1 else scenarios[0].name
             for line in banner_lines(server, scenarios, client_environment(server, first)):
                 out.line(line)
+            # what start-up made (imports, the scenarios, their models) lives as long as the server:
+            # out of the cyclic collector's sight, its full collections walk only the sessions' objects
+            gc.collect()
+            gc.freeze()
             await stop.wait()
     finally:
         out.close()

@@ -158,12 +158,13 @@ class Judge(ClientEventRules):
     def _earliest_bound(self) -> float | None:
         """The earliest bound still running (worked out once per record, after it: every change to a
         bound happens while a record is fed or time advances)."""
-        times = self._steps.deadlines()
+        due = self._steps.earliest()
         if self._undecided:
             self._forget_decided()
             for rnd in self._undecided.values():
-                times.extend(rnd.deadlines())
-        return min(times) if times else None
+                if (when := rnd.earliest()) is not None and (due is None or when < due):
+                    due = when
+        return due
 
     def _since(self, start: int) -> list[Finding]:
         """The findings made since `findings` had `start` entries, and those that replaced an earlier
@@ -223,9 +224,9 @@ class Judge(ClientEventRules):
         return rnd
 
     def _forget_decided(self) -> None:
-        decided = [rid for rid, rnd in self._undecided.items() if not rnd.open]
-        for rid in decided:
-            del self._undecided[rid]
+        if all(rnd.open for rnd in self._undecided.values()):
+            return
+        self._undecided = {rid: rnd for rid, rnd in self._undecided.items() if rnd.open}
 
     # ---- server events ---------------------------------------------------------------------------
 

@@ -150,10 +150,11 @@ class Round:
         within = self.create_within if self.create_within is not None else default_within
         self.create_deadline = self.create_from + within
 
-    def deadlines(self) -> list[float]:
-        """The bounds that may still make a finding."""
+    def earliest(self) -> float | None:
+        """The earliest bound that may still make a finding."""
         if self.state is RoundState.OWES_CREATE:
-            return [self.create_deadline] if self.create_deadline is not None else []
+            return self.create_deadline
         if self.state in (RoundState.STREAMING, RoundState.OWES_OUTPUTS):
-            return [c.deadline for c in self.missing if c.deadline is not None]
-        return []
+            return min((c.deadline for c in self.calls.values() if c.output_index is None and c.deadline is not None),
+                       default=None)
+        return None

@@ -67,8 +67,9 @@ class StepWatch:
                 wait.matched = True
         self._waits = [w for w in self._waits if not w.matched]  # a matched step is never looked at again
 
-    def deadlines(self) -> list[float]:
-        return [w.deadline for w in self._waits if not w.matched]
+    def earliest(self) -> float | None:
+        """The earliest bound of a step still awaited."""
+        return min((w.deadline for w in self._waits if not w.matched), default=None) if self._waits else None
 
     def expire(self, now: float, at: float | None, ended_early: Callable[[float, float | None], str]) -> None:
         for wait in self._waits:
