@@ -167,6 +167,30 @@ async def test_a_client_that_never_reads_does_not_block_others(tmp_path: Path) -
     assert judge.finish_all()[1].passed
 
 
+async def test_stopping_the_server_does_not_wait_long_for_a_client_that_never_answers_the_close(tmp_path: Path) -> None:
+    # a raw socket that upgrades and then neither reads nor answers a close frame: the server still
+    # stops within its short shutdown close wait (SHUTDOWN_CLOSE_WAIT, not aiohttp's 10 s), and the
+    # session ends as stopped by the server
+    server, judge = judged_server(SEED, record_dir=tmp_path)
+    await server.start()
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer test\r\n\r\n")
+    await writer.drain()
+    await until(lambda: bool(server.sessions))
+    session = server.sessions[0]
+    try:
+        async with asyncio.timeout(3):  # old behaviour: 7 s (5 s of waiting for handlers, then aiohttp's cleanup)
+            await server.close()
+    finally:
+        writer.close()
+    assert session.ended
+    closed = transcript(session.transcript_path)[-1]
+    assert closed["event"]["type"] == "rtmock.closed" and closed["event"]["by"] == "server", closed
+    assert not judge.finish_all()[0].findings  # stopping it was the server's doing, not the client's
+
+
 async def test_a_client_that_reads_slowly_but_steadily_is_not_cut_off(tmp_path: Path) -> None:
     # 3.9 MB of deltas through a small send buffer, read at ~1.3 MB/s (3 s) with a 1 s send bound:
     # the bound is for a client that reads nothing, so it moves with every frame the client takes,

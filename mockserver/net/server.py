@@ -59,6 +59,9 @@ FRAMES_PER_TURN = 8
 #: A session that handled a client frame this large hands the memory back to the system when it ends
 #: (`_hand_back_memory`): glibc's malloc keeps what big frames freed in its heap otherwise.
 BIG_FRAME_CHARS = 1 << 20
+#: When the server stops, how long a session waits for the client to answer its close frame
+#: (otherwise aiohttp's 10 s): a client that does not read must not hold up Ctrl-C or the end of a run.
+SHUTDOWN_CLOSE_WAIT = 0.5
 
 
 class MockServer:
@@ -430,8 +433,9 @@ class MockServer:
                 self.sessions.remove(info)
                 if big_frames:
                     self._hand_back_memory()
-            with contextlib.suppress(Exception):
-                await ws.close()
+            with contextlib.suppress(Exception):  # TimeoutError too: aiohttp then drops the connection
+                async with asyncio.timeout(SHUTDOWN_CLOSE_WAIT if self._closed else None):
+                    await ws.close()
 
     def _hand_back_memory(self) -> None:
         """After a session that handled big frames, once the sessions ending at the same time have
