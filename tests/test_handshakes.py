@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from rtmock.mockserver.net import server as server_module
+from rtmock.mockserver.net import handshake as handshake_module
 from rtmock.mockserver.net.server import MockServer
 from rtmock.mockserver.scenario.loader import load_scenario
 
@@ -20,7 +20,7 @@ BOUND = 10.0
 async def test_a_connection_with_partial_headers_is_closed_at_the_handshake_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(server_module, "HANDSHAKE_TIMEOUT", 0.3)
+    monkeypatch.setattr(handshake_module, "HANDSHAKE_TIMEOUT", 0.3)
     async with MockServer([load_scenario(ROOT / "scenarios" / "get_your_info.yaml")], tls=False) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(PARTIAL)
@@ -33,7 +33,7 @@ async def test_a_connection_with_partial_headers_is_closed_at_the_handshake_boun
 async def test_more_pending_handshakes_than_the_cap_drop_the_oldest_and_others_are_still_served(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(server_module, "MAX_PENDING_HANDSHAKES", 20)
+    monkeypatch.setattr(handshake_module, "MAX_PENDING_HANDSHAKES", 20)
     async with MockServer([load_scenario(ROOT / "scenarios" / "get_your_info.yaml")], tls=False) as server:
         stuck = []
         for _ in range(40):

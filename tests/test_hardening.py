@@ -581,10 +581,10 @@ async def test_a_long_running_server_hands_back_the_memory_of_big_frames_when_th
 ) -> None:
     """glibc keeps the heap memory big frames freed (Python holds none of it): a session that
     handled one has `malloc_trim` called once it has ended; other sessions do not."""
-    from rtmock.mockserver.net import server as server_module
+    from rtmock.mockserver.net import memory
 
     trimmed = asyncio.Event()
-    monkeypatch.setattr(server_module, "_trim_malloc_heap", trimmed.set)
+    monkeypatch.setattr(memory, "trim_malloc_heap", trimmed.set)
     server, judge = judged_server(SEED, keep_sessions=False)
     async with server, aiohttp.ClientSession() as http:
         await play_correctly(http, server.ws_url())

@@ -48,8 +48,10 @@ from ..core.records import Record, TranscriptHeader, dump_header, dump_record
 from ..core.relay_core import RelayCore, UpstreamProblem, passthrough_scenario
 from ..errors import UsageError
 from ..scenario.loader import LoadedScenario
+from .handshake import http_error
 from .redact import KEY_SUBPROTOCOL_PREFIX, Secrets
-from .server import MockServer, SessionInfo, _error, _safe, _Transcript
+from .server import MockServer, SessionInfo
+from .transcript_files import TranscriptFile, transcript_path
 
 __all__ = ["UPSTREAM_KEY_ENV", "RelayServer", "RelayedSession", "upstream_url"]
 
@@ -194,9 +196,9 @@ class RelayServer(MockServer):
 
     async def _upgrade(self, request: web.Request) -> web.StreamResponse:
         if not request.path.rstrip("/").endswith("/realtime"):
-            return _error(404, f"not a realtime endpoint: {request.path} (use …/v1/realtime)")
+            return http_error(404, f"not a realtime endpoint: {request.path} (use …/v1/realtime)")
         if not web.WebSocketResponse().can_prepare(request).ok:
-            return _error(426, "this is a websocket endpoint: connect with a websocket client")
+            return http_error(426, "this is a websocket endpoint: connect with a websocket client")
         target = upstream_url(self.upstream, request.path, request.query_string)
         self.secrets.add_url(target)
         headers, protocols = self._upstream_request(request, target)
@@ -215,7 +217,7 @@ class RelayServer(MockServer):
             what = self.secrets.text(str(exc) or type(exc).__name__)
             self._problem(UpstreamProblem("unreachable", f"rtmock could not reach the upstream "
                                           f"{self.secrets.url(target)}: {what}"))
-            return _error(502, f"rtmock could not reach the upstream: {what}", code="rtmock_upstream_unreachable")
+            return http_error(502, f"rtmock could not reach the upstream: {what}", code="rtmock_upstream_unreachable")
         chosen = upstream.protocol
         ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, autoping=True,
                                    protocols=[chosen] if chosen else [])
@@ -285,7 +287,7 @@ class RelayServer(MockServer):
                               dialect=self._dialect(request, scenario), request_path=self.secrets.url(request.path_qs),
                               started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
                               upstream=self.secrets.url(target), started_clock=started)
-        transcript: _Transcript | None = None
+        transcript: TranscriptFile | None = None
 
         def on_record(record: Record) -> None:
             info.records.append(record)
@@ -307,8 +309,8 @@ class RelayServer(MockServer):
 
         try:
             if self.record_dir is not None:
-                path = self.record_dir / f"{number:04d}-{_safe(scenario.name)}-{info.id}.jsonl"
-                transcript = _Transcript(path, self.recording_errors)  # a failed write cuts it short, says so
+                path = transcript_path(self.record_dir, number, scenario.name, info.id)
+                transcript = TranscriptFile(path, self.recording_errors)  # a failed write cuts it short, says so
                 info.transcript_path = path
                 transcript.write(dump_header(info.header()), None)
             self._notify("session_started", info)

@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
-import functools
 import itertools
 import logging
-import platform
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -38,11 +35,14 @@ from ..core.records import Record, dump_header, dump_record
 from ..core.session import Action, ConnectionRefusal, SessionCore
 from ..errors import UsageError
 from ..scenario.loader import LoadedScenario
-from .coalesce import CoalescingProtocol, CoalescingTransport
+from . import memory
+from .coalesce import CoalescingTransport
 from .endpoints import DEFAULT_MODEL, client_environment_for, http_base
+from .handshake import BoundedHandshake, http_error
 from .observers import Moments, Observer, SessionInfo, tell_observers
 from .sending import SendBound, cannot_wait, send_turn, write_turn
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
+from .transcript_files import TranscriptFile, transcript_path
 
 __all__ = ["MockServer", "Moments", "Observer", "SessionInfo", "tell_observers"]
 
@@ -139,7 +139,7 @@ class MockServer:
         try:
             handler_factory = self._runner.server
             assert handler_factory is not None
-            self._listener = await DualListener.start(lambda: _BoundedHandshake(self, handler_factory()), host=self.host,
+            self._listener = await DualListener.start(lambda: BoundedHandshake(self._pending, handler_factory()), host=self.host,
                                                       port=self.requested_port, ssl_context=context, sock=self._sock)
         except OSError as exc:
             await self._runner.cleanup()
@@ -200,7 +200,7 @@ class MockServer:
     def _deliver(self, info: SessionInfo, records: Sequence[Record]) -> None:
         tell_observers(self.observers, info, records, self._observer_failed)
 
-    def _internal_error(self, info: SessionInfo, core: SessionCore, exc: Exception, now: float) -> None:
+    def _internalhttp_error(self, info: SessionInfo, core: SessionCore, exc: Exception, now: float) -> None:
         """Keep a bug of rtmock's for the exit code (2) and mark the session: closed by the server,
         so that nothing still pending is charged to the client."""
         if len(self.internal_errors) < 20:
@@ -227,10 +227,10 @@ class MockServer:
         if wanted is None:
             if len(self.scenarios) == 1:
                 return next(iter(self.scenarios.values()))
-            return _error(404, f"{len(self.scenarios)} scenarios are served; pick one with the path prefix /s/<name>/ "
+            return http_error(404, f"{len(self.scenarios)} scenarios are served; pick one with the path prefix /s/<name>/ "
                                f"or ?scenario=<name> (names: {', '.join(sorted(self.scenarios))})")
         if wanted not in self.scenarios:
-            return _error(404, f"no scenario named {wanted!r} is served (names: {', '.join(sorted(self.scenarios))})")
+            return http_error(404, f"no scenario named {wanted!r} is served (names: {', '.join(sorted(self.scenarios))})")
         return self.scenarios[wanted]
 
     async def choose_scenario(self, request: web.Request) -> LoadedScenario | web.Response:
@@ -301,19 +301,19 @@ class MockServer:
 
     async def _upgrade(self, request: web.Request) -> web.StreamResponse:
         if not request.path.rstrip("/").endswith("/realtime"):
-            return _error(404, f"not a realtime endpoint: {request.path} (use …/v1/realtime)")
+            return http_error(404, f"not a realtime endpoint: {request.path} (use …/v1/realtime)")
         picked = await self.choose_scenario(request)
         if isinstance(picked, web.Response):
             return picked
         if not self._authorised(request):
-            return _error(401, "You didn't provide an API key. Send 'Authorization: Bearer <any key>' or 'api-key: <any key>'"
+            return http_error(401, "You didn't provide an API key. Send 'Authorization: Bearer <any key>' or 'api-key: <any key>'"
                                + (" (this server requires a specific key)" if self.api_key else "") + ".",
                           code="invalid_api_key")
         protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, autoping=True,
                                    protocols=[p for p in protocols if p == "realtime"])
         if not ws.can_prepare(request).ok:
-            return _error(426, "this is a websocket endpoint: connect with a websocket client")
+            return http_error(426, "this is a websocket endpoint: connect with a websocket client")
         await ws.prepare(request)
         task = asyncio.current_task()
         assert task is not None
@@ -330,7 +330,7 @@ class MockServer:
         seed = None if self.seed is None else f"{self.seed}:{number}"
         info = SessionInfo(number=number, id="", scenario=scenario, dialect=dialect, request_path=request.path_qs,
                            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"))
-        transcript: _Transcript | None = None
+        transcript: TranscriptFile | None = None
         transport = request.transport if isinstance(request.transport, CoalescingTransport) else None
         kept = info.records if self.keep_sessions else None
 
@@ -353,8 +353,8 @@ class MockServer:
         self.sessions.append(info)
         try:
             if self.record_dir is not None:
-                path = self.record_dir / f"{number:04d}-{_safe(scenario.name)}-{info.id}.jsonl"
-                transcript = _Transcript(path, self.recording_errors)
+                path = transcript_path(self.record_dir, number, scenario.name, info.id)
+                transcript = TranscriptFile(path, self.recording_errors)
                 info.transcript_path = path
                 transcript.write(dump_header(info.header()), None)
             self._notify("session_started", info)
@@ -416,7 +416,7 @@ class MockServer:
             if isinstance(exc, asyncio.CancelledError):
                 raise
         except Exception as exc:  # a bug in rtmock: the session ends as the service's would (1011), never as the client's fault
-            self._internal_error(info, core, exc, clock())
+            self._internalhttp_error(info, core, exc, clock())
             with contextlib.suppress(Exception):
                 await ws.close(code=1011, message=b"rtmock internal error")
         finally:
@@ -450,7 +450,7 @@ class MockServer:
 
     def _trim_now(self) -> None:
         self._trim = None
-        _trim_malloc_heap()
+        memory.trim_malloc_heap()
 
     async def _execute(self, ws: web.WebSocketResponse, transport: CoalescingTransport | None,
                        actions: list[Action]) -> bool:
@@ -473,103 +473,6 @@ class MockServer:
             return True
 
 
-def _trim_malloc_heap() -> None:
-    """glibc's `malloc_trim(0)`: the free memory at the top and inside malloc's heaps goes back to
-    the system. Nothing elsewhere (musl, macOS: their allocators return big blocks themselves)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Any:
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-class _Transcript:
-    """One session's transcript file, written as it happens. A write that fails (ENOSPC, EIO) stops
-    this transcript, and says once what was lost from where; serving goes on."""
-
-    def __init__(self, path: Path, errors: list[str]) -> None:
-        self.path = path
-        self._errors = errors
-        self._file: IO[str] | None = None
-        try:
-            self._file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
-        except OSError as exc:
-            self._failed(exc, None)
-
-    def write(self, text: str, index: int | None) -> None:
-        if self._file is None:
-            return
-        try:
-            self._file.write(text)
-        except OSError as exc:
-            self._failed(exc, index)
-
-    def _failed(self, exc: OSError, index: int | None) -> None:
-        where = "from its start" if index is None else f"from event #{index} on"
-        message = f"{self.path}: {exc.strerror or exc}; this transcript is cut short {where}"
-        log.error("cannot record: %s", message)
-        if len(self._errors) < 100:
-            self._errors.append(message)
-        self.close()
-
-    def close(self) -> None:
-        if self._file is not None:
-            file, self._file = self._file, None
-            with contextlib.suppress(OSError):
-                file.close()
-
-
-def _error(status: int, message: str, *, code: str | None = None) -> web.Response:
-    return web.json_response({"error": {"type": "invalid_request_error", "code": code, "message": message, "param": None}},
-                             status=status)
-
-
-#: A connection must send its whole HTTP request within this many seconds (nginx allows 60 for
-#: headers; a test server can ask less), and at most this many may be waiting for theirs: past it
-#: the oldest is dropped, so sockets that never finish their headers cannot use up the descriptors.
-HANDSHAKE_TIMEOUT = 10.0
-MAX_PENDING_HANDSHAKES = 256
-
-
-class _BoundedHandshake(CoalescingProtocol):
-    """aiohttp's request handler, under the handshake bounds above (aiohttp itself keeps a connection
-    with partial headers for its keep-alive time, about an hour)."""
-
-    def __init__(self, server: MockServer, inner: asyncio.BaseProtocol) -> None:
-        super().__init__(inner)
-        self._server = server
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        wrapped = self._inner.transport  # the CoalescingTransport aiohttp's request will carry
-        pending = self._server._pending
-        if len(pending) >= MAX_PENDING_HANDSHAKES:
-            oldest = next(iter(pending))
-            pending.pop(oldest).cancel()
-            oldest.abort()
-        loop = asyncio.get_running_loop()
-        pending[wrapped] = loop.call_later(HANDSHAKE_TIMEOUT, self._expire, wrapped)
-
-    def _expire(self, transport: asyncio.Transport) -> None:
-        if self._server._pending.pop(transport, None) is not None:
-            log.info("closing a connection that sent no whole request in %gs", HANDSHAKE_TIMEOUT)
-            transport.abort()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        transport = self._inner.transport
-        if (timer := self._server._pending.pop(transport, None)) is not None:
-            timer.cancel()
-        super().connection_lost(exc)
-
-
 def _is_azure(request: web.Request) -> bool:
     """Azure OpenAI (`/openai/realtime`, `/openai/v1/realtime`) or Azure Voice Live."""
     return "/openai/" in request.path or request.path.rstrip("/").endswith("/voice-live/realtime")
@@ -586,10 +489,6 @@ def _asks_for_beta(request: web.Request) -> bool:
     header = "realtime=v1" in request.headers.get("OpenAI-Beta", "").replace(" ", "")
     protocols = {p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")}
     return header or "openai-beta.realtime-v1" in protocols
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
 
 
 def client_environment(server: MockServer, scenario: str | None = None) -> dict[str, str]:
