@@ -81,7 +81,7 @@ class Speaker:
 
 
 async def main() -> int:
-    url = os.environ["RTMOCK_URL"] + "?model=gpt-realtime"
+    url = os.environ["RTMOCK_URL"]  # it names the model already (?model=gpt-realtime)
     headers = {"Authorization": f"Bearer {os.environ['OPENAI_API_KEY']}"}
     async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=headers) as ws:
         await ws.send_json({"type": "session.update", "session": {

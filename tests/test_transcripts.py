@@ -46,7 +46,7 @@ import json, os, sys
 from websockets.sync.client import connect
 
 output = sys.argv[1]
-with connect(os.environ["RTMOCK_URL"] + "?model=gpt-realtime",
+with connect(os.environ["RTMOCK_URL"],
              additional_headers={"Authorization": "Bearer " + os.environ["OPENAI_API_KEY"]}) as ws:
     ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": [
         {"type": "function", "name": "get_your_info", "parameters": {"type": "object",
