@@ -997,8 +997,14 @@ def test_an_output_deleted_before_the_round_create_is_flagged() -> None:
 def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_round_goes_on(result: str) -> None:
     _, call, finding = answered_with(result)  # the round itself is answered: no missing create on top
     assert finding.rule is Rule.OUTPUT_NOT_SERIALIZED and finding.call_id == call["call_id"]
-    assert finding.seen == result and "default string form" in finding.message
+    assert finding.seen == result and ("missing value" if result == "undefined" else "default str") in finding.message
     assert "JSON.stringify" in finding.hint and "json.dumps" in finding.hint
+
+
+def test_undefined_is_explained_as_a_missing_result_not_as_an_object() -> None:
+    _, _, finding = answered_with("undefined")
+    assert "default string form of an object" not in finding.message
+    assert "the tool returned nothing" in finding.message and "await it" in finding.hint
 
 
 @pytest.mark.parametrize("result", ['{"status": "[object]"}', "undefined behaviour in C", "None", "{'food': 'pizza'}",

@@ -149,9 +149,10 @@ class ClientEventRules:
         call.output_event = event
         if (unserialized := _UNSERIALIZED.search(output)) is not None:
             # the service takes any string: the model gets this text, and nothing of the result
+            seen = unserialized.group(0)
             self._add(Rule.OUTPUT_NOT_SERIALIZED,
                       f"The output for call {call.name} ({call.call_id}) in event #{record.index} holds "
-                      f"{unserialized.group(0)!r}, the default string form of an object, not the tool's result: "
+                      f"{seen!r}, {_UNSERIALIZED_WHY.get(seen, _UNSERIALIZED_WHY['python'])}, not the tool's result: "
                       "the model gets that text, and nothing of what the tool returned.",
                       None, record, call=call, expected="the tool result serialized (JSON text is customary)",
                       seen=_clip(output))
@@ -328,6 +329,13 @@ def _side_request(event: dict[str, Any]) -> bool:
 #: String(object) (also inside a template string) and String(undefined), and Python's default
 #: str() of an object. None of them can be a tool's meant result.
 _UNSERIALIZED = re.compile(r"\[object Object\]|\Aundefined\Z|<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
+#: What made each of them, for the finding.
+_UNSERIALIZED_WHY = {
+    "[object Object]": "JavaScript's default string form of an object (String(result), `${result}`, '' + result)",
+    "undefined": "JavaScript's string form of a missing value (the tool returned nothing, a Promise was not "
+                 "awaited, or the result was read from a field that does not exist)",
+    "python": "Python's default str() of an object",
+}
 
 
 def _kind(value: Any) -> str:
