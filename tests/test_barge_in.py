@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from voice_drive import Drive, output, silence, tools_of
 
+from rtmock.harness.judging.findings import Rule
 from rtmock.mockserver.core.events import Dialect
 
 PCM_VAD = {"type": "realtime", "output_modalities": ["audio"],
@@ -62,6 +63,20 @@ def test_a_client_that_keeps_playing_the_interrupted_answer_is_told_at_the_bound
     drive.wait(4.0)
     assert drive.rules() == ["scenario-mismatch"]
     assert "conversation.item.truncate" in drive.findings[0].message
+
+
+def test_a_truncate_the_server_refused_is_named_when_the_step_is_missed_not_called_absent() -> None:
+    # audio_end_ms in bytes, not milliseconds: past the audio's end, refused (invalid_value), so the
+    # truncate did nothing; the miss says so, pointing at the client's event, not "none came"
+    drive = _interrupted()
+    item_id = drive.server("response.done")[0]["response"]["output"][0]["id"]
+    drive.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": 38880})
+    assert drive.server("error")[-1]["error"]["code"] == "invalid_value"
+    (finding,) = drive.finish().findings
+    truncate = next(r.index for r in drive.records if r.type == "conversation.item.truncate")
+    assert finding.rule is Rule.SCENARIO_MISMATCH and "none came" not in finding.message
+    assert f"event #{truncate}" in finding.message and "refused it (invalid_value" in finding.message
+    assert finding.seen == f"event #{truncate}, refused: invalid_value"
 
 
 def test_without_interrupt_response_the_answer_plays_on() -> None:

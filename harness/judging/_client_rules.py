@@ -74,7 +74,7 @@ class ClientEventRules:
                 self._item_create(record, tried, refusal, accepted=False)
             return
         kind = event.get("type")
-        self._steps.client_event(record, event)
+        self._steps.client_event(record, event, refusal)
         if kind == "conversation.item.create":
             self._item_create(record, event, refusal, accepted=refusal is None)
         elif kind == "input_audio_buffer.commit":

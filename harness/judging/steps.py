@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...mockserver.core.notes import Refused
 from ...mockserver.core.records import Record
 from ...mockserver.scenario.matching import explain_mismatch
 from ...mockserver.scenario.model import expect_kind
@@ -49,10 +50,16 @@ class StepWatch:
         self._findings = findings
         self._waits: list[StepWait] = []
         self._last_of_kind: dict[str, Record] = {}  # the latest client event per expect kind, to explain a miss
+        self._refused: dict[int, Refused] = {}  # of those, the ones the server refused (by record index)
         self.declared_tools: set[str] = set()
 
-    def client_event(self, record: Record, event: dict[str, Any]) -> None:
-        self._last_of_kind[expect_kind(event)] = record
+    def client_event(self, record: Record, event: dict[str, Any], refusal: Refused | None = None) -> None:
+        kind = expect_kind(event)
+        if (last := self._last_of_kind.get(kind)) is not None:
+            self._refused.pop(last.index, None)
+        self._last_of_kind[kind] = record
+        if refusal is not None:
+            self._refused[record.index] = refusal
         if event.get("type") == "session.update":
             tools = (event.get("session") or {}).get("tools")
             if isinstance(tools, list):
@@ -100,6 +107,17 @@ class StepWatch:
                 "none" if not declared else ", ".join(sorted(declared)), when, bool(early))
             return
         what = _WHAT.get(wait.expect, wait.expect)
+        if closest is not None and (refused := self._refused.get(closest.index)) is not None:
+            # the client sent one, and the server refused it: it did nothing (a refusal the judge
+            # counts as benign on its own, such as a truncate past the audio's end, still leaves the step unmet)
+            code = refused.code + (f", param {refused.param}" if refused.param else "")
+            self._report(
+                Rule.SCENARIO_MISMATCH,
+                f"The scenario waited for {what}; the client sent one, event #{closest.index}, but the server "
+                f"refused it ({code}: see the error event after it), so it did nothing.",
+                f"Fix what the server's error names in event #{closest.index} and send it again.",
+                wait.step, wait.line, what, f"event #{closest.index}, refused: {code}", when, bool(early))
+            return
         if closest is not None and why is not None:
             # the client sent one, but not what the step's `match:` asks for: say what differed
             self._report(
