@@ -366,6 +366,19 @@ def test_missing_response_create_for_parallel_calls_names_the_round() -> None:
     assert "the 2 calls" in finding.message
 
 
+def test_an_out_of_band_create_in_place_of_the_rounds_create_is_named_in_the_missing_create() -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    output(s, call)
+    create(s, response={"conversation": "none"})  # out of band: it does not answer the round
+    side = next(r.index for r in reversed(s.records) if r.type == "response.create")
+    finding = one(s.advance(s.now + 5.0))
+    assert finding.rule is Rule.MISSING_RESPONSE_CREATE
+    assert f"event #{side} does not count" in finding.message and "out-of-band" in finding.message
+    assert finding.seen == f"only an out-of-band response.create (event #{side})"
+    assert "conversation" in finding.hint
+
+
 def test_a_slow_tool_does_not_eat_into_the_create_bound() -> None:
     # the output comes 4 s after the call (its own step allows 5 s); the create's 3 s run from there
     s = start("get_your_info")

@@ -177,7 +177,12 @@ class ClientEventRules:
     def _response_create(self, record: Record, event: dict[str, Any]) -> None:
         response = event.get("response")
         if isinstance(response, dict) and response.get("conversation") == "none":
-            return  # an out-of-band response: it does not answer the conversation, so it triggers no round
+            # an out-of-band response: it does not answer the conversation, so it triggers no round
+            # (a round that then misses its create says this one did not count)
+            for rnd in self._open_rounds():
+                if rnd.state is RoundState.OWES_CREATE:
+                    rnd.out_of_band_create = record
+            return
         if self._active is not None:
             rnd = self._rounds.get(self._active)
             calling = rnd is not None and bool(rnd.calls)

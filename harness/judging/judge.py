@@ -422,12 +422,20 @@ class Judge(ClientEventRules):
             outs = sorted(c.output_index for c in rnd.calls.values() if c.output_index is not None)
             what = (f"call {call.name} ({call.call_id})" if len(rnd.calls) == 1 else f"the {len(rnd.calls)} calls "
                     + ", ".join(f"{c.name} ({c.call_id})" for c in rnd.calls.values()))
+            side = rnd.out_of_band_create
             self._add(rule,
                       f"The client sent the output for {what} (last: event #{outs[-1]}) but no response.create followed"
                       f"{early or within}: the model stays silent and the app hangs (the real service gives no "
-                      "error for this).", None, None, call=call if len(rnd.calls) == 1 else None,
-                      expected="response.create after the output(s)", seen="nothing", step=step, line=line, time=when,
-                      cut_short=bool(early))
+                      "error for this)." + (
+                          f" The response.create in event #{side.index} does not count: it asked for an out-of-band "
+                          "response (response.conversation \"none\"), which runs beside the conversation and does "
+                          "not answer the tool round." if side is not None else ""),
+                      "Send a response.create without conversation \"none\" for the round (an out-of-band one, for "
+                      "a side request, is not it)." if side is not None else None,
+                      None, call=call if len(rnd.calls) == 1 else None,
+                      expected="response.create after the output(s)",
+                      seen=f"only an out-of-band response.create (event #{side.index})" if side is not None else "nothing",
+                      step=step, line=line, time=when, cut_short=bool(early))
         rnd.missed_at = len(self.findings) - 1
         if not early:  # R8: should the create still come (rtmock serve, a transcript), it was late
             self._late_watch = rnd

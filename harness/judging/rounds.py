@@ -122,6 +122,7 @@ class Round:
     create_match: dict[str, Any] | None = None  # the response.create step's `match:`
     triggered_by: int | None = None
     refused_create: Record | None = None  # the record of a create the service refused while the response was active
+    out_of_band_create: Record | None = None  # a create with conversation "none" sent while this round owed one
     missed_at: int | None = None  # the index of its missing-response-create finding
 
     @property
