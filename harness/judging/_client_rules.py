@@ -179,9 +179,9 @@ class ClientEventRules:
         if isinstance(response, dict) and response.get("conversation") == "none":
             # an out-of-band response: it does not answer the conversation, so it triggers no round
             # (a round that then misses its create says this one did not count)
-            for rnd in self._open_rounds():
-                if rnd.state is RoundState.OWES_CREATE:
-                    rnd.out_of_band_create = record
+            for owing in self._open_rounds():
+                if owing.state is RoundState.OWES_CREATE:
+                    owing.out_of_band_create = record
             return
         if self._active is not None:
             rnd = self._rounds.get(self._active)
