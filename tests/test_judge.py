@@ -379,6 +379,19 @@ def test_an_out_of_band_create_in_place_of_the_rounds_create_is_named_in_the_mis
     assert "conversation" in finding.hint
 
 
+def test_a_result_sent_as_a_message_item_is_named_in_the_create_before_output() -> None:
+    s = start("get_your_info")
+    (call,) = s.calls()
+    s.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": '{"food": "pizza"}'}]}})
+    message = next(r.index for r in reversed(s.records) if r.type == "conversation.item.create")
+    create(s)
+    finding = s.findings[-1]
+    assert finding.rule is Rule.CREATE_BEFORE_OUTPUT and finding.call_id == call["call_id"]
+    assert f"Event #{message} is a message item" in finding.message
+    assert "function_call_output item with the call's call_id (not a message)" in finding.hint
+
+
 def test_a_slow_tool_does_not_eat_into_the_create_bound() -> None:
     # the output comes 4 s after the call (its own step allows 5 s); the create's 3 s run from there
     s = start("get_your_info")

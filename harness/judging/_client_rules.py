@@ -93,6 +93,10 @@ class ClientEventRules:
         if item.get("type") != "function_call_output":
             if accepted:
                 self._last_trigger = None  # new input: a following response.create is a new turn
+                if item.get("type") == "message":
+                    for rnd in self._open_rounds():
+                        if rnd.missing and rnd.done_at is not None:
+                            rnd.message_item = rnd.message_item or record
             return
         call_id = item.get("call_id")
         call = self._calls.get(call_id) if isinstance(call_id, str) else None
@@ -243,11 +247,18 @@ class ClientEventRules:
                           record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
                           expected="all outputs, then response.create", seen=f"{len(missing)} output(s) still missing")
             elif rule is Rule.CREATE_BEFORE_OUTPUT:
+                message = rnd.message_item
                 self._add(Rule.CREATE_BEFORE_OUTPUT,
                           f"The response.create in event #{record.index} came before any function_call_output for "
-                          f"{names}: the model answers without the tool's result.",
-                          None, record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
-                          expected="function_call_output, then response.create", seen="response.create first")
+                          f"{names}: the model answers without the tool's result." + (
+                              f" Event #{message.index} is a message item: if it carries the result, the model "
+                              "does not take it as the call's answer." if message is not None else ""),
+                          "Send the tool's result as a function_call_output item with the call's call_id (not a "
+                          "message), then response.create." if message is not None else None,
+                          record, call=missing[0], step=rnd.create_step, line=rnd.create_line,
+                          expected="function_call_output, then response.create",
+                          seen=f"a message item (event #{message.index}), then response.create" if message is not None
+                          else "response.create first")
             else:
                 rnd.triggered_by = record.index
                 self._last_trigger = record

@@ -123,6 +123,7 @@ class Round:
     triggered_by: int | None = None
     refused_create: Record | None = None  # the record of a create the service refused while the response was active
     out_of_band_create: Record | None = None  # a create with conversation "none" sent while this round owed one
+    message_item: Record | None = None  # a message item the client created while outputs were missing (a result sent as a message?)
     missed_at: int | None = None  # the index of its missing-response-create finding
 
     @property
