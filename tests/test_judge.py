@@ -505,6 +505,21 @@ def test_one_create_per_round_over_two_rounds_passes() -> None:
     assert_passes(s)
 
 
+def test_an_output_reusing_the_previous_rounds_call_id_is_one_finding_pointing_at_the_open_call() -> None:
+    s = start("multi_round")
+    first = s.calls()[0]
+    output(s, first)
+    create(s)
+    second = s.calls()[1]
+    output(s, first)  # the call_id kept from round 1
+    create(s)
+    s.advance(s.now + 10)
+    finding = one(s.finish().findings)  # not also create-before-output and missing-output for round 2
+    assert finding.rule is Rule.DUPLICATE_OUTPUT and finding.call_id == first["call_id"]
+    assert f"call get_orders ({second['call_id']})" in finding.message and "earlier response" in finding.message
+    assert "not one kept from an earlier round" in finding.hint
+
+
 def test_create_while_an_answer_plays_points_at_cancel_not_at_tools() -> None:
     # barge-in: the user talks over a spoken answer and the client asks for a new response
     s = Session(load_scenario_text("steps:\n  - expect: response.create\n  - respond:\n      - audio: hello there\n"

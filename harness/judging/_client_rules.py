@@ -141,13 +141,27 @@ class ClientEventRules:
         rnd = self._rounds[call.response_id]
         if call.output_index is not None:
             unanswered = [c for c in rnd.calls.values() if c.output_index is None]
-            also = (f" Call {unanswered[0].name} ({unanswered[0].call_id}) of the same response has no output yet: "
-                    "was this one meant for it?") if unanswered else ""
+            later = [c for r in self._open_rounds() if r is not rnd for c in r.missing] if not unanswered else []
+            hint = None
+            if unanswered:
+                also = (f" Call {unanswered[0].name} ({unanswered[0].call_id}) of the same response has no output "
+                        "yet: was this one meant for it?")
+            elif later:
+                # a call_id kept from an earlier round: the output was most likely meant for the open call
+                also = (f" That call belongs to an earlier response; call {later[0].name} ({later[0].call_id}) of "
+                        f"response {later[0].response_id} has no output yet: was this one meant for it?")
+                hint = ("Take the call_id from the call being answered (its response.function_call_arguments.done "
+                        "or function_call item), not one kept from an earlier round.")
+            else:
+                also = ""
             self._add(Rule.DUPLICATE_OUTPUT,
                       f"Event #{record.index} is a second function_call_output for call {call.name} ({call.call_id}); "
                       f"the first was event #{call.output_index}.{also}",
-                      None, record, call=call, expected="one output per call", seen="two")
+                      hint, record, call=call, expected="one output per call", seen="two")
             self._close_attempt(call)
+            if later:
+                self._close_attempt(later[0])  # its missing output and create are this finding's consequences
+                self._last_trigger = None  # the create that follows answers it: not a second create for round 1
             return
         call.output_index = record.index
         call.output_event = event
