@@ -1049,7 +1049,10 @@ def test_undefined_is_explained_as_a_missing_result_not_as_an_object() -> None:
 
 
 @pytest.mark.parametrize("result", ['{"status": "[object]"}', "undefined behaviour in C", "None", "{'food': 'pizza'}",
-                                    "", "the object is what String(obj) was given"])
+                                    "", "the object is what String(obj) was given",
+                                    # serialized results whose values hold the text (a sandbox's stdout, a log)
+                                    '{"ok": true, "stdout": "console.log(obj) printed: [object Object]\\n"}',
+                                    '{"stdout": "<__main__.Point object at 0x7fe18b787490>"}', '"undefined"'])
 def test_results_that_merely_resemble_an_unserialized_object_pass(result: str) -> None:
     s = start("get_your_info")
     (call,) = s.calls()

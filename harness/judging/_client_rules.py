@@ -165,7 +165,8 @@ class ClientEventRules:
             return
         call.output_index = record.index
         call.output_event = event
-        if (unserialized := _UNSERIALIZED.search(output)) is not None:
+        if (unserialized := _UNSERIALIZED.search(output)) is not None and not _is_json(output):
+            # (inside JSON text it is a value the tool serialized: a sandbox's captured stdout, a log line)
             # the service takes any string: the model gets this text, and nothing of the result
             seen = unserialized.group(0)
             self._add(Rule.OUTPUT_NOT_SERIALIZED,
@@ -366,6 +367,14 @@ _UNSERIALIZED_WHY = {
                  "awaited, or the result was read from a field that does not exist)",
     "python": "Python's default str() of an object",
 }
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _kind(value: Any) -> str:
