@@ -342,6 +342,32 @@ def test_any_string_output_passes(result: str) -> None:
 # ---- R4 missing-response-create, R8 its bound ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("scenario", ["get_your_info", "parallel_calls", "multi_round"])
+def test_a_client_that_configures_every_response_itself_and_sends_no_session_update_passes(scenario: str) -> None:
+    # the service requires no session.update: tools (and instructions) may come with each response.create
+    s = Session(scenario)
+    per_response = {"response": {"tools": TOOLS + [{"type": "function", "name": t.name} for t in
+                                                   s.scenario.scenario.tools], "output_modalities": ["text"]}}
+    s.send({"type": "conversation.item.create", "item": USER_MESSAGE})
+    create(s, **per_response)
+    answered: set[str] = set()
+    while len(answered) < len(s.calls()):
+        for call in s.calls():
+            if call["call_id"] not in answered:
+                answered.add(call["call_id"])
+                output(s, call)
+        create(s, **per_response)
+    assert s.core.complete
+    assert_passes(s)
+
+
+def test_a_client_that_declares_its_tools_nowhere_still_misses_the_session_update_step() -> None:
+    s = Session("get_your_info")
+    user_turn(s)
+    s.advance(s.now + 10)
+    assert [f.rule for f in s.finish().findings][:1] == [Rule.SCENARIO_MISMATCH]
+
+
 def test_missing_response_create_is_reported_exactly_at_its_bound() -> None:
     s = start("get_your_info")
     (call,) = s.calls()

@@ -180,7 +180,25 @@ class HeldEvents:
                 if candidate.event["type"] == "response.create":
                     group.trigger, group.trigger_tools = candidate.event, candidate.tools
                 met.append((expectation, candidate.index))
+        if group.trigger_tools is not None and group.trigger_tools.given_by == "response":
+            met += _configured_per_response(group)
         return met
+
+
+def _configured_per_response(group: Group) -> list[tuple[Expectation, int]]:
+    """The group's response.create brings its own tools (response.tools): the client configures
+    per response, which the service allows (it requires no session.update). An `expect:
+    session.update` of the group that asks nothing particular (no `match:`) is met by that create."""
+    create = next((e.matched_by for e in group.expectations
+                   if e.spec.expect == "response.create" and e.matched_by is not None), None)
+    if create is None:
+        return []
+    met = []
+    for expectation in group.expectations:
+        if expectation.open and expectation.spec.expect == "session.update" and not expectation.spec.match:
+            expectation.matched_by = create
+            met.append((expectation, create))
+    return met
 
 
 def fits(expectation: Expectation, event: dict[str, Any], group: Group) -> bool:
