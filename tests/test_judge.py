@@ -368,6 +368,37 @@ def test_a_client_that_declares_its_tools_nowhere_still_misses_the_session_updat
     assert [f.rule for f in s.finish().findings][:1] == [Rule.SCENARIO_MISMATCH]
 
 
+@pytest.mark.parametrize(("session_choice", "response_choice", "barred"), [
+    ("none", None, True),
+    ({"type": "function", "name": "get_weather"}, None, True),  # forced to another tool
+    (None, "none", True),
+    ("none", "auto", False),  # the response's own choice overrides the session's
+    ("required", None, False),
+    ({"type": "function", "name": "get_your_info"}, None, False),
+    ("auto", None, False),
+])
+def test_a_tool_choice_that_rules_out_the_scripted_call_is_tool_not_declared(
+        session_choice: Any, response_choice: Any, barred: bool) -> None:
+    s = Session("get_your_info")
+    session: dict[str, Any] = {"type": "realtime", "tools": TOOLS}
+    if session_choice is not None:
+        session["tool_choice"] = session_choice
+    s.send({"type": "session.update", "session": session})
+    s.send({"type": "conversation.item.create", "item": USER_MESSAGE})
+    create(s, **({"response": {"tool_choice": response_choice}} if response_choice is not None else {}))
+    (call,) = s.calls()
+    output(s, call)
+    create(s)
+    s.advance(s.now + 10)
+    findings = s.finish().findings
+    if not barred:
+        assert findings == [], [str(f) for f in findings]
+        return
+    finding = one(findings)
+    assert finding.rule is Rule.TOOL_NOT_DECLARED and "tool_choice in effect" in finding.message
+    assert finding.seen.startswith("tool_choice ") and "auto" in finding.hint
+
+
 def test_missing_response_create_is_reported_exactly_at_its_bound() -> None:
     s = start("get_your_info")
     (call,) = s.calls()

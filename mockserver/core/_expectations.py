@@ -14,6 +14,7 @@ writes every record); what a client event does to the session.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -43,6 +44,10 @@ class Expectation:
 class ToolsInEffect:
     names: tuple[str, ...]  # the function tools' names
     given_by: str  # "session" (session.tools) or "response" (the create's response.tools)
+    #: what `tool_choice` narrows them to: () for "none", (name,) for a forced function; None when
+    #: it narrows nothing ("auto", "required", absent)
+    allowed: tuple[str, ...] | None = None
+    choice: str | None = None  # that tool_choice as the client gave it (JSON text), when it narrows
 
 
 @dataclass(slots=True)
@@ -253,4 +258,12 @@ def tools_in_effect(create: dict[str, Any] | None, session: dict[str, Any]) -> T
     own = request.get("tools") if isinstance(request, dict) else None
     tools, given_by = (own, "response") if isinstance(own, list) else (session.get("tools"), "session")
     names = tuple(str(t["name"]) for t in tools or () if isinstance(t, dict) and isinstance(t.get("name"), str))
+    # tool_choice, the response's own else the session's: "none" lets the model call no tool, a
+    # {"type": "function", "name": …} only that one
+    choice = request.get("tool_choice") if isinstance(request, dict) and request.get("tool_choice") is not None \
+        else session.get("tool_choice")
+    if choice == "none":
+        return ToolsInEffect(names, given_by, (), json.dumps(choice))
+    if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("name"), str):
+        return ToolsInEffect(names, given_by, (choice["name"],), json.dumps(choice))
     return ToolsInEffect(names, given_by)

@@ -120,7 +120,8 @@ class ResponseStarted(_NoteBase):
     """The script started the response of a respond step (with the calls it will stream)."""
 
     KIND: ClassVar[str] = "rtmock.response.started"
-    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"out_of_band", "tools", "tools_given_by"})
+    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"out_of_band", "tools", "tools_given_by", "tools_allowed",
+                                                     "tool_choice"})
     step: int
     line: int
     response_id: str
@@ -130,6 +131,10 @@ class ResponseStarted(_NoteBase):
     #: make available): those in effect when the client asked for it
     tools: tuple[str, ...] | None = None
     tools_given_by: str | None = None  # "session" (session.tools) or "response" (its response.tools)
+    #: the tools its tool_choice lets the model call (none for "none"), when it narrows them, and that
+    #: tool_choice as the client gave it (JSON text)
+    tools_allowed: tuple[str, ...] | None = None
+    tool_choice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -449,7 +449,8 @@ class SessionCore(ClientEventHandling):
             declared = tools if self.scenario.scenario.tools else None
             self._note(ResponseStarted(step_index + 1, self.scenario.step_lines[step_index], active.id, calls,
                                        active.out_of_band, declared.names if declared else None,
-                                       declared.given_by if declared else None))
+                                       declared.given_by if declared else None,
+                                       declared.allowed if declared else None, declared.choice if declared else None))
             for pause in self._responses.stream(active, step_index, step, self._streams, self._emit):
                 yield _Sleep(self._now + pause)
             if not active.cancelled:
