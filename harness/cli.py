@@ -21,7 +21,7 @@ from ..mockserver.core.records import Record, TranscriptError
 # Light imports only at the top: `rtmock run` starts the client before it loads aiohttp and
 # pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
 from ..mockserver.errors import RtmockError, ScenarioError, UsageError
-from .bundled import load_scenarios
+from .bundled import SCALE_BOUNDS_ENV, load_scenarios, scale_bounds_factor
 
 if TYPE_CHECKING:
     from ..mockserver.net.server import SessionInfo
@@ -64,7 +64,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this server", file=sys.stderr)
-    scenarios = load_scenarios(args.scenario)
+    scenarios = load_scenarios(args.scenario, scale_bounds=args.scale_bounds)
     # a long-running server keeps no finished session: the log and the transcripts have them
     server = MockServer(scenarios, host=args.host, port=args.port, tls=not args.no_tls, record_dir=args.record,
                         require_auth=not args.no_auth, api_key=args.api_key, seed=args.seed, keep_sessions=False)
@@ -84,6 +84,8 @@ async def _serve(args: argparse.Namespace) -> int:
             first = None if len(scenarios) == 1 else scenarios[0].name
             for line in banner_lines(server, scenarios, client_environment(server, first)):
                 out.line(line)
+            if args.scale_bounds != 1:
+                out.line(f"  every bound is {args.scale_bounds:g} times the scenario's (--scale-bounds)")
             # what start-up made (imports, the scenarios, their models) lives as long as the server:
             # out of the cyclic collector's sight, its full collections walk only the sessions' objects
             gc.collect()
@@ -153,7 +155,8 @@ async def _run(args: argparse.Namespace) -> int:
             return await run_proxied(args.upstream, args.command, scenario, options, key=key,
                                      upstream_ca=args.upstream_ca)
 
-        upstream_results = await _run_each(args, list(load_scenarios(args.scenario)) if args.scenario else [None],
+        upstream_results = await _run_each(args, list(load_scenarios(args.scenario, scale_bounds=args.scale_bounds))
+                                           if args.scenario else [None],
                                            proxied)
         _print_summary(console_summary, upstream_results)
         print_upstream_problems(upstream_results)
@@ -162,7 +165,7 @@ async def _run(args: argparse.Namespace) -> int:
 
     prepared: list[PreparedRun] = list(getattr(args, "prepared", []))
     try:
-        scenarios = load_scenarios(args.scenario)
+        scenarios = load_scenarios(args.scenario, scale_bounds=args.scale_bounds)
     except BaseException:
         for early in prepared:
             early.process.kill_now()
@@ -200,7 +203,8 @@ async def _run_each(args: argparse.Namespace, scenarios: Sequence[_Scenario],
         async with semaphore:
             name = scenario.name if scenario is not None else "upstream"
             tdir = base / f"{index:03d}-{name}" if base else None
-            options = RunOptions(grace=args.grace, within=args.within, transcript_dir=tdir, stream=stream,
+            within = args.within * args.scale_bounds if args.within is not None else None
+            options = RunOptions(grace=args.grace, within=within, transcript_dir=tdir, stream=stream,
                                  echo_output=args.verbose, connect_timeout=args.connect_timeout, timeout=args.timeout)
             if progress:
                 progress.started(name)
@@ -316,6 +320,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
                        help="what to print per session: notable events, findings and verdicts (default); "
                             "findings and verdicts; or nothing")
     serve.add_argument("-q", "--quiet", action="store_true", help="the same as --log-level quiet")
+    _scale_bounds_option(serve)
     serve.set_defaults(func=_serve)
 
     run = sub.add_parser("run", help="run a client command against scenarios and judge it",
@@ -333,6 +338,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--within", type=float, help="default bound (s) for steps without `within` (default: the scenario's)")
     run.add_argument("--connect-timeout", type=float, default=15.0, help="seconds until the first session (default 15)")
     run.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole run (default 300)")
+    _scale_bounds_option(run)
     _upstream_options(run, required=False)
     run.set_defaults(func=_run)
 
@@ -432,6 +438,12 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _scale_bounds_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale-bounds", metavar="FACTOR",
+                        help=f"make every bound FACTOR times as long: each step's `within` and the default, for a "
+                             f"slow machine or a client under a debugger (default: ${SCALE_BOUNDS_ENV}, else 1)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
@@ -442,6 +454,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     args.command = command
     logging.basicConfig(level=logging.WARNING, format="rtmock: %(message)s")
+    if args.cmd in ("run", "serve"):
+        given = args.scale_bounds
+        try:
+            args.scale_bounds = scale_bounds_factor(given if given is not None else os.environ.get(SCALE_BOUNDS_ENV),
+                                                    where="--scale-bounds" if given is not None else f"${SCALE_BOUNDS_ENV}")
+        except RtmockError as exc:
+            print(f"rtmock: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if args.cmd == "run":
         if not command:
             parser.error("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")

@@ -17,12 +17,15 @@ loads this module, most of them without using it. The server, the judge and the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .bundled import SCALE_BOUNDS_ENV, scale_bounds_factor
 
 if TYPE_CHECKING:
     from ..mockserver.scenario.loader import LoadedScenario
@@ -96,9 +99,15 @@ def rtmock(request: pytest.FixtureRequest) -> Iterator[Callable[..., RtmockServe
 
     def start(scenario: str | os.PathLike[str] | LoadedScenario, **options: Any) -> RtmockServer:
         from ..mockserver.scenario.loader import LoadedScenario, load_scenario
+        from ..mockserver.scenario.model import with_bounds_scaled
         from ._plugin_server import RtmockServer
 
         loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(resolve(scenario))
+        factor = scale_bounds_factor(os.environ.get(SCALE_BOUNDS_ENV), where=f"${SCALE_BOUNDS_ENV}")
+        if factor != 1:  # a slow runner: every bound longer (`rtmock run --scale-bounds`)
+            loaded = dataclasses.replace(loaded, scenario=with_bounds_scaled(loaded.scenario, factor))
+            if options.get("within") is not None:
+                options["within"] *= factor
         server = RtmockServer(loaded, **options)
         servers.append(server)
         return server

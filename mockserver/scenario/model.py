@@ -12,6 +12,7 @@ apply are the functions below; `tests/test_scenario_build.py` holds the two to t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -48,6 +49,7 @@ __all__ = [
     "check_send_event",
     "check_usage",
     "parse_duration",
+    "with_bounds_scaled",
 ]
 
 CALL_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -301,6 +303,18 @@ class Scenario:
     session: dict[str, Any] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
+
+
+def with_bounds_scaled(scenario: Scenario, factor: float) -> Scenario:
+    """`scenario` with every bound `factor` times as long: each expect step's `within` and the
+    default (`--scale-bounds`, for a slow machine or a client under a debugger). What the script
+    itself paces (pauses, holds, delta intervals) is the server's, and stays."""
+    if factor == 1:
+        return scenario
+    steps = tuple(dataclasses.replace(step, within=step.within * factor)
+                  if isinstance(step, ExpectStep) and step.within is not None else step for step in scenario.steps)
+    return dataclasses.replace(scenario, steps=steps,
+                               defaults=dataclasses.replace(scenario.defaults, within=scenario.defaults.within * factor))
 
 
 # ---- the quick reader ---------------------------------------------------------------------------------
