@@ -555,6 +555,28 @@ def test_a_match_operator_that_cannot_work_is_refused_at_load(value: str, messag
     assert error_of(TOOL_ROUND + f"      item.output: {value}\n") == f"s.yaml:11:7: step 4, match: item.output: {message}"
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ("any: []", "any: takes a list of match blocks (mappings of paths), met when one of them is"),
+    ("any: {item.output: x}", "any: takes a list of match blocks (mappings of paths), met when one of them is"),
+    ("any: [{item.output: {regex: '(unclosed'}}]",
+     "item.output: regex /(unclosed/ does not compile: missing ), unterminated subpattern at position 0"),
+])
+def test_an_any_block_that_cannot_work_is_refused_at_load(value: str, message: str) -> None:
+    assert error_of(TOOL_ROUND + f"      {value}\n").endswith(f"match: {message}")
+
+
+def test_an_any_block_is_met_by_either_alternative_and_says_why_neither_held() -> None:
+    from rtmock.mockserver.scenario.matching import explain_mismatch
+
+    match = {"any": [{"item.output": {"json_contains": {"ok": True}}}, {"item.output": "done"}]}
+    assert explain_mismatch({"item": {"output": '{"ok": true}'}}, match) is None
+    assert explain_mismatch({"item": {"output": "done"}}, match) is None
+    assert explain_mismatch({"item": {"output": "no"}}, match) == (
+        "none of the `any:` alternatives holds: item.output is \"no\", which is not valid JSON; "
+        "or item.output is \"no\", not \"done\"")
+    load_scenario_text(TOOL_ROUND + "      any: [{item.output: done}, {item.output: {regex: ok}}]\n")
+
+
 def test_function_calls_need_a_tools_section() -> None:
     assert error_of("steps:\n  - expect: response.create\n  - respond:\n      - function_call: {name: f}\n") == (
         "s.yaml:4:31: function_call 'f' needs a 'tools:' section declaring it: a client is judged on declaring "

@@ -94,6 +94,20 @@ def test_a_phone_call_in_g711_is_heard_answered_and_passes(dialect: Dialect, nam
     assert verdict.passed, [str(f) for f in verdict.findings]
 
 
+@pytest.mark.parametrize("drop", ["output", "input", "both"])
+def test_a_bridge_that_leaves_a_direction_in_pcm16_is_told_which_format_is_missing(drop: str) -> None:
+    # the line is µ-law: audio the bridge did not ask for in µ-law is noise on the phone
+    drive = Drive("phone_call_g711")
+    session = _session(Dialect.GA, "audio/pcmu")
+    for direction in (["input", "output"] if drop == "both" else [drop]):
+        del session["audio"][direction]["format"]
+    drive.update({**session, "tools": tools_of(drive.scenario)})
+    drive.wait(6.0)
+    finding = drive.findings[0]
+    assert finding.rule.value == "scenario-mismatch" and "does not match" in finding.message
+    assert f"session.audio.{'input' if drop != 'output' else 'output'}.format.type is missing" in finding.message
+
+
 def test_the_answer_is_sent_in_the_sessions_output_format() -> None:
     drive = Drive("phone_call_g711")
     drive.update({**_session(Dialect.GA, "audio/pcmu"), "tools": tools_of(drive.scenario)})

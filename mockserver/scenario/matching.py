@@ -4,6 +4,9 @@
       item.output: {json_contains: {status: ok}}   # the output string parses as JSON holding this
       response.instructions: {regex: "weather"}
       session.tools.0.name: get_weather              # a literal: equal (a mapping literal: contains)
+      any:                                           # alternatives: met when one of these blocks is
+        - {session.audio.output.format.type: audio/pcmu}   # (GA's key)
+        - {session.output_audio_format: g711_ulaw}         # (beta's key)
 
 `explain_mismatch` returns None when the event matches, else one sentence saying which path failed
 and why — the judge quotes it to the user.
@@ -15,9 +18,11 @@ import json
 import re
 from typing import Any
 
-__all__ = ["OPERATORS", "check_match", "explain_mismatch", "lookup", "matches"]
+__all__ = ["ANY", "OPERATORS", "check_match", "explain_mismatch", "lookup", "matches"]
 
 OPERATORS = ("equals", "contains", "regex", "json_contains", "exists", "type")
+#: The key of a `match:` block whose value lists alternative blocks (no client event has a field "any").
+ANY = "any"
 _MISSING = object()
 #: the names `type:` accepts
 _TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "object": dict, "array": list, "null": type(None)}
@@ -31,6 +36,12 @@ def check_match(match: dict[str, Any]) -> dict[str, Any]:
     import difflib
 
     for path, expected in match.items():
+        if path == ANY:
+            if not isinstance(expected, list) or not expected or not all(isinstance(a, dict) and a for a in expected):
+                raise ValueError("any: takes a list of match blocks (mappings of paths), met when one of them is")
+            for alternative in expected:
+                check_match(alternative)
+            continue
         if not isinstance(path, str) or not path or path.startswith(".") or path.endswith(".") or ".." in path:
             raise ValueError(f"{path!r} is not a dotted path into the client event (e.g. item.output)")
         if not (isinstance(expected, dict) and len(expected) == 1):
@@ -121,7 +132,11 @@ def _check(value: Any, expected: Any) -> str | None:
 
 def explain_mismatch(event: dict[str, Any], match: dict[str, Any]) -> str | None:
     for path, expected in match.items():
-        if (why := _check(lookup(event, path), expected)) is not None:
+        if path == ANY:
+            whys = [explain_mismatch(event, alternative) for alternative in expected]
+            if all(why is not None for why in whys):
+                return "none of the `any:` alternatives holds: " + "; or ".join(str(why) for why in whys)
+        elif (why := _check(lookup(event, path), expected)) is not None:
             return f"{path} {why}"
     return None
 

@@ -198,7 +198,8 @@ class ExpectStep(_Model):
     match: dict[str, Any] = Field(
         default_factory=dict,
         description="Dotted paths into the client event and what they must hold: a literal (equal), a "
-        "mapping (contains), or an operator: {equals|contains|regex|json_contains|exists|type: …}.",
+        "mapping (contains), or an operator: {equals|contains|regex|json_contains|exists|type: …}. The key "
+        "`any` lists alternative blocks, met when one of them is.",
     )
 
     transcript: str | None = Field(
