@@ -357,14 +357,13 @@ def _side_request(event: dict[str, Any]) -> bool:
 
 
 #: What a tool result becomes when it is turned into a string without being serialized: JavaScript's
-#: String(object) (also inside a template string) and String(undefined), and Python's default
-#: str() of an object. None of them can be a tool's meant result.
-_UNSERIALIZED = re.compile(r"\[object Object\]|\Aundefined\Z|<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
+#: String(object) (also inside a template string) and Python's default str() of an object. Neither
+#: can be a tool's meant result. (A bare "undefined" can: @openai/agents-realtime sends it for a tool
+#: that returns nothing, String(undefined), and the exchange goes on as the service expects.)
+_UNSERIALIZED = re.compile(r"\[object Object\]|<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
 #: What made each of them, for the finding.
 _UNSERIALIZED_WHY = {
     "[object Object]": "JavaScript's default string form of an object (String(result), `${result}`, '' + result)",
-    "undefined": "JavaScript's string form of a missing value (the tool returned nothing, a Promise was not "
-                 "awaited, or the result was read from a field that does not exist)",
     "python": "Python's default str() of an object",
 }
 

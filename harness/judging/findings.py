@@ -67,8 +67,7 @@ RULE_SPECS: dict[Rule, RuleSpec] = {
         "R3: the output is the tool result serialized, not the default string form of an object",
         "Serialize the tool result: JSON.stringify(result) in JavaScript (String(result) and `${result}` "
         "give \"[object Object]\"), json.dumps(result) in Python (json.dumps(dataclasses.asdict(result)) "
-        "for a dataclass; str() of an object gives \"<... object at 0x...>\"). \"undefined\" means there was no "
-        "result to serialize: return the tool's result (await it, if it is a Promise)."),
+        "for a dataclass; str() of an object gives \"<... object at 0x...>\")."),
     Rule.MISSING_RESPONSE_CREATE: RuleSpec(
         "R4: a response.create follows the outputs of a tool round",
         "After sending all function_call_output items of a response, send {\"type\": \"response.create\"}."),

@@ -71,6 +71,14 @@ def test_agents_realtime_answers_every_tool_round(
     assert [call["name"] for call in answer["calls"]] == tools
 
 
+def test_agents_realtime_tool_that_returns_nothing_passes(agents_realtime_client: list[str], run_client: Any) -> None:
+    """A tool that only acts (hang_up, set_volume) returns nothing; the SDK sends String(undefined),
+    "undefined", as its output, then the response.create: a complete, correct round."""
+    verdict = run_client("get_your_info", [*agents_realtime_client, "--ws", "--void-tools"], "-v")
+    assert verdict.exit_code == 0 and verdict.rules == [], verdict.explain()
+    assert _client_answer(verdict.output)["text"] == CASES["get_your_info"][0]
+
+
 def test_agents_realtime_wss_really_is_tls(agents_realtime_client: list[str], run_client: Any) -> None:
     """Without rtmock's CA the --wss client cannot even open the session: the TLS side is what it used."""
     verdict = run_client("get_your_info", ["env", "-u", "NODE_EXTRA_CA_CERTS", *agents_realtime_client, "--wss"])

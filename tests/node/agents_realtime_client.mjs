@@ -22,8 +22,10 @@ const MODEL = 'gpt-realtime';
 const args = process.argv.slice(2);
 const secure = args.includes('--wss');
 const logErrors = args.includes('--log-errors');
+// --void-tools: get_your_info does its work and returns nothing (the SDK then sends the string "undefined")
+const voidTools = args.includes('--void-tools');
 if (!secure && !args.includes('--ws')) {
-  console.error('usage: node agents_realtime_client.mjs --ws|--wss [--log-errors] ["user request"]');
+  console.error('usage: node agents_realtime_client.mjs --ws|--wss [--log-errors] [--void-tools] ["user request"]');
   process.exit(2);
 }
 const request = args.find((a) => !a.startsWith('--')) ?? 'Please help me.';
@@ -51,6 +53,7 @@ const getYourInfo = tool({
   parameters: z.object({ query: z.string() }),
   execute: async ({ query }) => {
     record('get_your_info')({ query });
+    if (voidTools) return undefined;
     return { status: 'ok', answer: `pizza (${query})` };
   },
 });
