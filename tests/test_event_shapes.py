@@ -158,6 +158,11 @@ def session_update(scenario: LoadedScenario, dialect: Dialect) -> dict[str, Any]
     else:
         session = {"modalities": ["text"], "instructions": "Be brief.", "tools": tools_for(scenario),
                    "tool_choice": "auto", "temperature": 0.8}
+    if scenario.name == "phone_call_g711":  # its session.update step asks for G.711 both ways
+        if dialect is Dialect.GA:
+            session["audio"] = {"input": {"format": {"type": "audio/pcmu"}}, "output": {"format": {"type": "audio/pcmu"}}}
+        else:
+            session["input_audio_format"] = session["output_audio_format"] = "g711_ulaw"
     return {"type": "session.update", "session": session}
 
 

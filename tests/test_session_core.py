@@ -101,8 +101,9 @@ def output(call_id: str, text: str = '{"ok": true}', **extra: Any) -> dict[str, 
 
 def session_update(*tools: dict[str, Any], dialect: Dialect = Dialect.GA) -> dict[str, Any]:
     """A valid session.update declaring `tools` (GA sessions name their type; beta ones have none)."""
-    # a text client: GA sessions default to audio only, and the model would speak its answers
-    kind = {"type": "realtime", "output_modalities": ["text"]} if dialect is Dialect.GA else {}
+    # a text client: GA sessions default to audio only, beta ones to ["text", "audio"], and either
+    # way the model would speak its answers
+    kind = {"type": "realtime", "output_modalities": ["text"]} if dialect is Dialect.GA else {"modalities": ["text"]}
     return {"type": "session.update", "session": {**kind, "tools": list(tools or [TOOL])}}
 
 
@@ -166,6 +167,20 @@ def test_the_tool_round_plays_in_each_dialect(dialect: Dialect) -> None:
     assert s.core.complete
     assert [n["step"] for n in s.notes("rtmock.step.matched")] == [1, 2, 4, 5]
     assert s.notes("rtmock.scenario.complete")
+
+
+@pytest.mark.parametrize("dialect", [Dialect.BETA, Dialect.VOICE_LIVE])
+def test_a_beta_session_with_its_default_modalities_hears_a_scripted_text_answer_spoken(dialect: Dialect) -> None:
+    # beta allows ["text"] or ["text", "audio"] (its default); with audio on, the model speaks: audio
+    # and its transcript, no text part (only GA's ["audio"] reads as "audio only")
+    s = Session(get_your_info(), dialect)
+    s.start()
+    s.send({"type": "session.update", "session": {"tools": [TOOL]}})
+    s.send({"type": "response.create"})
+    s.send(output(s.last("response.function_call_arguments.done")["call_id"]))
+    kinds = types(s.send({"type": "response.create"}))
+    assert "response.audio.delta" in kinds and "response.text.delta" not in kinds
+    assert s.last("response.audio_transcript.done")["transcript"] == "Your favorite food is pizza."
 
 
 def test_only_deltas_are_joined_into_runs_each_frame_else_goes_alone() -> None:

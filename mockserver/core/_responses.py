@@ -159,10 +159,13 @@ class Responses:
             yield step.hold
 
     def speaks(self, active: ActiveResponse) -> bool:
-        """Whether the response answers in audio only (the GA default `output_modalities: ["audio"]`):
-        then a scripted text answer is spoken, audio plus its transcript, as the model would."""
+        """Whether the response's output has audio (GA: `output_modalities: ["audio"]`, its default;
+        beta and Voice Live: `modalities: ["text", "audio"]`, theirs): then a scripted text answer is
+        spoken, audio plus its transcript, as the model would."""
         key = "modalities" if self._dialect.beta_shaped else "output_modalities"
         modalities = active.request.get(key) or self._session.get(key) or []
+        if self._dialect.beta_shaped:  # beta allows ["text"] or ["text", "audio"] (its default): audio speaks
+            return isinstance(modalities, list) and "audio" in modalities
         return isinstance(modalities, list) and "audio" in modalities and "text" not in modalities
 
     def _response_object(self, active: ActiveResponse, status: str, details: dict[str, Any] | None = None,
