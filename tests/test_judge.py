@@ -588,6 +588,30 @@ def test_create_while_an_answer_plays_points_at_cancel_not_at_tools() -> None:
     assert "response.cancel" in finding.hint and "calling response" not in finding.hint
 
 
+@pytest.mark.parametrize(("dialect", "request_", "replaced"), [
+    (Dialect.VOICE_LIVE, {}, True),  # cancel_previous defaults to true on Voice Live
+    (Dialect.VOICE_LIVE, {"response": {"cancel_previous": True}}, True),
+    (Dialect.VOICE_LIVE, {"response": {"cancel_previous": False}}, False),
+    (Dialect.BETA, {}, False),
+    (Dialect.GA, {}, False),
+])
+def test_a_voice_live_create_ends_the_active_response_where_others_are_refused(
+        dialect: Dialect, request_: dict[str, Any], replaced: bool) -> None:
+    s = Session(load_scenario_text("steps:\n  - expect: response.create\n  - respond:\n      - audio: hello there\n"
+                                   "    hold: 2s\n  - expect: response.create\n  - respond:\n      - text: again\n",
+                                   path="barge.yaml"), dialect=dialect)
+    s.send({"type": "response.create"})
+    first = s.server("response.created")[0]["response"]["id"]
+    s.send({"type": "response.create", **request_}, at=0.5)  # the answer is still active
+    if not replaced:
+        assert one(s.findings).rule is Rule.CREATE_WHILE_ACTIVE
+        return
+    done = s.server("response.done")[0]["response"]
+    assert done["id"] == first and done["status"] == "cancelled"
+    assert len(s.server("response.created")) == 2 and s.core.complete
+    assert_passes(s)
+
+
 def test_create_while_the_calling_response_is_active_and_never_again_is_judged_at_the_bound() -> None:
     s = start("slow_response_done")  # response.done comes 1 s after the call
     (call,) = s.calls()

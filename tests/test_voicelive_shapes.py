@@ -280,7 +280,7 @@ async def test_errors_echoes_cancel_and_audio_commit_fit_the_voicelive_models(ht
         assert echo["item"]["type"] == "function_call_output" and "status" not in echo["item"]
         await peer.send({"type": "response.create", "response": None})
         created_response = await peer.until_type("response.created")
-        await refused({"type": "response.create"}, "create_while_active")
+        await refused({"type": "response.create", "response": {"cancel_previous": False}}, "create_while_active")
         await peer.send({"type": "response.cancel", "response_id": created_response["response"]["id"]})
         cancelled = await peer.until_type("response.done")
         assert cancelled["response"]["status"] == "cancelled"

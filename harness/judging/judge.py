@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from ...mockserver.core.notes import (
     Closed,
+    PreviousCancelled,
     Refused,
     RelayStarted,
     ResponseStarted,
@@ -106,8 +107,19 @@ class Judge(ClientEventRules):
         pending, self._pending = self._pending, None
         assert pending is not None
         note = after.note if after is not None else None
+        if isinstance(note, PreviousCancelled) and note.client_index == pending.index:
+            self._previous_cancelled(note.response_id)
         self._client(pending, note if isinstance(note, Refused) and note.client_index == pending.index else None)
         self._due = self._earliest_bound()
+
+    def _previous_cancelled(self, response_id: str) -> None:
+        """A Voice Live response.create ended the active response before its own (`cancel_previous`):
+        it is over before this create is read, as if its response.done (cancelled) had come (R9: its
+        calls are owed nothing), and the create does not race it."""
+        if (rnd := self._rounds.get(response_id)) is not None:
+            rnd.step_on(Stimulus.CANCELLED)
+        if self._active == response_id:
+            self._active = None
 
     def _feed(self, record: Record) -> list[Finding]:
         if record.is_server_delta:  # thousands per response; no rule depends on one

@@ -31,15 +31,17 @@ from ._refusals import (
     unscripted,
 )
 from .client_events import Rejection
+from .events import Dialect
 from .jsondata import json_copy
-from .notes import BargeIn, Note, VadTurn
+from .notes import BargeIn, Note, PreviousCancelled, VadTurn
 from .turns import turn_detection
 from .vad import SpeechEdge
+from .voicelive import cancels_previous
 
 if TYPE_CHECKING:
     from ._user_audio import UserAudio
     from .conversation import ActiveResponse, Conversation
-    from .events import Dialect, EventFactory, IdSource
+    from .events import EventFactory, IdSource
 
 
 class ClientEventHandling:
@@ -55,6 +57,7 @@ class ClientEventHandling:
         events: EventFactory
         ids: IdSource
         _playing: ActiveResponse | None  # the response the script is streaming
+        _client_index: int  # the record of the client event being handled
 
         # output: a server event, a note, the refusal of the client event being handled
         def _emit(self, event: dict[str, Any]) -> None: ...
@@ -85,7 +88,14 @@ class ClientEventHandling:
                 return
             self._create_item(event)
         elif kind == "response.create":
-            if (refused := create_refusal(event, conv, out_of_band=out_of_band(event))) is not None:
+            side = out_of_band(event)
+            if (active := conv.active) is not None and not side and self.dialect is Dialect.VOICE_LIVE \
+                    and cancels_previous(event):
+                # Voice Live's `cancel_previous` (true by default): the active response ends, as a
+                # response.cancel would end it, and this one takes its place (OpenAI refuses it)
+                self._note(PreviousCancelled(self._client_index, active.id))
+                self._cancel(active, "client_cancelled")
+            if (refused := create_refusal(event, conv, out_of_band=side)) is not None:
                 self._reject(refused)
                 return
             if not self._offer_create(event, index):

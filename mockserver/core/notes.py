@@ -138,6 +138,17 @@ class ResponseStarted(_NoteBase):
 
 
 @dataclass(frozen=True, slots=True)
+class PreviousCancelled(_NoteBase):
+    """Voice Live: client event `client_index`, a response.create (`cancel_previous`, true by
+    default), ended the active response `response_id` before its own began. Written right after the
+    client's record, before that response's response.done (`cancelled`)."""
+
+    KIND: ClassVar[str] = "rtmock.response.previous_cancelled"
+    client_index: int
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Refused(_NoteBase):
     """The session refused client event `client_index` (its `error` event follows, with this code
     and param): what the client asked for did not happen. Written right after the client's record."""
@@ -245,7 +256,8 @@ class OtherNote:
         return {"type": self.kind, **self.fields}
 
 
-Note = (StepReached | StepMatched | StepSkipped | ScenarioComplete | ResponseStarted | ResponseUnscripted | Refused | BargeIn
+Note = (StepReached | StepMatched | StepSkipped | ScenarioComplete | ResponseStarted | ResponseUnscripted | Refused
+        | PreviousCancelled | BargeIn
         | VadTurn | Closed | RelayStarted | FaultNotInjected | InternalError | SendTimeout | FrameTooLarge | OtherNote)
 
 _KINDS: dict[str, type[Any]] = {cls.KIND: cls for cls in typing.get_args(Note) if cls is not OtherNote}

@@ -20,7 +20,7 @@ from typing import Any, Final
 from . import _voicelive_shapes
 from .jsondata import json_copy
 
-__all__ = ["DIALECT", "UNSCRIPTED", "VAD_TYPES", "default_session", "reported_item", "response_fields",
+__all__ = ["DIALECT", "UNSCRIPTED", "VAD_TYPES", "cancels_previous", "default_session", "reported_item", "response_fields",
            "with_voice_live"]
 
 DIALECT: Final = "voice-live"
@@ -93,6 +93,14 @@ _ITEM_KEYS: Final[dict[str, frozenset[str]]] = {
     "function_call": frozenset({"type", "id", "object", "name", "call_id", "arguments", "status"}),
     "function_call_output": frozenset({"type", "id", "object", "call_id", "output"}),
 }
+
+
+def cancels_previous(create: dict[str, Any]) -> bool:
+    """Whether a Voice Live response.create ends the active response before it starts:
+    `ResponseCreateParams.cancel_previous`, "Whether to cancel any ongoing generation before
+    starting this one. Defaults to true." (azure-ai-voicelive)."""
+    request = create.get("response")
+    return not (isinstance(request, dict) and request.get("cancel_previous") is False)
 
 
 def reported_item(item: dict[str, Any]) -> dict[str, Any]:
