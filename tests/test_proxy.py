@@ -27,8 +27,10 @@ from run_once import once_per_run
 from test_examples import VERDICTS
 
 from rtmock.harness.judging.check import check_transcripts
+from rtmock.harness.judging.findings import Rule
+from rtmock.harness.judging.judge import Judge
 from rtmock.mockserver.core.records import Direction, Record
-from rtmock.mockserver.core.relay_core import PROBLEM_NOTE, RelayCore
+from rtmock.mockserver.core.relay_core import PROBLEM_NOTE, RelayCore, passthrough_scenario
 from rtmock.mockserver.net.redact import REDACTED, Secrets
 from rtmock.mockserver.net.relay import upstream_url
 from rtmock.mockserver.net.server import MockServer
@@ -177,6 +179,35 @@ def test_the_relay_core_plays_a_scenarios_expectations_over_the_upstreams_respon
     assert notes[0]["type"] == "rtmock.relay.started"
     assert [n["type"] for n in notes][-2:] == ["rtmock.scenario.complete", "rtmock.closed"]
     assert core.upstream_session_id == "sess_up" and not core.problems
+
+
+@pytest.mark.parametrize("voice_live", [True, False])
+def test_a_relayed_create_while_active_is_judged_by_what_the_upstream_does_with_it(voice_live: bool) -> None:
+    """Voice Live ends the active response for a create that comes during it (cancel_previous, true by
+    default); OpenAI refuses it. The relayed judge charges only the second."""
+    records: list[Record] = []
+    core = RelayCore(passthrough_scenario("none"), records.append, Secrets(),
+                     voice_live=voice_live)
+    core.start(0.0, "ws://up/voice-live/realtime")
+    core.server_text('{"type": "session.created", "session": {"id": "sess_up"}}', 0.05)
+    core.client_text('{"type": "response.create"}', 0.1)
+    core.server_text('{"type": "response.created", "response": {"id": "resp_1"}}', 0.2)
+    core.client_text('{"type": "response.create"}', 0.3)  # while resp_1 is active
+    if voice_live:
+        core.server_text('{"type": "response.done", "response": {"id": "resp_1", "status": "cancelled"}}', 0.35)
+        core.server_text('{"type": "response.created", "response": {"id": "resp_2"}}', 0.4)
+        core.server_text('{"type": "response.done", "response": {"id": "resp_2", "status": "completed"}}', 0.5)
+    else:
+        core.server_text(json.dumps({"type": "error", "error": {
+            "type": "invalid_request_error", "code": "conversation_already_has_active_response", "message": "busy"}}),
+            0.35)
+        core.server_text('{"type": "response.done", "response": {"id": "resp_1", "status": "completed"}}', 0.5)
+    core.client_closed(0.9, 1000)
+    judge = Judge(session_id="s", scenario_name="none", scenario_path=None, default_within=5.0)
+    for record in records:
+        judge.feed(record)
+    rules = [f.rule for f in judge.finish().findings]
+    assert rules == ([] if voice_live else [Rule.CREATE_WHILE_ACTIVE]), rules
 
 
 def test_a_close_code_aiohttp_gives_as_its_enum_is_noted_as_a_number() -> None:

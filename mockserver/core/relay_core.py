@@ -36,6 +36,7 @@ from .notes import (
     FaultNotInjected,
     Note,
     OtherNote,
+    PreviousCancelled,
     RelayStarted,
     ResponseStarted,
     ScenarioComplete,
@@ -44,6 +45,7 @@ from .notes import (
     step_reached,
 )
 from .records import Direction, Record
+from .voicelive import cancels_previous
 
 __all__ = ["PROBLEM_NOTE", "RelayCore", "UpstreamProblem", "passthrough_scenario"]
 
@@ -96,6 +98,9 @@ class RelayCore:
     started: float = 0.0
     #: the bound of expect steps that give none (`--within`); else the scenario's default
     default_within: float | None = None
+    #: the upstream is Azure Voice Live: a response.create while a response is active ends that one
+    #: first (`cancel_previous`, true by default) instead of being refused
+    voice_live: bool = False
 
     def __post_init__(self) -> None:
         self.closed = False
@@ -234,6 +239,9 @@ class RelayCore:
             response = event.get("response")
             if isinstance(response, dict) and response.get("conversation") == "none":
                 return  # out of band: it does not answer the conversation
+            if self._active is not None and self.voice_live and cancels_previous(event):
+                self._note(PreviousCancelled(index, self._active))  # the upstream's response.done (cancelled) follows
+                self._active = None
             if self._active is not None:
                 return  # the upstream refuses it (conversation_already_has_active_response)
             self._create_pending = True

@@ -43,7 +43,7 @@ import aiohttp
 from aiohttp import WSMessage, WSMsgType, web
 from aiohttp.connector import Connection
 
-from ..core.events import IdSource
+from ..core.events import Dialect, IdSource
 from ..core.records import Record, TranscriptHeader, dump_header, dump_record
 from ..core.relay_core import RelayCore, UpstreamProblem, passthrough_scenario
 from ..errors import UsageError
@@ -295,7 +295,8 @@ class RelayServer(MockServer):
                 transcript.write(dump_record(record), record.index)
             self._deliver(info, (record,))  # the service decides later: each frame is a moment of its own
 
-        core = RelayCore(scenario, on_record, self.secrets, started=started, default_within=self.relay_within)
+        core = RelayCore(scenario, on_record, self.secrets, started=started, default_within=self.relay_within,
+                         voice_live=info.dialect is Dialect.VOICE_LIVE)
         info.relay = core
         self.sessions.append(info)
         keep = getattr(self, "keep_sessions", True)
