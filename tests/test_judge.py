@@ -399,6 +399,21 @@ def test_a_tool_choice_that_rules_out_the_scripted_call_is_tool_not_declared(
     assert finding.seen.startswith("tool_choice ") and "auto" in finding.hint
 
 
+@pytest.mark.parametrize(("dialect", "event"), [
+    (Dialect.BETA, {"type": "transcription_session.update", "session": {"input_audio_format": "pcm16",
+                                                                        "input_audio_transcription": {"model": "whisper-1"}}}),
+    (Dialect.VOICE_LIVE, {"type": "session.avatar.connect", "client_sdp": "v=0"}),
+])
+def test_a_valid_event_rtmock_does_not_play_is_its_limit_not_an_invalid_client_event(
+        dialect: Dialect, event: dict[str, Any]) -> None:
+    s = Session("get_your_info", dialect=dialect)
+    s.send(event)
+    finding = s.findings[0]
+    assert finding.rule is Rule.NOT_PLAYED_BY_RTMOCK, [str(f) for f in s.findings]
+    assert "is valid, but rtmock does not script" in finding.message
+    assert "not a mistake in your client" in finding.message and "--upstream" in finding.hint
+
+
 def test_missing_response_create_is_reported_exactly_at_its_bound() -> None:
     s = start("get_your_info")
     (call,) = s.calls()

@@ -21,6 +21,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
+from ...mockserver.core.client_events import NOT_PLAYED
 from ...mockserver.core.notes import Refused
 from ...mockserver.core.records import Record
 from ...mockserver.scenario.matching import lookup
@@ -125,6 +126,13 @@ class ServiceErrors:
         if (kind, code, param) in self._reported:
             return None  # the same mistake again (each audio chunk of a stream, say): one finding says it
         self._reported.add((kind, code, param))
+        if code == "unsupported" and str(message).startswith(NOT_PLAYED):  # rtmock's refusal, not the service's
+            return ErrorFinding(Rule.NOT_PLAYED_BY_RTMOCK,
+                                f"Client event #{cause.index} ({kind or cause.type}) is valid, but {message[0].lower()}"
+                                f"{message[1:]} This is a limit of rtmock, not a mistake in your client: the session "
+                                "cannot be judged past it.", None, cause,
+                                expected=f"{kind or 'the event'} played as the service plays it",
+                                seen="refused by rtmock (error unsupported)")
         refused = f"The server refused client event #{cause.index} ({kind or cause.type}): {message}"
         if kind == "session.update":
             # the service applies an update whole or not at all: nothing in it took effect

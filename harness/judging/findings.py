@@ -37,6 +37,7 @@ class Rule(enum.StrEnum):
     CLIENT_DISCONNECTED = "client-disconnected"  # the socket closed before the scenario completed
     NO_SESSION = "no-session"  # the client never opened a session
     BETA_RETIRED = "beta-retired"  # the client asked OpenAI for the retired beta protocol
+    NOT_PLAYED_BY_RTMOCK = "not-played-by-rtmock"  # a valid event rtmock cannot act on: its limit, not the client's
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,10 @@ RULE_SPECS: dict[Rule, RuleSpec] = {
     Rule.INVALID_CLIENT_EVENT: RuleSpec(
         "every client event is valid (the real service answers an error)",
         "Send events that follow the realtime API's schema; the error's `param` names the field."),
+    Rule.NOT_PLAYED_BY_RTMOCK: RuleSpec(
+        "rtmock plays every event the client sends (a limit of rtmock, not a rule of the service)",
+        "This part of your client cannot be tested against rtmock: test it against the real service "
+        "(`rtmock run --upstream URL`), or keep it out of the run. What rtmock plays: README.md, docs/voice-live.md."),
     Rule.SCENARIO_MISMATCH: RuleSpec(
         "the client does what the scenario expects, within its bounds",
         "Make the client send what the step asks for (or fix the scenario if it expects the wrong thing)."),
