@@ -200,7 +200,7 @@ class MockServer:
     def _deliver(self, info: SessionInfo, records: Sequence[Record]) -> None:
         tell_observers(self.observers, info, records, self._observer_failed)
 
-    def _internalhttp_error(self, info: SessionInfo, core: SessionCore, exc: Exception, now: float) -> None:
+    def _internal_error(self, info: SessionInfo, core: SessionCore, exc: Exception, now: float) -> None:
         """Keep a bug of rtmock's for the exit code (2) and mark the session: closed by the server,
         so that nothing still pending is charged to the client."""
         if len(self.internal_errors) < 20:
@@ -416,7 +416,7 @@ class MockServer:
             if isinstance(exc, asyncio.CancelledError):
                 raise
         except Exception as exc:  # a bug in rtmock: the session ends as the service's would (1011), never as the client's fault
-            self._internalhttp_error(info, core, exc, clock())
+            self._internal_error(info, core, exc, clock())
             with contextlib.suppress(Exception):
                 await ws.close(code=1011, message=b"rtmock internal error")
         finally:
