@@ -1130,7 +1130,9 @@ def test_an_output_deleted_before_the_round_create_is_flagged() -> None:
 
 
 @pytest.mark.parametrize("result", ["[object Object]", "Weather: [object Object]",
-                                    "<app.tools.Forecast object at 0x7f3a2c1d0e50>"])
+                                    "<app.tools.Forecast object at 0x7f3a2c1d0e50>",
+                                    '"[object Object]"',  # JSON.stringify(String(result)): quoted, still no result
+                                    '"<app.tools.Forecast object at 0x7f3a2c1d0e50>"'])
 def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_round_goes_on(result: str) -> None:
     _, call, finding = answered_with(result)  # the round itself is answered: no missing create on top
     assert finding.rule is Rule.OUTPUT_NOT_SERIALIZED and finding.call_id == call["call_id"]

@@ -165,13 +165,14 @@ class ClientEventRules:
             return
         call.output_index = record.index
         call.output_event = event
-        if (unserialized := _UNSERIALIZED.search(output)) is not None and not _is_json(output):
-            # (inside JSON text it is a value the tool serialized: a sandbox's captured stdout, a log line)
+        if (unserialized := _UNSERIALIZED.search(_unwrapped(output))) is not None and not _serialized_structure(output):
+            # (inside a JSON object or array it is a value the tool serialized: a sandbox's captured
+            # stdout, a log line; a JSON string of it is the same text, quoted)
             # the service takes any string: the model gets this text, and nothing of the result
             seen = unserialized.group(0)
             self._add(Rule.OUTPUT_NOT_SERIALIZED,
                       f"The output for call {call.name} ({call.call_id}) in event #{record.index} holds "
-                      f"{seen!r}, {_UNSERIALIZED_WHY.get(seen, _UNSERIALIZED_WHY['python'])}, not the tool's result: "
+                      f"{seen!r}, {_JS_OBJECT if seen == '[object Object]' else _PY_OBJECT}, not the tool's result: "
                       "the model gets that text, and nothing of what the tool returned.",
                       None, record, call=call, expected="the tool result serialized (JSON text is customary)",
                       seen=_clip(output))
@@ -362,18 +363,29 @@ def _side_request(event: dict[str, Any]) -> bool:
 #: that returns nothing, String(undefined), and the exchange goes on as the service expects.)
 _UNSERIALIZED = re.compile(r"\[object Object\]|<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
 #: What made each of them, for the finding.
-_UNSERIALIZED_WHY = {
-    "[object Object]": "JavaScript's default string form of an object (String(result), `${result}`, '' + result)",
-    "python": "Python's default str() of an object",
-}
+_JS_OBJECT = "JavaScript's default string form of an object (String(result), `${result}`, '' + result)"
+_PY_OBJECT = "Python's default str() of an object"
 
 
-def _is_json(text: str) -> bool:
+def _parsed(text: str) -> Any:
     try:
-        json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError):
-        return False
-    return True
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def _serialized_structure(text: str) -> bool:
+    """The output is a JSON object or array: the tool's result, serialized."""
+    return isinstance(_parsed(text), dict | list)
+
+
+def _unwrapped(text: str) -> str:
+    """The text a JSON string holds (json.dumps of an already stringified object), else the text."""
+    value = _parsed(text) if text.startswith('"') else _NOT_JSON
+    return value if isinstance(value, str) else text
 
 
 def _kind(value: Any) -> str:
