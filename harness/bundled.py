@@ -7,8 +7,6 @@ before any of the server is loaded. The scenarios are `rtmock/scenarios/` (the r
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..mockserver.scenario.loader import LoadedScenario
 
-__all__ = ["SCALE_BOUNDS_ENV", "bundled_scenario", "bundled_scenario_names", "load_scenarios", "scale_bounds_factor"]
+__all__ = ["bundled_scenario", "bundled_scenario_names", "load_scenarios"]
 
 _BUNDLED_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -45,7 +43,7 @@ def load_scenarios(paths: Sequence[str], *, scale_bounds: float = 1.0) -> list[L
     every bound of each is that many times as long (`--scale-bounds`)."""
     from ..mockserver.errors import ScenarioError
     from ..mockserver.scenario.loader import load_scenario
-    from ..mockserver.scenario.model import with_bounds_scaled
+    from .bounds import scaled
 
     loaded, problems = [], []
     for path in paths:
@@ -54,29 +52,8 @@ def load_scenarios(paths: Sequence[str], *, scale_bounds: float = 1.0) -> list[L
         except ScenarioError as exc:
             problems.extend(exc.problems)
             continue
-        if scale_bounds != 1:
-            scenario = dataclasses.replace(scenario, scenario=with_bounds_scaled(scenario.scenario, scale_bounds))
-        loaded.append(scenario)
+        loaded.append(scaled(scenario, scale_bounds))
     if problems:
         raise ScenarioError.many(problems)
     return loaded
 
-
-#: The environment variable that sets `--scale-bounds` (the pytest plugin reads it too): set it once
-#: on a slow CI runner.
-SCALE_BOUNDS_ENV = "RTMOCK_SCALE_BOUNDS"
-
-
-def scale_bounds_factor(text: str | None, *, where: str = "--scale-bounds") -> float:
-    """The factor `text` gives (None or empty: 1), or a UsageError that says what is wrong where."""
-    from ..mockserver.errors import UsageError
-
-    if text is None or not text.strip():
-        return 1.0
-    try:
-        factor = float(text)
-    except ValueError:
-        factor = float("nan")
-    if not math.isfinite(factor) or factor <= 0:
-        raise UsageError(f"{where} must be a positive number, such as 2 (every bound twice as long); got {text!r}")
-    return factor

@@ -21,7 +21,8 @@ from ..mockserver.core.records import Record, TranscriptError
 # Light imports only at the top: `rtmock run` starts the client before it loads aiohttp and
 # pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
 from ..mockserver.errors import RtmockError, ScenarioError, UsageError
-from .bundled import SCALE_BOUNDS_ENV, load_scenarios, scale_bounds_factor
+from .bounds import SCALE_BOUNDS_ENV, scale_bounds_factor, scaled_within
+from .bundled import load_scenarios
 
 if TYPE_CHECKING:
     from ..mockserver.net.server import SessionInfo
@@ -203,7 +204,7 @@ async def _run_each(args: argparse.Namespace, scenarios: Sequence[_Scenario],
         async with semaphore:
             name = scenario.name if scenario is not None else "upstream"
             tdir = base / f"{index:03d}-{name}" if base else None
-            within = args.within * args.scale_bounds if args.within is not None else None
+            within = scaled_within(args.within, args.scale_bounds, scenario=scenario is not None)
             options = RunOptions(grace=args.grace, within=within, transcript_dir=tdir, stream=stream,
                                  echo_output=args.verbose, connect_timeout=args.connect_timeout, timeout=args.timeout)
             if progress:
@@ -372,6 +373,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     proxy = sub.add_parser("proxy", help="relay clients to the real service and judge them, until Ctrl-C",
                            epilog=ENV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     _upstream_options(proxy, required=True)
+    _scale_bounds_option(proxy)
     proxy.add_argument("--scenario", help="a scenario whose expect steps also judge each session (optional)")
     proxy.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
     proxy.add_argument("--port", type=int, default=8765, help="port (0: any free port; default 8765)")
@@ -454,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     args.command = command
     logging.basicConfig(level=logging.WARNING, format="rtmock: %(message)s")
-    if args.cmd in ("run", "serve"):
+    if args.cmd in ("run", "serve", "proxy"):
         given = args.scale_bounds
         try:
             args.scale_bounds = scale_bounds_factor(given if given is not None else os.environ.get(SCALE_BOUNDS_ENV),

@@ -28,6 +28,7 @@ from ..mockserver.core.relay_core import UpstreamProblem
 from ..mockserver.net.relay import UPSTREAM_KEY_ENV, RelayedSession, RelayServer
 from ..mockserver.net.server import MockServer, Observer, SessionInfo
 from ..mockserver.scenario.loader import LoadedScenario
+from .bounds import scaled_within
 from .bundled import load_scenarios
 from .judging.findings import Finding
 from .judging.judge import Judge
@@ -179,11 +180,12 @@ async def proxy_main(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rtmock: warning: listening on {args.host}: anyone who can reach it can use this proxy "
               "(and, with a key in the environment, your key)", file=sys.stderr)
-    scenario = load_scenarios([args.scenario])[0] if args.scenario else None
+    scenario = load_scenarios([args.scenario], scale_bounds=args.scale_bounds)[0] if args.scenario else None
+    within = scaled_within(args.within, args.scale_bounds, scenario=scenario is not None)
     key = upstream_key()
     server = RelayServer(args.upstream, scenario, upstream_key=key, upstream_ca=args.upstream_ca, host=args.host,
-                         port=args.port, tls=not args.no_tls, record_dir=args.record, default_within=args.within)
-    judge = RelayJudge(default_within=args.within)
+                         port=args.port, tls=not args.no_tls, record_dir=args.record, default_within=within)
+    judge = RelayJudge(default_within=within)
     server.observers.append(judge)
     server.observers.append(_ProxyLog(judge))
     server.problem_listeners.append(lambda problem: print(f"rtmock: upstream problem ({problem.kind}): {problem}",

@@ -17,7 +17,6 @@ loads this module, most of them without using it. The server, the judge and the 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .bundled import SCALE_BOUNDS_ENV, scale_bounds_factor
+from .bounds import environment_factor, scaled, scaled_within
 
 if TYPE_CHECKING:
     from ..mockserver.scenario.loader import LoadedScenario
@@ -46,6 +45,12 @@ def __getattr__(name: str) -> Any:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rtmock_scenario(path, **options): the scenario the rtmock_server fixture "
                                        "plays (a bundled name, or a path relative to the test file or rootdir)")
+    from ..mockserver.errors import UsageError
+
+    try:
+        environment_factor()  # a bad $RTMOCK_SCALE_BOUNDS is said once, at start-up, not in every test
+    except UsageError as exc:
+        raise pytest.UsageError(f"rtmock: {exc}") from None
 
 
 def resolve_scenario(scenario: str | os.PathLike[str], *, test_file: Path | None = None,
@@ -99,15 +104,12 @@ def rtmock(request: pytest.FixtureRequest) -> Iterator[Callable[..., RtmockServe
 
     def start(scenario: str | os.PathLike[str] | LoadedScenario, **options: Any) -> RtmockServer:
         from ..mockserver.scenario.loader import LoadedScenario, load_scenario
-        from ..mockserver.scenario.model import with_bounds_scaled
         from ._plugin_server import RtmockServer
 
         loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(resolve(scenario))
-        factor = scale_bounds_factor(os.environ.get(SCALE_BOUNDS_ENV), where=f"${SCALE_BOUNDS_ENV}")
-        if factor != 1:  # a slow runner: every bound longer (`rtmock run --scale-bounds`)
-            loaded = dataclasses.replace(loaded, scenario=with_bounds_scaled(loaded.scenario, factor))
-            if options.get("within") is not None:
-                options["within"] *= factor
+        factor = environment_factor()  # a slow runner: every bound longer (`rtmock run --scale-bounds`)
+        loaded = scaled(loaded, factor)
+        options["within"] = scaled_within(options.get("within"), factor)
         server = RtmockServer(loaded, **options)
         servers.append(server)
         return server

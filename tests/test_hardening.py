@@ -192,6 +192,25 @@ async def test_stopping_the_server_does_not_wait_long_for_a_client_that_never_an
     assert not judge.finish_all()[0].findings  # stopping it was the server's doing, not the client's
 
 
+async def test_stopping_the_relay_does_not_wait_long_for_a_client_that_never_answers_the_close() -> None:
+    from rtmock.mockserver.net.relay import RelayServer
+
+    async with MockServer([load_scenario(SEED)], tls=False) as upstream:
+        relay = RelayServer(f"ws://127.0.0.1:{upstream.port}", load_scenario(SEED), tls=False)
+        await relay.start()
+        _reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+        writer.write(b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer test\r\n\r\n")
+        await writer.drain()
+        await until(lambda: bool(relay.sessions))
+        try:
+            async with asyncio.timeout(3):  # as the mock server: SHUTDOWN_CLOSE_WAIT, not aiohttp's 10 s
+                await relay.close()
+        finally:
+            writer.close()
+
+
 async def test_a_client_that_reads_slowly_but_steadily_is_not_cut_off(tmp_path: Path) -> None:
     # 3.9 MB of deltas through a small send buffer, read at ~1.3 MB/s (3 s and more) with a 2 s send
     # bound: the bound is for a client that reads nothing, so it moves with every frame the client

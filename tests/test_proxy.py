@@ -210,6 +210,39 @@ def test_a_relayed_create_while_active_is_judged_by_what_the_upstream_does_with_
     assert rules == ([] if voice_live else [Rule.CREATE_WHILE_ACTIVE]), rules
 
 
+def test_a_relayed_voice_live_response_that_completes_after_all_still_owes_its_calls() -> None:
+    """The relay notes that a create during a response ends it, as Voice Live documents; should the
+    upstream finish that response after all, its response.done says so, and its call is owed."""
+    records: list[Record] = []
+    core = RelayCore(passthrough_scenario("none"), records.append, Secrets(), voice_live=True)
+    core.start(0.0, "ws://up/voice-live/realtime")
+    core.server_text('{"type": "session.created", "session": {"id": "sess_up"}}', 0.05)
+    core.client_text('{"type": "response.create"}', 0.1)
+    core.server_text('{"type": "response.created", "response": {"id": "resp_1"}}', 0.2)
+    core.server_text(json.dumps({"type": "response.output_item.added", "response_id": "resp_1", "output_index": 0,
+                                 "item": {"id": "item_1", "type": "function_call", "name": "f", "call_id": "call_1"}}),
+                     0.25)
+    core.client_text('{"type": "response.create"}', 0.3)  # while resp_1 is active
+    core.server_text('{"type": "response.done", "response": {"id": "resp_1", "status": "completed"}}', 0.35)
+    core.server_text('{"type": "response.created", "response": {"id": "resp_2"}}', 0.4)
+    core.server_text('{"type": "response.done", "response": {"id": "resp_2", "status": "completed"}}', 0.5)
+    judge = Judge(session_id="s", scenario_name="none", scenario_path=None, default_within=5.0)
+    for record in records:
+        judge.feed(record)
+    assert [f.rule for f in judge.advance(10.0)] == [Rule.MISSING_OUTPUT]
+
+
+def test_a_relayed_client_that_configures_each_response_itself_meets_the_session_update_step() -> None:
+    records: list[Record] = []
+    core = RelayCore(load_scenario(SCENARIOS / "get_your_info.yaml"), records.append, Secrets())
+    core.start(0.0, "ws://up/v1/realtime")
+    core.server_text('{"type": "session.created", "session": {"id": "sess_up"}}', 0.05)
+    core.client_text(json.dumps({"type": "response.create", "response": {"tools": [
+        {"type": "function", "name": "get_your_info"}]}}), 0.1)
+    notes = [r.event for r in records if r.direction is Direction.SCRIPT and r.event]
+    assert [n["step"] for n in notes if n["type"] == "rtmock.step.matched"] == [2, 1]  # the create meets both
+
+
 def test_a_close_code_aiohttp_gives_as_its_enum_is_noted_as_a_number() -> None:
     from aiohttp import WSCloseCode
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rtmock.harness.bundled import SCALE_BOUNDS_ENV
+from rtmock.harness.bounds import SCALE_BOUNDS_ENV, scaled_within
 from rtmock.mockserver.scenario.loader import load_scenario_text
 from rtmock.mockserver.scenario.model import ExpectStep, PauseStep, RespondStep, with_bounds_scaled
 
@@ -89,6 +89,22 @@ def test_the_pytest_plugin_scales_the_bounds_from_the_environment(
     scenario = tmp_path / "quick.yaml"
     scenario.write_text(SCENARIO)
     monkeypatch.setenv(SCALE_BOUNDS_ENV, "2.5")
-    server = rtmock(str(scenario), within=1.0)
+    server = rtmock(str(scenario))
     (expect,) = [s for s in server.scenario.scenario.steps if isinstance(s, ExpectStep)]
-    assert expect.within == 1.0 and server._within == 2.5  # 0.4 s and 1 s, each 2.5 times
+    assert expect.within == 1.0  # 0.4 s, 2.5 times
+
+
+def test_within_scales_and_a_session_without_a_scenario_gets_its_default_bound_scaled() -> None:
+    assert scaled_within(2.0, 3) == 6.0
+    assert scaled_within(None, 3) is None  # the scenario's own default, scaled with the scenario
+    assert scaled_within(None, 3, scenario=False) == 15.0  # `run --upstream` / `proxy` without a scenario
+    assert scaled_within(None, 1, scenario=False) is None
+
+
+def test_a_bad_factor_in_the_environment_stops_pytest_once_at_start_up(tmp_path: Path) -> None:
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if k != SCALE_BOUNDS_ENV} | {SCALE_BOUNDS_ENV: "fast"}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert out.returncode == 4, out.stdout + out.stderr  # pytest's usage error
+    assert f"rtmock: ${SCALE_BOUNDS_ENV} must be a positive number" in out.stderr, out.stderr

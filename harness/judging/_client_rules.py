@@ -249,6 +249,8 @@ class ClientEventRules:
                           None, record, expected="one response.create per round", seen="two")
             return
         for rnd in open_rounds:
+            if rnd.superseded and rnd.done_at is None:
+                continue  # this create ended that response (Voice Live): it is no create of its round
             missing = rnd.missing
             names = ", ".join(f"{c.name} ({c.call_id})" for c in missing)
             rule = rnd.step_on(Stimulus.CREATE)

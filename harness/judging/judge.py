@@ -113,11 +113,12 @@ class Judge(ClientEventRules):
         self._due = self._earliest_bound()
 
     def _previous_cancelled(self, response_id: str) -> None:
-        """A Voice Live response.create ended the active response before its own (`cancel_previous`):
-        it is over before this create is read, as if its response.done (cancelled) had come (R9: its
-        calls are owed nothing), and the create does not race it."""
+        """A Voice Live response.create ends the active response before its own (`cancel_previous`):
+        the create does not race it, and does not answer its calls. Its response.done decides the
+        rest (cancelled, as the mock sends: its calls are owed nothing, R9; completed, should a real
+        service finish it after all: they are owed their outputs)."""
         if (rnd := self._rounds.get(response_id)) is not None:
-            rnd.step_on(Stimulus.CANCELLED)
+            rnd.superseded = True
         if self._active == response_id:
             self._active = None
 

@@ -124,6 +124,7 @@ class Round:
     refused_create: Record | None = None  # the record of a create the service refused while the response was active
     out_of_band_create: Record | None = None  # a create with conversation "none" sent while this round owed one
     message_item: Record | None = None  # a message item the client created while outputs were missing (a result sent as a message?)
+    superseded: bool = False  # a Voice Live create ended its response (cancel_previous): that create is not its own
     missed_at: int | None = None  # the index of its missing-response-create finding
 
     @property

@@ -30,7 +30,7 @@ from typing import Any
 from ..net.redact import Secrets
 from ..scenario.loader import LoadedScenario
 from ..scenario.model import ExpectStep, FunctionCallPart, RespondStep, Scenario, SendPart
-from ._expectations import Expectation, Group, HeldEvents, fits
+from ._expectations import Expectation, Group, HeldEvents, fits, tools_in_effect
 from .notes import (
     Closed,
     FaultNotInjected,
@@ -248,7 +248,9 @@ class RelayCore:
             if self._group is None or not self._wants_create():
                 return  # the upstream answers it; no step awaits it
         if self._scripted and not self._stopped:
-            self._held.hold(index, event, self._position(), None)
+            # a create's own response.tools count, as the mock counts them (the relay does not follow
+            # the session's tools: the upstream judges those)
+            self._held.hold(index, event, self._position(), tools_in_effect(event, {}) if kind == "response.create" else None)
             if self._group is not None:
                 self._match()
                 self._advance()

@@ -345,10 +345,8 @@ class RelayServer(MockServer):
             log.info("session %s ended (%s)", info.id, "complete" if core.complete else "incomplete")
             if not keep:
                 self.sessions.remove(info)
-            with contextlib.suppress(Exception):
-                await ws.close()
-            with contextlib.suppress(Exception):
-                await upstream.close()
+            await self._close_socket(ws)
+            await self._close_socket(upstream)
 
 
 async def _client_lost(msg: WSMessage, ws: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse,

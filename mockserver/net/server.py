@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import WSMsgType, web
 
 from ..core.events import Dialect, IdSource
@@ -433,9 +434,14 @@ class MockServer:
                 self.sessions.remove(info)
                 if big_frames:
                     self._hand_back_memory()
-            with contextlib.suppress(Exception):  # TimeoutError too: aiohttp then drops the connection
-                async with asyncio.timeout(SHUTDOWN_CLOSE_WAIT if self._closed else None):
-                    await ws.close()
+            await self._close_socket(ws)
+
+    async def _close_socket(self, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+        """Close a session's socket, waiting for the peer's close frame (aiohttp's 10 s), or only
+        SHUTDOWN_CLOSE_WAIT while the server stops. Never raises: the session is over either way."""
+        with contextlib.suppress(Exception):  # TimeoutError too: aiohttp then drops the connection
+            async with asyncio.timeout(SHUTDOWN_CLOSE_WAIT if self._closed else None):
+                await ws.close()
 
     def _hand_back_memory(self) -> None:
         """After a session that handled big frames, once the sessions ending at the same time have
