@@ -410,7 +410,7 @@ def test_a_valid_event_rtmock_does_not_play_is_its_limit_not_an_invalid_client_e
     s.send(event)
     finding = s.findings[0]
     assert finding.rule is Rule.NOT_PLAYED_BY_RTMOCK, [str(f) for f in s.findings]
-    assert "is valid, but rtmock does not script" in finding.message
+    assert "is valid, but rtmock does not play" in finding.message
     assert "not a mistake in your client" in finding.message and "--upstream" in finding.hint
 
 

@@ -21,7 +21,6 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
-from ...mockserver.core.client_events import NOT_PLAYED
 from ...mockserver.core.notes import Refused
 from ...mockserver.core.records import Record
 from ...mockserver.scenario.matching import lookup
@@ -89,6 +88,7 @@ class ServiceErrors:
         self._recent: deque[Record] = deque(maxlen=16)  # the last client frames (a relayed error's cause)
         self._relayed = False
         self._refused: Record | None = None  # the client record the session just refused: its error's cause
+        self._not_played = False  # and it was rtmock's own refusal of a valid event it does not play
         self._reported: set[tuple[Any, Any, Any]] = set()  # (event type, error code, param) already reported
 
     def client(self, record: Record) -> None:
@@ -99,6 +99,7 @@ class ServiceErrors:
     def refused(self, note: Refused) -> None:
         """The session refused a client event: the error that follows answers it."""
         self._refused = next((r for r in reversed(self._recent) if r.index == note.client_index), None)
+        self._not_played = note.not_played
 
     def relayed(self) -> None:
         """The real service is behind the session (`rtmock proxy`): its errors come when they come."""
@@ -114,6 +115,7 @@ class ServiceErrors:
             rule, hint = CONNECTION_REFUSALS[code if code in CONNECTION_REFUSALS else "invalid_api_key"]
             return ErrorFinding(rule, f"The server refused the connection: {message}", hint, record,
                                 expected="a connection the service serves", seen=f"error {code}, then the socket closed")
+        not_played, self._not_played = self._not_played, False
         cause = self._cause(record, error)
         if cause is None or cause.index in explained:
             return None
@@ -126,13 +128,13 @@ class ServiceErrors:
         if (kind, code, param) in self._reported:
             return None  # the same mistake again (each audio chunk of a stream, say): one finding says it
         self._reported.add((kind, code, param))
-        if code == "unsupported" and str(message).startswith(NOT_PLAYED):  # rtmock's refusal, not the service's
+        if not_played:  # rtmock's refusal, not the service's (the session's note says so)
             return ErrorFinding(Rule.NOT_PLAYED_BY_RTMOCK,
-                                f"Client event #{cause.index} ({kind or cause.type}) is valid, but {message[0].lower()}"
-                                f"{message[1:]} This is a limit of rtmock, not a mistake in your client: the session "
-                                "cannot be judged past it.", None, cause,
+                                f"Client event #{cause.index} ({kind or cause.type}) is valid, but {message} This is a "
+                                "limit of rtmock, not a mistake in your client: this session's verdict is not your "
+                                "client's (`rtmock run` exits 2).", None, cause,
                                 expected=f"{kind or 'the event'} played as the service plays it",
-                                seen="refused by rtmock (error unsupported)")
+                                seen=f"refused by rtmock (error {code})")
         refused = f"The server refused client event #{cause.index} ({kind or cause.type}): {message}"
         if kind == "session.update":
             # the service applies an update whole or not at all: nothing in it took effect

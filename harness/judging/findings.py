@@ -100,8 +100,9 @@ RULE_SPECS: dict[Rule, RuleSpec] = {
         "Send events that follow the realtime API's schema; the error's `param` names the field."),
     Rule.NOT_PLAYED_BY_RTMOCK: RuleSpec(
         "rtmock plays every event the client sends (a limit of rtmock, not a rule of the service)",
-        "This part of your client cannot be tested against rtmock: test it against the real service "
-        "(`rtmock run --upstream URL`), or keep it out of the run. What rtmock plays: README.md, docs/voice-live.md."),
+        "This part of your client cannot be tested against rtmock: test it against the real service it is "
+        "for (`rtmock run --upstream URL`: Azure, for its beta and Voice Live features), or keep it out of the "
+        "run. What rtmock plays: README.md, docs/voice-live.md."),
     Rule.SCENARIO_MISMATCH: RuleSpec(
         "the client does what the scenario expects, within its bounds",
         "Make the client send what the step asks for (or fix the scenario if it expects the wrong thing)."),

@@ -15,7 +15,7 @@ import base64
 import binascii
 from typing import Any
 
-from .client_events import NOT_PLAYED, Rejection
+from .client_events import Rejection
 from .conversation import ActiveResponse, Conversation
 from .turns import InputAudio
 from .voicelive import UNSCRIPTED as VOICE_LIVE_UNSCRIPTED
@@ -144,9 +144,9 @@ def unscripted(event: dict[str, Any]) -> Rejection | None:
     events it does not script. (rtmock's refusal, not the service's.)"""
     kind = event["type"]
     if kind == "transcription_session.update":
-        return Rejection("unsupported", f"{NOT_PLAYED} beta transcription sessions (transcription_session.update).",
-                         "type", event.get("event_id"))
+        return Rejection("unsupported", "rtmock does not play beta transcription sessions (transcription_session.update).",
+                         "type", event.get("event_id"), not_played=True)
     if kind in VOICE_LIVE_UNSCRIPTED:
-        return Rejection("unsupported", f"{NOT_PLAYED} {VOICE_LIVE_UNSCRIPTED[kind]} ({kind}).",
-                         "type", event.get("event_id"))
+        return Rejection("unsupported", f"rtmock does not play {VOICE_LIVE_UNSCRIPTED[kind]} ({kind}).",
+                         "type", event.get("event_id"), not_played=True)
     return None

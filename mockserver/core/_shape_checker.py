@@ -24,6 +24,8 @@ class Rejection:
     message: str
     param: str | None = None
     event_id: str | None = None
+    #: rtmock's own refusal of a valid event it does not play (`_refusals.unscripted`), not the service's
+    not_played: bool = False
 
 
 _JSON_TYPE_NAMES = {

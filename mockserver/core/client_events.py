@@ -35,11 +35,7 @@ from ._shape_checker import Rejection, _Checker, _json_type, _quote, _supported
 from ._shape_predicates import _Compiler, _fast_check, _Valid
 from .voicelive import with_voice_live
 
-__all__ = ["NOT_PLAYED", "Rejection", "client_event_types", "event_types", "validate_client_event"]
-
-#: How the message of rtmock's own refusal of a valid event begins (`_refusals.unscripted`): the judge
-#: tells it from the service's refusals.
-NOT_PLAYED = "rtmock does not script"
+__all__ = ["Rejection", "client_event_types", "event_types", "validate_client_event"]
 
 
 @cache

@@ -154,10 +154,12 @@ class Refused(_NoteBase):
     and param): what the client asked for did not happen. Written right after the client's record."""
 
     KIND: ClassVar[str] = "rtmock.client_event.refused"
-    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"param"})
+    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"param", "not_played"})
     client_index: int
     code: str
     param: str | None = None
+    #: rtmock refused a valid event it does not play: its limit, not the client's mistake
+    not_played: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,7 +279,7 @@ class SessionCore(ClientEventHandling):
     def _reject(self, why: Rejection) -> None:
         """Refuse the client event just recorded: a note says so (the judge reads it, rather than
         working out the session's state again), then the service's error event."""
-        self._note(Refused(self._client_index, why.code, why.param))
+        self._note(Refused(self._client_index, why.code, why.param, why.not_played))
         self._emit(self.events.error(why.code, why.message, why.param, why.event_id))
 
     # ---- the script ------------------------------------------------------------------------------
