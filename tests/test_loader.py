@@ -558,8 +558,9 @@ def test_a_match_operator_that_cannot_work_is_refused_at_load(value: str, messag
 @pytest.mark.parametrize(("value", "message"), [
     ("any: []", "any: takes a list of match blocks (mappings of paths), met when one of them is"),
     ("any: {item.output: x}", "any: takes a list of match blocks (mappings of paths), met when one of them is"),
-    ("any: [{item.output: {regex: '(unclosed'}}]",
-     "item.output: regex /(unclosed/ does not compile: missing ), unterminated subpattern at position 0"),
+    ("any: [{item.output: x}, {item.output: {regex: '(unclosed'}}]",
+     "any, alternative 2: item.output: regex /(unclosed/ does not compile: missing ), unterminated subpattern at "
+     "position 0"),
 ])
 def test_an_any_block_that_cannot_work_is_refused_at_load(value: str, message: str) -> None:
     assert error_of(TOOL_ROUND + f"      {value}\n").endswith(f"match: {message}")

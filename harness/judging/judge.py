@@ -364,17 +364,16 @@ class Judge(ClientEventRules):
         missing = sorted({c.name for c in note.calls if c.name not in (note.tools or ())} - self._undeclared)
         barred = sorted({c.name for c in note.calls if c.name in (note.tools or ()) and note.tools_allowed is not None
                          and c.name not in note.tools_allowed} - self._undeclared)
-        if barred and not missing:  # declared, but the response's tool_choice rules it out
+        if barred:  # declared, but the response's tool_choice rules it out
             self._undeclared.update(barred)
             self._add(Rule.TOOL_NOT_DECLARED,
                       f"The scenario's model calls {', '.join(barred)} in response {note.response_id}, but the "
                       f"tool_choice in effect for it was {note.tool_choice}: the real model could not have called "
                       "it, and the app never gets that call.",
-                      "Let the model call the tool: tool_choice \"auto\" (the default) or \"required\", in "
-                      "session.update or in the response.create's response.", None, step=note.step, line=note.line,
-                      expected=f"a tool_choice that allows {', '.join(barred)}", seen=f"tool_choice {note.tool_choice}",
-                      time=record.time)
-            return
+                      "Let the model call the tool: tool_choice \"auto\" (the default), \"required\", or that "
+                      "function, in session.update or in the response.create's response.", None, step=note.step,
+                      line=note.line, expected=f"a tool_choice that allows {', '.join(barred)}",
+                      seen=f"tool_choice {note.tool_choice}", time=record.time)
         if not missing:
             return
         self._undeclared.update(missing)

@@ -57,7 +57,6 @@ class ClientEventHandling:
         events: EventFactory
         ids: IdSource
         _playing: ActiveResponse | None  # the response the script is streaming
-        _client_index: int  # the record of the client event being handled
 
         # output: a server event, a note, the refusal of the client event being handled
         def _emit(self, event: dict[str, Any]) -> None: ...
@@ -93,7 +92,7 @@ class ClientEventHandling:
                     and cancels_previous(event):
                 # Voice Live's `cancel_previous` (true by default): the active response ends, as a
                 # response.cancel would end it, and this one takes its place (OpenAI refuses it)
-                self._note(PreviousCancelled(self._client_index, active.id))
+                self._note(PreviousCancelled(index, active.id))
                 self._cancel(active, "client_cancelled")
             if (refused := create_refusal(event, conv, out_of_band=side)) is not None:
                 self._reject(refused)

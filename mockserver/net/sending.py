@@ -92,7 +92,8 @@ def write_turn(transport: asyncio.Transport, actions: list[Action]) -> None:
     for part, action in enumerate(actions, 1):
         if isinstance(action, Send):
             frames.append(text_frame(action.text))
-        elif isinstance(action, SendRun):
+        else:
+            assert isinstance(action, SendRun), "a turn that closes goes through send_turn (cannot_wait says so)"
             frames.extend(map(text_frame, action.texts))
         if part % PARTS_PER_WRITE == 0:
             transport.write(b"".join(frames))

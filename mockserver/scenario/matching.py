@@ -39,8 +39,11 @@ def check_match(match: dict[str, Any]) -> dict[str, Any]:
         if path == ANY:
             if not isinstance(expected, list) or not expected or not all(isinstance(a, dict) and a for a in expected):
                 raise ValueError("any: takes a list of match blocks (mappings of paths), met when one of them is")
-            for alternative in expected:
-                check_match(alternative)
+            for n, alternative in enumerate(expected, 1):
+                try:
+                    check_match(alternative)
+                except ValueError as exc:
+                    raise ValueError(f"any, alternative {n}: {exc}") from None
             continue
         if not isinstance(path, str) or not path or path.startswith(".") or path.endswith(".") or ".." in path:
             raise ValueError(f"{path!r} is not a dotted path into the client event (e.g. item.output)")
