@@ -627,6 +627,30 @@ def test_a_voice_live_create_ends_the_active_response_where_others_are_refused(
     assert_passes(s)
 
 
+def test_a_voice_live_create_that_ends_a_calling_response_without_new_input_is_create_before_output() -> None:
+    # the call is complete, the response held open; the client's create (cancel_previous) ends it
+    # before any output: the model answers without the result, as with the round's create sent early
+    s = Session("slow_response_done", dialect=Dialect.VOICE_LIVE)
+    declare(s)
+    user_turn(s)
+    (call,) = s.calls()
+    create(s, at=s.now + 0.2)
+    assert s.server("response.done")[0]["response"]["status"] == "cancelled"
+    finding = one(s.findings)
+    assert finding.rule is Rule.CREATE_BEFORE_OUTPUT and finding.call_id == call["call_id"]
+
+
+def test_a_voice_live_create_after_new_user_input_ends_a_calling_response_which_is_then_owed_nothing() -> None:
+    # a barge-in: the user says something new while the call's response is still open
+    s = Session("slow_response_done", dialect=Dialect.VOICE_LIVE)
+    declare(s)
+    user_turn(s)
+    s.send({"type": "conversation.item.create", "item": USER_MESSAGE}, at=s.now + 0.1)
+    create(s)
+    assert s.server("response.done")[0]["response"]["status"] == "cancelled"
+    assert_passes(s)
+
+
 def test_create_while_the_calling_response_is_active_and_never_again_is_judged_at_the_bound() -> None:
     s = start("slow_response_done")  # response.done comes 1 s after the call
     (call,) = s.calls()

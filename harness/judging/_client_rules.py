@@ -49,6 +49,7 @@ class ClientEventRules:
         _history_calls: set[str]  # call_ids of function_call items the client wrote itself
         _active: str | None  # the active response, and the record index of its response.created
         _active_at: int
+        _user_input_at: int  # record index of the latest user input (a message item, a committed turn)
         _errors: ServiceErrors
         _explained: set[int]  # client records a specific finding covers
         _last_trigger: Record | None  # the last accepted round trigger, for R6
@@ -94,6 +95,7 @@ class ClientEventRules:
             if accepted:
                 self._last_trigger = None  # new input: a following response.create is a new turn
                 if item.get("type") == "message":
+                    self._user_input_at = record.index
                     for rnd in self._open_rounds():
                         if rnd.missing and rnd.done_at is not None:
                             rnd.message_item = rnd.message_item or record

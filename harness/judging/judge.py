@@ -78,6 +78,7 @@ class Judge(ClientEventRules):
         self._pending: Record | None = None
         self._active: str | None = None
         self._active_at = -1  # record index of the active response's response.created
+        self._user_input_at = -1  # record index of the latest user input (a message item, a committed turn)
         self._steps = StepWatch(self.findings)
         self._errors = ServiceErrors()  # which errors are findings, and about which client event
         self._explained: set[int] = set()  # client records already covered by a specific finding
@@ -114,10 +115,13 @@ class Judge(ClientEventRules):
 
     def _previous_cancelled(self, response_id: str) -> None:
         """A Voice Live response.create ends the active response before its own (`cancel_previous`):
-        the create does not race it, and does not answer its calls. Its response.done decides the
+        the create does not race it. After new user input (the user spoke or wrote meanwhile: a
+        barge-in) it does not answer that response's calls either, and its response.done decides the
         rest (cancelled, as the mock sends: its calls are owed nothing, R9; completed, should a real
-        service finish it after all: they are owed their outputs)."""
-        if (rnd := self._rounds.get(response_id)) is not None:
+        service finish it after all: they are owed their outputs). Without new input it is the
+        round's create, sent before the outputs (R5): the model answers without them."""
+        rnd = self._rounds.get(response_id)
+        if rnd is not None and self._user_input_at > self._active_at:
             rnd.superseded = True
         if self._active == response_id:
             self._active = None
@@ -298,6 +302,7 @@ class Judge(ClientEventRules):
                     self._output_items[item["id"]] = answered
         elif kind == "input_audio_buffer.committed":
             self._last_trigger = None  # a user turn (the client's commit or the server VAD's): new input
+            self._user_input_at = record.index
         elif kind == "conversation.item.deleted":
             if (deleted := self._output_items.get(event.get("item_id", ""))) is not None:
                 deleted.output_deleted = True
