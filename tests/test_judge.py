@@ -1156,7 +1156,11 @@ def test_an_output_deleted_before_the_round_create_is_flagged() -> None:
 @pytest.mark.parametrize("result", ["[object Object]", "Weather: [object Object]",
                                     "<app.tools.Forecast object at 0x7f3a2c1d0e50>",
                                     '"[object Object]"',  # JSON.stringify(String(result)): quoted, still no result
-                                    '"<app.tools.Forecast object at 0x7f3a2c1d0e50>"'])
+                                    '"<app.tools.Forecast object at 0x7f3a2c1d0e50>"',
+                                    '{"result":"[object Object]"}',  # JSON.stringify({result: String(value)})
+                                    '["[object Object]","[object Object]"]',  # results.map(String)
+                                    # json.dumps({"result": obj}, default=str)
+                                    '{"result": "<__main__.UserInfo object at 0x7f76a1b2c3d0>"}'])
 def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_round_goes_on(result: str) -> None:
     _, call, finding = answered_with(result)  # the round itself is answered: no missing create on top
     assert finding.rule is Rule.OUTPUT_NOT_SERIALIZED and finding.call_id == call["call_id"]
@@ -1168,7 +1172,8 @@ def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_roun
                                     "", "the object is what String(obj) was given",
                                     # serialized results whose values hold the text (a sandbox's stdout, a log)
                                     '{"ok": true, "stdout": "console.log(obj) printed: [object Object]\\n"}',
-                                    '{"stdout": "<__main__.Point object at 0x7fe18b787490>"}', '"undefined"',
+                                    '{"stdout": "p = <__main__.Point object at 0x7fe18b787490>\\n"}', '"undefined"',
+                                    '{"stdout": "<__main__.Point object at 0x7fe18b787490>\\n"}',  # print(Point())
                                     # what @openai/agents-realtime sends for a tool that returns nothing
                                     "undefined"])
 def test_results_that_merely_resemble_an_unserialized_object_pass(result: str) -> None:

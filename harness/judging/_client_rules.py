@@ -167,11 +167,8 @@ class ClientEventRules:
             return
         call.output_index = record.index
         call.output_event = event
-        if (unserialized := _UNSERIALIZED.search(_unwrapped(output))) is not None and not _serialized_structure(output):
-            # (inside a JSON object or array it is a value the tool serialized: a sandbox's captured
-            # stdout, a log line; a JSON string of it is the same text, quoted)
+        if (seen := _unserialized(output)) is not None:
             # the service takes any string: the model gets this text, and nothing of the result
-            seen = unserialized.group(0)
             self._add(Rule.OUTPUT_NOT_SERIALIZED,
                       f"The output for call {call.name} ({call.call_id}) in event #{record.index} holds "
                       f"{seen!r}, {_JS_OBJECT if seen == '[object Object]' else _PY_OBJECT}, not the tool's result: "
@@ -371,25 +368,34 @@ _JS_OBJECT = "JavaScript's default string form of an object (String(result), `${
 _PY_OBJECT = "Python's default str() of an object"
 
 
-def _parsed(text: str) -> Any:
+def _unserialized(output: str) -> str | None:
+    """The unserialized object `output` holds, if any: as its whole text (`Weather: [object Object]`
+    too), or as a whole value inside the JSON it is (`{"result": "[object Object]"}` from
+    JSON.stringify({result: String(obj)}), json.dumps(..., default=str)). Text that merely holds one
+    in a longer value, or ends in a newline (a sandbox's captured stdout, a log line), is the
+    tool's result."""
+    if _UNSERIALIZED.search(output) is None:  # the common case: no such text at all
+        return None
     try:
-        return json.loads(text)
+        parsed = json.loads(output)
     except (ValueError, RecursionError):
-        return _NOT_JSON
-
-
-_NOT_JSON = object()
-
-
-def _serialized_structure(text: str) -> bool:
-    """The output is a JSON object or array: the tool's result, serialized."""
-    return isinstance(_parsed(text), dict | list)
-
-
-def _unwrapped(text: str) -> str:
-    """The text a JSON string holds (json.dumps of an already stringified object), else the text."""
-    value = _parsed(text) if text.startswith('"') else _NOT_JSON
-    return value if isinstance(value, str) else text
+        parsed = output
+    if isinstance(parsed, str):  # plain text, or a JSON string of it
+        found = _UNSERIALIZED.search(parsed)
+        return found.group(0) if found is not None else None
+    pending, looked = [parsed], 0
+    while pending and looked < 10_000:  # a bounded walk: outputs can be huge or deep
+        value = pending.pop()
+        looked += 1
+        if isinstance(value, str):
+            # the whole value, as is: captured output ends in a newline (print, console.log)
+            if (found := _UNSERIALIZED.fullmatch(value)) is not None:
+                return found.group(0)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return None
 
 
 def _kind(value: Any) -> str:
