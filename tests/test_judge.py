@@ -376,6 +376,7 @@ def test_a_client_that_declares_its_tools_nowhere_still_misses_the_session_updat
     ("required", None, False),
     ({"type": "function", "name": "get_your_info"}, None, False),
     ("auto", None, False),
+    ({"type": "mcp", "server_label": "crm"}, None, True),  # forces a tool on a remote MCP server
 ])
 def test_a_tool_choice_that_rules_out_the_scripted_call_is_tool_not_declared(
         session_choice: Any, response_choice: Any, barred: bool) -> None:
@@ -412,6 +413,19 @@ def test_a_valid_event_rtmock_does_not_play_is_its_limit_not_an_invalid_client_e
     assert finding.rule is Rule.NOT_PLAYED_BY_RTMOCK, [str(f) for f in s.findings]
     assert "is valid, but rtmock does not play" in finding.message
     assert "not a mistake in your client" in finding.message and "--upstream" in finding.hint
+
+
+@pytest.mark.parametrize(("choice", "barred"), [("get_weather", True), ("get_your_info", False), ("required", False)])
+def test_a_beta_tool_choice_names_the_function_it_forces(choice: str, barred: bool) -> None:
+    # beta types tool_choice as a string: "auto, none, required, or specify a function"
+    s = Session("get_your_info", dialect=Dialect.BETA)
+    s.send({"type": "session.update", "session": {"tools": TOOLS, "tool_choice": choice, "modalities": ["text"]}})
+    user_turn(s)
+    (call,) = s.calls()
+    output(s, call)
+    create(s)
+    s.advance(s.now + 10)
+    assert [f.rule for f in s.finish().findings] == ([Rule.TOOL_NOT_DECLARED] if barred else [])
 
 
 def test_missing_response_create_is_reported_exactly_at_its_bound() -> None:

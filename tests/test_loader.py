@@ -558,6 +558,7 @@ def test_a_match_operator_that_cannot_work_is_refused_at_load(value: str, messag
 @pytest.mark.parametrize(("value", "message"), [
     ("any: []", "any: takes a list of match blocks (mappings of paths), met when one of them is"),
     ("any: {item.output: x}", "any: takes a list of match blocks (mappings of paths), met when one of them is"),
+    ("any: [{item.output: x}, 42]", "any, alternative 2: a match block is a mapping of paths to what they hold, not 42"),
     ("any: [{item.output: x}, {item.output: {regex: '(unclosed'}}]",
      "any, alternative 2: item.output: regex /(unclosed/ does not compile: missing ), unterminated subpattern at "
      "position 0"),
@@ -576,6 +577,14 @@ def test_an_any_block_is_met_by_either_alternative_and_says_why_neither_held() -
         "none of the `any:` alternatives holds: item.output is \"no\", which is not valid JSON; "
         "or item.output is \"no\", not \"done\"")
     load_scenario_text(TOOL_ROUND + "      any: [{item.output: done}, {item.output: {regex: ok}}]\n")
+
+
+def test_contains_with_one_value_looks_among_a_lists_elements() -> None:
+    from rtmock.mockserver.scenario.matching import explain_mismatch
+
+    assert explain_mismatch({"session": {"modalities": ["text"]}}, {"session.modalities": {"contains": "text"}}) is None
+    assert explain_mismatch({"session": {"modalities": ["audio"]}}, {"session.modalities": {"contains": "text"}}) == (
+        'session.modalities is ["audio"], which does not contain "text"')
 
 
 def test_function_calls_need_a_tools_section() -> None:

@@ -262,8 +262,12 @@ def tools_in_effect(create: dict[str, Any] | None, session: dict[str, Any]) -> T
     # {"type": "function", "name": …} only that one
     choice = request.get("tool_choice") if isinstance(request, dict) and request.get("tool_choice") is not None \
         else session.get("tool_choice")
-    if choice == "none":
+    if choice == "none" or (isinstance(choice, dict) and choice.get("type") == "mcp"):
+        # "none": no tool; an MCP choice forces "a specific tool on a remote MCP server": no function
         return ToolsInEffect(names, given_by, (), json.dumps(choice))
     if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("name"), str):
         return ToolsInEffect(names, given_by, (choice["name"],), json.dumps(choice))
+    if isinstance(choice, str) and choice not in ("auto", "required"):
+        # beta types `tool_choice` as a string: "auto, none, required, or specify a function"
+        return ToolsInEffect(names, given_by, (choice,), json.dumps(choice))
     return ToolsInEffect(names, given_by)

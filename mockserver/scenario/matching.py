@@ -37,9 +37,12 @@ def check_match(match: dict[str, Any]) -> dict[str, Any]:
 
     for path, expected in match.items():
         if path == ANY:
-            if not isinstance(expected, list) or not expected or not all(isinstance(a, dict) and a for a in expected):
+            if not isinstance(expected, list) or not expected:
                 raise ValueError("any: takes a list of match blocks (mappings of paths), met when one of them is")
             for n, alternative in enumerate(expected, 1):
+                if not isinstance(alternative, dict) or not alternative:
+                    raise ValueError(f"any, alternative {n}: a match block is a mapping of paths to what they hold, "
+                                     f"not {json.dumps(alternative)}")
                 try:
                     check_match(alternative)
                 except ValueError as exc:
@@ -81,11 +84,14 @@ def lookup(event: Any, path: str) -> Any:
 
 def _contains(haystack: Any, needle: Any) -> bool:
     """Subset test: every key of a needle mapping is in the haystack with a contained value; a needle
-    list's elements each are contained in some element; strings by substring; else equality."""
+    list's elements each are contained in some element; a single needle in a list, in some element
+    (`modalities: {contains: text}`); strings by substring; else equality."""
     if isinstance(needle, dict):
         return isinstance(haystack, dict) and all(k in haystack and _contains(haystack[k], v) for k, v in needle.items())
     if isinstance(needle, list):
         return isinstance(haystack, list) and all(any(_contains(h, n) for h in haystack) for n in needle)
+    if isinstance(haystack, list):
+        return any(_contains(h, needle) for h in haystack)
     if isinstance(needle, str) and isinstance(haystack, str):
         return needle in haystack
     return bool(haystack == needle)
