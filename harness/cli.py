@@ -46,6 +46,8 @@ ENV_HELP = """environment given to the command (and printed by `rtmock serve`):
   OPENAI_API_KEY          a dummy key when unset (the server wants a key header, any value)
   AZURE_OPENAI_ENDPOINT   http://127.0.0.1:PORT     (Azure clients: /openai/realtime?api-version=…&deployment=…)
   AZURE_OPENAI_API_KEY    a dummy key
+  AZURE_VOICELIVE_ENDPOINT, AZURE_VOICELIVE_API_KEY
+                          the same, for azure-ai-voicelive clients (they dial …/voice-live/realtime)
   SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, RTMOCK_CA_FILE
                           the CA of the server's TLS side, for clients that insist on wss://
   NO_PROXY, no_proxy      extended with 127.0.0.1, localhost, ::1

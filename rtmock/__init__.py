@@ -16,6 +16,7 @@ The public API, imported on first use (``import rtmock`` itself loads nothing he
 - scenarios: `load_scenario`, `load_scenario_text`, `scenario_from_dict` (built in Python),
   `bundled_scenario` (the ones rtmock ships, by name);
 - errors: `RtmockError`, `ScenarioError` (the scenario's, with file:line), `UsageError`;
+  `ServerError`, what the pytest plugin raises in a test for an error inside rtmock's server;
 - fuzzing (the ``rtmock[fuzz]`` extra): `rtmock.payloads`, the Hypothesis strategies for
   function-call arguments, and `fuzz_client`.
 
@@ -38,6 +39,7 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "ScenarioError",
+    "ServerError",
     "SessionVerdict",
     "UsageError",
     "__version__",
@@ -61,9 +63,11 @@ _WHERE = {
     "Finding": ".harness.judging.findings", "Rule": ".harness.judging.findings", "SessionVerdict": ".harness.judging.findings",
     "RunOptions": ".harness.runner", "RunResult": ".harness.runner", "run_scenario": ".harness.runner",
     "check_transcripts": ".harness.judging.check", "bundled_scenario": ".harness.bundled", "fuzz_client": ".harness.fuzzing.fuzz",
+    "ServerError": ".harness._plugin_server",
 }  # fmt: skip
 
 if TYPE_CHECKING:
+    from .harness._plugin_server import ServerError
     from .harness.bundled import bundled_scenario
     from .harness.fuzzing.fuzz import fuzz_client
     from .harness.judging.check import check_transcripts

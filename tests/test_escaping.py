@@ -14,6 +14,7 @@ import json
 import os
 import re
 import selectors
+import shlex
 import signal
 import subprocess
 import sys
@@ -134,7 +135,7 @@ def _serve_log(tmp_path: Path) -> str:
     try:
         deadline = time.monotonic() + 60
         output = _Output(serve)
-        url = re.findall(r"export RTMOCK_URL=(\S+)\n", output.until(r"Ctrl-C stops the server", deadline))[0]
+        url = shlex.split(re.findall(r"export RTMOCK_URL=(\S+)\n", output.until(r"Ctrl-C stops the server", deadline))[0])[0]
         subprocess.run([sys.executable, str(client)], env={**os.environ, "URL": url, "OPENAI_API_KEY": "k"},
                        capture_output=True, timeout=60, check=False)
         output.until(r"\] ended: ", deadline)

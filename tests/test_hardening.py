@@ -542,7 +542,8 @@ def test_no_session_quotes_what_the_server_refused(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     (finding,) = json.loads(out.read_text())["results"][0]["findings"]
     assert finding["rule"] == "no-session"
-    assert finding["seen"] == "the server refused: GET /v2/rt?model=gpt-realtime → 404 Not Found"
+    assert finding["seen"] == ("the server refused: GET /v2/rt?model=gpt-realtime → 404 Not Found: "
+                               "not a realtime endpoint: /v2/rt (use …/v1/realtime)")
 
 
 def test_a_client_that_closes_mid_call_and_dies_slowly_is_reported_as_crashed(tmp_path: Path) -> None:

@@ -222,7 +222,9 @@ def test_a_relayed_voice_live_response_that_completes_after_all_still_owes_its_c
     core.server_text(json.dumps({"type": "response.output_item.added", "response_id": "resp_1", "output_index": 0,
                                  "item": {"id": "item_1", "type": "function_call", "name": "f", "call_id": "call_1"}}),
                      0.25)
-    core.client_text('{"type": "response.create"}', 0.3)  # while resp_1 is active
+    core.client_text(json.dumps({"type": "conversation.item.create", "item": {  # the user says something new
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Actually, wait."}]}}), 0.28)
+    core.client_text('{"type": "response.create"}', 0.3)  # while resp_1 is active: a barge-in
     core.server_text('{"type": "response.done", "response": {"id": "resp_1", "status": "completed"}}', 0.35)
     core.server_text('{"type": "response.created", "response": {"id": "resp_2"}}', 0.4)
     core.server_text('{"type": "response.done", "response": {"id": "resp_2", "status": "completed"}}', 0.5)

@@ -92,7 +92,7 @@ async def test_findings_are_logged_when_decided_and_refused_connections_too(
                     lines.append(await proc.stdout.readline())
             assert not ws.closed
     text = b"".join(lines).decode()
-    assert "refused: GET /v2/nothing → 404" in text
+    assert "refused: GET /v2/nothing → 404 Not Found: not a realtime endpoint: /v2/nothing" in text  # and why
     proc.send_signal(signal.SIGINT)
     async with asyncio.timeout(BOUND):
         await proc.communicate()
@@ -164,3 +164,20 @@ async def test_a_long_running_server_keeps_no_finished_session() -> None:
                 await judge.changed.wait()
     assert server.sessions == [] and judge.sessions == [], "finished sessions are dropped"
     assert judge.failed == 50  # each left after session.created
+
+
+async def test_with_several_scenarios_the_banner_gives_each_its_url_and_the_bare_url_says_why_it_is_refused() -> None:
+    from rtmock.harness.reports.serve_log import banner_lines
+    from rtmock.mockserver.net.server import MockServer, client_environment
+    from rtmock.mockserver.scenario.loader import load_scenario
+
+    scenarios = [load_scenario(ROOT / "scenarios" / f"{name}.yaml") for name in ("get_your_info", "parallel_calls")]
+    async with MockServer(scenarios, tls=False) as server, aiohttp.ClientSession() as http:
+        banner = banner_lines(server, scenarios, client_environment(server, "get_your_info"))
+        assert banner[0] == "rtmock: serving 2 scenarios, each at its own URL:"
+        assert banner[1].split() == ["get_your_info", server.ws_url("get_your_info")]
+        assert banner[2].split() == ["parallel_calls", server.ws_url("parallel_calls")]
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect(server.ws_url(), headers=AUTH)
+    (refused,) = server.refused
+    assert "→ 404 Not Found: 2 scenarios are served; pick one with the path prefix /s/<name>/" in refused

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import enum
 import os
+import shlex
 import stat
 import sys
 from collections.abc import Sequence
@@ -162,13 +163,16 @@ class ServeLog(Observer):
 
 def banner_lines(server: Any, scenarios: list[Any], environment: dict[str, str]) -> list[str]:
     """What serve prints first: where it listens and the variables that point clients at it."""
-    lines = [f"rtmock: serving {', '.join(s.name for s in scenarios)} on {server.ws_url()}"]
-    if len(scenarios) > 1:
-        lines.append("  pick a scenario with the path prefix /s/<name>/, e.g. " + server.ws_url(scenarios[0].name))
+    if len(scenarios) == 1:
+        lines = [f"rtmock: serving {scenarios[0].name} on {server.ws_url()}"]
+    else:  # the bare URL picks none: each scenario has its own (the path prefix /s/<name>/)
+        width = max(len(s.name) for s in scenarios)
+        lines = [f"rtmock: serving {len(scenarios)} scenarios, each at its own URL:"]
+        lines += [f"  {s.name:<{width}}  {server.ws_url(s.name)}" for s in scenarios]
     lines.append("  point clients at it (bash):")
     if len(scenarios) > 1:
         first = scenarios[0].name
         lines.append(f"  (these point at {first}; for another, change /s/{first}/ in the URLs)")
-    lines += [f"    export {key}={value}" for key, value in environment.items()]
+    lines += [f"    export {key}={shlex.quote(value)}" for key, value in environment.items()]  # (zsh globs a bare ?)
     lines.append("  Ctrl-C stops the server.")
     return lines

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import errno
 import itertools
+import json
 import logging
 import socket
 from collections.abc import Sequence
@@ -294,7 +295,7 @@ class MockServer:
         response = await self._upgrade(request)
         if isinstance(response, web.Response) and response.status >= 400:
             # no session came of it: keep what was asked and why, for a no-session verdict to quote
-            line = f"{request.method} {request.path_qs} → {response.status} {response.reason}"
+            line = f"{request.method} {request.path_qs} → {response.status} {response.reason}{_why(response)}"
             if len(self.refused) < 50:
                 self.refused.append(line)
             self._notify("connection_refused", line)
@@ -477,6 +478,15 @@ class MockServer:
                 return True
         except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
             return True
+
+
+def _why(response: web.Response) -> str:
+    """": " and the message of an error response rtmock made (`http_error`), else nothing."""
+    try:
+        message = json.loads(response.text or "")["error"]["message"]
+    except (ValueError, TypeError, KeyError):
+        return ""
+    return f": {message}" if isinstance(message, str) and message else ""
 
 
 def _is_azure(request: web.Request) -> bool:
