@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..mockserver.errors import ScenarioError
     from ..mockserver.scenario.loader import LoadedScenario
 
 __all__ = ["bundled_scenario", "bundled_scenario_names", "load_scenarios"]
@@ -50,10 +51,25 @@ def load_scenarios(paths: Sequence[str], *, scale_bounds: float = 1.0) -> list[L
         try:
             scenario = load_scenario(path if os.path.exists(path) else bundled_scenario(path) or path)
         except ScenarioError as exc:
-            problems.extend(exc.problems)
+            problems.extend(_with_bundled_hint(path, exc).problems)
             continue
         loaded.append(scaled(scenario, scale_bounds))
     if problems:
         raise ScenarioError.many(problems)
     return loaded
 
+
+def _with_bundled_hint(path: str, exc: ScenarioError) -> ScenarioError:
+    """A name that is neither a file nor a bundled scenario, but near a bundled one's name
+    (`get_your_inf`): say which, and what is bundled."""
+    import difflib
+
+    from ..mockserver.errors import ScenarioError
+
+    if os.path.exists(path) or "/" in path or "\\" in path:
+        return exc
+    near = difflib.get_close_matches(path.removesuffix(".yaml"), bundled_scenario_names(), n=1, cutoff=0.6)
+    if not near:
+        return exc
+    return ScenarioError(path, None, None, f"no such scenario file, nor a bundled scenario; did you mean the bundled "
+                                           f"{near[0]!r}? (bundled: {', '.join(bundled_scenario_names())})")

@@ -234,17 +234,33 @@ async def _check(args: argparse.Namespace) -> int:
     from .reports.summary import check_summary
 
     scenario = load_scenarios([args.scenario])[0] if args.scenario else None
-    outcomes = check_each(args.transcript, scenario, default_within=args.within)  # one verdict or error per file
+    outcomes = check_each(_transcript_files(args.transcript), scenario,
+                          default_within=args.within)  # one verdict or error per file
     _print_summary(check_summary, outcomes)
     _write_reports(args, [o for o in outcomes if isinstance(o, CheckedResult)])
     return check_exit_code(outcomes)
+
+
+def _transcript_files(paths: Sequence[str]) -> list[str]:
+    """The transcripts named: a directory stands for the .jsonl files in it and below it, sorted (what
+    `serve --record DIR` and `run --transcript DIR` write)."""
+    files: list[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        found = sorted(str(f) for f in Path(path).rglob("*.jsonl") if f.is_file())
+        if not found:
+            raise UsageError(f"{path}: a directory with no transcript (.jsonl) in it: name the transcript files")
+        files += found
+    return files
 
 
 async def _report(args: argparse.Namespace) -> int:
     from .judging.check import check_transcripts
 
     scenario = load_scenarios([args.scenario])[0] if args.scenario else None
-    results = check_transcripts(args.transcript, scenario)
+    results = check_transcripts(_transcript_files(args.transcript), scenario)
     from .reports.summary import write_html
 
     write_html(results, args.output)
@@ -352,7 +368,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     check = sub.add_parser("check", help="judge recorded transcripts")
-    check.add_argument("transcript", nargs="+", help="transcript .jsonl files")
+    check.add_argument("transcript", nargs="+", help="transcript .jsonl files, or directories of them")
     check.add_argument("--scenario", help="the scenario they were recorded with (default: the one named inside)")
     check.add_argument("--within", type=float, help="default bound (s) for steps without `within`")
     check.add_argument("--json", metavar="FILE")

@@ -17,6 +17,7 @@ loads this module, most of them without using it. The server, the judge and the 
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,10 +72,12 @@ def resolve_scenario(scenario: str | os.PathLike[str], *, test_file: Path | None
     bundled = bundled_scenario(os.fspath(scenario))
     if bundled is not None:
         return _shown(bundled)
-    looked = ", ".join(str(p) for p in places) or "(no test file or rootdir to look from)"
-    names = ", ".join(bundled_scenario_names())
+    looked = ", ".join(dict.fromkeys(str(p) for p in places)) or "(no test file or rootdir to look from)"
+    names = bundled_scenario_names()
+    near = difflib.get_close_matches(os.fspath(scenario).removesuffix(".yaml"), names, n=1, cutoff=0.6)
     raise UsageError(f"no scenario {os.fspath(scenario)!r}: looked for {looked}"
-                     + (f"; the bundled scenarios are {names}" if names else ""))
+                     + (f"; did you mean the bundled {near[0]!r}?" if near else "")
+                     + (f"; the bundled scenarios are {', '.join(names)}" if names else ""))
 
 
 def _shown(path: Path) -> Path:

@@ -25,3 +25,42 @@ def test_lint_passes_the_bundled_scenarios_and_fails_a_bad_one(tmp_path: Path) -
     out = subprocess.run([*RTMOCK, "lint", str(bad)], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1
     assert out.stdout.splitlines()[0] == f"{bad}:3:5: unknown key 'withn': did you mean 'within'?"
+
+
+def test_a_misspelt_bundled_scenario_name_is_told_the_name_it_was_near(tmp_path: Path) -> None:
+    out = subprocess.run([*RTMOCK, "run", "get_your_inf", "--", sys.executable, "-c", "pass"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "did you mean the bundled 'get_your_info'?" in out.stderr, out.stderr
+
+
+def test_check_takes_a_directory_of_transcripts_and_says_when_it_holds_none(tmp_path: Path) -> None:
+    recorded = tmp_path / "recorded" / "000-get_your_info"
+    recorded.mkdir(parents=True)
+    client = tmp_path / "client.py"
+    client.write_text((ROOT / "examples" / "correct_rtclient_style.py").read_text())
+    ran = subprocess.run([*RTMOCK, "run", "get_your_info", "--transcript", str(tmp_path / "recorded"), "--",
+                          sys.executable, str(client)], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    checked = subprocess.run([*RTMOCK, "check", str(tmp_path / "recorded")], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=60)
+    assert checked.returncode == 0 and "PASS" in checked.stdout, checked.stdout + checked.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = subprocess.run([*RTMOCK, "check", str(empty)], capture_output=True, text=True, cwd=tmp_path)
+    assert none.returncode == 2
+    assert none.stderr.strip() == f"rtmock: {empty}: a directory with no transcript (.jsonl) in it: name the transcript files"
+
+
+def test_the_plugin_names_a_scenario_it_cannot_find_once_and_the_bundled_one_it_was_near(tmp_path: Path) -> None:
+    from rtmock.harness.pytest_plugin import resolve_scenario
+    from rtmock.mockserver.errors import UsageError
+
+    try:
+        resolve_scenario("get_your_inf", test_file=tmp_path / "test_x.py", rootdir=tmp_path)
+    except UsageError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("a scenario that is nowhere was resolved")
+    assert message.count(str(tmp_path / "get_your_inf")) == 1, message  # the test's folder is the rootdir
+    assert "did you mean the bundled 'get_your_info'?" in message
