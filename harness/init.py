@@ -7,6 +7,7 @@ commands to try. Nothing is written over: an existing file is an error naming it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .bundled import bundled_scenario
@@ -19,9 +20,10 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # the repository, or the inst
 STARTER_FILES: dict[str, str] = {
     "scenarios/get_your_info.yaml": "@scenario:get_your_info",
     "scenarios/parallel_calls.yaml": "@scenario:parallel_calls",
+    "scenario.schema.json": "@schema",  # what the scenarios' `yaml-language-server` line points editors at
     "client.py": "@file:examples/correct_openai_sdk.py",
     "buggy_client.py": "@file:examples/buggy_missing_response_create.py",
-    "test_client.py": '''"""My client, judged by rtmock inside pytest (`pip install rtmock pytest`, then `pytest`)."""
+    "test_client.py": '''"""My client, judged by rtmock inside pytest (`pip install rtmock openai pytest`, then `pytest`)."""
 
 import sys
 from pathlib import Path
@@ -55,13 +57,32 @@ jobs:
 }
 
 
+#: The starter's own docstrings for the example clients (theirs speak of the repository's examples/):
+#: the two differ in this line and in the lines marked `# BUG:`, which `diff client.py buggy_client.py` shows.
+_DOCSTRINGS = {
+    "examples/correct_openai_sdk.py": "My realtime client on the official openai SDK: it answers each function call "
+                                      "with its output, then sends response.create.",
+    "examples/buggy_missing_response_create.py": "The same client with the bug that hangs real apps: no "
+                                                 "response.create after the output (see `# BUG:`).",
+}
+
+
 def _text(source: str) -> str:
     if source.startswith("@scenario:"):
         path = bundled_scenario(source.removeprefix("@scenario:"))
         assert path is not None, source
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8").replace("$schema=../docs/scenario.schema.json",
+                                                        "$schema=../scenario.schema.json")
+    if source == "@schema":
+        from ..mockserver.scenario.schema import editor_schema
+
+        return json.dumps(editor_schema(), indent=2) + "\n"
     if source.startswith("@file:"):
-        return (_PACKAGE / source.removeprefix("@file:")).read_text(encoding="utf-8")
+        name = source.removeprefix("@file:")
+        text = (_PACKAGE / name).read_text(encoding="utf-8")
+        if name in _DOCSTRINGS and text.startswith('"""'):
+            text = f'"""{_DOCSTRINGS[name]}"""' + text[text.index('"""', 3) + 3:]
+        return text
     return source
 
 

@@ -7,6 +7,8 @@ packages of its own called `harness` and `mockserver` still runs its tests with 
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import shutil
 import subprocess
@@ -78,6 +80,15 @@ def test_rtmock_init_writes_a_project_whose_commands_pass_and_fail_as_printed(in
     made = _run([rtmock, "init", "demo"], cwd=tmp_path, env=env)
     assert made.returncode == 0 and "cd demo" in made.stdout, made.stderr
     demo = tmp_path / "demo"
+    # the starter stands on its own: no word of the repository's examples/ or docs/
+    for name in ("client.py", "buggy_client.py", "scenarios/get_your_info.yaml"):
+        text = (demo / name).read_text()
+        assert "examples/" not in text and "../docs/" not in text, name
+    assert json.loads((demo / "scenario.schema.json").read_text())["$schema"]  # what the scenarios point editors at
+    changed = [line for line in difflib.unified_diff((demo / "client.py").read_text().splitlines(),
+                                                      (demo / "buggy_client.py").read_text().splitlines(), n=0)
+               if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert len(changed) <= 6, changed  # the docstring's line and the bug: what `diff` shows a newcomer
     passing = _run([rtmock, "run", "scenarios/get_your_info.yaml", "--", str(installed / "python"), "client.py"],
                    cwd=demo, env=env)
     assert passing.returncode == 0 and passing.stdout.startswith("PASS"), passing.stdout + passing.stderr
