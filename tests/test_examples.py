@@ -85,3 +85,17 @@ def test_example_gets_its_documented_verdict(example: str, tmp_path: Path) -> No
 
 def _timeless(finding: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in finding.items() if k != "time"}
+
+
+@pytest.mark.parametrize("example", ["correct_openai_sdk", "buggy_missing_response_create"])
+def test_the_starters_tools_survive_arguments_a_fuzzer_sends(example: str) -> None:
+    """`rtmock init` copies these clients: their tools must survive `rtmock fuzz`'s payloads (1000
+    nested arrays make json.loads raise RecursionError, not ValueError; valid JSON need not be an object)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(example, ROOT / "examples" / f"{example}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for arguments in ('{"query": ' + "[" * 1000 + "]" * 1000 + "}", "[1, 2]", "42", "not json", ""):
+        assert isinstance(module.run_tool("get_your_info", arguments), dict)
