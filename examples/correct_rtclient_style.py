@@ -45,8 +45,10 @@ def run_tool(name: str, arguments: str) -> dict[str, Any]:
     """The app's tools. Arguments come from a model: they may not even be valid JSON."""
     try:
         args = json.loads(arguments or "{}")
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
         return {"error": "the arguments were not valid JSON"}
+    if not isinstance(args, dict):
+        return {"error": "the arguments were not a JSON object"}
     if name == "get_your_info":
         return {"query": args.get("query"), "answer": "pizza"}
     if name == "get_weather":

@@ -87,7 +87,7 @@ def _timeless(finding: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in finding.items() if k != "time"}
 
 
-@pytest.mark.parametrize("example", ["correct_openai_sdk", "buggy_missing_response_create"])
+@pytest.mark.parametrize("example", ["correct_openai_sdk", "buggy_missing_response_create", "correct_rtclient_style"])
 def test_the_starters_tools_survive_arguments_a_fuzzer_sends(example: str) -> None:
     """`rtmock init` copies these clients: their tools must survive `rtmock fuzz`'s payloads (1000
     nested arrays make json.loads raise RecursionError, not ValueError; valid JSON need not be an object)."""
