@@ -347,11 +347,16 @@ def charge_client(result: RunResult, crash: Crash | None, never_connected: str, 
         Rule.CLIENT_CRASHED, f"The client {crash.what}"
         + (f", leaving its session short: {', '.join(consequences)}." if consequences else ".")
         + (f" The last call it was sent: {last[0]} with arguments {clip(last[2], 200)!r}." if last else ""),
-        _crash_fix(crash), seen=crash.seen, call_name=last[0] if last else None, call_id=last[1] if last else None))
+        _crash_fix(crash, connected=bool(result.sessions)), seen=crash.seen, call_name=last[0] if last else None,
+        call_id=last[1] if last else None))
 
 
-def _crash_fix(crash: Crash) -> str:
+def _crash_fix(crash: Crash, *, connected: bool = True) -> str:
     """What to do about a crash, by its cause."""
+    if not connected and crash.signal is None and not crash.traceback:
+        return ("It exited before it opened a session, and its stderr is shown: a command that did not start your "
+                "client (a file or module that is not there, the wrong interpreter), or a connection it could not "
+                "make (see no-session).")
     if crash.signal is not None:
         return ("rtmock did not send that signal: look for a native crash (SIGSEGV, SIGABRT) or for what killed it "
                 "(a memory limit, a watchdog); its stderr is shown.")

@@ -618,3 +618,10 @@ async def test_a_long_running_server_hands_back_the_memory_of_big_frames_when_th
                     pass
         async with asyncio.timeout(10):
             await trimmed.wait()
+
+
+def test_a_misspelt_client_file_is_told_as_a_command_that_did_not_start_the_client(tmp_path: Path) -> None:
+    done = rtmock("run", str(SEED), "--", sys.executable, str(tmp_path / "clinet.py"))
+    assert done.returncode == 1
+    assert "can't open file" in done.stdout
+    assert "a command that did not start your client (a file or module that is not there" in done.stdout
