@@ -138,6 +138,23 @@ def _exit_code(results: Sequence[RunResult]) -> int:
 # ---- run / check ------------------------------------------------------------------------------------
 
 
+def _check_report_paths(args: argparse.Namespace) -> None:
+    """Say before the run, not after it, that a report could not be written where asked: a folder on
+    its path is a file, or the path is a folder."""
+    for option in ("json", "junit", "html"):
+        given = getattr(args, option, None)
+        if not given:
+            continue
+        path = Path(given)
+        if path.is_dir():
+            raise UsageError(f"--{option} {given}: that is a folder; name the file to write, e.g. {path / ('rtmock.' + ('xml' if option == 'junit' else option))}")
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise UsageError(f"--{option} {given}: {parent} is a file, not a folder")
+                break
+
+
 def _write_reports(args: argparse.Namespace, results: Sequence[_Result], *,
                    write_json: Callable[[Sequence[_Result], str], None] | None = None) -> None:
     """`--json`, `--junit`, `--html`; `write_json` for results with more to say than a `RunResult`."""
@@ -488,6 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except RtmockError as exc:
             print(f"rtmock: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    try:
+        _check_report_paths(args)
+    except RtmockError as exc:
+        print(f"rtmock: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.cmd == "run":
         if not command:
             parser.error("no command to run: write it after '--', e.g. rtmock run scenario.yaml -- python client.py")

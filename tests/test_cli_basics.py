@@ -64,3 +64,11 @@ def test_the_plugin_names_a_scenario_it_cannot_find_once_and_the_bundled_one_it_
         raise AssertionError("a scenario that is nowhere was resolved")
     assert message.count(str(tmp_path / "get_your_inf")) == 1, message  # the test's folder is the rootdir
     assert "did you mean the bundled 'get_your_info'?" in message
+
+
+def test_a_report_that_cannot_be_written_where_asked_is_said_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "client.py").write_text("raise SystemExit('the client must not be started')\n")
+    out = subprocess.run([*RTMOCK, "run", "get_your_info", "--html", "client.py/r.html", "--",
+                          sys.executable, "client.py"], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip() == "rtmock: --html client.py/r.html: client.py is a file, not a folder"
