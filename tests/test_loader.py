@@ -116,6 +116,14 @@ def test_an_unclosed_quote_is_named() -> None:
     )
 
 
+@pytest.mark.parametrize(("text", "hint"), [
+    ("steps:\n  - expect: response.create\n    match: {a: [1, 2\n", "the file ends inside it: close the bracket"),
+    ("steps:\n  - expect: response.create\n    match: {a: [1, 2}\n", "close the list with ']' (or separate its items"),
+])
+def test_an_unclosed_or_unseparated_flow_collection_says_what_to_close(text: str, hint: str) -> None:
+    assert hint in error_of(text)
+
+
 def test_a_document_that_is_not_a_mapping() -> None:
     assert error_of("- expect: session.update\n") == "s.yaml:1:1: a scenario is a mapping with at least 'steps:', not a list"
     assert error_of("hello\n") == "s.yaml:1:1: a scenario is a mapping with at least 'steps:', not 'hello'"

@@ -150,6 +150,9 @@ _YAML_HINTS = {
     "found undefined alias": "define the anchor (&name) before using the alias (*name)",
     "found unexpected end of stream": "a quote or bracket is not closed",
     "but found another document": "a scenario file holds one document: remove the second '---'",
+    "<stream end>": "the file ends inside it: close the bracket or quote it opened",
+    "expected ',' or ']'": "close the list with ']' (or separate its items with ', ')",
+    "expected ',' or '}'": "close the mapping with '}' (or separate its entries with ', ')",
 }
 
 
