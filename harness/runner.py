@@ -260,23 +260,42 @@ class RunJudge(LiveJudge):
             return True  # the client's other session decides
         return asyncio.get_running_loop().time() < self._probes[id(judged)] + self.probe_patience
 
+    def _after_the_scenario(self, judged: JudgedSession) -> bool:
+        """An earlier session of the run completed the scenario (a client that reconnects after the
+        service closed it, or opens another session): the scenario scripts one session, so its steps
+        are not asked of this one (`owed_by_later_session`)."""
+        for other in self.sessions:
+            if other is judged:
+                return False
+            if other.complete:
+                return True
+        return False
+
     @property
     def findings(self) -> list[Finding]:
-        return [f for j in self.sessions if not self._held(j) for f in j.findings]
+        return [f for j in self.sessions if not self._held(j) for f in j.findings
+                if not (self._after_the_scenario(j) and f.rule in STEPS_OF_THE_SCENARIO)]
 
     @property
     def all_complete(self) -> bool:
-        judged = [j for j in self.sessions if not self._probe(j)]
+        judged = [j for j in self.sessions if not self._probe(j) and not self._after_the_scenario(j)]
         return bool(judged) and all(j.complete for j in judged)
+
+
+#: The findings that say a session did not play the scenario's steps (rather than broke a rule of
+#: the protocol): not asked of a session that began after another completed the scenario.
+STEPS_OF_THE_SCENARIO = frozenset({Rule.SCENARIO_MISMATCH, Rule.CLIENT_DISCONNECTED})
 
 
 def conclude_sessions(judge: LiveJudge, result: RunResult) -> None:
     """Finish every session of the run and combine their verdicts into `result.sessions`: a probe
     (`is_probe`) is not judged when another session of the run completed the scenario; when none
-    did, its findings stand, and say which session they are about."""
+    did, its findings stand, and say which session they are about. A session that began after one
+    completed the scenario is judged by the protocol's rules alone."""
     verdicts = judge.finish_all()
     result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
     _conclude_probes(result)
+    _conclude_later_sessions(result)
     failed = [(info, v) for info, v in result.sessions if info.id not in result.probes and not v.passed]
     if len(failed) > 1:  # each session's findings name it; say what each of them did, side by side
         result.notes.append(f"{len(failed)} sessions did not pass: " + "; ".join(
@@ -318,6 +337,23 @@ def _conclude_probes(result: RunResult) -> None:
             verdict.findings = [dataclasses.replace(f, message=(
                 f"{f.message} (session {info.number} of {total}, which the client closed without sending anything; "
                 "none of its sessions completed the scenario)")) for f in verdict.findings]
+
+
+def _conclude_later_sessions(result: RunResult) -> None:
+    """Sessions begun after one completed the scenario: the scenario's steps are not asked of them
+    (it scripts one session); a finding of the protocol's rules still stands."""
+    completed = False
+    for info, verdict in result.sessions:
+        if info.id in result.probes:
+            continue
+        if completed and not verdict.complete:
+            verdict.findings = [f for f in verdict.findings if f.rule not in STEPS_OF_THE_SCENARIO]
+            if not verdict.findings:
+                result.probes.add(info.id)
+                result.notes.append(f"session {info.number} ({info.id}): began after an earlier session completed the "
+                                    "scenario (a reconnect?); the scenario scripts one session, so only the "
+                                    "protocol's rules judge this one, and it broke none.")
+        completed = completed or verdict.complete
 
 
 def charge_client(result: RunResult, crash: Crash | None, never_connected: str, refused: list[str]) -> None:

@@ -1,0 +1,73 @@
+"""A client that reconnects after the scenario is over (the service closed it, as `server_closes`
+scripts): the scenario scripts one session, so the new one is judged by the protocol's rules
+alone; a rule it breaks is still a finding."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RTMOCK = [sys.executable, "-m", "rtmock"]
+
+#: get_your_info played to the service's close (server_closes), then a reconnect: "idle" declares
+#: its tools and waits for the user (nobody spoke: nothing to ask); "output-no-create" answers a
+#: call the new session's script makes and forgets the response.create (R4).
+CLIENT = """\
+import json, os, sys
+from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
+HEADERS = {"Authorization": "Bearer x"}
+
+def play(ws, *, create_after_output):
+    ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
+    ws.send(json.dumps({"type": "response.create"}))
+    while True:
+        event = json.loads(ws.recv(timeout=10))
+        if event["type"] == "response.done":
+            calls = [i for i in event["response"]["output"] if i["type"] == "function_call"]
+            for call in calls:
+                ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                    "type": "function_call_output", "call_id": call["call_id"], "output": "{}"}}))
+            if calls and create_after_output:
+                ws.send(json.dumps({"type": "response.create"}))
+            if calls and not create_after_output:
+                ws.recv(timeout=10)  # waits: the bug (rtmock stops it once judged)
+
+def session(first):
+    with connect(os.environ["RTMOCK_URL"], additional_headers=HEADERS) as ws:
+        json.loads(ws.recv(timeout=10))
+        ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+                                                                  "tools": TOOLS}}))
+        while json.loads(ws.recv(timeout=10))["type"] != "session.updated":
+            pass
+        if first or sys.argv[1] == "output-no-create":
+            try:
+                play(ws, create_after_output=first)
+            except ConnectionClosed:
+                return
+
+session(True)
+session(False)
+"""
+
+
+def _run(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
+    client = tmp_path / "client.py"
+    client.write_text(CLIENT)
+    return subprocess.run([*RTMOCK, "run", "server_closes", "--", sys.executable, str(client), mode],
+                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
+
+
+def test_a_session_after_the_scenario_completed_is_not_asked_to_play_it_again(tmp_path: Path) -> None:
+    done = _run(tmp_path, "idle")
+    assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
+    assert "began after an earlier session completed the scenario" in done.stdout
+
+
+def test_a_rule_broken_in_a_session_after_the_scenario_completed_is_still_a_finding(tmp_path: Path) -> None:
+    done = _run(tmp_path, "output-no-create")
+    assert done.returncode == 1 and "[missing-response-create]" in done.stdout, done.stdout + done.stderr
