@@ -216,7 +216,8 @@ async def supervise(judge: LiveJudge, result: RunResult, *, exited: asyncio.Futu
 # ---- a run's sessions, combined into its verdict -----------------------------------------------------
 
 def is_probe(info: SessionInfo) -> bool:
-    """The client opened the session and closed it cleanly itself (1000/1001) without sending
+    """The client opened the session and closed it cleanly itself (1000, 1001, or a close frame
+    without a status, 1005, as a browser's or the `ws` package's `close()` sends) without sending
     anything: a connectivity check or a warm-up, as health checks do, not an attempt at the scenario."""
     if not info.ended:
         return False
@@ -227,7 +228,7 @@ def is_probe(info: SessionInfo) -> bool:
         note = record.note
         if isinstance(note, Closed):
             closed = note
-    return closed is not None and closed.by == "client" and closed.code in (1000, 1001)
+    return closed is not None and closed.by == "client" and closed.code in (1000, 1001, 1005)
 
 
 class RunJudge(LiveJudge):

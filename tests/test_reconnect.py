@@ -4,6 +4,7 @@ alone; a rule it breaks is still a finding."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,34 @@ def test_a_session_after_the_scenario_completed_is_not_asked_to_play_it_again(tm
 def test_a_rule_broken_in_a_session_after_the_scenario_completed_is_still_a_finding(tmp_path: Path) -> None:
     done = _run(tmp_path, "output-no-create")
     assert done.returncode == 1 and "[missing-response-create]" in done.stdout, done.stdout + done.stderr
+
+
+#: A connection check as a browser or the `ws` package makes it: upgrade, read session.created,
+#: close with a close frame that has no status code (RFC 6455: 1005); then the real session.
+PROBE_THEN_CLIENT = """\
+import base64, json, os, socket, sys, urllib.parse
+from websockets.sync.client import connect
+url = urllib.parse.urlsplit(os.environ["RTMOCK_URL"])
+probe = socket.create_connection((url.hostname, url.port))
+probe.sendall((f"GET {url.path}?{url.query} HTTP/1.1\\r\\nHost: {url.netloc}\\r\\nUpgrade: websocket\\r\\n"
+               "Connection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n"
+               "Authorization: Bearer x\\r\\n\\r\\n").encode())
+data = b""
+while b"session.created" not in data:
+    data += probe.recv(65536)
+probe.sendall(bytes([0x88, 0x80, 0, 0, 0, 0]))  # a close frame, masked with a zero key, no status
+probe.recv(65536)
+probe.close()
+sys.argv = [sys.argv[0]]
+exec(open(os.environ["REAL_CLIENT"]).read())
+"""
+
+
+def test_a_connection_check_closed_without_a_status_code_is_a_probe_not_a_failed_session(tmp_path: Path) -> None:
+    client = tmp_path / "probe_then_client.py"
+    client.write_text(PROBE_THEN_CLIENT)
+    done = subprocess.run([*RTMOCK, "run", "get_your_info", "--", sys.executable, str(client)], capture_output=True,
+                          text=True, timeout=90, cwd=tmp_path,
+                          env={**os.environ, "REAL_CLIENT": str(ROOT / "examples" / "correct_rtclient_style.py")})
+    assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
+    assert "opened and closed by the client without sending anything" in done.stdout

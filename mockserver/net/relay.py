@@ -50,7 +50,7 @@ from ..errors import UsageError
 from ..scenario.loader import LoadedScenario
 from .handshake import http_error
 from .redact import KEY_SUBPROTOCOL_PREFIX, Secrets
-from .server import MockServer, SessionInfo
+from .server import MockServer, SessionInfo, close_code
 from .transcript_files import TranscriptFile, transcript_path
 
 __all__ = ["UPSTREAM_KEY_ENV", "RelayServer", "RelayedSession", "upstream_url"]
@@ -399,7 +399,7 @@ async def _pump(source: _Socket, sink: _Socket, text: Callable[[str, float], Non
             with contextlib.suppress(ConnectionError):
                 await sink.send_bytes(msg.data)
         elif msg.type is WSMsgType.CLOSE:
-            code = msg.data if isinstance(msg.data, int) else source.close_code
+            code = close_code(msg.data) if isinstance(msg.data, int) else source.close_code
             reason = str(msg.extra or "")
             closed(clock(), code, reason)
             problems()

@@ -407,7 +407,8 @@ class MockServer:
                     break
                 else:  # CLOSE, CLOSING, CLOSED
                     # a CLOSE carries the client's code (ws.close_code may already hold our reply's)
-                    code = msg.data if msg.type is WSMsgType.CLOSE and isinstance(msg.data, int) else ws.close_code
+                    code = close_code(msg.data) if msg.type is WSMsgType.CLOSE and isinstance(msg.data, int) \
+                        else ws.close_code
                     core.client_closed(clock(), code, str(msg.extra or ""))
                     break
         except (ConnectionError, asyncio.CancelledError) as exc:  # aiohttp raises a plain ConnectionError too
@@ -478,6 +479,12 @@ class MockServer:
                 return True
         except ConnectionError:  # the client is gone ("Connection lost" while a big frame drains)
             return True
+
+
+def close_code(received: int) -> int:
+    """The code of a close frame as received: aiohttp gives 0 for one without a status (a browser's
+    or the `ws` package's `close()`), which RFC 6455 reports as 1005, "no status received"."""
+    return 1005 if received == 0 else received
 
 
 def _why(response: web.Response) -> str:
