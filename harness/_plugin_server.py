@@ -47,6 +47,7 @@ from .runner import (
     charge_client,
     client_env,
     conclude_sessions,
+    new_run_id,
     no_session_finding,
     supervise,
 )
@@ -170,7 +171,7 @@ class RtmockServer:
     async def _start(self) -> RunJudge:
         asyncio.get_running_loop().set_exception_handler(self._errors.loop_error)
         self.server = MockServer([self.scenario], record_dir=self._record_dir, tls=self._tls,
-                                 default_within=self._within)
+                                 default_within=self._within, run=new_run_id())
         judge = RunJudge(default_within=self._within, probe_patience=self.connect_timeout)
         self.server.observers.append(judge)
         await self.server.start()

@@ -33,7 +33,7 @@ from .bundled import load_scenarios
 from .judging.findings import Finding
 from .judging.judge import Judge
 from .judging.live import JudgedSession, LiveJudge
-from .runner import RunJudge, RunOptions, RunResult, client_env, judge_client
+from .runner import RunJudge, RunOptions, RunResult, client_env, judge_client, new_run_id
 
 __all__ = ["ProxiedResult", "RelayJudge", "print_upstream_problems", "proxied_client_env", "proxy_main", "run_proxied",
            "upstream_key", "write_proxied_json"]
@@ -118,7 +118,7 @@ async def run_proxied(upstream: str, command: Sequence[str], scenario: LoadedSce
     opts = options or RunOptions()
     server = RelayServer(upstream, scenario, upstream_key=key, upstream_ca=upstream_ca,
                          record_dir=opts.transcript_dir, seed=opts.seed, tls=opts.tls, default_within=opts.within,
-                         connect_timeout=min(opts.connect_timeout, 30.0))
+                         connect_timeout=min(opts.connect_timeout, 30.0), run=new_run_id())
     result = ProxiedResult(next(iter(server.scenarios.values())), list(command), upstream=server.upstream_shown)
     await judge_client(server, _RelayRunJudge(default_within=opts.within, probe_patience=opts.connect_timeout),
                        result, opts, env=proxied_client_env, upstream_failed=server.problem_seen)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +111,7 @@ async def run_scenario(scenario: LoadedScenario, command: Sequence[str], options
     the prepared socket (see `client_process.prepare_run`); it is stopped whatever happens."""
     opts = options or RunOptions()
     server = MockServer([scenario], record_dir=opts.transcript_dir, seed=opts.seed, tls=opts.tls,
-                        default_within=opts.within,
+                        default_within=opts.within, run=new_run_id(),
                         host=prepared.host if prepared else "127.0.0.1", sock=prepared.sock if prepared else None)
     result = RunResult(scenario, list(command))
     await judge_client(server, RunJudge(default_within=opts.within, probe_patience=opts.connect_timeout), result, opts,
@@ -214,6 +215,25 @@ async def supervise(judge: LiveJudge, result: RunResult, *, exited: asyncio.Futu
 
 
 # ---- a run's sessions, combined into its verdict -----------------------------------------------------
+
+def new_run_id() -> str:
+    """An id for one run of one client: its transcripts carry it, so that `rtmock check` judges the
+    run's sessions together, as the run did (a probe, a session after the scenario completed)."""
+    return f"run_{secrets.token_hex(8)}"
+
+
+def conclude_recorded_sessions(results: Sequence[RunResult]) -> None:
+    """The sessions of one run judged from their transcripts, one result each: combine them as the
+    run combined them (`conclude_sessions`: probes set aside, later sessions judged by the rules)."""
+    combined = RunResult(results[0].scenario, [], sessions=[s for r in results for s in r.sessions])
+    combined.sessions.sort(key=lambda s: (s[0].started_at, s[0].number))
+    _conclude_probes(combined)
+    _conclude_later_sessions(combined)
+    for result in results:
+        ids = {info.id for info, _ in result.sessions}
+        result.probes |= ids & combined.probes
+        result.notes += [n for n in combined.notes if any(f"({i})" in n for i in ids)]
+
 
 def is_probe(info: SessionInfo) -> bool:
     """The client opened the session and closed it cleanly itself (1000, 1001, or a close frame

@@ -103,3 +103,16 @@ def test_a_connection_check_closed_without_a_status_code_is_a_probe_not_a_failed
                           env={**os.environ, "REAL_CLIENT": str(ROOT / "examples" / "correct_rtclient_style.py")})
     assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
     assert "opened and closed by the client without sending anything" in done.stdout
+
+
+def test_rtmock_check_of_a_runs_transcripts_gives_the_runs_verdict(tmp_path: Path) -> None:
+    """The transcripts of one run name it: `rtmock check` judges its sessions together, as the run
+    did (a reconnect after the scenario, a connection check), not each alone."""
+    client = tmp_path / "client.py"
+    client.write_text(CLIENT)
+    ran = subprocess.run([*RTMOCK, "run", "server_closes", "--transcript", "recorded", "--", sys.executable,
+                          str(client), "idle"], capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    checked = subprocess.run([*RTMOCK, "check", "recorded"], capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "began after an earlier session completed the scenario" in checked.stdout

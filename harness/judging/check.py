@@ -18,7 +18,7 @@ from ...mockserver.core.relay_core import PROBLEM_NOTE, passthrough_scenario
 from ...mockserver.errors import RtmockError, ScenarioError, UsageError
 from ...mockserver.net.server import SessionInfo
 from ...mockserver.scenario.loader import LoadedScenario, load_scenario
-from ..runner import RunResult
+from ..runner import RunResult, conclude_recorded_sessions
 from .findings import Rule
 from .judge import Judge
 
@@ -40,7 +40,11 @@ class CheckedResult(RunResult):
 
     @property
     def passed(self) -> bool:  # a transcript cut short cannot pass: its end was never judged
-        return self.truncated is None and not self.upstream_failures and super(CheckedResult, self).passed  # (slots: no bare super())
+        if self.truncated is not None or self.upstream_failures:
+            return False
+        if self.sessions and all(info.id in self.probes for info, _ in self.sessions):
+            return not self.findings  # set aside, as its run set it aside: the run's other sessions decide
+        return RunResult.passed.fget(self)  # type: ignore[attr-defined,no-any-return]  # (slots: no bare super())
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,22 @@ def check_each(paths: Sequence[str], scenario: LoadedScenario | None = None, *,
             outcomes.append(UnjudgedTranscript(path, "\n".join(p.one_line() for p in exc.problems)))
         except (TranscriptError, RtmockError) as exc:
             outcomes.append(UnjudgedTranscript(path, str(exc)))
+    _together_by_run([o for o in outcomes if isinstance(o, CheckedResult)])
     return outcomes
+
+
+def _together_by_run(results: Sequence[RunResult]) -> None:
+    """The sessions one `rtmock run` recorded (their transcripts name the run) are judged together,
+    as the run judged them: a connection check, or a session after the scenario completed, then
+    gets the same verdict here as there. Sessions of `rtmock serve` each stand alone, as there."""
+    runs: dict[str, list[RunResult]] = {}
+    for result in results:
+        for info, _ in result.sessions:
+            if info.run is not None:
+                runs.setdefault(info.run, []).append(result)
+    for together in runs.values():
+        if len(together) > 1:
+            conclude_recorded_sessions(together)
 
 
 def check_exit_code(outcomes: Sequence[CheckedResult | UnjudgedTranscript]) -> int:
@@ -86,6 +105,7 @@ def check_transcripts(paths: Sequence[str], scenario: LoadedScenario | None = No
     loaded: dict[str, LoadedScenario] = {}
     for number, path in enumerate(paths, start=1):
         results.append(_check_one(number, path, scenario, loaded, default_within))
+    _together_by_run(results)
     return results
 
 
@@ -113,10 +133,11 @@ def _check_one(number: int, path: str, scenario: LoadedScenario | None, loaded: 
     # short: what came after the cut is unknown, not absent
     settle = not judge.findings and not transcript.truncated
     verdict = judge.finish(records[-1].time if records else 0.0, settle_pending=settle)
+    run = header.extra.get("run")
     info = SessionInfo(number=number, id=header.session_id, scenario=chosen,
                        dialect=Dialect(header.dialect) if header.dialect in {d.value for d in Dialect} else Dialect.GA,
                        request_path=header.request_path, started_at=header.started_at, records=records,
-                       transcript_path=Path(path), ended=True)
+                       transcript_path=Path(path), ended=True, run=run if isinstance(run, str) else None)
     upstream = [f"upstream {e.get('kind', 'problem')}: {e.get('message', '')}" for e in
                 (r.event for r in records if r.type == PROBLEM_NOTE) if e is not None]
     return CheckedResult(chosen, [], sessions=[(info, verdict)], duration=verdict.duration, transcript=path,

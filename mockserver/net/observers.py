@@ -42,6 +42,9 @@ class SessionInfo:
     transcript_path: Path | None = None
     ended: bool = False
     core: SessionCore | None = None
+    #: the run the session belongs to (`rtmock run`, the plugin's `run()`), when it belongs to one:
+    #: its transcripts say so, and `rtmock check` judges the sessions of one run together, as the run did
+    run: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -49,7 +52,7 @@ class SessionInfo:
 
     def header(self) -> TranscriptHeader:
         return TranscriptHeader(self.id, self.scenario.name, self.scenario.path, self.dialect.value,
-                                self.request_path, self.started_at)
+                                self.request_path, self.started_at, extra={"run": self.run} if self.run else {})
 
 
 class Observer:

@@ -96,7 +96,8 @@ class RelayedSession(SessionInfo):
         return self.relay is not None and self.relay.complete
 
     def header(self) -> TranscriptHeader:
-        return dataclasses.replace(super().header(), extra={"proxied": True, "upstream": self.upstream})
+        base = super().header()
+        return dataclasses.replace(base, extra={**base.extra, "proxied": True, "upstream": self.upstream})
 
 
 class _Refused(Exception):
@@ -283,7 +284,7 @@ class RelayServer(MockServer):
         loop = asyncio.get_running_loop()
         clock = loop.time
         started = clock()
-        info = RelayedSession(number=number, id=self._ids.new("relay", 16), scenario=scenario,
+        info = RelayedSession(number=number, id=self._ids.new("relay", 16), scenario=scenario, run=self.run,
                               dialect=self._dialect(request, scenario), request_path=self.secrets.url(request.path_qs),
                               started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
                               upstream=self.secrets.url(target), started_clock=started)

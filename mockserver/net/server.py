@@ -84,6 +84,7 @@ class MockServer:
         keep_sessions: bool = True,
         certificates: CertificatePaths | None = None,
         sock: socket.socket | None = None,
+        run: str | None = None,
     ) -> None:
         if not scenarios:
             raise UsageError("no scenario to serve: name at least one .yaml file")
@@ -108,6 +109,8 @@ class MockServer:
         #: and the observers keep what is needed), so memory does not grow with every session
         self.keep_sessions = keep_sessions
         self.certificates = certificates
+        #: the run every session belongs to (`rtmock run`, the plugin): its transcripts name it
+        self.run = run
         self.observers: list[Observer] = []
         #: Exceptions raised by observers: bugs in rtmock (or a user's observer), never the client's fault.
         self.internal_errors: list[str] = []
@@ -330,7 +333,7 @@ class MockServer:
         number = next(self._numbers)
         dialect = self._dialect(request, scenario)
         seed = None if self.seed is None else f"{self.seed}:{number}"
-        info = SessionInfo(number=number, id="", scenario=scenario, dialect=dialect, request_path=request.path_qs,
+        info = SessionInfo(number=number, id="", scenario=scenario, dialect=dialect, request_path=request.path_qs, run=self.run,
                            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"))
         transcript: TranscriptFile | None = None
         transport = request.transport if isinstance(request.transport, CoalescingTransport) else None
