@@ -4,6 +4,7 @@ alone; a rule it breaks is still a finding."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -56,17 +57,19 @@ session(False)
 """
 
 
-def _run(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, mode: str, *options: str) -> subprocess.CompletedProcess[str]:
     client = tmp_path / "client.py"
     client.write_text(CLIENT)
-    return subprocess.run([*RTMOCK, "run", "server_closes", "--", sys.executable, str(client), mode],
+    return subprocess.run([*RTMOCK, "run", "server_closes", *options, "--", sys.executable, str(client), mode],
                           capture_output=True, text=True, timeout=90, cwd=tmp_path)
 
 
 def test_a_session_after_the_scenario_completed_is_not_asked_to_play_it_again(tmp_path: Path) -> None:
-    done = _run(tmp_path, "idle")
+    done = _run(tmp_path, "idle", "--json", "r.json")
     assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
     assert "began after an earlier session completed the scenario" in done.stdout
+    (result,) = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert [s["set_aside"] for s in result["sessions"]] == [False, True]  # what the JSON says of each
 
 
 def test_a_rule_broken_in_a_session_after_the_scenario_completed_is_still_a_finding(tmp_path: Path) -> None:

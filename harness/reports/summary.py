@@ -181,7 +181,9 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "client_stopped": result.client_stopped,
         "sessions": [
             {**verdict.to_json(), "findings": [shown_finding(f, escape=False).to_json() for f in verdict.findings],
-             "transcript": str(info.transcript_path) if info.transcript_path else None}
+             "transcript": str(info.transcript_path) if info.transcript_path else None,
+             # a probe, or a session after the scenario completed: not judged by the scenario (see "notes")
+             "set_aside": info.id in result.probes}
             for info, verdict in result.sessions
         ],
         "findings": [shown_finding(f, escape=False).to_json() for f in result.run_findings],
