@@ -53,6 +53,16 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
             await asyncio.sleep(0.005)
 
 
+async def deaf_session(port: int) -> asyncio.StreamWriter:
+    """A raw socket that upgrades to a realtime session and then never reads nor answers a close."""
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer test\r\n\r\n")
+    await writer.drain()
+    return writer
+
+
 def stream_scenario(tmp_path: Path, chunks: int, size: int) -> Path:
     path = tmp_path / "big_stream.yaml"
     path.write_text(STREAM_SCENARIO.format(data="x" * size, chunks=chunks))
@@ -174,11 +184,7 @@ async def test_stopping_the_server_does_not_wait_long_for_a_client_that_never_an
     # session ends as stopped by the server
     server, judge = judged_server(SEED, record_dir=tmp_path)
     await server.start()
-    _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer test\r\n\r\n")
-    await writer.drain()
+    writer = await deaf_session(server.port)
     await until(lambda: bool(server.sessions))
     session = server.sessions[0]
     try:
@@ -198,11 +204,7 @@ async def test_stopping_the_relay_does_not_wait_long_for_a_client_that_never_ans
     async with MockServer([load_scenario(SEED)], tls=False) as upstream:
         relay = RelayServer(f"ws://127.0.0.1:{upstream.port}", load_scenario(SEED), tls=False)
         await relay.start()
-        _reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
-        writer.write(b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer test\r\n\r\n")
-        await writer.drain()
+        writer = await deaf_session(relay.port)
         await until(lambda: bool(relay.sessions))
         try:
             async with asyncio.timeout(3):  # as the mock server: SHUTDOWN_CLOSE_WAIT, not aiohttp's 10 s
