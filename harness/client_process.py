@@ -223,7 +223,14 @@ def _error_start(lines: list[str]) -> int | None:
     if tracebacks:
         return tracebacks[-1]
     errors = [i for i, line in enumerate(lines) if re.match(r"^(\w+\.)*\w*(Error|Exception)\b", line)]
-    return errors[-1] if errors else None
+    if not errors:
+        return None
+    start = errors[-1]
+    # Python's error before any code ran (a SyntaxError) has no "Traceback" line: its `File "…", line N`
+    # and the source line above it are indented
+    while start > 0 and lines[start - 1].startswith(" ") and errors[-1] - start < 8:
+        start -= 1
+    return start
 
 
 def error_excerpt(lines: list[str], limit: int = 15) -> str:

@@ -410,7 +410,10 @@ def charge_client(result: RunResult, crash: Crash | None, never_connected: str, 
 
 def _crash_fix(crash: Crash, *, connected: bool = True) -> str:
     """What to do about a crash, by its cause."""
-    if not connected and crash.signal is None and not crash.traceback:
+    if not connected and crash.signal is None and crash.traceback:
+        return ("Its traceback is shown: it failed before it opened a session (a syntax error, a module not "
+                "installed, a variable not set, a connection it could not make).")
+    if not connected and crash.signal is None:
         return ("It exited before it opened a session, and its stderr is shown: a command that did not start your "
                 "client (a file or module that is not there, the wrong interpreter), or a connection it could not "
                 "make (see no-session).")

@@ -48,3 +48,14 @@ def test_a_long_output_line_is_kept_to_its_first_kilobytes_and_counted() -> None
     tail: collections.deque[str] = collections.deque(maxlen=5)
     _pump(io.BytesIO(b"a" * 1_000_000 + b"\nValueError: boom\n"), tail, None)
     assert list(tail) == ["a" * LINE_LIMIT + f"…(+{1_000_000 - LINE_LIMIT:,} bytes)", "ValueError: boom"]
+
+
+def test_a_client_that_does_not_even_compile_shows_where(tmp_path: Path) -> None:
+    """A SyntaxError comes before any traceback: its file, line and caret are the report."""
+    client = tmp_path / "client.py"
+    client.write_text("import os\ndef broken(:\n    pass\n")
+    done = subprocess.run([sys.executable, "-m", "rtmock", "run", "get_your_info", "--", sys.executable, str(client)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 1
+    assert f'File "{client}", line 2' in done.stdout and "SyntaxError" in done.stdout, done.stdout
+    assert "it failed before it opened a session (a syntax error" in done.stdout
