@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..mockserver.errors import ScenarioError
     from ..mockserver.scenario.loader import LoadedScenario
 
-__all__ = ["bundled_scenario", "bundled_scenario_names", "load_scenarios"]
+__all__ = ["bundled_scenario", "bundled_scenario_names", "load_scenarios", "near_bundled_name"]
 
 _BUNDLED_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -29,6 +29,14 @@ def bundled_scenario(name: str) -> Path | None:
     stem = name.removesuffix(".yaml")
     path = _BUNDLED_DIR / f"{stem}.yaml"
     return path if path.is_file() else None
+
+
+def near_bundled_name(name: str) -> str | None:
+    """The bundled scenario whose name `name` nearly is (`get_your_inf`), for a "did you mean"."""
+    import difflib
+
+    near = difflib.get_close_matches(name.removesuffix(".yaml"), bundled_scenario_names(), n=1, cutoff=0.6)
+    return near[0] if near else None
 
 
 def bundled_scenario_names() -> list[str]:
@@ -62,14 +70,9 @@ def load_scenarios(paths: Sequence[str], *, scale_bounds: float = 1.0) -> list[L
 def _with_bundled_hint(path: str, exc: ScenarioError) -> ScenarioError:
     """A name that is neither a file nor a bundled scenario, but near a bundled one's name
     (`get_your_inf`): say which, and what is bundled."""
-    import difflib
-
     from ..mockserver.errors import ScenarioError
 
-    if os.path.exists(path) or "/" in path or "\\" in path:
-        return exc
-    near = difflib.get_close_matches(path.removesuffix(".yaml"), bundled_scenario_names(), n=1, cutoff=0.6)
-    if not near:
+    if os.path.exists(path) or "/" in path or "\\" in path or (near := near_bundled_name(path)) is None:
         return exc
     return ScenarioError(path, None, None, f"no such scenario file, nor a bundled scenario; did you mean the bundled "
-                                           f"{near[0]!r}? (bundled: {', '.join(bundled_scenario_names())})")
+                                           f"{near!r}? (bundled: {', '.join(bundled_scenario_names())})")

@@ -17,7 +17,6 @@ loads this module, most of them without using it. The server, the judge and the 
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,7 +59,7 @@ def resolve_scenario(scenario: str | os.PathLike[str], *, test_file: Path | None
     else under the rootdir (never the current directory, which depends on where pytest was started);
     else a bare name (`"get_your_info"`) is one of rtmock's bundled scenarios."""
     from ..mockserver.errors import UsageError
-    from .bundled import bundled_scenario, bundled_scenario_names
+    from .bundled import bundled_scenario, bundled_scenario_names, near_bundled_name
 
     given = Path(scenario)
     if given.is_absolute():
@@ -74,9 +73,9 @@ def resolve_scenario(scenario: str | os.PathLike[str], *, test_file: Path | None
         return _shown(bundled)
     looked = ", ".join(dict.fromkeys(str(p) for p in places)) or "(no test file or rootdir to look from)"
     names = bundled_scenario_names()
-    near = difflib.get_close_matches(os.fspath(scenario).removesuffix(".yaml"), names, n=1, cutoff=0.6)
+    near = near_bundled_name(os.fspath(scenario))
     raise UsageError(f"no scenario {os.fspath(scenario)!r}: looked for {looked}"
-                     + (f"; did you mean the bundled {near[0]!r}?" if near else "")
+                     + (f"; did you mean the bundled {near!r}?" if near else "")
                      + (f"; the bundled scenarios are {', '.join(names)}" if names else ""))
 
 
