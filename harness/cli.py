@@ -467,6 +467,10 @@ async def _proxy(args: argparse.Namespace) -> int:
 async def _to_scenario(args: argparse.Namespace) -> int:
     from .scenario_writer import scenario_main
 
+    if os.path.isdir(args.transcript):  # (_transcript_files says so when it holds none)
+        found = _transcript_files([args.transcript])
+        raise UsageError(f"{args.transcript}: a directory; name one transcript in it, e.g. {found[0]} "
+                         f"(of {len(found)})")
     return scenario_main(args)
 
 

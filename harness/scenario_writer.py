@@ -24,7 +24,6 @@ import base64
 import binascii
 import json
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,10 +390,6 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def scenario_main(args: argparse.Namespace) -> int:
     """`rtmock scenario TRANSCRIPT -o FILE.yaml`: 0 written, 2 nothing to write (one line why)."""
-    if os.path.isdir(args.transcript):
-        found = sorted(str(f) for f in Path(args.transcript).rglob("*.jsonl"))
-        raise UsageError(f"{args.transcript}: a directory; name one transcript in it"
-                         + (f", e.g. {found[0]} (of {len(found)})" if found else " (it holds no .jsonl)"))
     header, records = load_transcript(args.transcript)
     output = Path(args.output)
     name = args.name or output.stem
