@@ -158,6 +158,5 @@ class Round:
         if self.state is RoundState.OWES_CREATE:
             return self.create_deadline
         if self.state in (RoundState.STREAMING, RoundState.OWES_OUTPUTS):
-            return min((c.deadline for c in self.calls.values() if c.output_index is None and c.deadline is not None),
-                       default=None)
+            return min((c.deadline for c in self.missing if c.deadline is not None), default=None)
         return None

@@ -49,17 +49,12 @@ class StepWatch:
         #: judge, so that the two make no reference cycle and a finished session is freed at once)
         self._findings = findings
         self._waits: list[StepWait] = []
-        self._last_of_kind: dict[str, Record] = {}  # the latest client event per expect kind, to explain a miss
-        self._refused: dict[int, Refused] = {}  # of those, the ones the server refused (by record index)
+        #: the latest client event per expect kind, and the server's refusal of it if it refused it: to explain a miss
+        self._last_of_kind: dict[str, tuple[Record, Refused | None]] = {}
         self.declared_tools: set[str] = set()
 
     def client_event(self, record: Record, event: dict[str, Any], refusal: Refused | None = None) -> None:
-        kind = expect_kind(event)
-        if (last := self._last_of_kind.get(kind)) is not None:
-            self._refused.pop(last.index, None)
-        self._last_of_kind[kind] = record
-        if refusal is not None:
-            self._refused[record.index] = refusal
+        self._last_of_kind[expect_kind(event)] = (record, refusal)
         if event.get("type") == "session.update":
             tools = (event.get("session") or {}).get("tools")
             if isinstance(tools, list):
@@ -93,7 +88,7 @@ class StepWatch:
                                       expected=expected, seen=seen, cut_short=cut_short))
 
     def _missed(self, wait: StepWait, when: float, early: str) -> None:
-        closest = self._last_of_kind.get(wait.expect)
+        closest, refused = self._last_of_kind.get(wait.expect, (None, None))
         why = explain_mismatch(closest.event or {}, wait.match) if closest is not None and wait.match else None
         declared = self.declared_tools
         if wait.expect == "session.update" and why is None:
@@ -107,7 +102,7 @@ class StepWatch:
                 "none" if not declared else ", ".join(sorted(declared)), when, bool(early))
             return
         what = _WHAT.get(wait.expect, wait.expect)
-        if closest is not None and (refused := self._refused.get(closest.index)) is not None:
+        if closest is not None and refused is not None:
             # the client sent one, and the server refused it: it did nothing (a refusal the judge
             # counts as benign on its own, such as a truncate past the audio's end, still leaves the step unmet)
             code = refused.code + (f", param {refused.param}" if refused.param else "")
