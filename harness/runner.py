@@ -75,6 +75,12 @@ class RunResult:
         return [f for _, v in self.sessions for f in v.findings] + self.run_findings
 
     @property
+    def not_played(self) -> bool:
+        """The client sent a valid event rtmock does not play (`not-played-by-rtmock`): the verdict is
+        not the client's to have (`rtmock run` and `rtmock check` exit 2)."""
+        return any(f.rule is Rule.NOT_PLAYED_BY_RTMOCK for f in self.findings)
+
+    @property
     def passed(self) -> bool:
         judged = [v for info, v in self.sessions if info.id not in self.probes]
         return bool(judged) and not self.findings and all(v.passed for v in judged)
@@ -284,7 +290,7 @@ class RunJudge(LiveJudge):
     def _after_the_scenario(self, judged: JudgedSession) -> bool:
         """An earlier session of the run completed the scenario (a client that reconnects after the
         service closed it, or opens another session): the scenario scripts one session, so its steps
-        are not asked of this one (`owed_by_later_session`)."""
+        are not asked of this one (`_conclude_later_sessions` decides the same at the end)."""
         for other in self.sessions:
             if other is judged:
                 return False

@@ -19,7 +19,6 @@ from ...mockserver.errors import RtmockError, ScenarioError, UsageError
 from ...mockserver.net.server import SessionInfo
 from ...mockserver.scenario.loader import LoadedScenario, load_scenario
 from ..runner import RunResult, conclude_recorded_sessions
-from .findings import Rule
 from .judge import Judge
 
 __all__ = ["CheckedResult", "UnjudgedTranscript", "check_each", "check_exit_code", "check_transcripts"]
@@ -91,7 +90,7 @@ def check_exit_code(outcomes: Sequence[CheckedResult | UnjudgedTranscript]) -> i
     error, or a truncated transcript: its verdict is not the whole story)."""
     if any(isinstance(o, UnjudgedTranscript) or o.truncated or o.upstream_failures for o in outcomes):
         return EXIT_UNJUDGED
-    if any(f.rule is Rule.NOT_PLAYED_BY_RTMOCK for o in outcomes if isinstance(o, CheckedResult) for f in o.findings):
+    if any(o.not_played for o in outcomes if isinstance(o, CheckedResult)):
         return EXIT_UNJUDGED  # the client sent what rtmock does not play: the verdict is not the client's
     return EXIT_PASS if all(isinstance(o, CheckedResult) and o.passed for o in outcomes) else EXIT_FINDING
 
