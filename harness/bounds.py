@@ -22,11 +22,6 @@ __all__ = ["SCALE_BOUNDS_ENV", "environment_factor", "scale_bounds_factor", "sca
 #: on a slow CI runner.
 SCALE_BOUNDS_ENV = "RTMOCK_SCALE_BOUNDS"
 
-#: The bound of a session judged without a scenario (`rtmock run --upstream`, `rtmock proxy`): the
-#: scenario format's default `within`.
-_PASSTHROUGH_WITHIN = 5.0
-
-
 def scale_bounds_factor(text: str | None, *, where: str = "--scale-bounds") -> float:
     """The factor `text` gives (None or empty: 1), or a UsageError that says what is wrong where."""
     from ..mockserver.errors import UsageError
@@ -61,4 +56,8 @@ def scaled_within(within: float | None, factor: float, *, scenario: bool = True)
     for a session judged without a scenario, the default bound scaled."""
     if within is not None:
         return within * factor
-    return None if scenario or factor == 1 else _PASSTHROUGH_WITHIN * factor
+    if scenario or factor == 1:
+        return None
+    from ..mockserver.scenario.model import Defaults  # what a passthrough scenario bounds by
+
+    return Defaults().within * factor

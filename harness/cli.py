@@ -21,7 +21,7 @@ from ..mockserver.core.records import Record, TranscriptError
 # Light imports only at the top: `rtmock run` starts the client before it loads aiohttp and
 # pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
 from ..mockserver.errors import RtmockError, ScenarioError, UsageError
-from .bounds import SCALE_BOUNDS_ENV, scale_bounds_factor, scaled_within
+from .bounds import SCALE_BOUNDS_ENV, environment_factor, scale_bounds_factor, scaled_within
 from .bundled import load_scenarios
 
 if TYPE_CHECKING:
@@ -499,15 +499,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     args.command = command
     logging.basicConfig(level=logging.WARNING, format="rtmock: %(message)s")
-    if args.cmd in ("run", "serve", "proxy"):
-        given = args.scale_bounds
-        try:
-            args.scale_bounds = scale_bounds_factor(given if given is not None else os.environ.get(SCALE_BOUNDS_ENV),
-                                                    where="--scale-bounds" if given is not None else f"${SCALE_BOUNDS_ENV}")
-        except RtmockError as exc:
-            print(f"rtmock: {exc}", file=sys.stderr)
-            return EXIT_USAGE
     try:
+        if args.cmd in ("run", "serve", "proxy"):
+            given = args.scale_bounds
+            args.scale_bounds = scale_bounds_factor(given) if given is not None else environment_factor()
         _check_report_paths(args)
     except RtmockError as exc:
         print(f"rtmock: {exc}", file=sys.stderr)
