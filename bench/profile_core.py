@@ -281,6 +281,8 @@ async def measure(args: argparse.Namespace) -> None:
             finally:
                 observers.sink.close()
         stats = pstats.Stats(profile)
+        if args.save:
+            stats.dump_stats(args.save)
         print(f"{variant}: {stats.total_tt / args.sessions * 1000:.3f} ms profiled per session")  # type: ignore[attr-defined]
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top)
@@ -307,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="repeatable; default: all")
     parser.add_argument("--profile", nargs="?", const="", choices=["", *VARIANTS], metavar="VARIANT",
                         help="cProfile VARIANT (default: the first --variant) instead")
+    parser.add_argument("--save", metavar="FILE", help="with --profile: keep the profile (pstats) in FILE")
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args(argv)
     args.variant = args.variant or list(VARIANTS)

@@ -234,7 +234,7 @@ def conclude_recorded_sessions(results: Sequence[RunResult]) -> None:
     combined = RunResult(results[0].scenario, [], sessions=[s for r in results for s in r.sessions])
     combined.sessions.sort(key=lambda s: (s[0].started_at, s[0].number))
     _conclude_probes(combined)
-    _conclude_later_sessions(combined)
+    _conclude_other_sessions(combined)
     for result in results:
         ids = {info.id for info, _ in result.sessions}
         result.probes |= ids & combined.probes
@@ -259,20 +259,23 @@ def is_probe(info: SessionInfo) -> bool:
 
 class RunJudge(LiveJudge):
     """The live judge of one run of one client (`rtmock run`, the pytest plugin's `run()`): a
-    session that may be a probe (`is_probe`) holds back its findings while another session is open,
-    or for `probe_patience` seconds after it ended, so that the run does not stop on them before the
-    client's real session; `conclude_sessions` decides at the end. (`rtmock serve` judges each
-    session alone: there, a probe is judged as any session.)"""
+    session that may be a probe (`is_probe`), or one the client left before the scenario's end
+    having broken no rule of the protocol (a connection it replaces), holds back its findings while
+    another session is open, or for `probe_patience` seconds after it ended, so that the run does
+    not stop on them before the client's real session; `conclude_sessions` decides at the end.
+    (`rtmock serve` judges each session alone: there, a probe is judged as any session.)"""
 
     def __init__(self, *, probe_patience: float = 15.0, **options: Any) -> None:
         super().__init__(**options)
         self.probe_patience = probe_patience
-        self._probes: dict[int, float] = {}  # id(JudgedSession) of a probe -> loop time it ended
+        self._probes: dict[int, float] = {}  # id(JudgedSession) of a probe or a left one -> loop time it ended
 
     def session_ended(self, session: SessionInfo) -> None:
         judged = self._by_info[id(session)]
         super().session_ended(session)
-        if is_probe(session):
+        findings = judged.findings
+        if is_probe(session) or (not judged.complete and findings and all(
+                f.unplayed and f.rule in STEPS_OF_THE_SCENARIO for f in findings)):
             loop = asyncio.get_running_loop()
             self._probes[id(judged)] = loop.time()
             loop.call_later(self.probe_patience, self.changed.set)  # its findings count from then
@@ -290,7 +293,7 @@ class RunJudge(LiveJudge):
     def _after_the_scenario(self, judged: JudgedSession) -> bool:
         """An earlier session of the run completed the scenario (a client that reconnects after the
         service closed it, or opens another session): the scenario scripts one session, so its steps
-        are not asked of this one (`_conclude_later_sessions` decides the same at the end)."""
+        are not asked of this one (`_conclude_other_sessions` decides the same at the end)."""
         for other in self.sessions:
             if other is judged:
                 return False
@@ -298,10 +301,23 @@ class RunJudge(LiveJudge):
                 return True
         return False
 
+    def _played_elsewhere(self, judged: JudgedSession) -> bool:
+        """Another session of the run completed the scenario, or may yet: a step this one never
+        played (`Finding.unplayed`: a spare connection, one the client left and replaced) waits for
+        it, and `_conclude_other_sessions` decides at the end."""
+        return any(other is not judged and not self._probe(other) and (other.complete or not other.info.ended)
+                   for other in self.sessions)
+
+    def _counts(self, judged: JudgedSession, finding: Finding) -> bool:
+        if finding.rule not in STEPS_OF_THE_SCENARIO:
+            return True
+        if self._after_the_scenario(judged):
+            return False
+        return not (finding.unplayed and self._played_elsewhere(judged))
+
     @property
     def findings(self) -> list[Finding]:
-        return [f for j in self.sessions if not self._held(j) for f in j.findings
-                if not (self._after_the_scenario(j) and f.rule in STEPS_OF_THE_SCENARIO)]
+        return [f for j in self.sessions if not self._held(j) for f in j.findings if self._counts(j, f)]
 
     @property
     def all_complete(self) -> bool:
@@ -322,7 +338,7 @@ def conclude_sessions(judge: LiveJudge, result: RunResult) -> None:
     verdicts = judge.finish_all()
     result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
     _conclude_probes(result)
-    _conclude_later_sessions(result)
+    _conclude_other_sessions(result)
     failed = [(info, v) for info, v in result.sessions if info.id not in result.probes and not v.passed]
     if len(failed) > 1:  # each session's findings name it; say what each of them did, side by side
         result.notes.append(f"{len(failed)} sessions did not pass: " + "; ".join(
@@ -366,21 +382,35 @@ def _conclude_probes(result: RunResult) -> None:
                 "none of its sessions completed the scenario)")) for f in verdict.findings]
 
 
-def _conclude_later_sessions(result: RunResult) -> None:
-    """Sessions begun after one completed the scenario: the scenario's steps are not asked of them
-    (it scripts one session); a finding of the protocol's rules still stands."""
-    completed = False
-    for info, verdict in result.sessions:
-        if info.id in result.probes:
+def _conclude_other_sessions(result: RunResult) -> None:
+    """When a session completed the scenario, the others are not asked to play it (it scripts one
+    session): one begun after it (a reconnect) is judged by the protocol's rules alone; one begun
+    before it loses only the steps it never played (`Finding.unplayed`: a spare connection, or one
+    the client left and replaced), and a step it played differently still stands. A finding of the
+    protocol's rules stands in every session."""
+    completed = next((at for at, (info, verdict) in enumerate(result.sessions)
+                      if verdict.complete and info.id not in result.probes), None)
+    if completed is None:
+        return
+    first = result.sessions[completed][0]
+    for at, (info, verdict) in enumerate(result.sessions):
+        if info.id in result.probes or verdict.complete:
             continue
-        if completed and not verdict.complete:
-            verdict.findings = [f for f in verdict.findings if f.rule not in STEPS_OF_THE_SCENARIO]
-            if not verdict.findings:
-                result.probes.add(info.id)
-                result.notes.append(f"session {info.number} ({info.id}): began after an earlier session completed the "
-                                    "scenario (a reconnect?); the scenario scripts one session, so only the "
-                                    "protocol's rules judge this one, and it broke none.")
-        completed = completed or verdict.complete
+        later = at > completed
+        kept = [f for f in verdict.findings if f.rule not in STEPS_OF_THE_SCENARIO or not (later or f.unplayed)]
+        if kept == verdict.findings:
+            continue
+        verdict.findings = kept
+        if kept:
+            continue
+        result.probes.add(info.id)
+        result.notes.append(
+            f"session {info.number} ({info.id}): began after an earlier session completed the scenario (a "
+            "reconnect?); the scenario scripts one session, so only the protocol's rules judge this one, and it broke "
+            "none." if later else
+            f"session {info.number} ({info.id}): left before the scenario's end (a spare connection, or one the "
+            f"client replaced?), having broken none of the protocol's rules; session {first.number} completed the "
+            "scenario, which scripts one session.")
 
 
 def charge_client(result: RunResult, crash: Crash | None, never_connected: str, refused: list[str]) -> None:

@@ -1182,6 +1182,20 @@ def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_roun
     assert "JSON.stringify" in finding.hint and "json.dumps" in finding.hint
 
 
+@pytest.mark.parametrize(("result", "made_by"), [
+    ("<coroutine object get_your_info at 0x7f3a2c1d9e50>", "not awaited"),  # str(tool()) of an async tool
+    ("[object Promise]", "not awaited"),  # String(tool()) of an async function
+    ("Result: [object Promise]", "not awaited"),
+    ("<Task pending name='Task-3' coro=<get_info() running at /app/tools.py:12>>", "not awaited"),
+    ("<generator object lookup at 0x7f00aa>", "never collected"),
+    ("<function get_your_info at 0x7f00aa>", "not called"),
+    ("result=<app.Forecast object at 0x7f00aa>", "default str"),
+    ("The weather is [object Object] today", "JavaScript's default")])
+def test_a_result_not_awaited_collected_or_called_is_named_for_what_made_it(result: str, made_by: str) -> None:
+    _, call, finding = answered_with(result)
+    assert finding.rule is Rule.OUTPUT_NOT_SERIALIZED and made_by in finding.message
+
+
 @pytest.mark.parametrize("result", ['{"status": "[object]"}', "undefined behaviour in C", "None", "{'food': 'pizza'}",
                                     "", "the object is what String(obj) was given",
                                     # serialized results whose values hold the text (a sandbox's stdout, a log)
@@ -1189,7 +1203,12 @@ def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_roun
                                     '{"stdout": "p = <__main__.Point object at 0x7fe18b787490>\\n"}', '"undefined"',
                                     '{"stdout": "<__main__.Point object at 0x7fe18b787490>\\n"}',  # print(Point())
                                     # what @openai/agents-realtime sends for a tool that returns nothing
-                                    "undefined"])
+                                    "undefined",
+                                    # text that quotes one: an error message, a session of an interpreter
+                                    "Error: expected str, got <__main__.Result object at 0x7f8e2c3b1d90>",
+                                    'SyntaxError: "[object Object]" is not valid JSON',
+                                    ">>> p = Point(1, 2)\n>>> print(p)\n<__main__.Point object at 0x7f3a2c1d90>\n",
+                                    "cannot serialize <app.Result object at 0x7f00>"])
 def test_results_that_merely_resemble_an_unserialized_object_pass(result: str) -> None:
     s = start("get_your_info")
     (call,) = s.calls()

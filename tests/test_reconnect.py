@@ -119,3 +119,85 @@ def test_rtmock_check_of_a_runs_transcripts_gives_the_runs_verdict(tmp_path: Pat
     checked = subprocess.run([*RTMOCK, "check", "recorded"], capture_output=True, text=True, timeout=90, cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "began after an earlier session completed the scenario" in checked.stdout
+
+
+#: A session the client sets up and leaves, and another that plays get_your_info in full (or, with
+#: "forgets-create", forgets the last response.create): "replaced" closes the first before the
+#: second opens (a framework that reconnects when its options change); "spare" keeps it open beside
+#: the second and leaves it to the process's exit (no close frame: 1006); "diverges" sends the first
+#: a user message the scenario does not script in place of its response.create step; "both-left"
+#: leaves the second as the first.
+SPARE_CLIENT = """\
+import json, os, sys
+from websockets.sync.client import connect
+TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
+HEADERS = {"Authorization": "Bearer x"}
+mode = sys.argv[1]
+
+def until(ws, kind):
+    while True:
+        event = json.loads(ws.recv(timeout=10))
+        if event["type"] == kind:
+            return event
+
+def set_up():
+    ws = connect(os.environ["RTMOCK_URL"], additional_headers=HEADERS)
+    until(ws, "session.created")
+    ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+                                                              "tools": TOOLS}}))
+    until(ws, "session.updated")
+    return ws
+
+def play(ws, create_after_output):
+    ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
+    ws.send(json.dumps({"type": "response.create"}))
+    call = until(ws, "response.function_call_arguments.done")
+    until(ws, "response.done")
+    ws.send(json.dumps({"type": "conversation.item.create", "item": {
+        "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
+    if create_after_output:
+        ws.send(json.dumps({"type": "response.create"}))
+        until(ws, "response.done")
+    else:
+        ws.recv(timeout=30)  # waits: the bug (rtmock stops it once judged)
+
+first = set_up()
+if mode == "diverges":
+    first.send(json.dumps({"type": "response.cancel"}))
+    until(first, "error")
+if mode != "spare":
+    first.close()
+second = set_up()
+if mode != "both-left":
+    play(second, create_after_output=mode != "forgets-create")
+second.close()
+os._exit(0)  # a spare left open goes with the process: no close frame
+"""
+
+
+def _run_spare(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
+    client = tmp_path / "spare_client.py"
+    client.write_text(SPARE_CLIENT)
+    return subprocess.run([*RTMOCK, "run", "get_your_info", "--transcript", f"rec-{mode}", "--", sys.executable,
+                           str(client), mode],
+                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
+
+
+def test_a_connection_left_before_another_completed_the_scenario_is_set_aside(tmp_path: Path) -> None:
+    for mode in ("replaced", "spare"):
+        done = _run_spare(tmp_path, mode)
+        assert done.returncode == 0 and done.stdout.startswith("PASS"), mode + done.stdout + done.stderr
+        assert "session 1 (" in done.stdout and "left before the scenario's end" in done.stdout
+        checked = subprocess.run([*RTMOCK, "check", f"rec-{mode}"], capture_output=True, text=True, timeout=60,
+                                 cwd=tmp_path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr  # the transcripts tell the same
+
+
+def test_a_left_connection_still_fails_when_no_session_completed_or_it_played_a_step_differently(
+        tmp_path: Path) -> None:
+    both_left = _run_spare(tmp_path, "both-left")
+    assert both_left.returncode == 1 and "[scenario-mismatch]" in both_left.stdout, both_left.stdout
+    assert "2 sessions did not pass" in both_left.stdout
+    forgot = _run_spare(tmp_path, "forgets-create")
+    assert forgot.returncode == 1 and "[missing-response-create]" in forgot.stdout, forgot.stdout

@@ -270,11 +270,12 @@ def test_a_probe_beside_a_session_that_did_not_complete_is_judged_and_says_which
 # ---- several sessions that did not pass ---------------------------------------------------------------
 
 def test_a_run_whose_sessions_each_failed_says_what_each_did(client: Path) -> None:
-    """The create sent on a second socket: that session fails at once (no session.update) and the run
-    stops there, while the first still waits for the round's create: the note names both."""
+    """The create sent on a second socket: that session never declares the tools, which waits on the
+    first (it may yet complete the scenario, and the second be a spare); the first never gets the
+    round's create: the note names what each did."""
     result = _run(SCENARIOS / "get_your_info.yaml", client, "create_on_other_socket")
     assert not result.passed
     (first, _), (second, _) = result.sessions
     note = next(n for n in result.notes if n.startswith("2 sessions did not pass"))
-    assert f"session 1 ({first.id}): no finding, still waiting for step 5 (expect response.create, line 30)" in note
+    assert f"session 1 ({first.id}): missing-response-create" in note
     assert f"session 2 ({second.id}): scenario-mismatch" in note

@@ -171,7 +171,7 @@ class ClientEventRules:
             # the service takes any string: the model gets this text, and nothing of the result
             self._add(Rule.OUTPUT_NOT_SERIALIZED,
                       f"The output for call {call.name} ({call.call_id}) in event #{record.index} holds "
-                      f"{seen!r}, {_JS_OBJECT if seen == '[object Object]' else _PY_OBJECT}, not the tool's result: "
+                      f"{seen!r}, {_made_by(seen)}, not the tool's result: "
                       "the model gets that text, and nothing of what the tool returned.",
                       None, record, call=call, expected="the tool result serialized (JSON text is customary)",
                       seen=_clip(output))
@@ -359,21 +359,26 @@ def _side_request(event: dict[str, Any]) -> bool:
 
 
 #: What a tool result becomes when it is turned into a string without being serialized: JavaScript's
-#: String(object) (also inside a template string) and Python's default str() of an object. Neither
-#: can be a tool's meant result. (A bare "undefined" can: @openai/agents-realtime sends it for a tool
-#: that returns nothing, String(undefined), and the exchange goes on as the service expects.)
-_UNSERIALIZED = re.compile(r"\[object Object\]|<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
-#: What made each of them, for the finding.
-_JS_OBJECT = "JavaScript's default string form of an object (String(result), `${result}`, '' + result)"
-_PY_OBJECT = "Python's default str() of an object"
+#: String(value) of an object (also inside a template string; `[object Promise]` for a result not
+#: awaited) and Python's default str() of an object, of a coroutine or task not awaited, of a
+#: generator, of a function not called. None can be a tool's meant result. (A bare "undefined" can:
+#: @openai/agents-realtime sends it for a tool that returns nothing, String(undefined), and the
+#: exchange goes on as the service expects.)
+_UNSERIALIZED = re.compile(
+    r"\[object [A-Z][A-Za-z]*\]"
+    r"|<(?:[A-Za-z_][\w.]* object|coroutine object \S+|(?:async_)?generator object \S+|function \S+) at 0x[0-9a-fA-F]+>"
+    r"|<(?:Task|Future) (?:pending|finished|cancelled)\b[^\n]*?>(?=$|[^>])")
+#: A labelled value, as a template string or an f-string makes it: `Weather: ${result}`, `result={obj}`.
+_LABELLED = re.compile(r"\s*[\w .-]{0,40}[:=]\s*")
 
 
 def _unserialized(output: str) -> str | None:
-    """The unserialized object `output` holds, if any: as its whole text (`Weather: [object Object]`
-    too), or as a whole value inside the JSON it is (`{"result": "[object Object]"}` from
-    JSON.stringify({result: String(obj)}), json.dumps(..., default=str)). Text that merely holds one
-    in a longer value, or ends in a newline (a sandbox's captured stdout, a log line), is the
-    tool's result."""
+    """The unserialized object `output` holds, if any: as its whole text, as a labelled value in a
+    line of text (`Weather: [object Object]`), JavaScript's form anywhere in a line unless quoted,
+    or as a whole value inside the JSON it is (`{"result": "[object Object]"}` from
+    JSON.stringify({result: String(obj)}), json.dumps(..., default=str)). Text that merely mentions
+    one (an error message that quotes it), spans lines or ends in a newline (a sandbox's captured
+    stdout, a log, a traceback) is the tool's result."""
     if _UNSERIALIZED.search(output) is None:  # the common case: no such text at all
         return None
     try:
@@ -381,8 +386,7 @@ def _unserialized(output: str) -> str | None:
     except (ValueError, RecursionError):
         parsed = output
     if isinstance(parsed, str):  # plain text, or a JSON string of it
-        found = _UNSERIALIZED.search(parsed)
-        return found.group(0) if found is not None else None
+        return _unserialized_text(parsed)
     pending, looked = [parsed], 0
     while pending and looked < 10_000:  # a bounded walk: outputs can be huge or deep
         value = pending.pop()
@@ -396,6 +400,35 @@ def _unserialized(output: str) -> str | None:
         elif isinstance(value, list):
             pending.extend(value)
     return None
+
+
+def _unserialized_text(text: str) -> str | None:
+    if (whole := _UNSERIALIZED.fullmatch(text.strip())) is not None:
+        return whole.group(0)
+    if "\n" in text:  # captured output, a log, a traceback: the tool's own text
+        return None
+    for found in _UNSERIALIZED.finditer(text):
+        before, after = text[:found.start()], text[found.end():]
+        if _LABELLED.fullmatch(before) and not after.strip(" .!"):
+            return found.group(0)  # `Weather: [object Object]`
+        if found.group(0).startswith("[") and before[-1:] not in ("\"", "'", "`") and after[:1] not in ("\"", "'", "`"):
+            return found.group(0)  # `The weather is [object Object] today`: no one writes that on purpose
+    return None
+
+
+def _made_by(seen: str) -> str:
+    """What turned a result into `seen`, for the finding."""
+    if seen == "[object Promise]":
+        return "JavaScript's string form of a Promise: the tool's result was not awaited"
+    if seen.startswith("["):
+        return "JavaScript's default string form of an object (String(result), `${result}`, '' + result)"
+    if seen.startswith(("<coroutine", "<Task", "<Future")):
+        return "Python's str() of a coroutine or task: the tool's result was not awaited"
+    if seen.startswith(("<generator", "<async_generator")):
+        return "Python's str() of a generator: its values were never collected"
+    if seen.startswith("<function"):
+        return "Python's str() of a function: the tool was not called"
+    return "Python's default str() of an object"
 
 
 def _kind(value: Any) -> str:

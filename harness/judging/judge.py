@@ -213,7 +213,7 @@ class Judge(ClientEventRules):
             self._add(Rule.CLIENT_DISCONNECTED if self.closed_by == "client" else Rule.SCENARIO_MISMATCH,
                       "The session ended before the scenario completed." if self.closed_by == "client"
                       else "The scenario did not complete.",
-                      None, None)
+                      None, None, unplayed=True)
         return SessionVerdict(self.session_id, self.scenario_name, self.scenario_path, self.complete,
                               list(self.findings), self.now, self.events)
 
@@ -221,12 +221,13 @@ class Judge(ClientEventRules):
 
     def _add(self, rule: Rule, message: str, hint: str | None, record: Record | None, *, call: Call | None = None,
              step: int | None = None, line: int | None = None, expected: str | None = None,
-             seen: str | None = None, time: float | None = None, cut_short: bool = False) -> None:
+             seen: str | None = None, time: float | None = None, cut_short: bool = False,
+             unplayed: bool = False) -> None:
         self.findings.append(Finding(
             rule=rule, message=message, hint=hint or RULE_SPECS[rule].fix, index=record.index if record else None,
             time=record.time if record else (time if time is not None else self.now),
             call_name=call.name if call else None, call_id=call.call_id if call else None,
-            step=step, step_line=line, expected=expected, seen=seen, cut_short=cut_short))
+            step=step, step_line=line, expected=expected, seen=seen, cut_short=cut_short, unplayed=unplayed))
         if record is not None and record.direction is Direction.CLIENT:
             self._explained.add(record.index)
 

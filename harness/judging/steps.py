@@ -83,9 +83,9 @@ class StepWatch:
             self._waits = [w for w in self._waits if not w.matched]
 
     def _report(self, rule: Rule, message: str, hint: str, step: int, line: int, expected: str, seen: str,
-                time: float, cut_short: bool) -> None:
+                time: float, cut_short: bool, unplayed: bool = False) -> None:
         self._findings.append(Finding(rule=rule, message=message, hint=hint, time=time, step=step, step_line=line,
-                                      expected=expected, seen=seen, cut_short=cut_short))
+                                      expected=expected, seen=seen, cut_short=cut_short, unplayed=unplayed))
 
     def _missed(self, wait: StepWait, when: float, early: str) -> None:
         closest, refused = self._last_of_kind.get(wait.expect, (None, None))
@@ -99,7 +99,7 @@ class StepWatch:
                 f"The client's session.update declared {sorted(declared)} but not "
                 f"{', '.join(absent) or 'all the scenario tools'}, which the scenario's model will call.",
                 RULE_SPECS[Rule.TOOL_NOT_DECLARED].fix, wait.step, wait.line, f"session.update declaring {', '.join(wait.tools) or 'the scenario tools'}",
-                "none" if not declared else ", ".join(sorted(declared)), when, bool(early))
+                "none" if not declared else ", ".join(sorted(declared)), when, bool(early), unplayed=closest is None)
             return
         what = _WHAT.get(wait.expect, wait.expect)
         if closest is not None and refused is not None:
@@ -125,4 +125,4 @@ class StepWatch:
             return
         self._report(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
                      _MISSING_HINTS.get(wait.expect, RULE_SPECS[Rule.SCENARIO_MISMATCH].fix),
-                     wait.step, wait.line, what, "nothing", when, bool(early))
+                     wait.step, wait.line, what, "nothing", when, bool(early), unplayed=True)
