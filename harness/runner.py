@@ -17,10 +17,11 @@ import dataclasses
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..mockserver.core.notes import Closed, StepMatched, StepReached, StepSkipped
+from ..mockserver.core.notes import Closed, ScenarioComplete, StepMatched, StepReached, StepSkipped
 from ..mockserver.core.records import Direction, Record
 from ..mockserver.net.server import MockServer, Observer, SessionInfo
 from ..mockserver.scenario.loader import LoadedScenario
@@ -384,19 +385,19 @@ def _conclude_probes(result: RunResult) -> None:
 
 def _conclude_other_sessions(result: RunResult) -> None:
     """When a session completed the scenario, the others are not asked to play it (it scripts one
-    session): one begun after it (a reconnect) is judged by the protocol's rules alone; one begun
-    before it loses only the steps it never played (`Finding.unplayed`: a spare connection, or one
-    the client left and replaced), and a step it played differently still stands. A finding of the
-    protocol's rules stands in every session."""
-    completed = next((at for at, (info, verdict) in enumerate(result.sessions)
-                      if verdict.complete and info.id not in result.probes), None)
+    session): one begun after it completed (a reconnect) is judged by the protocol's rules alone;
+    any other loses only the steps it never played (`Finding.unplayed`: a spare connection, one the
+    client left and replaced, a transcription session beside it), and a step it played differently
+    still stands. A finding of the protocol's rules stands in every session."""
+    completed = next((info for info, verdict in result.sessions if verdict.complete and info.id not in result.probes),
+                     None)
     if completed is None:
         return
-    first = result.sessions[completed][0]
-    for at, (info, verdict) in enumerate(result.sessions):
+    done_at = _completed_at(completed)
+    for info, verdict in result.sessions:
         if info.id in result.probes or verdict.complete:
             continue
-        later = at > completed
+        later = done_at is not None and datetime.fromisoformat(info.started_at) >= done_at
         kept = [f for f in verdict.findings if f.rule not in STEPS_OF_THE_SCENARIO or not (later or f.unplayed)]
         if kept == verdict.findings:
             continue
@@ -404,13 +405,21 @@ def _conclude_other_sessions(result: RunResult) -> None:
         if kept:
             continue
         result.probes.add(info.id)
-        result.notes.append(
-            f"session {info.number} ({info.id}): began after an earlier session completed the scenario (a "
-            "reconnect?); the scenario scripts one session, so only the protocol's rules judge this one, and it broke "
-            "none." if later else
-            f"session {info.number} ({info.id}): left before the scenario's end (a spare connection, or one the "
-            f"client replaced?), having broken none of the protocol's rules; session {first.number} completed the "
-            "scenario, which scripts one session.")
+        what = ("began after an earlier session completed the scenario (a reconnect?); the scenario scripts one "
+                "session, so only the protocol's rules judge this one, and it broke none" if later else
+                "a transcription session (it plays no responses)" if "intent=transcription" in info.request_path else
+                "left before the scenario's end (a spare connection, or one the client replaced?)")
+        result.notes.append(f"session {info.number} ({info.id}): {what}" + (
+            "." if later else f", having broken none of the protocol's rules; session {completed.number} completed "
+            "the scenario, which scripts one session."))
+
+
+def _completed_at(info: SessionInfo) -> datetime | None:
+    """When the session completed the scenario (wall clock, as `started_at`)."""
+    for record in info.records:
+        if isinstance(record.note, ScenarioComplete):
+            return datetime.fromisoformat(info.started_at) + timedelta(seconds=record.time)
+    return None
 
 
 def charge_client(result: RunResult, crash: Crash | None, never_connected: str, refused: list[str]) -> None:

@@ -201,3 +201,42 @@ def test_a_left_connection_still_fails_when_no_session_completed_or_it_played_a_
     assert "2 sessions did not pass" in both_left.stdout
     forgot = _run_spare(tmp_path, "forgets-create")
     assert forgot.returncode == 1 and "[missing-response-create]" in forgot.stdout, forgot.stdout
+
+
+#: A transcription session (`?intent=transcription`) beside the conversation, opened first and kept
+#: streaming the caller's audio until the conversation is done: it can make no responses.
+TRANSCRIBER_THEN_CLIENT = """\
+import base64, json, os, sys, threading
+from websockets.sync.client import connect
+url = os.environ["RTMOCK_URL"].split("?")[0] + "?intent=transcription"
+ready, stop = threading.Event(), threading.Event()
+
+def transcribe():
+    with connect(url, additional_headers={"Authorization": "Bearer x"}) as ws:
+        ws.recv(timeout=10)
+        ws.send(json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {
+            "format": {"type": "audio/pcm", "rate": 24000}, "transcription": {"model": "gpt-4o-transcribe"}}}}}))
+        ready.set()
+        while not stop.wait(0.02):
+            ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(960)).decode()}))
+
+side = threading.Thread(target=transcribe)
+side.start()
+ready.wait(10)
+sys.argv = [sys.argv[0]]
+try:
+    exec(open(os.environ["REAL_CLIENT"]).read())
+finally:
+    stop.set()
+    side.join()
+"""
+
+
+def test_a_transcription_session_beside_the_conversation_is_set_aside(tmp_path: Path) -> None:
+    client = tmp_path / "transcriber_then_client.py"
+    client.write_text(TRANSCRIBER_THEN_CLIENT)
+    done = subprocess.run([*RTMOCK, "run", "get_your_info", "--", sys.executable, str(client)], capture_output=True,
+                          text=True, timeout=90, cwd=tmp_path,
+                          env={**os.environ, "REAL_CLIENT": str(ROOT / "examples" / "correct_rtclient_style.py")})
+    assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
+    assert "session 1 (" in done.stdout and "a transcription session (it plays no responses)" in done.stdout
