@@ -236,6 +236,7 @@ def conclude_recorded_sessions(results: Sequence[RunResult]) -> None:
     combined.sessions.sort(key=lambda s: (s[0].started_at, s[0].number))
     _conclude_probes(combined)
     _conclude_other_sessions(combined)
+    _calls_of_other_sessions(combined)
     for result in results:
         ids = {info.id for info, _ in result.sessions}
         result.probes |= ids & combined.probes
@@ -310,7 +311,7 @@ class RunJudge(LiveJudge):
                    for other in self.sessions)
 
     def _counts(self, judged: JudgedSession, finding: Finding) -> bool:
-        if finding.rule not in STEPS_OF_THE_SCENARIO:
+        if finding.rule not in NOT_ASKED_AFTER_THE_SCENARIO:
             return True
         if self._after_the_scenario(judged):
             return False
@@ -329,6 +330,10 @@ class RunJudge(LiveJudge):
 #: The findings that say a session did not play the scenario's steps (rather than broke a rule of
 #: the protocol): not asked of a session that began after another completed the scenario.
 STEPS_OF_THE_SCENARIO = frozenset({Rule.SCENARIO_MISMATCH, Rule.CLIENT_DISCONNECTED})
+#: ... nor, there, what the scenario's model does: it plays the script again, to a conversation the
+#: script was not written for (a tool-less chat after the tool round), and may call a tool the
+#: session never declared.
+NOT_ASKED_AFTER_THE_SCENARIO = STEPS_OF_THE_SCENARIO | {Rule.TOOL_NOT_DECLARED}
 
 
 def conclude_sessions(judge: LiveJudge, result: RunResult) -> None:
@@ -340,6 +345,7 @@ def conclude_sessions(judge: LiveJudge, result: RunResult) -> None:
     result.sessions = [(j.info, v) for j, v in zip(judge.sessions, verdicts, strict=True)]
     _conclude_probes(result)
     _conclude_other_sessions(result)
+    _calls_of_other_sessions(result)
     failed = [(info, v) for info, v in result.sessions if info.id not in result.probes and not v.passed]
     if len(failed) > 1:  # each session's findings name it; say what each of them did, side by side
         result.notes.append(f"{len(failed)} sessions did not pass: " + "; ".join(
@@ -395,14 +401,15 @@ def _conclude_other_sessions(result: RunResult) -> None:
         return
     done_at = _completed_at(completed)
     for info, verdict in result.sessions:
-        if info.id in result.probes or verdict.complete:
+        if info is completed or info.id in result.probes:
             continue
         later = done_at is not None and datetime.fromisoformat(info.started_at) >= done_at
-        kept = [f for f in verdict.findings if f.rule not in STEPS_OF_THE_SCENARIO or not (later or f.unplayed)]
+        kept = [f for f in verdict.findings if not ((later and f.rule in NOT_ASKED_AFTER_THE_SCENARIO)
+                                                   or (f.unplayed and f.rule in STEPS_OF_THE_SCENARIO))]
         if kept == verdict.findings:
             continue
         verdict.findings = kept
-        if kept:
+        if kept or verdict.complete:  # (a later session that played the script again passes on its own)
             continue
         result.probes.add(info.id)
         what = ("began after an earlier session completed the scenario (a reconnect?); the scenario scripts one "
@@ -412,6 +419,27 @@ def _conclude_other_sessions(result: RunResult) -> None:
         result.notes.append(f"session {info.number} ({info.id}): {what}" + (
             "." if later else f", having broken none of the protocol's rules; session {completed.number} completed "
             "the scenario, which scripts one session."))
+
+
+def _calls_of_other_sessions(result: RunResult) -> None:
+    """A wrong-call-id whose call_id is a call of another session of the run: the client answered
+    on the wrong connection (a tool worker with a socket of its own, say). Say so: the call_id was
+    echoed unchanged, as the rule's usual fix would have it."""
+    for info, verdict in result.sessions:
+        for at, finding in enumerate(verdict.findings):
+            if finding.rule is not Rule.WRONG_CALL_ID or finding.call_name is not None or not finding.seen:
+                continue
+            call_id = finding.seen.strip("'\"")
+            owner = next((other for other, _ in result.sessions if other is not info and any(
+                r.direction is Direction.SERVER and r.type == "response.output_item.added"
+                and ((r.event or {}).get("item") or {}).get("call_id") == call_id for r in other.records)), None)
+            if owner is None:
+                continue
+            verdict.findings[at] = dataclasses.replace(
+                finding, message=f"{finding.message} It is a call of session {owner.number} ({owner.id}): the "
+                f"output went to another connection (session {info.number}).",
+                hint="Send each function_call_output, and the response.create after it, on the websocket whose "
+                     "session made the call: a call_id belongs to its session.")
 
 
 def _completed_at(info: SessionInfo) -> datetime | None:

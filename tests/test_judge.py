@@ -755,6 +755,17 @@ def test_invalid_client_event(frame: dict[str, Any] | str, code: str) -> None:
         assert f"({frame['type']})" in finding.message, "the event's own type, although the server refused it"
 
 
+@pytest.mark.parametrize("extra", [{"role": "tool"}, {"name": "get_your_info"}])
+def test_a_refused_output_is_one_finding_not_also_a_create_before_it(extra: dict[str, Any]) -> None:
+    # the client did send the output first: the server refused it, and that refusal is the mistake
+    s = start("get_your_info")
+    (call,) = s.calls()
+    s.send({"type": "conversation.item.create", "item": {
+        "type": "function_call_output", "call_id": call["call_id"], "output": "pizza", **extra}})
+    create(s)
+    assert [f.rule for f in s.finish().findings] == [Rule.INVALID_CLIENT_EVENT]
+
+
 def test_a_server_error_the_scenario_sends_is_not_the_clients_fault() -> None:
     s = start("server_closes")  # sends a server_error event, then closes with 1011
     output(s, s.calls()[0])
@@ -856,6 +867,14 @@ def test_a_response_calling_a_tool_the_session_never_declared_is_flagged_when_it
     assert finding.rule is Rule.TOOL_NOT_DECLARED and finding.time < 0.5  # not at the step's 5 s bound
     assert "calls get_your_info" in finding.message and "session's tools were get_weather" in finding.message
     assert finding.step == 3  # the respond step whose call the real model could not have made
+
+
+def test_a_call_the_real_model_could_not_have_made_is_owed_nothing_beyond_its_finding() -> None:
+    # the app never gets that call: no missing output, no missing create on top of the one finding
+    s = Session("get_your_info")
+    s.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Help."}})
+    user_turn(s)
+    assert [f.rule for f in s.finish().findings] == [Rule.TOOL_NOT_DECLARED]
 
 
 def test_tools_given_per_response_pass() -> None:
@@ -1192,7 +1211,7 @@ def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_roun
     ("result=<app.Forecast object at 0x7f00aa>", "default str"),
     ("The weather is [object Object] today", "JavaScript's default")])
 def test_a_result_not_awaited_collected_or_called_is_named_for_what_made_it(result: str, made_by: str) -> None:
-    _, call, finding = answered_with(result)
+    _, _, finding = answered_with(result)
     assert finding.rule is Rule.OUTPUT_NOT_SERIALIZED and made_by in finding.message
 
 

@@ -240,3 +240,86 @@ def test_a_transcription_session_beside_the_conversation_is_set_aside(tmp_path: 
                           env={**os.environ, "REAL_CLIENT": str(ROOT / "examples" / "correct_rtclient_style.py")})
     assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
     assert "session 1 (" in done.stdout and "a transcription session (it plays no responses)" in done.stdout
+
+
+#: get_your_info in full, then a second, tool-less chat: the scenario's model plays the script again
+#: there and calls get_your_info, which the session never declared; "ignores" leaves that call be
+#: (the app has no such tool), "answers" answers it anyway.
+TOOLLESS_CHAT_AFTER = """\
+import json, os, sys
+from websockets.sync.client import connect
+
+def chat(tools, answer):
+    with connect(os.environ["RTMOCK_URL"], additional_headers={"Authorization": "Bearer x"}) as ws:
+        def until(kind):
+            while True:
+                event = json.loads(ws.recv(timeout=10))
+                if event["type"] == kind:
+                    return event
+        until("session.created")
+        session = {"type": "realtime", "output_modalities": ["text"]}
+        if tools:
+            session["tools"] = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
+        ws.send(json.dumps({"type": "session.update", "session": session}))
+        until("session.updated")
+        ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
+        ws.send(json.dumps({"type": "response.create"}))
+        while True:
+            calls = [o for o in until("response.done")["response"]["output"] if o["type"] == "function_call"]
+            if not calls or not answer:
+                return
+            for call in calls:
+                ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                    "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
+            ws.send(json.dumps({"type": "response.create"}))
+
+chat(True, True)
+chat(False, sys.argv[1] == "answers")
+"""
+
+
+def test_a_toolless_chat_after_the_scenario_completed_is_not_charged_with_the_scripts_call(tmp_path: Path) -> None:
+    client = tmp_path / "toolless_after.py"
+    client.write_text(TOOLLESS_CHAT_AFTER)
+    for mode in ("ignores", "answers"):
+        done = subprocess.run([*RTMOCK, "run", "get_your_info", "--", sys.executable, str(client), mode],
+                              capture_output=True, text=True, timeout=90, cwd=tmp_path)
+        assert done.returncode == 0 and done.stdout.startswith("PASS"), mode + done.stdout + done.stderr
+
+
+#: The call answered from a connection of its own (a tool worker's), not the one that got it.
+OUTPUT_ON_ANOTHER_CONNECTION = """\
+import json, os
+from websockets.sync.client import connect
+HEADERS = {"Authorization": "Bearer x"}
+url = os.environ["RTMOCK_URL"]
+with connect(url, additional_headers=HEADERS) as ws:
+    def until(kind):
+        while True:
+            event = json.loads(ws.recv(timeout=10))
+            if event["type"] == kind:
+                return event
+    until("session.created")
+    ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+        "tools": [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}}))
+    ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
+    ws.send(json.dumps({"type": "response.create"}))
+    call = until("response.function_call_arguments.done")
+    with connect(url, additional_headers=HEADERS) as worker:
+        worker.recv(timeout=10)
+        worker.send(json.dumps({"type": "conversation.item.create", "item": {
+            "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
+        worker.send(json.dumps({"type": "response.create"}))
+        worker.recv(timeout=10)
+"""
+
+
+def test_an_output_sent_on_another_connection_says_which_session_made_the_call(tmp_path: Path) -> None:
+    client = tmp_path / "worker.py"
+    client.write_text(OUTPUT_ON_ANOTHER_CONNECTION)
+    done = subprocess.run([*RTMOCK, "run", "get_your_info", "--", sys.executable, str(client)], capture_output=True,
+                          text=True, timeout=90, cwd=tmp_path)
+    assert done.returncode == 1 and "[wrong-call-id]" in done.stdout, done.stdout + done.stderr
+    assert "It is a call of session 1 (" in done.stdout and "on the websocket whose session made the call" in done.stdout

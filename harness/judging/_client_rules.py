@@ -139,6 +139,9 @@ class ClientEventRules:
             self._close_attempt(call)
             return
         if not accepted:
+            # the refusal is the finding (the error names the field): what the round then lacks, its
+            # output and a create after it, is its consequence, not another mistake
+            self._close_attempt(call)
             return
         rnd = self._rounds[call.response_id]
         if call.output_index is not None:

@@ -79,7 +79,8 @@ class Judge(ClientEventRules):
         self._active: str | None = None
         self._active_at = -1  # record index of the active response's response.created
         self._user_input_at = -1  # record index of the latest user input (a message item, a committed turn)
-        self._steps = StepWatch(self.findings)
+        self._undeclared: set[str] = set()  # tools already reported as not declared (one finding says it)
+        self._steps = StepWatch(self.findings, self._undeclared)
         self._errors = ServiceErrors()  # which errors are findings, and about which client event
         self._explained: set[int] = set()  # client records already covered by a specific finding
         self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
@@ -90,7 +91,12 @@ class Judge(ClientEventRules):
         #: replays): the server accepts outputs for them, and no rule asks for one
         self._history_calls: set[str] = set()
         self._side: set[str] = set()  # out-of-band responses (conversation_id null): never the active one
-        self._undeclared: set[str] = set()  # tools already reported as not declared (one finding says it)
+        #: calls of a tool that was not in effect for their response: the real model could not have
+        #: made them, so they are owed nothing (their tool-not-declared finding says why)
+        self._uncallable: set[str] = set()
+        #: the latest response's calls were all uncallable: the create the script then awaits for its
+        #: round is owed nothing either
+        self._round_uncallable = False
         self._output_items: dict[str, Call] = {}  # the conversation item of each call's output
 
     # ---- public interface ------------------------------------------------------------------------
@@ -283,7 +289,9 @@ class Judge(ClientEventRules):
                 rnd.arm_create(self.default_within)
         elif kind == "response.output_item.added":
             item = event.get("item", {})
-            if item.get("type") == "function_call":
+            if item.get("type") == "function_call" and item.get("call_id") in self._uncallable:
+                self._history_calls.add(item["call_id"])  # owed nothing: the real model could not have made it
+            elif item.get("type") == "function_call":
                 rid = event["response_id"]
                 rnd = self._round(rid)
                 call = self._calls.get(item["call_id"]) or Call(item["call_id"], item.get("name", "?"), item["id"], rid)
@@ -329,6 +337,7 @@ class Judge(ClientEventRules):
         elif isinstance(note, ResponseStarted):
             rnd = self._round(note.response_id)
             rnd.step, rnd.line = note.step, note.line
+            self._round_uncallable = False
             if note.tools is not None:
                 self._tools_in_effect(note, record)
         elif isinstance(note, Refused):  # the error that follows answers this client event
@@ -344,6 +353,8 @@ class Judge(ClientEventRules):
     def _step_reached(self, note: StepReached, record: Record) -> None:
         """The script waits for a step, with the bound the session decided for it."""
         deadline = record.time + note.within
+        if note.expect == "function_call_output" and note.call_id in self._uncallable:
+            return  # owed nothing (`_tools_in_effect`)
         call = self._calls.get(note.call_id or "")
         if note.expect == "function_call_output" and call is not None:
             call.deadline, call.bound = deadline, note.within
@@ -352,6 +363,9 @@ class Judge(ClientEventRules):
             if call.match:
                 self._check_output_match(call, record)  # the output may have come before the step
             return
+        if note.expect == "response.create" and self._round_uncallable:
+            self._round_uncallable = False
+            return  # the round of calls the app never got (`_tools_in_effect`)
         if note.expect == "response.create":
             waiting = [r for r in self._open_rounds() if r.create_step is None and r.done_at is not None]
             if waiting:
@@ -370,6 +384,10 @@ class Judge(ClientEventRules):
         missing = sorted({c.name for c in note.calls if c.name not in (note.tools or ())} - self._undeclared)
         barred = sorted({c.name for c in note.calls if c.name in (note.tools or ()) and note.tools_allowed is not None
                          and c.name not in note.tools_allowed} - self._undeclared)
+        uncallable = {c.call_id for c in note.calls if c.name not in (note.tools or ()) or (
+            note.tools_allowed is not None and c.name not in note.tools_allowed)}
+        self._uncallable |= uncallable
+        self._round_uncallable = bool(note.calls) and len(uncallable) == len(note.calls)
         if barred:  # declared, but the response's tool_choice rules it out
             self._undeclared.update(barred)
             self._add(Rule.TOOL_NOT_DECLARED,

@@ -44,10 +44,13 @@ class StepWait:
 
 
 class StepWatch:
-    def __init__(self, findings: list[Finding]) -> None:
+    def __init__(self, findings: list[Finding], reported_undeclared: set[str]) -> None:
         #: where a missed step's finding goes: the judge's own list (a list, not a callback into the
         #: judge, so that the two make no reference cycle and a finished session is freed at once)
         self._findings = findings
+        #: the tools a tool-not-declared finding has named (the judge's set): a session.update step
+        #: that waits for them says nothing more
+        self._reported_undeclared = reported_undeclared
         self._waits: list[StepWait] = []
         #: the latest client event per expect kind, and the server's refusal of it if it refused it: to explain a miss
         self._last_of_kind: dict[str, tuple[Record, Refused | None]] = {}
@@ -92,6 +95,8 @@ class StepWatch:
         why = explain_mismatch(closest.event or {}, wait.match) if closest is not None and wait.match else None
         declared = self.declared_tools
         if wait.expect == "session.update" and why is None:
+            if wait.tools and set(wait.tools) <= self._reported_undeclared:
+                return  # the tool-not-declared finding said it, when the model called one
             absent = [t for t in wait.tools if t not in declared]
             self._report(
                 Rule.SCENARIO_MISMATCH if not declared else Rule.TOOL_NOT_DECLARED,
