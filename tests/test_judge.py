@@ -1183,6 +1183,78 @@ def test_an_output_deleted_before_the_round_create_is_flagged() -> None:
     assert finding.rule is Rule.OUTPUT_NOT_IN_CONTEXT and "deleted" in finding.message
 
 
+PACED_CALL = """
+name: paced_call
+tools:
+  - {name: get_your_info, parameters: {type: object}}
+steps:
+  - expect: session.update
+  - expect: response.create
+  - respond:
+      - function_call: {id: info, name: get_your_info, arguments: {query: favorite food}, chunks: 4}
+    delta_interval: 100ms          # the arguments stream for 0.4 s
+  - expect: function_call_output
+    call: info
+  - expect: response.create
+  - respond:
+      - text: Pizza.
+"""
+
+
+def _streaming_call(s: Session) -> dict[str, Any]:
+    (added,) = [e["item"] for e in s.server("response.output_item.added") if e["item"]["type"] == "function_call"]
+    assert not s.server("response.function_call_arguments.done")  # still streaming
+    return added
+
+
+def test_an_output_sent_while_the_arguments_still_stream_is_output_before_arguments() -> None:
+    # the client answers on response.output_item.added: its tool had no arguments to run on
+    s = start(inline(PACED_CALL))
+    output(s, _streaming_call(s))
+    finding = one(s.findings)
+    assert finding.rule is Rule.OUTPUT_BEFORE_ARGUMENTS and "partial arguments" in finding.message
+    s.advance(s.now + 1)
+    create(s)
+    assert [f.rule for f in s.finish().findings] == [Rule.OUTPUT_BEFORE_ARGUMENTS]  # the round itself is answered
+
+
+PACED_CALLS = """
+name: paced_calls
+tools:
+  - {name: get_your_info, parameters: {type: object}}
+  - {name: get_weather, parameters: {type: object}}
+steps:
+  - expect: session.update
+  - expect: response.create
+  - respond:
+      - function_call: {id: info, name: get_your_info, arguments: {query: favorite food}, chunks: 2}
+      - function_call: {id: weather, name: get_weather, arguments: {city: Paris}, chunks: 2}
+    delta_interval: 100ms
+  - expect: function_call_output
+    call: info
+  - expect: function_call_output
+    call: weather
+  - expect: response.create
+  - respond:
+      - text: Pizza, and sun.
+"""
+
+
+def test_an_output_sent_on_its_arguments_done_while_another_call_streams_passes() -> None:
+    s = start(inline(PACED_CALLS))
+    while not s.server("response.function_call_arguments.done"):
+        s.advance(s.now + 0.01)
+    assert not s.server("response.done")  # the second call still streams
+    first = s.server("response.function_call_arguments.done")[0]
+    output(s, first["call_id"])
+    while not s.server("response.done"):
+        s.advance(s.now + 0.01)
+    for call in s.calls()[1:]:
+        output(s, call)
+    create(s)
+    assert_passes(s)
+
+
 # ---- R3 output-not-serialized ------------------------------------------------------------------------
 
 

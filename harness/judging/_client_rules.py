@@ -170,6 +170,15 @@ class ClientEventRules:
             return
         call.output_index = record.index
         call.output_event = event
+        if not call.arguments_done:
+            # the service takes it (the call's item exists from response.output_item.added on), but the
+            # tool cannot have had the call's arguments: they were still streaming
+            self._add(Rule.OUTPUT_BEFORE_ARGUMENTS,
+                      f"The function_call_output for call {call.name} ({call.call_id}) in event #{record.index} came "
+                      "before the call's arguments were complete (no response.function_call_arguments.done for it "
+                      "yet): the tool ran on partial arguments, or none, and the model gets that result.",
+                      None, record, call=call, expected="the output after response.function_call_arguments.done",
+                      seen="the output while the arguments were still streaming")
         if (seen := _unserialized(output)) is not None:
             # the service takes any string: the model gets this text, and nothing of the result
             self._add(Rule.OUTPUT_NOT_SERIALIZED,

@@ -19,6 +19,7 @@ class Rule(enum.StrEnum):
     """Stable rule ids: they appear in reports, JSON and JUnit output; never rename one."""
 
     MISSING_OUTPUT = "missing-output"  # R1
+    OUTPUT_BEFORE_ARGUMENTS = "output-before-arguments"  # R1: the output answers the call once its arguments are complete
     WRONG_CALL_ID = "wrong-call-id"  # R2
     UNKNOWN_PREVIOUS_ITEM = "unknown-previous-item"  # R2 (previous_item_id)
     OUTPUT_NOT_STRING = "output-not-string"  # R3
@@ -55,6 +56,11 @@ RULE_SPECS: dict[Rule, RuleSpec] = {
         "R1: every function call gets a function_call_output with its call_id",
         "Handle every function call: run the tool and send conversation.item.create with "
         "{type: function_call_output, call_id, output: <string>}."),
+    Rule.OUTPUT_BEFORE_ARGUMENTS: RuleSpec(
+        "R1: a call's output comes once its arguments are complete (response.function_call_arguments.done)",
+        "Run the tool when the call's arguments are complete: on response.function_call_arguments.done (or "
+        "response.output_item.done, or response.done), not on response.output_item.added, whose arguments are "
+        "still empty, nor on the deltas."),
     Rule.WRONG_CALL_ID: RuleSpec(
         "R2: the output's call_id is the call_id of a call of this session",
         "Echo the call_id the server sent in the function call unchanged."),

@@ -279,6 +279,7 @@ class Judge(ClientEventRules):
             elif rnd is not None:
                 rnd.done_at = record.time
                 for call in rnd.calls.values():
+                    call.arguments_done = True  # (a cancelled call's arguments may stop short: they are done too)
                     if call.deadline is None:
                         call.deadline, call.bound = record.time + self.default_within, self.default_within
                 # R9: a call of a cancelled response is owed nothing: no output (the call never
@@ -309,6 +310,9 @@ class Judge(ClientEventRules):
                 if answered is not None and answered.output_item_id is None:
                     answered.output_item_id = item["id"]
                     self._output_items[item["id"]] = answered
+        elif kind == "response.function_call_arguments.done":
+            if (done := self._calls.get(event.get("call_id") or "")) is not None:
+                done.arguments_done = True
         elif kind == "input_audio_buffer.committed":
             self._last_trigger = None  # a user turn (the client's commit or the server VAD's): new input
             self._user_input_at = record.index
@@ -500,6 +504,6 @@ class Judge(ClientEventRules):
 
 #: The server events the rules read (`_server`); every other frame is only counted.
 _SERVER_EVENTS_READ = frozenset({
-    "response.created", "response.done", "response.output_item.added", "conversation.item.added",
+    "response.created", "response.done", "response.output_item.added", "response.function_call_arguments.done", "conversation.item.added",
     "conversation.item.created", "conversation.item.done", "input_audio_buffer.committed",
     "conversation.item.deleted", "error"})

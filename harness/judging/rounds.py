@@ -100,6 +100,7 @@ class Call:
     output_event: dict[str, Any] | None = None
     output_item_id: str | None = None  # the output's item in the conversation, once the server reported it
     output_deleted: bool = False  # the client deleted that item (conversation.item.delete)
+    arguments_done: bool = False  # response.function_call_arguments.done came (or the response ended)
 
 
 @dataclass(slots=True)
