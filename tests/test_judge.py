@@ -766,6 +766,18 @@ def test_a_refused_output_is_one_finding_not_also_a_create_before_it(extra: dict
     assert [f.rule for f in s.finish().findings] == [Rule.INVALID_CLIENT_EVENT]
 
 
+@pytest.mark.parametrize(("dialect", "session", "says"), [
+    (Dialect.BETA, {"type": "realtime", "modalities": ["text"]}, "/openai/v1/realtime"),  # Azure's preview path
+    (Dialect.GA, {"type": "realtime", "modalities": ["text"]}, "session.output_modalities"),
+    (Dialect.GA, {"type": "realtime", "input_audio_format": "pcm16"}, "session.audio.input.format")])
+def test_a_session_update_of_the_other_dialect_says_where_each_is_spoken(
+        dialect: Dialect, session: dict[str, Any], says: str) -> None:
+    s = Session("get_your_info", dialect=dialect)
+    s.send({"type": "session.update", "session": session})
+    finding = one(s.findings)
+    assert finding.rule is Rule.INVALID_CLIENT_EVENT and says in finding.hint
+
+
 def test_a_server_error_the_scenario_sends_is_not_the_clients_fault() -> None:
     s = start("server_closes")  # sends a server_error event, then closes with 1011
     output(s, s.calls()[0])

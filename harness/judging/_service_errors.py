@@ -61,7 +61,24 @@ _INVALID_HINTS = {
     "invalid_value:audio": "Send the audio as standard base64 (A-Z, a-z, 0-9, +, /, = padding) of PCM16 24 kHz mono, "
                            "e.g. base64.b64encode(pcm).decode().",
     "input_audio_buffer_commit_empty": "Append at least 100 ms of audio before input_audio_buffer.commit.",
+    # a GA session.update sent to a beta endpoint: Azure's preview path (/openai/realtime?api-version=…,
+    # which the openai SDK's AzureOpenAI client dials) or Voice Live
+    "unknown_parameter:session.type":
+        "This endpoint speaks the beta (preview) protocol, which has no session.type: on Azure, GA is served at "
+        "/openai/v1/realtime?model=<deployment> (the openai SDK: OpenAI(base_url='https://<resource>.openai.azure.com"
+        "/openai/v1') or websocket_base_url=…/openai/v1), while /openai/realtime?api-version=… is the preview's. Or "
+        "speak beta there: modalities, input_audio_format, no session.type.",
 }
+#: A beta session field sent to a GA endpoint: where GA keeps it.
+_BETA_SESSION_FIELDS = {
+    "modalities": "output_modalities", "input_audio_format": "audio.input.format",
+    "output_audio_format": "audio.output.format", "turn_detection": "audio.input.turn_detection",
+    "input_audio_transcription": "audio.input.transcription", "voice": "audio.output.voice",
+}
+for _field, _ga in _BETA_SESSION_FIELDS.items():
+    _INVALID_HINTS[f"unknown_parameter:session.{_field}"] = (
+        f"session.{_field} is the beta protocol's; this endpoint speaks GA, where it is session.{_ga} (and "
+        "session.type is 'realtime'). Azure's preview path (/openai/realtime?api-version=…) still speaks beta.")
 
 #: What `lookup` answers for a path an event does not have.
 _ABSENT = lookup({}, "absent")
