@@ -126,3 +126,14 @@ def test_a_stream_of_refused_audio_is_one_finding() -> None:
         voice.send({"type": "input_audio_buffer.append", "audio": "not base64 at all!"})
     assert len(voice.server("error")) == 20  # the server answers each, as the service does
     assert [f.rule.value for f in voice.judge.findings] == ["invalid-client-event"]
+
+
+def test_speech_the_vad_never_hears_stop_is_named_as_the_missing_turn() -> None:
+    # PCM16 silence declared as G.711 µ-law is the loudest µ-law: the VAD hears speech without end
+    voice = Voice(Dialect.GA)
+    _declare(voice, {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcmu"}}}})
+    for _ in range(20):
+        voice.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(1600)).decode()})
+    assert voice.server("input_audio_buffer.speech_started") and not voice.server("input_audio_buffer.speech_stopped")
+    (finding,) = voice.judge.finish(voice.now + 10).findings
+    assert "never stop, over" in finding.message and "input format" in finding.hint

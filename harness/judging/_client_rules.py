@@ -31,7 +31,7 @@ from .rounds import Call, Round, RoundState, Stimulus
 
 if TYPE_CHECKING:
     from ._service_errors import ServiceErrors
-    from .steps import StepWatch
+    from .steps import Hearing, StepWatch
 
 
 class ClientEventRules:
@@ -41,6 +41,7 @@ class ClientEventRules:
         # read: the bound of a round's create when the scenario gives none, the scenario's own steps
         default_within: float
         _steps: StepWatch
+        _hearing: Hearing  # what the server VAD heard: counted appends
         # read and changed: the findings, and the calls and rounds they are about
         findings: list[Finding]
         _rounds: dict[str, Round]
@@ -78,6 +79,8 @@ class ClientEventRules:
         self._steps.client_event(record, event, refusal)
         if kind == "conversation.item.create":
             self._item_create(record, event, refusal, accepted=refusal is None)
+        elif kind == "input_audio_buffer.append":
+            self._hearing.appends += 1
         elif kind == "input_audio_buffer.commit":
             self._last_trigger = None
         elif kind == "response.create":

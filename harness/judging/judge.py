@@ -47,7 +47,7 @@ from ._service_errors import BENIGN_REFUSALS as BENIGN_REFUSALS  # (docs/protoco
 from ._service_errors import ServiceErrors
 from .findings import RULE_SPECS, Finding, Rule, SessionVerdict
 from .rounds import Call, Round, RoundState, Stimulus
-from .steps import StepWait, StepWatch
+from .steps import Hearing, StepWait, StepWatch
 
 __all__ = ["Judge"]
 
@@ -80,7 +80,8 @@ class Judge(ClientEventRules):
         self._active_at = -1  # record index of the active response's response.created
         self._user_input_at = -1  # record index of the latest user input (a message item, a committed turn)
         self._undeclared: set[str] = set()  # tools already reported as not declared (one finding says it)
-        self._steps = StepWatch(self.findings, self._undeclared)
+        self._hearing = Hearing()
+        self._steps = StepWatch(self.findings, self._undeclared, self._hearing)
         self._errors = ServiceErrors()  # which errors are findings, and about which client event
         self._explained: set[int] = set()  # client records already covered by a specific finding
         self._last_trigger: Record | None = None  # the last accepted round trigger, for R6
@@ -257,6 +258,12 @@ class Judge(ClientEventRules):
     def _server(self, record: Record) -> None:
         kind = record.type  # read from the wire text: the frames no rule reads are never parsed
         if kind not in _SERVER_EVENTS_READ:
+            return
+        if kind == "input_audio_buffer.speech_started":
+            self._hearing.speech_started, self._hearing.speech_stopped, self._hearing.appends = record.index, False, 0
+            return
+        if kind == "input_audio_buffer.speech_stopped":
+            self._hearing.speech_stopped = True
             return
         event = record.event
         if event is None:
@@ -506,4 +513,4 @@ class Judge(ClientEventRules):
 _SERVER_EVENTS_READ = frozenset({
     "response.created", "response.done", "response.output_item.added", "response.function_call_arguments.done", "conversation.item.added",
     "conversation.item.created", "conversation.item.done", "input_audio_buffer.committed",
-    "conversation.item.deleted", "error"})
+    "conversation.item.deleted", "error", "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})

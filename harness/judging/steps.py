@@ -19,7 +19,7 @@ from ...mockserver.scenario.matching import explain_mismatch
 from ...mockserver.scenario.model import expect_kind
 from .findings import RULE_SPECS, Finding, Rule
 
-__all__ = ["StepWait", "StepWatch"]
+__all__ = ["Hearing", "StepWait", "StepWatch"]
 
 
 _WHAT = {"response.create": "a response.create (the client's turn)", "user_message": "a user message item"}
@@ -30,6 +30,16 @@ _MISSING_HINTS = {
         "conversation.item.truncate with the answer's item_id, content_index 0 and the milliseconds played "
         "(audio_end_ms): the conversation then holds only what the user heard.",
 }
+
+
+@dataclass(slots=True)
+class Hearing:
+    """What the server VAD heard of the client's audio (the judge keeps it from the server's
+    input_audio_buffer.speech_started/_stopped): a turn it never ended explains a missing turn."""
+
+    speech_started: int | None = None  # the record of the last speech_started
+    speech_stopped: bool = False
+    appends: int = 0  # input_audio_buffer.append events since speech started
 
 
 @dataclass(slots=True)
@@ -44,13 +54,14 @@ class StepWait:
 
 
 class StepWatch:
-    def __init__(self, findings: list[Finding], reported_undeclared: set[str]) -> None:
+    def __init__(self, findings: list[Finding], reported_undeclared: set[str], hearing: Hearing) -> None:
         #: where a missed step's finding goes: the judge's own list (a list, not a callback into the
         #: judge, so that the two make no reference cycle and a finished session is freed at once)
         self._findings = findings
         #: the tools a tool-not-declared finding has named (the judge's set): a session.update step
         #: that waits for them says nothing more
         self._reported_undeclared = reported_undeclared
+        self._hearing = hearing
         self._waits: list[StepWait] = []
         #: the latest client event per expect kind, and the server's refusal of it if it refused it: to explain a miss
         self._last_of_kind: dict[str, tuple[Record, Refused | None]] = {}
@@ -127,6 +138,19 @@ class StepWatch:
                 "Make the client send what the step's `match:` asks for (or fix the scenario if it expects the "
                 "wrong thing).", wait.step, wait.line, json.dumps(wait.match), f"event #{closest.index}: {why}", when,
                 bool(early))
+            return
+        hearing = self._hearing
+        if wait.expect == "response.create" and hearing.speech_started is not None and not hearing.speech_stopped:
+            self._report(
+                Rule.SCENARIO_MISMATCH,
+                f"The scenario waited for the user's turn; the server VAD heard speech start (event "
+                f"#{hearing.speech_started}) and never stop, over {hearing.appends} audio append(s) since, so it "
+                f"never ended the turn{early or ' in time'}.",
+                "Check the audio the client streams: it must be in the session's input format (PCM16 sent on a "
+                "G.711 line reads as loud noise, and PCM16 silence as the loudest µ-law), and a turn must end in "
+                "silence. Or end the turn yourself: input_audio_buffer.commit and response.create.",
+                wait.step, wait.line, "speech that stops (input_audio_buffer.speech_stopped)",
+                f"speech started at event #{hearing.speech_started}, never stopped", when, bool(early))
             return
         self._report(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
                      _MISSING_HINTS.get(wait.expect, RULE_SPECS[Rule.SCENARIO_MISMATCH].fix),
