@@ -1318,3 +1318,12 @@ def test_results_that_merely_resemble_an_unserialized_object_pass(result: str) -
     output(s, call, result)
     create(s)
     assert_passes(s)
+
+
+def test_a_user_message_never_followed_by_a_create_says_the_text_turn_needs_one() -> None:
+    s = Session("get_your_info")
+    declare(s)
+    s.send({"type": "conversation.item.create", "item": USER_MESSAGE})
+    finding = one(s.advance(10))
+    assert finding.rule is Rule.SCENARIO_MISMATCH and "never asked for the answer" in finding.message
+    assert "send response.create" in finding.hint and "a user message (event #" in (finding.seen or "")

@@ -272,8 +272,8 @@ class ClientEventRules:
                 continue
             if rule is Rule.CREATE_BEFORE_OUTPUT and len(missing) < len(rnd.calls):
                 self._add(Rule.CREATE_BEFORE_OUTPUT,
-                          f"The response.create in event #{record.index} came before the output of {names}: the model "
-                          "answers without that result.",
+                          f"The response.create in event #{record.index} came while {names} still had no output: the "
+                          "model answers without that result.",
                           "Send response.create once, after the outputs of every call in the response "
                           "(wait for response.done to know them all).",
                           record, call=missing[0], step=rnd.create_step, line=rnd.create_line,

@@ -152,6 +152,17 @@ class StepWatch:
                 wait.step, wait.line, "speech that stops (input_audio_buffer.speech_stopped)",
                 f"speech started at event #{hearing.speech_started}, never stopped", when, bool(early))
             return
+        said = self._last_of_kind.get("user_message") if wait.expect == "response.create" else None
+        if said is not None and said[1] is None:
+            # a text turn: the service answers it only when asked (server VAD starts a response for audio)
+            self._report(
+                Rule.SCENARIO_MISMATCH,
+                f"The scenario waited for {what}; none came{early or ' in time'}. The client sent a user message "
+                f"(event #{said[0].index}) but never asked for the answer.",
+                "After a user message item, send response.create: the service answers a text turn only when "
+                "asked (only server VAD starts a response on its own, for audio).", wait.step, wait.line, what,
+                f"a user message (event #{said[0].index}), then no response.create", when, bool(early))
+            return
         self._report(Rule.SCENARIO_MISMATCH, f"The scenario waited for {what}; none came{early or ' in time'}.",
                      _MISSING_HINTS.get(wait.expect, RULE_SPECS[Rule.SCENARIO_MISMATCH].fix),
                      wait.step, wait.line, what, "nothing", when, bool(early), unplayed=True)
