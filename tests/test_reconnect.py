@@ -12,6 +12,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RTMOCK = [sys.executable, "-m", "rtmock"]
+#: a correct client the wrappers below run after their own connection (exec'd from $REAL_CLIENT)
+EXAMPLE_CLIENT = {"REAL_CLIENT": str(ROOT / "examples" / "correct_rtclient_style.py")}
+
+
+def rtmock(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RTMOCK, *args], capture_output=True, text=True, timeout=90, cwd=tmp_path,
+                          env=None if env is None else {**os.environ, **env})
+
+
+def run_client(tmp_path: Path, scenario: str, program: str, *client_args: str, options: tuple[str, ...] = (),
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`rtmock run SCENARIO [OPTIONS] -- python PROGRAM ARGS`, the program written to tmp_path."""
+    client = tmp_path / "client.py"
+    client.write_text(program)
+    return rtmock(tmp_path, "run", scenario, *options, "--", sys.executable, str(client), *client_args, env=env)
 
 #: get_your_info played to the service's close (server_closes), then a reconnect: "idle" declares
 #: its tools and waits for the user (nobody spoke: nothing to ask); "output-no-create" answers a
@@ -58,10 +73,7 @@ session(False)
 
 
 def _run(tmp_path: Path, mode: str, *options: str) -> subprocess.CompletedProcess[str]:
-    client = tmp_path / "client.py"
-    client.write_text(CLIENT)
-    return subprocess.run([*RTMOCK, "run", "server_closes", *options, "--", sys.executable, str(client), mode],
-                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    return run_client(tmp_path, "server_closes", CLIENT, mode, options=options)
 
 
 def test_a_session_after_the_scenario_completed_is_not_asked_to_play_it_again(tmp_path: Path) -> None:
@@ -99,11 +111,7 @@ exec(open(os.environ["REAL_CLIENT"]).read())
 
 
 def test_a_connection_check_closed_without_a_status_code_is_a_probe_not_a_failed_session(tmp_path: Path) -> None:
-    client = tmp_path / "probe_then_client.py"
-    client.write_text(PROBE_THEN_CLIENT)
-    done = subprocess.run([*RTMOCK, "run", "get_your_info", "--", sys.executable, str(client)], capture_output=True,
-                          text=True, timeout=90, cwd=tmp_path,
-                          env={**os.environ, "REAL_CLIENT": str(ROOT / "examples" / "correct_rtclient_style.py")})
+    done = run_client(tmp_path, "get_your_info", PROBE_THEN_CLIENT, env=EXAMPLE_CLIENT)
     assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
     assert "opened and closed by the client without sending anything" in done.stdout
 
@@ -111,12 +119,9 @@ def test_a_connection_check_closed_without_a_status_code_is_a_probe_not_a_failed
 def test_rtmock_check_of_a_runs_transcripts_gives_the_runs_verdict(tmp_path: Path) -> None:
     """The transcripts of one run name it: `rtmock check` judges its sessions together, as the run
     did (a reconnect after the scenario, a connection check), not each alone."""
-    client = tmp_path / "client.py"
-    client.write_text(CLIENT)
-    ran = subprocess.run([*RTMOCK, "run", "server_closes", "--transcript", "recorded", "--", sys.executable,
-                          str(client), "idle"], capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    ran = _run(tmp_path, "idle", "--transcript", "recorded")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    checked = subprocess.run([*RTMOCK, "check", "recorded"], capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    checked = rtmock(tmp_path, "check", "recorded")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "began after an earlier session completed the scenario" in checked.stdout
 
@@ -177,11 +182,7 @@ os._exit(0)  # a spare left open goes with the process: no close frame
 
 
 def _run_spare(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
-    client = tmp_path / "spare_client.py"
-    client.write_text(SPARE_CLIENT)
-    return subprocess.run([*RTMOCK, "run", "get_your_info", "--transcript", f"rec-{mode}", "--", sys.executable,
-                           str(client), mode],
-                          capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    return run_client(tmp_path, "get_your_info", SPARE_CLIENT, mode, options=("--transcript", f"rec-{mode}"))
 
 
 def test_a_connection_left_before_another_completed_the_scenario_is_set_aside(tmp_path: Path) -> None:
@@ -189,8 +190,7 @@ def test_a_connection_left_before_another_completed_the_scenario_is_set_aside(tm
         done = _run_spare(tmp_path, mode)
         assert done.returncode == 0 and done.stdout.startswith("PASS"), mode + done.stdout + done.stderr
         assert "session 1 (" in done.stdout and "left before the scenario's end" in done.stdout
-        checked = subprocess.run([*RTMOCK, "check", f"rec-{mode}"], capture_output=True, text=True, timeout=60,
-                                 cwd=tmp_path)
+        checked = rtmock(tmp_path, "check", f"rec-{mode}")
         assert checked.returncode == 0, checked.stdout + checked.stderr  # the transcripts tell the same
 
 
@@ -233,11 +233,7 @@ finally:
 
 
 def test_a_transcription_session_beside_the_conversation_is_set_aside(tmp_path: Path) -> None:
-    client = tmp_path / "transcriber_then_client.py"
-    client.write_text(TRANSCRIBER_THEN_CLIENT)
-    done = subprocess.run([*RTMOCK, "run", "get_your_info", "--", sys.executable, str(client)], capture_output=True,
-                          text=True, timeout=90, cwd=tmp_path,
-                          env={**os.environ, "REAL_CLIENT": str(ROOT / "examples" / "correct_rtclient_style.py")})
+    done = run_client(tmp_path, "get_your_info", TRANSCRIBER_THEN_CLIENT, env=EXAMPLE_CLIENT)
     assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
     assert "session 1 (" in done.stdout and "a transcription session (it plays no responses)" in done.stdout
 
@@ -280,11 +276,8 @@ chat(False, sys.argv[1] == "answers")
 
 
 def test_a_toolless_chat_after_the_scenario_completed_is_not_charged_with_the_scripts_call(tmp_path: Path) -> None:
-    client = tmp_path / "toolless_after.py"
-    client.write_text(TOOLLESS_CHAT_AFTER)
     for mode in ("ignores", "answers"):
-        done = subprocess.run([*RTMOCK, "run", "get_your_info", "--", sys.executable, str(client), mode],
-                              capture_output=True, text=True, timeout=90, cwd=tmp_path)
+        done = run_client(tmp_path, "get_your_info", TOOLLESS_CHAT_AFTER, mode)
         assert done.returncode == 0 and done.stdout.startswith("PASS"), mode + done.stdout + done.stderr
 
 
@@ -317,9 +310,6 @@ with connect(url, additional_headers=HEADERS) as ws:
 
 
 def test_an_output_sent_on_another_connection_says_which_session_made_the_call(tmp_path: Path) -> None:
-    client = tmp_path / "worker.py"
-    client.write_text(OUTPUT_ON_ANOTHER_CONNECTION)
-    done = subprocess.run([*RTMOCK, "run", "get_your_info", "--", sys.executable, str(client)], capture_output=True,
-                          text=True, timeout=90, cwd=tmp_path)
+    done = run_client(tmp_path, "get_your_info", OUTPUT_ON_ANOTHER_CONNECTION)
     assert done.returncode == 1 and "[wrong-call-id]" in done.stdout, done.stdout + done.stderr
     assert "It is a call of session 1 (" in done.stdout and "on the websocket whose session made the call" in done.stdout
