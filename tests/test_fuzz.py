@@ -404,3 +404,51 @@ async def test_max_time_counts_from_after_the_baseline() -> None:
     assert result.passed, result.explain()
     assert result.baseline is not None and result.baseline.duration > 1.0
     assert result.stopped == "max-time" and result.generated >= 1
+
+
+#: A scenario that ends on the client's create (no answer scripted) and a client that waits for the
+#: answer and exits 1 when the connection closes first, as many do.
+NO_ANSWER = """\
+name: no_answer
+tools:
+  - {name: get_your_info, parameters: {type: object, properties: {query: {type: string}}}}
+steps:
+  - expect: session.update
+  - expect: response.create
+  - respond:
+      - function_call: {name: get_your_info, arguments: {query: favorite food}}
+  - expect: function_call_output
+  - expect: response.create
+"""
+EXITS_1_ON_CLOSE = """\
+import json, os, sys
+from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+with connect(os.environ["RTMOCK_URL"], additional_headers={"Authorization": "Bearer x"}) as ws:
+    ws.recv(timeout=10)
+    ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+        "tools": [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}}))
+    ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
+    ws.send(json.dumps({"type": "response.create"}))
+    try:
+        while True:
+            event = json.loads(ws.recv(timeout=10))
+            if event["type"] == "response.done" and event["response"]["output"][0]["type"] == "function_call":
+                call = event["response"]["output"][0]
+                ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                    "type": "function_call_output", "call_id": call["call_id"], "output": json.dumps(len(call["arguments"]))}}))
+                ws.send(json.dumps({"type": "response.create"}))
+    except ConnectionClosed:
+        sys.exit("closed before the answer")
+"""
+
+
+def test_an_exit_after_rtmock_closed_a_passed_case_is_no_crash(tmp_path: Path) -> None:
+    # `rtmock run` passes it (it stops the client once the scenario completed): fuzz must agree
+    (tmp_path / "no_answer.yaml").write_text(NO_ANSWER)
+    (tmp_path / "client.py").write_text(EXITS_1_ON_CLOSE)
+    for command in (["run", "no_answer.yaml"], ["fuzz", "no_answer.yaml", "--cases", "5", "--seed", "1"]):
+        done = subprocess.run([*RTMOCK, *command, "--", sys.executable, "client.py"], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, command[0] + done.stdout + done.stderr

@@ -284,6 +284,10 @@ class CaseRunner:
             if not failed and judge.sessions:
                 await self._after_pass(client)
             crash = client.crash() if client.exited.done() else None
+            if not failed and judge.sessions and all(j.judge.closed_by == "server" for j in judge.sessions):
+                # it exited after rtmock closed the passed case's session ("case done"): a reaction to our
+                # close, as `rtmock run` stops a client once its scenario completed, not a crash
+                crash = None
             findings = compose_findings([f for v in verdicts for f in v.findings], extra, crash)
             if findings or failed:
                 if client.exited.done():
@@ -370,7 +374,7 @@ class CaseRunner:
 
     async def _after_pass(self, client: Client) -> None:
         """The case passed: keep the client if it reconnects, let it exit if it does (its exit code
-        counts), and stop it if it does neither in a short while. A while is `_RECONNECT_WAIT`, and
+        counts only if it closed the session before rtmock did), and stop it if it does neither in a short while. A while is `_RECONNECT_WAIT`, and
         only `_RECONNECT_RECHECK` once a client did neither (it may never: most clients exit, loops
         reconnect at once); a client that reconnects in time again gets the full wait back, so one
         slow reconnect on a loaded machine does not end the reuse of clients."""
