@@ -287,7 +287,12 @@ async def _lint(args: argparse.Namespace) -> int:
     files: list[str] = []
     for path in args.path:
         p = Path(path)
-        files.extend(sorted(str(f) for f in p.rglob("*.y*ml")) if p.is_dir() else [path])
+        if not p.exists():
+            raise UsageError(f"{path}: no such file or directory")
+        # a directory's scenarios: not what hides in its dot-directories (.github's workflows) or node_modules
+        files.extend(sorted(str(f) for f in p.rglob("*.y*ml") if not any(
+            part.startswith(".") or part == "node_modules" for part in f.relative_to(p).parts[:-1]))
+            if p.is_dir() else [path])
     if not files:
         raise UsageError("no .yaml files found in " + ", ".join(args.path))
     from ..mockserver.scenario.loader import load_scenario

@@ -27,6 +27,18 @@ def test_lint_passes_the_bundled_scenarios_and_fails_a_bad_one(tmp_path: Path) -
     assert out.stdout.splitlines()[0] == f"{bad}:3:5: unknown key 'withn': did you mean 'within'?"
 
 
+def test_lint_of_a_project_skips_its_dot_directories_and_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    # what `rtmock init` writes: scenarios beside a CI workflow, which is YAML but no scenario
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "s.yaml").write_text((ROOT / "scenarios" / "get_your_info.yaml").read_text())
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "rtmock.yml").write_text("on: push\njobs: {}\n")
+    ok = subprocess.run([*RTMOCK, "lint", "."], capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0 and "1 scenario file(s) OK" in ok.stdout, ok.stdout + ok.stderr
+    missing = subprocess.run([*RTMOCK, "lint", "nope/"], capture_output=True, text=True, cwd=tmp_path)
+    assert missing.returncode == 2 and "nope/: no such file or directory" in missing.stderr
+
+
 def test_a_misspelt_bundled_scenario_name_is_told_the_name_it_was_near(tmp_path: Path) -> None:
     out = subprocess.run([*RTMOCK, "run", "get_your_inf", "--", sys.executable, "-c", "pass"],
                          capture_output=True, text=True, cwd=tmp_path)

@@ -29,7 +29,7 @@ from rtmock.mockserver.scenario.loader import (
 RTMOCK = str(Path(sys.executable).parent / "rtmock")
 HEAD = "steps:\n  - expect: response.create\n"
 MEMORY_LIMIT = 1024 * 1024 * 1024  # address space for each rtmock process: the loader needs a fraction of it
-TIMEOUT = 60  # seconds: a hang (a FIFO read) fails the test instead of the suite
+TIMEOUT = 240  # seconds: a hang (a FIFO read) fails the test instead of the suite (a loaded CI machine takes 60)
 
 
 def _limited() -> None:
