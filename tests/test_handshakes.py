@@ -50,3 +50,31 @@ async def test_more_pending_handshakes_than_the_cap_drop_the_oldest_and_others_a
         assert len(server._pending) <= 20
         for _, writer in stuck:
             writer.close()
+
+
+def _upgrade_then_reset(port: int, times: int) -> None:
+    """Ask for the websocket upgrade and reset the connection at once (SO_LINGER 0), as a client
+    killed mid-handshake does."""
+    import socket
+    import struct
+    for _ in range(times):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer x\r\n\r\n")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+
+
+async def test_a_client_gone_during_the_handshake_is_a_one_line_refusal_not_a_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with MockServer([load_scenario(ROOT / "scenarios" / "get_your_info.yaml")], tls=False) as server:
+        await asyncio.to_thread(_upgrade_then_reset, server.port, 100)
+        async with asyncio.timeout(BOUND):
+            while not any("499" in line for line in server.refused):
+                await asyncio.sleep(0.01)  # polls a condition, with a bound
+        async with aiohttp.ClientSession() as http, \
+                http.ws_connect(server.ws_url(), headers={"Authorization": "Bearer x"}) as ws:
+            assert (await ws.receive_json())["type"] == "session.created"  # still serving
+    assert "Error handling request" not in caplog.text
+    assert any("during the websocket handshake" in line for line in server.refused)

@@ -21,6 +21,14 @@ def http_error(status: int, message: str, *, code: str | None = None) -> web.Res
                              status=status)
 
 
+def client_left_during_handshake() -> web.Response:
+    """What a handler returns when the client went away while the websocket handshake was answered
+    (aiohttp then finishes the exchange quietly): no session came of it, and the refusal says why."""
+    response = http_error(499, "the client closed the connection during the websocket handshake", code="client_closed")
+    response.set_status(499, "Client Closed Request")  # (nginx's name: no standard status says it)
+    return response
+
+
 #: A connection must send its whole HTTP request within this many seconds (nginx allows 60 for
 #: headers; a test server can ask less), and at most this many may be waiting for theirs: past it
 #: the oldest is dropped, so sockets that never finish their headers cannot use up the descriptors.

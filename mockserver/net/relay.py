@@ -48,7 +48,7 @@ from ..core.records import Record, TranscriptHeader, dump_header, dump_record
 from ..core.relay_core import RelayCore, UpstreamProblem, passthrough_scenario
 from ..errors import UsageError
 from ..scenario.loader import LoadedScenario
-from .handshake import http_error
+from .handshake import client_left_during_handshake, http_error
 from .redact import KEY_SUBPROTOCOL_PREFIX, Secrets
 from .server import MockServer, SessionInfo, close_code
 from .transcript_files import TranscriptFile, transcript_path
@@ -224,6 +224,9 @@ class RelayServer(MockServer):
                                    protocols=[chosen] if chosen else [])
         try:
             await ws.prepare(request)
+        except ConnectionError:
+            await upstream.close()
+            return client_left_during_handshake()
         except BaseException:
             await upstream.close()
             raise

@@ -40,7 +40,7 @@ from ..scenario.loader import LoadedScenario
 from . import memory
 from .coalesce import CoalescingTransport
 from .endpoints import DEFAULT_MODEL, client_environment_for, http_base
-from .handshake import BoundedHandshake, http_error
+from .handshake import BoundedHandshake, client_left_during_handshake, http_error
 from .observers import Moments, Observer, SessionInfo, tell_observers
 from .sending import SendBound, cannot_wait, send_turn, write_turn
 from .tls import CertificatePaths, DualListener, ensure_certificates, server_ssl_context
@@ -319,7 +319,10 @@ class MockServer:
                                    protocols=[p for p in protocols if p == "realtime"])
         if not ws.can_prepare(request).ok:
             return http_error(426, "this is a websocket endpoint: connect with a websocket client")
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionError:
+            return client_left_during_handshake()
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
