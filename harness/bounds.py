@@ -16,11 +16,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..mockserver.scenario.loader import LoadedScenario
 
-__all__ = ["SCALE_BOUNDS_ENV", "environment_factor", "scale_bounds_factor", "scaled", "scaled_within"]
+__all__ = ["SCALE_BOUNDS_ENV", "duration_argument", "environment_factor", "scale_bounds_factor", "scaled",
+           "scaled_within"]
 
 #: The environment variable that sets `--scale-bounds` (the pytest plugin reads it too): set it once
 #: on a slow CI runner.
 SCALE_BOUNDS_ENV = "RTMOCK_SCALE_BOUNDS"
+
+def duration_argument(text: str) -> float:
+    """A command-line duration in seconds, written as scenario files write them (`2s`, `500ms`,
+    `1.5m`) or as a number of seconds: argparse's `type=`."""
+    import argparse
+
+    from ..mockserver.scenario.model import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
 
 def scale_bounds_factor(text: str | None, *, where: str = "--scale-bounds") -> float:
     """The factor `text` gives (None or empty: 1), or a UsageError that says what is wrong where."""

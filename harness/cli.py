@@ -21,7 +21,13 @@ from ..mockserver.core.records import Record, TranscriptError
 # Light imports only at the top: `rtmock run` starts the client before it loads aiohttp and
 # pydantic (see client_process.prepare_run), and `rtmock lint --help` should not pay for them.
 from ..mockserver.errors import RtmockError, ScenarioError, UsageError
-from .bounds import SCALE_BOUNDS_ENV, environment_factor, scale_bounds_factor, scaled_within
+from .bounds import (
+    SCALE_BOUNDS_ENV,
+    duration_argument,
+    environment_factor,
+    scale_bounds_factor,
+    scaled_within,
+)
 from .bundled import load_scenarios
 
 if TYPE_CHECKING:
@@ -379,10 +385,10 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--html", metavar="FILE", help="write the HTML report")
     run.add_argument("--transcript", metavar="DIR", help="keep the recorded sessions here")
     run.add_argument("-v", "--verbose", action="store_true", help="stream the exchange and the client's output")
-    run.add_argument("--grace", type=float, default=2.0, help="seconds the client may take to exit once complete")
-    run.add_argument("--within", type=float, help="default bound (s) for steps without `within` (default: the scenario's)")
-    run.add_argument("--connect-timeout", type=float, default=15.0, help="seconds until the first session (default 15)")
-    run.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole run (default 300)")
+    run.add_argument("--grace", type=duration_argument, default=2.0, help="seconds the client may take to exit once complete")
+    run.add_argument("--within", type=duration_argument, help="default bound (s) for steps without `within` (default: the scenario's)")
+    run.add_argument("--connect-timeout", type=duration_argument, default=15.0, help="seconds until the first session (default 15)")
+    run.add_argument("--timeout", type=duration_argument, default=300.0, help="seconds for the whole run (default 300)")
     _scale_bounds_option(run)
     _upstream_options(run, required=False)
     run.set_defaults(func=_run)
@@ -390,7 +396,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="judge recorded transcripts")
     check.add_argument("transcript", nargs="+", help="transcript .jsonl files, or directories of them")
     check.add_argument("--scenario", help="the scenario they were recorded with (default: the one named inside)")
-    check.add_argument("--within", type=float, help="default bound (s) for steps without `within`")
+    check.add_argument("--within", type=duration_argument, help="default bound (s) for steps without `within`")
     check.add_argument("--json", metavar="FILE")
     check.add_argument("--junit", metavar="FILE")
     check.add_argument("--html", metavar="FILE")
@@ -423,7 +429,7 @@ def _parser(*, full_fuzz: bool = False) -> argparse.ArgumentParser:
     proxy.add_argument("--port", type=int, default=8765, help="port (0: any free port; default 8765)")
     proxy.add_argument("--record", metavar="DIR", help="write one JSON-lines transcript per session here")
     proxy.add_argument("--no-tls", action="store_true", help="listen on ws:// only (default: ws:// and wss://)")
-    proxy.add_argument("--within", type=float, help="default bound (s) for a reply the rules await (default 5)")
+    proxy.add_argument("--within", type=duration_argument, help="default bound (s) for a reply the rules await (default 5)")
     proxy.set_defaults(func=_proxy)
 
     to_scenario = sub.add_parser("scenario", help="write a scenario that replays a recorded session")

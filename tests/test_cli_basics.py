@@ -84,3 +84,13 @@ def test_a_report_that_cannot_be_written_where_asked_is_said_before_the_run(tmp_
                           sys.executable, "client.py"], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip() == "rtmock: --html client.py/r.html: client.py is a file, not a folder"
+
+
+def test_durations_on_the_command_line_are_written_as_in_scenario_files(tmp_path: Path) -> None:
+    ok = subprocess.run([*RTMOCK, "run", "get_your_info", "--within", "2s", "--grace", "500ms", "--timeout", "1m",
+                         "--", sys.executable, str(ROOT / "examples" / "correct_rtclient_style.py")],
+                        capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run([*RTMOCK, "run", "get_your_info", "--within", "2x", "--", sys.executable, "-c", "pass"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert bad.returncode == 2 and "'2x' is not a duration: write e.g. 2s, 500ms" in bad.stderr

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...mockserver.errors import UsageError
 from ...mockserver.scenario.loader import LoadedScenario, load_scenario
+from ..bounds import duration_argument
 from ..bundled import load_scenarios
 from ._cases import fuzz_targets
 from .payloads import CHARS_PER_TOKEN, DEFAULT_MAX_OUTPUT_TOKENS, max_argument_chars
@@ -60,7 +61,7 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", type=int, default=100, metavar="N",
                         help="cases to generate per scenario (default 100)")
     parser.add_argument("--seed", type=int, metavar="S", help="the same seed gives the same cases (default: random)")
-    parser.add_argument("--max-time", type=float, metavar="SECONDS",
+    parser.add_argument("--max-time", type=duration_argument, metavar="SECONDS",
                         help="stop generating after this long (per scenario, counted after its first case)")
     parser.add_argument("--reproducer", metavar="PATH",
                         help="where to write the reproducer scenario (default: <scenario>.repro.yaml here; with "
@@ -79,11 +80,11 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hostile", action="store_true",
                         help="also payloads past what the service can send (1 MB strings, 100 000 levels of "
                              "nesting): a test of the client's own defences; failures on them are marked hostile")
-    parser.add_argument("--within", type=float, metavar="SECONDS",
+    parser.add_argument("--within", type=duration_argument, metavar="SECONDS",
                         help="cap every bound of the scenario while fuzzing (a silent client fails faster)")
     parser.add_argument("--no-reuse", dest="reuse", action="store_false",
                         help="a fresh client process for every case, even one that reconnects")
-    parser.add_argument("--connect-timeout", type=float, default=15.0, metavar="SECONDS",
+    parser.add_argument("--connect-timeout", type=duration_argument, default=15.0, metavar="SECONDS",
                         help="seconds a client may take to open its session (default 15)")
 
 
