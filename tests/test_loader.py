@@ -599,3 +599,40 @@ def test_function_calls_need_a_tools_section() -> None:
     assert error_of("steps:\n  - expect: response.create\n  - respond:\n      - function_call: {name: f}\n") == (
         "s.yaml:4:31: function_call 'f' needs a 'tools:' section declaring it: a client is judged on declaring "
         "the tools the model calls (tools: [{name: ..., parameters: {...}}])")
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    # a key one level too shallow, or beside a part in its short form
+    ("steps:\n  - respond:\n      - function_call:\n          name: f\n        arguments: {a: 1}\n",
+     "'arguments' belongs under 'function_call:': indent it one level further"),
+    ("steps:\n  - respond:\n      - text: Sunny.\n        chunks: 10\n",
+     "write text: {text: Sunny., chunks: …}"),
+    ("steps:\n  - respond:\n      - audio: hello\n        duration: 2s\n",
+     "write audio: {transcript: hello, duration: …}"),
+    # an event of the server's where the client's is awaited
+    ("steps:\n  - expect: response.done\n", "'response.done' is an event the server sends"),
+    # match paths: a misspelt one would wait for what never comes and blame the client
+    ("steps:\n  - expect: user_message\n    match: {item.conten.0.text: hi}\n", "did you mean 'item.content'?"),
+    ("steps:\n  - expect: session.update\n    match:\n      session.tools[0].type: function\n",
+     "paths are dotted, list places too: write session.tools.0.type"),
+    ("steps:\n  - expect: session.update\n    match: {any: [{session.toolz: {exists: true}}]}\n",
+     "did you mean 'session.tools'?"),
+])
+def test_a_mistake_says_what_to_write_instead(text: str, says: str) -> None:
+    assert says in error_of(text)
+
+
+def test_match_paths_the_events_have_load() -> None:
+    # GA's and beta's places alike, into a tool's own schema, into free metadata
+    load_scenario_text("steps:\n  - expect: session.update\n    match:\n"
+                       "      session.tools.0.parameters.properties.city: {exists: true}\n"
+                       "      session.audio.input.format.type: audio/pcmu\n      session.modalities: {exists: false}\n"
+                       "  - expect: response.create\n    match: {response.metadata.topic: food}\n", path="s.yaml")
+
+
+def test_two_calls_of_one_name_are_told_apart_by_their_ids() -> None:
+    text = ("tools:\n  - {name: f, parameters: {type: object}}\nsteps:\n  - expect: response.create\n  - respond:\n"
+            "      - function_call: {id: a, name: f}\n      - function_call: {id: b, name: f}\n"
+            "  - expect: function_call_output\n    call: f\n  - expect: function_call_output\n    call: f\n")
+    with pytest.raises(ScenarioError, match=r"'f' names 2 calls: use the id of the one meant here \(a, b\)"):
+        load_scenario_text(text, path="s.yaml")

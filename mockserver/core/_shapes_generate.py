@@ -139,6 +139,22 @@ def _covers(wide: dict[str, Any], narrow: dict[str, Any], defs: dict[str, Any],
     return True
 
 
+def server_event_types() -> list[str]:
+    """The type of every server event the package knows, GA and beta: so that a scenario's `expect:`
+    naming one is told it is the server's to send, not the client's."""
+    from openai.types.beta.realtime import realtime_server_event as beta
+    from openai.types.realtime import realtime_server_event as ga
+
+    names: set[str] = set()
+    for module in (ga, beta):
+        union = module.RealtimeServerEvent
+        members = typing.get_args(typing.get_args(union)[0]) if typing.get_origin(union) is typing.Annotated \
+            else typing.get_args(union)
+        for member in members:
+            names.update(typing.get_args(member.model_fields["type"].annotation))
+    return sorted(names)
+
+
 def generate() -> str:
     """The JSON text of `_shapes.json`: one definition per line, so that a diff reads."""
     import openai
@@ -152,6 +168,7 @@ def generate() -> str:
         "{\n"
         f'  "generated_from": "openai {openai.__version__} (python -m rtmock.mockserver.core._shapes_generate)",\n'
         '  "events": {\n' + lines(events) + "\n  },\n"
+        f'  "server_events": {json.dumps(server_event_types())},\n'
         '  "defs": {\n' + lines(defs) + "\n  }\n}\n"
     )
 

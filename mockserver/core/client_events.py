@@ -35,7 +35,8 @@ from ._shape_checker import Rejection, _Checker, _json_type, _quote, _supported
 from ._shape_predicates import _Compiler, _fast_check, _Valid
 from .voicelive import with_voice_live
 
-__all__ = ["Rejection", "client_event_types", "event_types", "validate_client_event"]
+__all__ = ["Rejection", "client_event_types", "event_types", "server_event_types", "unknown_path",
+           "validate_client_event"]
 
 
 @cache
@@ -48,6 +49,58 @@ def event_types(dialect: str) -> frozenset[str]:
     """The client event types a dialect knows."""
     events = _tables()["events"]
     return frozenset(events.get(dialect) or events["beta" if dialect != "ga" else "ga"])
+
+
+def unknown_path(event_type: str, path: str) -> str | None:
+    """Why a dotted `path` (a scenario's `match:` key) can hold nothing in a client event of
+    `event_type`, in any dialect: the segment no shape of the event has, with the nearest name; None
+    when some shape has it (or leaves that part open: a map, any value, an unknown event type)."""
+    tables = _tables()
+    defs = tables["defs"]
+
+    def resolve(shape: dict[str, Any]) -> dict[str, Any]:
+        return defs[shape["ref"]] if "ref" in shape else shape
+
+    shapes = [resolve(table[event_type]) for table in tables["events"].values() if event_type in table]
+    if not shapes:
+        return None
+    walked: list[str] = []
+    for segment in path.split("."):
+        following: list[dict[str, Any]] = []
+        names: set[str] = set()
+        pending = list(shapes)
+        while pending:
+            shape = resolve(pending.pop())
+            kind = shape.get("t")
+            if kind == "union":
+                pending.extend(shape["options"])
+            elif kind == "object":
+                names.update(shape["fields"])
+                if segment in shape["fields"]:
+                    following.append(shape["fields"][segment])
+            elif kind == "array":
+                if segment.isdigit():
+                    following.append(shape["items"])
+            elif kind in ("map", "any"):
+                return None  # open: any key may be there
+        if not following:
+            import difflib
+
+            where = ".".join(walked) or event_type
+            near = difflib.get_close_matches(segment, sorted(names), n=1)
+            hint = f"did you mean '{'.'.join([*walked, near[0]])}'?" if near else (
+                f"{where} has: {', '.join(sorted(names))}" if names else f"{where} holds no fields")
+            return f"{path}: no {event_type} has '{segment}' there ({hint})"
+        shapes = following
+        walked.append(segment)
+    return None
+
+
+@cache
+def server_event_types() -> frozenset[str]:
+    """Every server event type the official package knows, GA and beta: what a scenario's `expect:`
+    must not name (the client does not send them)."""
+    return frozenset(_tables().get("server_events", ()))
 
 
 @cache

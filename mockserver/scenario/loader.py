@@ -495,6 +495,10 @@ def _by_name(name: str, unanswered: list[CallRef], where: str, line: int, col: i
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
+        labels = [r.spec.id or r.spec.call_id for r in matches]
+        if all(labels):
+            raise ScenarioError(where, line, col, f"'{name}' names {len(matches)} calls: use the id of the one meant "
+                                                  f"here ({', '.join(str(label) for label in labels)})")
         raise ScenarioError(where, line, col, f"'{name}' names {len(matches)} calls; give each an 'id:' and use it here")
     known = [r.spec.id or r.spec.call_id or r.spec.name for r in unanswered]
     near = difflib.get_close_matches(name, known, n=1)

@@ -119,9 +119,32 @@ def takes(expect: str) -> str:
     return "conversation.item.create" if expect in ("function_call_output", "user_message") else expect
 
 
-def check_expect_kind(value: str) -> str:
-    from ..core.client_events import client_event_types
+def check_match_paths(expect: str, match: dict[str, Any]) -> dict[str, Any]:
+    """Every path of an expect step's `match:` names a place its client event can have (a misspelt
+    path would wait for what never comes, and blame the client): a ValueError saying which, else
+    `match` as it is."""
+    from ..core.client_events import unknown_path
 
+    for path, expected in match.items():
+        if path == "any" and isinstance(expected, list):
+            for alternative in expected:
+                if isinstance(alternative, dict):
+                    check_match_paths(expect, alternative)
+            continue
+        if isinstance(path, str) and "[" in path:
+            dotted = re.sub(r"\[(\d+)\]", r".\1", path)
+            raise ValueError(f"{path}: paths are dotted, list places too: write {dotted}")
+        if isinstance(path, str) and (why := unknown_path(takes(expect), path)) is not None:
+            raise ValueError(why)
+    return match
+
+
+def check_expect_kind(value: str) -> str:
+    from ..core.client_events import client_event_types, server_event_types
+
+    if value not in EXPECT_SHORTHANDS and value not in client_event_types() and value in server_event_types():
+        raise ValueError(f"{value!r} is an event the server sends: `expect:` waits for what the client sends; the "
+                         f"server sends {value} itself, in a `respond:` step (or a `send:` step)")
     if value not in EXPECT_SHORTHANDS and value not in client_event_types():
         import difflib
 
@@ -430,7 +453,7 @@ def _step(value: Any) -> Step:
             raise _NotPlain
         within = step.get("within")
         return ExpectStep(expect, None if within is None else _duration(within, 3600), call,
-                          check_match(_object(step.get("match", {}))),
+                          check_match_paths(expect, check_match(_object(step.get("match", {})))),
                           _text(step.get("transcript"), optional=True))
     if kind == "respond":
         step = _mapping(value, frozenset({"respond", "hold", "delta_interval", "status", "usage"}))

@@ -32,6 +32,7 @@ from .model import (
     check_close_code,
     check_close_reason,
     check_expect_kind,
+    check_match_paths,
     check_send_event,
     check_usage,
     parse_duration,
@@ -220,6 +221,7 @@ class ExpectStep(_Model):
     def _call_only_for_outputs(self) -> ExpectStep:
         if self.call is not None and self.expect != "function_call_output":
             raise ValueError("'call' belongs to 'expect: function_call_output' only: remove it from this step")
+        check_match_paths(self.expect, self.match)
         return self
 
 

@@ -115,6 +115,24 @@ def _model_at(path: Path_, value: Any) -> type[BaseModel] | None:
     return _MODEL_BY_KEY.get(named[-1]) if named else None
 
 
+def _home_of(key: str, mapping: Any) -> str | None:
+    """Where a key that is unknown in `mapping` belongs, when it is a key of a sibling's own mapping:
+    indented one level too little, or beside a sibling written in its short form (`text: Hi.`)."""
+    if not isinstance(mapping, dict):
+        return None
+    for sibling, value in mapping.items():
+        model = _MODEL_BY_KEY.get(str(sibling))
+        if sibling == key or model is None or key not in model.model_fields:
+            continue
+        if isinstance(value, dict):
+            return f"'{key}' belongs under '{sibling}:': indent it one level further"
+        main = next((name for name, field in model.model_fields.items() if field.is_required()), None)
+        if main is not None and not isinstance(value, list):
+            return (f"'{key}' is a key of '{sibling}' in its long form: write {sibling}: {{{main}: "
+                    f"{_show(value) if not isinstance(value, str) else value}, {key}: …}}")
+    return None
+
+
 def _lookup(data: Any, path: Path_) -> Any:
     for p in path:
         data = data[p]
@@ -205,8 +223,11 @@ def _problem(err: Any, data: Any) -> _Problem:
         model = _model_at(parent, _lookup(data, parent))
         allowed = sorted(model.model_fields) if model else []
         near = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        home = None if near else _home_of(str(key), _lookup(data, parent))
         if near:
             hint = f"did you mean '{near[0]}'?"
+        elif home is not None:
+            hint = home
         elif allowed:
             hint = f"allowed here: {', '.join(allowed)}"
         else:
