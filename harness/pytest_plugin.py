@@ -53,6 +53,22 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"rtmock: {exc}") from None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A scenario or usage problem rtmock raised in a test reads as rtmock's own one-line messages at
+    the test's line, not as a traceback through rtmock's loader (the exceptions stay catchable)."""
+    report: pytest.TestReport = yield
+    excinfo = call.excinfo
+    if excinfo is not None and report.failed and "rtmock.mockserver" in type(excinfo.value).__module__:
+        from ..mockserver.errors import ScenarioError, UsageError
+
+        if isinstance(excinfo.value, ScenarioError | UsageError):
+            here = next((entry for entry in reversed(excinfo.traceback) if Path(entry.path) == item.path), None)
+            where = f"\n  (raised at {item.path}:{here.lineno + 1})" if here is not None else ""
+            report.longrepr = f"rtmock {type(excinfo.value).__name__}: {excinfo.value}{where}"
+    return report
+
+
 def resolve_scenario(scenario: str | os.PathLike[str], *, test_file: Path | None = None,
                      rootdir: Path | None = None) -> Path:
     """Where a test's scenario is: an absolute path as given; a relative one next to the test file,

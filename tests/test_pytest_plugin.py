@@ -291,3 +291,33 @@ def test_2_the_teardown_closed_the_last_first():
 ''')
     outcome = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
     outcome.assert_outcomes(passed=2)
+
+
+def test_a_scenario_mistake_in_a_test_reads_as_rtmocks_one_line_not_a_traceback(pytester: pytest.Pytester) -> None:
+    (pytester.path / "bad.yaml").write_text("steps:\n  - expect: respons.create\n")
+    pytester.makepyfile(test_bad="""
+import pytest
+from rtmock.mockserver.errors import ScenarioError
+
+def test_bad(rtmock):
+    rtmock("bad.yaml")
+
+def test_still_catchable(rtmock):
+    with pytest.raises(ScenarioError):
+        rtmock("bad.yaml")
+""")
+    outcome = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
+    outcome.assert_outcomes(failed=1, passed=1)
+    out = outcome.stdout.str()
+    assert "rtmock ScenarioError: bad.yaml:2:13: step 1, expect: 'respons.create' is not a client event" in out
+    assert "(raised at " in out and "test_bad.py:5)" in out, out
+    assert "loader.py" not in out and "Traceback" not in out, out
+
+
+def test_a_fuzz_result_reads_short_in_an_assertion() -> None:
+    from rtmock.harness.fuzzing._result import FuzzResult
+    from rtmock.harness.fuzzing.fuzz import FuzzOptions
+    from rtmock.mockserver.scenario.loader import load_scenario
+
+    result = FuzzResult(load_scenario(ROOT / "scenarios" / "get_your_info.yaml"), [], None, 1, FuzzOptions(), cases=7)
+    assert repr(result) == "<rtmock fuzz FAIL get_your_info: 7 case(s)>"

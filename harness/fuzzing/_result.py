@@ -117,6 +117,12 @@ class SearchResult(Generic[OutcomeT]):
     def passed(self) -> bool:
         return self.baseline is not None and self.baseline.passed and self.failure is None
 
+    def __repr__(self) -> str:
+        """Short, as an `assert result.passed` shows it (the cases are in `explain()`)."""
+        failing = self.failure.findings[0].rule.value if self.failure is not None and self.failure.findings else None
+        return (f"<rtmock fuzz {'PASS' if self.passed else 'FAIL'} {self.scenario.name}: {self.cases} case(s)"
+                + (f", minimal failure {failing}" if failing else "") + ">")
+
     @property
     def shrink_cases(self) -> int:
         return self.cases - self.generated
@@ -138,7 +144,7 @@ class SearchResult(Generic[OutcomeT]):
         return p
 
 
-@dataclass
+@dataclass(repr=False)
 class FuzzResult(SearchResult[CaseOutcome]):
     #: (call label, payload kind (`kind_label`), "passed" or the rule of the first finding charged to the call) → cases
     table: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)

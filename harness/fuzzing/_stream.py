@@ -51,7 +51,7 @@ class StreamOutcome:
         return self.findings[0].rule.value if self.findings else "incomplete"
 
 
-@dataclass
+@dataclass(repr=False)
 class StreamResult(SearchResult[StreamOutcome]):
     #: (variation kind, "passed" or the rule of the first finding) → cases
     table: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
