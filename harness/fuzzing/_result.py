@@ -88,6 +88,9 @@ class _Outcome(Protocol):
     @property
     def passed(self) -> bool: ...
 
+    @property
+    def rule(self) -> str | None: ...
+
 
 OutcomeT = TypeVar("OutcomeT", bound=_Outcome)
 
@@ -119,7 +122,7 @@ class SearchResult(Generic[OutcomeT]):
 
     def __repr__(self) -> str:
         """Short, as an `assert result.passed` shows it (the cases are in `explain()`)."""
-        failing = self.failure.findings[0].rule.value if self.failure is not None and self.failure.findings else None
+        failing = self.failure.rule if self.failure is not None else None
         return (f"<rtmock fuzz {'PASS' if self.passed else 'FAIL'} {self.scenario.name}: {self.cases} case(s)"
                 + (f", minimal failure {failing}" if failing else "") + ">")
 
