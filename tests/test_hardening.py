@@ -125,6 +125,8 @@ async def test_client_disconnecting_mid_stream_leaves_a_complete_transcript(tmp_
     async with server, aiohttp.ClientSession() as http:
         ws = await http.ws_connect(server.ws_url(), headers=AUTH)
         await ws.receive_json()
+        await ws.send_json({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+                                                                  "tools": [{**TOOLS[0], "name": "bulk"}]}})
         await ws.send_json({"type": "response.create"})
         while (await ws.receive_json())["type"] != "response.function_call_arguments.delta":
             pass
