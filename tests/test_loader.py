@@ -636,3 +636,8 @@ def test_two_calls_of_one_name_are_told_apart_by_their_ids() -> None:
             "  - expect: function_call_output\n    call: f\n  - expect: function_call_output\n    call: f\n")
     with pytest.raises(ScenarioError, match=r"'f' names 2 calls: use the id of the one meant here \(a, b\)"):
         load_scenario_text(text, path="s.yaml")
+
+
+def test_a_step_after_a_close_is_never_reached_and_says_so() -> None:
+    message = error_of("steps:\n  - expect: response.create\n  - close: 1000\n  - expect: response.create\n")
+    assert message.startswith("s.yaml:4:") and "comes after the close: of step 2" in message

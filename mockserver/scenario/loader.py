@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ..errors import ScenarioError
-from .model import ExpectStep, FunctionCallPart, RespondStep, Scenario, SendPart, build_scenario
+from .model import CloseStep, ExpectStep, FunctionCallPart, RespondStep, Scenario, SendPart, build_scenario
 
 __all__ = ["CallRef", "LoadedScenario", "load_scenario", "load_scenario_text", "scenario_from_dict"]
 
@@ -447,6 +447,12 @@ def _link(scenario: Scenario, data: dict[str, Any], path: str | None, default_na
             output_calls[i] = ref
             if ref in unanswered:
                 unanswered.remove(ref)
+    closes = [i for i, step in enumerate(scenario.steps) if isinstance(step, CloseStep)]
+    if closes and closes[0] < len(scenario.steps) - 1:
+        line, col = positions.at(("steps", closes[0] + 1))
+        problems.append(ScenarioError(where, line, col, f"step {closes[0] + 2} comes after the close: of step "
+                                      f"{closes[0] + 1}, which ends the session: it is never reached (move the close "
+                                      "to the end, or remove what follows it)"))
     if problems:
         raise ScenarioError.many(sorted(problems, key=lambda e: (e.line or 0, e.column or 0)))
     name = scenario.name or default_name
