@@ -1230,6 +1230,19 @@ def test_an_output_sent_while_the_arguments_still_stream_is_output_before_argume
     assert [f.rule for f in s.finish().findings] == [Rule.OUTPUT_BEFORE_ARGUMENTS]  # the round itself is answered
 
 
+def test_arguments_done_comes_with_the_last_delta_so_a_client_that_assembled_them_passes() -> None:
+    # as the service streams: no pause between the last delta and arguments.done
+    s = start(inline(PACED_CALL))
+    call = _streaming_call(s)
+    while len(s.server("response.function_call_arguments.delta")) < 4:
+        s.advance(s.now + 0.01)
+    assert s.server("response.function_call_arguments.done")
+    output(s, call)  # on the last delta, its arguments parsed whole
+    s.advance(s.now + 1)
+    create(s)
+    assert_passes(s)
+
+
 PACED_CALLS = """
 name: paced_calls
 tools:

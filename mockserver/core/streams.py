@@ -73,7 +73,9 @@ class OutputStreams:
 
     def function_call(self, active: ActiveResponse, output_index: int, item_id: str, call_id: str,
                       name: str, arguments: str, pieces: Sequence[str]) -> Generator[bool, None, None]:
-        """Emit the frames of one function call, one delta per piece; yields after each (True after a delta)."""
+        """Emit the frames of one function call, one delta per piece; yields after each (True after a
+        delta that another follows: the pause between deltas. The service sends arguments.done right
+        after the last delta, so a client that has every piece has the done event too)."""
         item = {"id": item_id, "object": "realtime.item", "type": "function_call", "status": "in_progress",
                 "name": name, "call_id": call_id, "arguments": ""}
         sent = [0]
@@ -84,10 +86,11 @@ class OutputStreams:
         self._add_item(active, output_index, item, settle)
         yield False
         emit_delta = self._emit_delta
+        last = len(pieces)
         for text in self._events.arguments_deltas(active.id, item_id, output_index, call_id)(pieces):
             emit_delta(text)
             sent[0] += 1
-            yield True
+            yield sent[0] < last
         item["arguments"] = arguments
         active.in_flight = None
         self._emit(self._events.arguments_done(active.id, item_id, output_index, call_id, name, arguments))
