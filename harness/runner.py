@@ -282,6 +282,13 @@ class RunJudge(LiveJudge):
             self._probes[id(judged)] = loop.time()
             loop.call_later(self.probe_patience, self.changed.set)  # its findings count from then
 
+    def records(self, session: SessionInfo, records: Sequence[Record]) -> None:
+        judge = self._by_info[id(session)].judge
+        owed = judge.awaiting_client
+        super().records(session, records)
+        if judge.awaiting_client != owed:  # `all_complete` may have changed: the waiting run looks again
+            self.changed.set()
+
     def _probe(self, judged: JudgedSession) -> bool:
         return id(judged) in self._probes and not judged.complete
 
@@ -323,8 +330,11 @@ class RunJudge(LiveJudge):
 
     @property
     def all_complete(self) -> bool:
+        """Every session asked to play the scenario completed it, and no other session still owes a
+        tool round (a second conversation mid-round: stopping the client now would cut it short)."""
         judged = [j for j in self.sessions if not self._probe(j) and not self._after_the_scenario(j)]
-        return bool(judged) and all(j.complete for j in judged)
+        return bool(judged) and all(j.complete for j in judged) and \
+            not any(j.judge.awaiting_client for j in self.sessions if not j.info.ended)
 
 
 #: The findings that say a session did not play the scenario's steps (rather than broke a rule of

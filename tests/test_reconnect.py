@@ -313,3 +313,44 @@ def test_an_output_sent_on_another_connection_says_which_session_made_the_call(t
     done = run_client(tmp_path, "get_your_info", OUTPUT_ON_ANOTHER_CONNECTION)
     assert done.returncode == 1 and "[wrong-call-id]" in done.stdout, done.stdout + done.stderr
     assert "It is a call of session 1 (" in done.stdout and "on the websocket whose session made the call" in done.stdout
+
+
+#: Two conversations side by side; the second's tool takes a while (inside its bound), and the client
+#: keeps running afterwards (a server-style client: rtmock stops it once all is done).
+TWO_CONVERSATIONS = """\
+import json, os, threading, time
+from websockets.sync.client import connect
+
+def conversation(tool_seconds):
+    with connect(os.environ["RTMOCK_URL"], additional_headers={"Authorization": "Bearer x"}) as ws:
+        def until(kind):
+            while True:
+                event = json.loads(ws.recv(timeout=20))
+                if event["type"] == kind:
+                    return event
+        until("session.created")
+        ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+            "tools": [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}}))
+        ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
+        ws.send(json.dumps({"type": "response.create"}))
+        call = until("response.function_call_arguments.done")
+        time.sleep(tool_seconds)
+        ws.send(json.dumps({"type": "conversation.item.create", "item": {
+            "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
+        ws.send(json.dumps({"type": "response.create"}))
+        until("response.done")
+        until("response.done")
+        time.sleep(600)  # stays connected until rtmock stops the client
+
+threads = [threading.Thread(target=conversation, args=(seconds,), daemon=True) for seconds in (0, 1.5)]
+for thread in threads:
+    thread.start()
+time.sleep(600)
+"""
+
+
+def test_a_second_conversation_mid_round_when_the_first_completes_is_not_cut_short(tmp_path: Path) -> None:
+    # the run waits for the second's round (its bound is 5 s) before the grace, then stops the client
+    done = run_client(tmp_path, "get_your_info", TWO_CONVERSATIONS, options=("--grace", "500ms", "--timeout", "60s"))
+    assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr

@@ -166,6 +166,12 @@ class Judge(ClientEventRules):
         self._take_pending(None)
         return self._since(start)
 
+    @property
+    def awaiting_client(self) -> bool:
+        """A tool round of this session still waits for the client (an output, or the create after
+        them): a run must not end on another session's completion while it does."""
+        return any(rnd.earliest() is not None for rnd in self._open_rounds())
+
     def next_deadline(self) -> float | None:
         """When the next bound comes due (session seconds), if any: call `advance` then."""
         return self._due
