@@ -1306,7 +1306,9 @@ def test_an_object_turned_into_a_string_unserialized_is_one_finding_and_the_roun
     ("<generator object lookup at 0x7f00aa>", "never collected"),
     ("<function get_your_info at 0x7f00aa>", "not called"),
     ("result=<app.Forecast object at 0x7f00aa>", "default str"),
-    ("The weather is [object Object] today", "JavaScript's default")])
+    ("Weather: [object Object], Temp: [object Object]", "JavaScript's default"),
+    ("Promise { <pending> }", "not awaited"),  # Node's util.inspect of an async tool's result
+    ("<bound method Tools.get_your_info of <app.Tools object at 0x7f00aa>>", "not called")])
 def test_a_result_not_awaited_collected_or_called_is_named_for_what_made_it(result: str, made_by: str) -> None:
     _, _, finding = answered_with(result)
     assert finding.rule is Rule.OUTPUT_NOT_SERIALIZED and made_by in finding.message
@@ -1324,7 +1326,14 @@ def test_a_result_not_awaited_collected_or_called_is_named_for_what_made_it(resu
                                     "Error: expected str, got <__main__.Result object at 0x7f8e2c3b1d90>",
                                     'SyntaxError: "[object Object]" is not valid JSON',
                                     ">>> p = Point(1, 2)\n>>> print(p)\n<__main__.Point object at 0x7f3a2c1d90>\n",
-                                    "cannot serialize <app.Result object at 0x7f00>"])
+                                    "cannot serialize <app.Result object at 0x7f00>",
+                                    # one-line error messages and sentences that quote one
+                                    "Error: tool returned [object Promise]; did you forget await?",
+                                    "[object Object] is what String({}) returns.",
+                                    "The weather is [object Object] today",
+                                    # text the tool captured, in a JSON field that says so
+                                    '{"stdout": "<__main__.Foo object at 0x7f3a2c1b9e40>", "exit_code": 0}',
+                                    '{"snippet": "<function main at 0x7f00>", "explanation": "its entry point"}'])
 def test_results_that_merely_resemble_an_unserialized_object_pass(result: str) -> None:
     s = start("get_your_info")
     (call,) = s.calls()

@@ -380,20 +380,26 @@ def _side_request(event: dict[str, Any]) -> bool:
 #: @openai/agents-realtime sends it for a tool that returns nothing, String(undefined), and the
 #: exchange goes on as the service expects.)
 _UNSERIALIZED = re.compile(
-    r"\[object [A-Z][A-Za-z]*\]"
+    r"\[object [A-Z][A-Za-z]*\]|Promise \{ <pending> \}"
+    r"|<bound method \S+ of <[^<>\n]*>>"
     r"|<(?:[A-Za-z_][\w.]* object|coroutine object \S+|(?:async_)?generator object \S+|function \S+) at 0x[0-9a-fA-F]+>"
     r"|<(?:Task|Future) (?:pending|finished|cancelled)\b[^\n]*?>(?=$|[^>])")
 #: A labelled value, as a template string or an f-string makes it: `Weather: ${result}`, `result={obj}`.
 _LABELLED = re.compile(r"\s*[\w .-]{0,40}[:=]\s*")
+#: JSON keys whose values are text the tool captured or wrote (a sandbox's stdout, a log, an error
+#: message, a code snippet): such text may show an object's repr, and is still the tool's result.
+_TEXT_KEYS = re.compile(r"std(?:out|err)|output|logs?|snippet|code|source|repr|text|message|errors?|trace(?:back)?|"
+                        r"console|print(?:ed)?|details?|explanation", re.IGNORECASE)
 
 
 def _unserialized(output: str) -> str | None:
-    """The unserialized object `output` holds, if any: as its whole text, as a labelled value in a
-    line of text (`Weather: [object Object]`), JavaScript's form anywhere in a line unless quoted,
-    or as a whole value inside the JSON it is (`{"result": "[object Object]"}` from
-    JSON.stringify({result: String(obj)}), json.dumps(..., default=str)). Text that merely mentions
-    one (an error message that quotes it), spans lines or ends in a newline (a sandbox's captured
-    stdout, a log, a traceback) is the tool's result."""
+    """The unserialized object `output` holds, if any: as its whole text, as labelled values making
+    up the whole text (`Weather: [object Object]`, `a=<A object at 0x…>, b=<B object at 0x…>`), or
+    as a whole value inside the JSON it is (`{"result": "[object Object]"}` from
+    JSON.stringify({result: String(obj)}), json.dumps(..., default=str)), unless that value is text
+    the tool captured (`stdout`, `log`, `error`…). Text that mentions one (an error message that
+    quotes it), spans lines or ends in a newline (a sandbox's captured stdout, a log, a traceback)
+    is the tool's result."""
     if _UNSERIALIZED.search(output) is None:  # the common case: no such text at all
         return None
     try:
@@ -402,33 +408,39 @@ def _unserialized(output: str) -> str | None:
         parsed = output
     if isinstance(parsed, str):  # plain text, or a JSON string of it
         return _unserialized_text(parsed)
-    pending, looked = [parsed], 0
+    pending: list[tuple[str | None, Any]] = [(None, parsed)]
+    looked = 0
     while pending and looked < 10_000:  # a bounded walk: outputs can be huge or deep
-        value = pending.pop()
+        key, value = pending.pop()
         looked += 1
         if isinstance(value, str):
             # the whole value, as is: captured output ends in a newline (print, console.log)
-            if (found := _UNSERIALIZED.fullmatch(value)) is not None:
+            if (found := _UNSERIALIZED.fullmatch(value)) is not None and not (key and _TEXT_KEYS.fullmatch(key)):
                 return found.group(0)
         elif isinstance(value, dict):
-            pending.extend(value.values())
+            pending.extend((str(k), v) for k, v in value.items())
         elif isinstance(value, list):
-            pending.extend(value)
+            pending.extend((key, v) for v in value)
     return None
 
 
 def _unserialized_text(text: str) -> str | None:
     if (whole := _UNSERIALIZED.fullmatch(text.strip())) is not None:
         return whole.group(0)
-    if "\n" in text:  # captured output, a log, a traceback: the tool's own text
+    if "\n" in text.rstrip(" "):  # captured output, a log, a traceback: the tool's own text
         return None
-    for found in _UNSERIALIZED.finditer(text):
-        before, after = text[:found.start()], text[found.end():]
-        if _LABELLED.fullmatch(before) and not after.strip(" .!"):
-            return found.group(0)  # `Weather: [object Object]`
-        if found.group(0).startswith("[") and before[-1:] not in ("\"", "'", "`") and after[:1] not in ("\"", "'", "`"):
-            return found.group(0)  # `The weather is [object Object] today`: no one writes that on purpose
-    return None
+    found = None
+    for segment in re.split(r"[,;|]", text):
+        marker = _UNSERIALIZED.search(segment)
+        if marker is None:
+            if segment.strip():
+                return None  # a segment of words: a sentence that mentions one
+            continue
+        before, after = segment[:marker.start()], segment[marker.end():]
+        if not _LABELLED.fullmatch(before) or after.strip(" .!"):
+            return None
+        found = found or marker.group(0)
+    return found  # nothing but labelled values: `Weather: ${w}, Temp: ${t}`
 
 
 def _made_by(seen: str) -> str:
@@ -437,8 +449,12 @@ def _made_by(seen: str) -> str:
         return "JavaScript's string form of a Promise: the tool's result was not awaited"
     if seen.startswith("["):
         return "JavaScript's default string form of an object (String(result), `${result}`, '' + result)"
+    if seen.startswith("Promise"):
+        return "Node's inspection of a pending Promise: the tool's result was not awaited"
     if seen.startswith(("<coroutine", "<Task", "<Future")):
         return "Python's str() of a coroutine or task: the tool's result was not awaited"
+    if seen.startswith("<bound method"):
+        return "Python's str() of a method: the tool was not called"
     if seen.startswith(("<generator", "<async_generator")):
         return "Python's str() of a generator: its values were never collected"
     if seen.startswith("<function"):
