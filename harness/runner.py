@@ -277,7 +277,7 @@ class RunJudge(LiveJudge):
         super().session_ended(session)
         findings = judged.findings
         if is_probe(session) or (not judged.complete and findings and all(
-                f.unplayed and f.rule in STEPS_OF_THE_SCENARIO for f in findings)):
+                f.unplayed and f.rule in NOT_ASKED_AFTER_THE_SCENARIO for f in findings)):
             loop = asyncio.get_running_loop()
             self._probes[id(judged)] = loop.time()
             loop.call_later(self.probe_patience, self.changed.set)  # its findings count from then
@@ -414,10 +414,11 @@ def _conclude_other_sessions(result: RunResult) -> None:
         if info is completed or info.id in result.probes:
             continue
         later = done_at is not None and datetime.fromisoformat(info.started_at) >= done_at
-        kept = [f for f in verdict.findings if not ((later and f.rule in NOT_ASKED_AFTER_THE_SCENARIO)
-                                                   or (f.unplayed and f.rule in STEPS_OF_THE_SCENARIO))]
+        kept = [f for f in verdict.findings
+                if not ((later or f.unplayed) and f.rule in NOT_ASKED_AFTER_THE_SCENARIO)]
         if kept == verdict.findings:
             continue
+        dropped = verdict.findings
         verdict.findings = kept
         if kept or verdict.complete:  # (a later session that played the script again passes on its own)
             continue
@@ -425,6 +426,8 @@ def _conclude_other_sessions(result: RunResult) -> None:
         what = ("began after an earlier session completed the scenario (a reconnect?); the scenario scripts one "
                 "session, so only the protocol's rules judge this one, and it broke none" if later else
                 "a transcription session (it plays no responses)" if "intent=transcription" in info.request_path else
+                "a conversation without the scenario's tools beside it (a side request?)"
+                if any(f.rule is Rule.TOOL_NOT_DECLARED for f in dropped) else
                 "left before the scenario's end (a spare connection, or one the client replaced?)")
         result.notes.append(f"session {info.number} ({info.id}): {what}" + (
             "." if later else f", having broken none of the protocol's rules; session {completed.number} completed "

@@ -240,7 +240,8 @@ def test_a_transcription_session_beside_the_conversation_is_set_aside(tmp_path: 
 
 #: get_your_info in full, then a second, tool-less chat: the scenario's model plays the script again
 #: there and calls get_your_info, which the session never declared; "ignores" leaves that call be
-#: (the app has no such tool), "answers" answers it anyway.
+#: (the app has no such tool), "answers" answers it anyway; "beside" holds the tool-less chat open
+#: beside the conversation (a side request).
 TOOLLESS_CHAT_AFTER = """\
 import json, os, sys
 from websockets.sync.client import connect
@@ -270,15 +271,23 @@ def chat(tools, answer):
                     "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
             ws.send(json.dumps({"type": "response.create"}))
 
-chat(True, True)
-chat(False, sys.argv[1] == "answers")
+if sys.argv[1] == "beside":  # the tool-less chat opened first and held open beside the conversation
+    import threading
+    side = threading.Thread(target=chat, args=(False, False))
+    side.start()
+    chat(True, True)
+    side.join()
+else:
+    chat(True, True)
+    chat(False, sys.argv[1] == "answers")
 """
 
 
-def test_a_toolless_chat_after_the_scenario_completed_is_not_charged_with_the_scripts_call(tmp_path: Path) -> None:
-    for mode in ("ignores", "answers"):
+def test_a_toolless_chat_after_or_beside_the_conversation_is_not_charged_with_the_scripts_call(tmp_path: Path) -> None:
+    for mode in ("ignores", "answers", "beside"):
         done = run_client(tmp_path, "get_your_info", TOOLLESS_CHAT_AFTER, mode)
         assert done.returncode == 0 and done.stdout.startswith("PASS"), mode + done.stdout + done.stderr
+    assert "a conversation without the scenario's tools beside it" in done.stdout
 
 
 #: The call answered from a connection of its own (a tool worker's), not the one that got it.

@@ -156,9 +156,10 @@ class Finding:
     #: Decided before its bound because the session ended (the client closed it): when the client
     #: process then turns out to have crashed, the crash is the cause and this its consequence.
     cut_short: bool = False
-    #: About a scenario step the session never played: nothing of the kind came (not something
-    #: else instead). When another session of the run completed the scenario, the client played
-    #: it there, and this one was a spare or a connection it left (`runner.conclude_sessions`).
+    #: About a part of the scenario the session never played: a step of which nothing came (not
+    #: something else instead), or a call of a tool it never made available. When another session
+    #: of the run completed the scenario, the client played it there, and this one was a spare, a
+    #: connection it left, or a side conversation without the tools (`runner.conclude_sessions`).
     unplayed: bool = False
 
     def where(self, scenario_path: str | None = None) -> str:

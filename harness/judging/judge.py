@@ -414,7 +414,7 @@ class Judge(ClientEventRules):
                       "Let the model call the tool: tool_choice \"auto\" (the default), \"required\", or that "
                       "function, in session.update or in the response.create's response.", None, step=note.step,
                       line=note.line, expected=f"a tool_choice that allows {', '.join(barred)}",
-                      seen=f"tool_choice {note.tool_choice}", time=record.time)
+                      seen=f"tool_choice {note.tool_choice}", time=record.time, unplayed=True)
         if not missing:
             return
         self._undeclared.update(missing)
@@ -425,7 +425,7 @@ class Judge(ClientEventRules):
                   f"The scenario's model calls {', '.join(missing)} in response {note.response_id}, but {given}: "
                   "the real model could not have called it, and the app never gets that call.",
                   None, None, step=note.step, line=note.line, expected=f"{', '.join(missing)} among the tools",
-                  seen=tools, time=record.time)
+                  seen=tools, time=record.time, unplayed=True)
 
     # ---- deadlines -------------------------------------------------------------------------------
 
