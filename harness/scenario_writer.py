@@ -333,8 +333,11 @@ def _respond(response: _Response, compress: float, waited: bool) -> dict[str, An
     step: dict[str, Any] = {"respond": _parts(response)}
     deltas = response.delta_times
     if deltas:
-        # the mock pauses `delta_interval` after each delta: the whole stream takes as long as recorded
-        interval = (response.last_frame_at - response.created_at) / len(deltas) / compress
+        # the mock pauses `delta_interval` after each delta of a message, and between the deltas of a
+        # call's arguments (their done event follows the last at once): the stream takes as long as recorded
+        calls = sum(1 for item in response.items.values() if item.arg_deltas)
+        pauses = max(1, len(deltas) - calls)
+        interval = (response.last_frame_at - response.created_at) / pauses / compress
         if interval >= _MIN_INTERVAL:
             step["delta_interval"] = f"{round(interval * 1000)}ms"
     if response.done_at is not None and waited:

@@ -27,7 +27,7 @@ from rtmock.mockserver.scenario.loader import (
 )
 
 RTMOCK = str(Path(sys.executable).parent / "rtmock")
-HEAD = "steps:\n  - expect: response.create\n"
+HEAD = "steps:\n  - expect: user_message\n"
 MEMORY_LIMIT = 1024 * 1024 * 1024  # address space for each rtmock process: the loader needs a fraction of it
 TIMEOUT = 240  # seconds: a hang (a FIFO read) fails the test instead of the suite (a loaded CI machine takes 60)
 
@@ -178,11 +178,11 @@ def test_an_alias_bomb_of_one_long_string_is_refused_by_its_expanded_size(tmp_pa
 
 def test_five_uses_of_a_megabyte_string_are_refused_and_two_are_not() -> None:
     text = HEAD + "    match: {item.output: {equals: &long '" + "x" * 1_000_000 + "'}}\n"
-    step = "  - expect: response.create\n    match: {item.output: {equals: *long}}\n"
+    step = "  - expect: user_message\n    match: {item.output: {equals: *long}}\n"
     loaded = load_scenario_text(text + step, path="s.yaml")  # 2 MB of text in all
     assert len(loaded.data["steps"]) == 2
     with pytest.raises(ScenarioError) as info:
         load_scenario_text(text + step * 4, path="s.yaml")
     # five megabytes and the keys: the list of steps is over, none of its steps alone
-    assert str(info.value) == ("s.yaml:2:3: this value expands through aliases to 5000215 characters of text, "
+    assert str(info.value) == ("s.yaml:2:3: this value expands through aliases to 5000200 characters of text, "
                                f"more than the {MAX_TEXT_CHARS} a scenario may hold: use fewer aliases (*name)")
