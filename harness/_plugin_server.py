@@ -41,13 +41,11 @@ from ._plugin_clients import (
     ThreadClient,
 )
 from .judging.findings import Finding
+from .run_sessions import RunJudge, conclude_sessions, new_run_id
 from .runner import (
-    RunJudge,
     RunResult,
     charge_client,
     client_env,
-    conclude_sessions,
-    new_run_id,
     no_session_finding,
     supervise,
 )

@@ -33,7 +33,8 @@ from .bundled import load_scenarios
 from .judging.findings import Finding
 from .judging.judge import Judge
 from .judging.live import JudgedSession, LiveJudge
-from .runner import RunJudge, RunOptions, RunResult, client_env, judge_client, new_run_id
+from .run_sessions import RunJudge, new_run_id
+from .runner import RunOptions, RunResult, client_env, judge_client
 
 __all__ = ["ProxiedResult", "RelayJudge", "print_upstream_problems", "proxied_client_env", "proxy_main", "run_proxied",
            "upstream_key", "write_proxied_json"]

@@ -1,5 +1,5 @@
 """How a run's verdict is made from what the client did as a whole, for `rtmock run` and the pytest
-plugin's `run()` alike (runner.charge_client, runner.conclude_sessions): an error exit after the
+plugin's `run()` alike (runner.charge_client, run_sessions.conclude_sessions): an error exit after the
 service failed on purpose is the client reporting it, not a crash; a crash's fix follows its cause;
 a probe connection (opened and closed without a word) is not judged when another session completed
 the scenario. Real server, real client processes."""

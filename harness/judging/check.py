@@ -18,7 +18,8 @@ from ...mockserver.core.relay_core import PROBLEM_NOTE, passthrough_scenario
 from ...mockserver.errors import RtmockError, ScenarioError, UsageError
 from ...mockserver.net.server import SessionInfo
 from ...mockserver.scenario.loader import LoadedScenario, load_scenario
-from ..runner import RunResult, conclude_recorded_sessions
+from ..run_sessions import conclude_recorded_sessions
+from ..runner import RunResult
 from .judge import Judge
 
 __all__ = ["CheckedResult", "UnjudgedTranscript", "check_each", "check_exit_code", "check_transcripts"]

@@ -159,7 +159,7 @@ class Finding:
     #: About a part of the scenario the session never played: a step of which nothing came (not
     #: something else instead), or a call of a tool it never made available. When another session
     #: of the run completed the scenario, the client played it there, and this one was a spare, a
-    #: connection it left, or a side conversation without the tools (`runner.conclude_sessions`).
+    #: connection it left, or a side conversation without the tools (`run_sessions.conclude_sessions`).
     unplayed: bool = False
 
     def where(self, scenario_path: str | None = None) -> str:
