@@ -22,11 +22,48 @@ def rtmock(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> sub
 
 
 def run_client(tmp_path: Path, scenario: str, program: str, *client_args: str, options: tuple[str, ...] = (),
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`rtmock run SCENARIO [OPTIONS] -- python PROGRAM ARGS`, the program written to tmp_path."""
+               env: dict[str, str] | None = None, prelude: bool = False) -> subprocess.CompletedProcess[str]:
+    """`rtmock run SCENARIO [OPTIONS] -- python PROGRAM ARGS`, the program (after `PRELUDE`, with
+    `prelude`) written to tmp_path."""
     client = tmp_path / "client.py"
-    client.write_text(program)
+    client.write_text(PRELUDE + program if prelude else program)
     return rtmock(tmp_path, "run", scenario, *options, "--", sys.executable, str(client), *client_args, env=env)
+
+#: What the client programs below share (`run_client(..., prelude=True)` puts it first): a session
+#: set up with the tools (or without), a user's question, an answer to a call.
+PRELUDE = """\
+import json, os, sys, threading, time
+from websockets.sync.client import connect
+TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
+
+def until(ws, kind):
+    while True:
+        event = json.loads(ws.recv(timeout=20))
+        if event["type"] == kind:
+            return event
+
+def send(ws, **event):
+    ws.send(json.dumps(event))
+
+def set_up(tools=True):
+    ws = connect(os.environ["RTMOCK_URL"], additional_headers={"Authorization": "Bearer x"})
+    until(ws, "session.created")
+    send(ws, type="session.update", session={"type": "realtime", "output_modalities": ["text"],
+                                             **({"tools": TOOLS} if tools else {})})
+    until(ws, "session.updated")
+    return ws
+
+def ask(ws):
+    send(ws, type="conversation.item.create", item={"type": "message", "role": "user",
+                                                    "content": [{"type": "input_text", "text": "What is my favorite food?"}]})
+    send(ws, type="response.create")
+
+def answer(ws, call_id, *, create=True):
+    send(ws, type="conversation.item.create", item={"type": "function_call_output", "call_id": call_id, "output": "pizza"})
+    if create:
+        send(ws, type="response.create")
+"""
+
 
 #: get_your_info played to the service's close (server_closes), then a reconnect: "idle" declares
 #: its tools and waits for the user (nobody spoke: nothing to ask); "output-no-create" answers a
@@ -133,56 +170,31 @@ def test_rtmock_check_of_a_runs_transcripts_gives_the_runs_verdict(tmp_path: Pat
 #: a user message the scenario does not script in place of its response.create step; "both-left"
 #: leaves the second as the first.
 SPARE_CLIENT = """\
-import json, os, sys
-from websockets.sync.client import connect
-TOOLS = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
-HEADERS = {"Authorization": "Bearer x"}
 mode = sys.argv[1]
-
-def until(ws, kind):
-    while True:
-        event = json.loads(ws.recv(timeout=10))
-        if event["type"] == kind:
-            return event
-
-def set_up():
-    ws = connect(os.environ["RTMOCK_URL"], additional_headers=HEADERS)
-    until(ws, "session.created")
-    ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
-                                                              "tools": TOOLS}}))
-    until(ws, "session.updated")
-    return ws
-
-def play(ws, create_after_output):
-    ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
-        "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
-    ws.send(json.dumps({"type": "response.create"}))
-    call = until(ws, "response.function_call_arguments.done")
-    until(ws, "response.done")
-    ws.send(json.dumps({"type": "conversation.item.create", "item": {
-        "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
-    if create_after_output:
-        ws.send(json.dumps({"type": "response.create"}))
-        until(ws, "response.done")
-    else:
-        ws.recv(timeout=30)  # waits: the bug (rtmock stops it once judged)
-
 first = set_up()
 if mode == "diverges":
-    first.send(json.dumps({"type": "response.cancel"}))
+    send(first, type="response.cancel")
     until(first, "error")
 if mode != "spare":
     first.close()
 second = set_up()
 if mode != "both-left":
-    play(second, create_after_output=mode != "forgets-create")
+    ask(second)
+    call = until(second, "response.function_call_arguments.done")
+    until(second, "response.done")
+    answer(second, call["call_id"], create=mode != "forgets-create")
+    if mode == "forgets-create":
+        second.recv(timeout=30)  # waits: the bug (rtmock stops it once judged)
+    else:
+        until(second, "response.done")
 second.close()
 os._exit(0)  # a spare left open goes with the process: no close frame
 """
 
 
 def _run_spare(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
-    return run_client(tmp_path, "get_your_info", SPARE_CLIENT, mode, options=("--transcript", f"rec-{mode}"))
+    return run_client(tmp_path, "get_your_info", SPARE_CLIENT, mode, options=("--transcript", f"rec-{mode}"),
+                      prelude=True)
 
 
 def test_a_connection_left_before_another_completed_the_scenario_is_set_aside(tmp_path: Path) -> None:
@@ -243,36 +255,18 @@ def test_a_transcription_session_beside_the_conversation_is_set_aside(tmp_path: 
 #: (the app has no such tool), "answers" answers it anyway; "beside" holds the tool-less chat open
 #: beside the conversation (a side request).
 TOOLLESS_CHAT_AFTER = """\
-import json, os, sys
-from websockets.sync.client import connect
-
-def chat(tools, answer):
-    with connect(os.environ["RTMOCK_URL"], additional_headers={"Authorization": "Bearer x"}) as ws:
-        def until(kind):
-            while True:
-                event = json.loads(ws.recv(timeout=10))
-                if event["type"] == kind:
-                    return event
-        until("session.created")
-        session = {"type": "realtime", "output_modalities": ["text"]}
-        if tools:
-            session["tools"] = [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]
-        ws.send(json.dumps({"type": "session.update", "session": session}))
-        until("session.updated")
-        ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
-        ws.send(json.dumps({"type": "response.create"}))
+def chat(tools, answers):
+    with set_up(tools) as ws:
+        ask(ws)
         while True:
-            calls = [o for o in until("response.done")["response"]["output"] if o["type"] == "function_call"]
-            if not calls or not answer:
+            calls = [o for o in until(ws, "response.done")["response"]["output"] if o["type"] == "function_call"]
+            if not calls or not answers:
                 return
             for call in calls:
-                ws.send(json.dumps({"type": "conversation.item.create", "item": {
-                    "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
-            ws.send(json.dumps({"type": "response.create"}))
+                answer(ws, call["call_id"], create=False)
+            send(ws, type="response.create")
 
 if sys.argv[1] == "beside":  # the tool-less chat opened first and held open beside the conversation
-    import threading
     side = threading.Thread(target=chat, args=(False, False))
     side.start()
     chat(True, True)
@@ -285,41 +279,25 @@ else:
 
 def test_a_toolless_chat_after_or_beside_the_conversation_is_not_charged_with_the_scripts_call(tmp_path: Path) -> None:
     for mode in ("ignores", "answers", "beside"):
-        done = run_client(tmp_path, "get_your_info", TOOLLESS_CHAT_AFTER, mode)
+        done = run_client(tmp_path, "get_your_info", TOOLLESS_CHAT_AFTER, mode, prelude=True)
         assert done.returncode == 0 and done.stdout.startswith("PASS"), mode + done.stdout + done.stderr
     assert "a conversation without the scenario's tools beside it" in done.stdout
 
 
 #: The call answered from a connection of its own (a tool worker's), not the one that got it.
 OUTPUT_ON_ANOTHER_CONNECTION = """\
-import json, os
-from websockets.sync.client import connect
-HEADERS = {"Authorization": "Bearer x"}
-url = os.environ["RTMOCK_URL"]
-with connect(url, additional_headers=HEADERS) as ws:
-    def until(kind):
-        while True:
-            event = json.loads(ws.recv(timeout=10))
-            if event["type"] == kind:
-                return event
-    until("session.created")
-    ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
-        "tools": [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}}))
-    ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
-        "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
-    ws.send(json.dumps({"type": "response.create"}))
-    call = until("response.function_call_arguments.done")
-    with connect(url, additional_headers=HEADERS) as worker:
+with set_up() as ws:
+    ask(ws)
+    call = until(ws, "response.function_call_arguments.done")
+    with connect(os.environ["RTMOCK_URL"], additional_headers={"Authorization": "Bearer x"}) as worker:
         worker.recv(timeout=10)
-        worker.send(json.dumps({"type": "conversation.item.create", "item": {
-            "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
-        worker.send(json.dumps({"type": "response.create"}))
+        answer(worker, call["call_id"])
         worker.recv(timeout=10)
 """
 
 
 def test_an_output_sent_on_another_connection_says_which_session_made_the_call(tmp_path: Path) -> None:
-    done = run_client(tmp_path, "get_your_info", OUTPUT_ON_ANOTHER_CONNECTION)
+    done = run_client(tmp_path, "get_your_info", OUTPUT_ON_ANOTHER_CONNECTION, prelude=True)
     assert done.returncode == 1 and "[wrong-call-id]" in done.stdout, done.stdout + done.stderr
     assert "It is a call of session 1 (" in done.stdout and "on the websocket whose session made the call" in done.stdout
 
@@ -327,29 +305,14 @@ def test_an_output_sent_on_another_connection_says_which_session_made_the_call(t
 #: Two conversations side by side; the second's tool takes a while (inside its bound), and the client
 #: keeps running afterwards (a server-style client: rtmock stops it once all is done).
 TWO_CONVERSATIONS = """\
-import json, os, threading, time
-from websockets.sync.client import connect
-
 def conversation(tool_seconds):
-    with connect(os.environ["RTMOCK_URL"], additional_headers={"Authorization": "Bearer x"}) as ws:
-        def until(kind):
-            while True:
-                event = json.loads(ws.recv(timeout=20))
-                if event["type"] == kind:
-                    return event
-        until("session.created")
-        ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
-            "tools": [{"type": "function", "name": "get_your_info", "parameters": {"type": "object"}}]}}))
-        ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "What is my favorite food?"}]}}))
-        ws.send(json.dumps({"type": "response.create"}))
-        call = until("response.function_call_arguments.done")
+    with set_up() as ws:
+        ask(ws)
+        call = until(ws, "response.function_call_arguments.done")
         time.sleep(tool_seconds)
-        ws.send(json.dumps({"type": "conversation.item.create", "item": {
-            "type": "function_call_output", "call_id": call["call_id"], "output": "pizza"}}))
-        ws.send(json.dumps({"type": "response.create"}))
-        until("response.done")
-        until("response.done")
+        answer(ws, call["call_id"])
+        until(ws, "response.done")
+        until(ws, "response.done")
         time.sleep(600)  # stays connected until rtmock stops the client
 
 threads = [threading.Thread(target=conversation, args=(seconds,), daemon=True) for seconds in (0, 1.5)]
@@ -361,5 +324,6 @@ time.sleep(600)
 
 def test_a_second_conversation_mid_round_when_the_first_completes_is_not_cut_short(tmp_path: Path) -> None:
     # the run waits for the second's round (its bound is 5 s) before the grace, then stops the client
-    done = run_client(tmp_path, "get_your_info", TWO_CONVERSATIONS, options=("--grace", "500ms", "--timeout", "60s"))
+    done = run_client(tmp_path, "get_your_info", TWO_CONVERSATIONS, options=("--grace", "500ms", "--timeout", "60s"),
+                      prelude=True)
     assert done.returncode == 0 and done.stdout.startswith("PASS"), done.stdout + done.stderr
