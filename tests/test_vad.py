@@ -38,10 +38,10 @@ def test_appends_cut_inside_a_sample_are_one_stream() -> None:
 
 
 class Voice:
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, *, transcription: bool = False) -> None:
         self.records: list[Record] = []
         self.judge = Judge(default_within=5.0)
-        self.core = SessionCore(SCENARIO, dialect, self._record, ids=IdSource(7))
+        self.core = SessionCore(SCENARIO, dialect, self._record, ids=IdSource(7), transcription=transcription)
         self.now = 0.0
         self.core.start(0.0)
 
@@ -137,3 +137,15 @@ def test_speech_the_vad_never_hears_stop_is_named_as_the_missing_turn() -> None:
     assert voice.server("input_audio_buffer.speech_started") and not voice.server("input_audio_buffer.speech_stopped")
     (finding,) = voice.judge.finish(voice.now + 10).findings
     assert "never stop, over" in finding.message and "input format" in finding.hint
+
+
+def test_a_transcription_session_transcribes_the_turn_and_no_model_answers_it() -> None:
+    voice = Voice(Dialect.GA, transcription=True)  # `?intent=transcription`
+    voice.send({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {
+        "transcription": {"model": "gpt-4o-transcribe"}, "turn_detection": {"type": "server_vad"}}}}})
+    voice.speak(0.6)
+    assert voice.server("input_audio_buffer.committed")
+    assert voice.server("conversation.item.input_audio_transcription.completed")
+    assert not voice.server("response.created")
+    (finding,) = voice.judge.finish(voice.now + 10).findings  # the scenario asked for a conversation
+    assert "this is a transcription session" in finding.message and finding.unplayed

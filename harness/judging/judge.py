@@ -271,6 +271,10 @@ class Judge(ClientEventRules):
         if kind == "input_audio_buffer.speech_stopped":
             self._hearing.speech_stopped = True
             return
+        if kind == "session.created":
+            text = record.text
+            self._hearing.transcribes_only = text is not None and '"type":"transcription"' in text[:200]
+            return
         event = record.event
         if event is None:
             return
@@ -519,4 +523,5 @@ class Judge(ClientEventRules):
 _SERVER_EVENTS_READ = frozenset({
     "response.created", "response.done", "response.output_item.added", "response.function_call_arguments.done", "conversation.item.added",
     "conversation.item.created", "conversation.item.done", "input_audio_buffer.committed",
-    "conversation.item.deleted", "error", "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})
+    "conversation.item.deleted", "error", "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+    "session.created"})

@@ -40,6 +40,7 @@ class Hearing:
     speech_started: int | None = None  # the record of the last speech_started
     speech_stopped: bool = False
     appends: int = 0  # input_audio_buffer.append events since speech started
+    transcribes_only: bool = False  # a transcription session (`?intent=transcription`): no model answers
 
 
 @dataclass(slots=True)
@@ -140,6 +141,15 @@ class StepWatch:
                 bool(early))
             return
         hearing = self._hearing
+        if wait.expect == "response.create" and hearing.transcribes_only:
+            self._report(
+                Rule.SCENARIO_MISMATCH,
+                f"The scenario waited for {what}; this is a transcription session (?intent=transcription): it "
+                "transcribes the user's audio and no model answers in it, so it cannot play the scenario.",
+                "Open the conversation on RTMOCK_URL as given, without ?intent=transcription: a scenario scripts "
+                "a conversation a model answers, and a transcription session has none to play.",
+                wait.step, wait.line, what, "a transcription session", when, bool(early), unplayed=True)
+            return
         if wait.expect == "response.create" and hearing.speech_started is not None and not hearing.speech_stopped:
             self._report(
                 Rule.SCENARIO_MISMATCH,

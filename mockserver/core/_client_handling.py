@@ -156,7 +156,8 @@ class ClientEventHandling:
     def _listen(self, edges: list[SpeechEdge], index: int) -> None:
         """Speech edges the server VAD heard in appended audio: speech while a response is active
         interrupts it (`interrupt_response`); speech, then enough silence, is a user turn the server
-        commits and (with `create_response`) answers without a client response.create."""
+        commits and (with `create_response`) answers without a client response.create; a transcription
+        session only transcribes it."""
         detection = turn_detection(self.session, self.dialect)
         if detection is None:
             return
@@ -172,6 +173,8 @@ class ClientEventHandling:
                     self._cancel(active, "turn_detected")
                 continue
             self._user_audio.speech_stopped(edge.audio_ms, self._emit)  # the server commits the turn
+            if self.session.get("type") == "transcription":
+                continue  # a transcription session transcribes the turn, and no model answers it
             if detection.get("create_response", True) is not False and self.conversation.active is None:
                 turn = {"type": "response.create", "rtmock": "server_vad"}  # the service's own create
                 self._note(VadTurn(index, edge.audio_ms))
