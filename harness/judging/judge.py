@@ -271,9 +271,10 @@ class Judge(ClientEventRules):
         if kind == "input_audio_buffer.speech_stopped":
             self._hearing.speech_stopped = True
             return
-        if kind == "session.created":
+        if kind == "session.created":  # read from the wire text when the record has it (a transcript's has not)
             text = record.text
-            self._hearing.transcribes_only = text is not None and '"type":"transcription"' in text[:200]
+            self._hearing.transcribes_only = '"type":"transcription"' in text[:200] if text is not None else \
+                ((record.event or {}).get("session") or {}).get("type") == "transcription"
             return
         event = record.event
         if event is None:
