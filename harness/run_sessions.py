@@ -26,7 +26,7 @@ from .judging.live import JudgedSession, LiveJudge
 if TYPE_CHECKING:
     from .runner import RunResult
 
-__all__ = ["NOT_ASKED_AFTER_THE_SCENARIO", "STEPS_OF_THE_SCENARIO", "RunJudge", "conclude_recorded_sessions",
+__all__ = ["NOT_ASKED_AFTER_THE_SCENARIO", "RunJudge", "conclude_recorded_sessions",
            "conclude_sessions", "is_probe", "new_run_id"]
 
 
@@ -85,8 +85,7 @@ class RunJudge(LiveJudge):
         judged = self._by_info[id(session)]
         super().session_ended(session)
         findings = judged.findings
-        if is_probe(session) or (not judged.complete and findings and all(
-                f.unplayed and f.rule in NOT_ASKED_AFTER_THE_SCENARIO for f in findings)):
+        if is_probe(session) or (not judged.complete and findings and all(f.unplayed for f in findings)):
             loop = asyncio.get_running_loop()
             self._probes[id(judged)] = loop.time()
             loop.call_later(self.probe_patience, self.changed.set)  # its findings count from then
@@ -127,9 +126,7 @@ class RunJudge(LiveJudge):
                    for other in self.sessions)
 
     def _counts(self, judged: JudgedSession, finding: Finding) -> bool:
-        if finding.rule not in NOT_ASKED_AFTER_THE_SCENARIO:
-            return True
-        if self._after_the_scenario(judged):
+        if finding.rule in NOT_ASKED_AFTER_THE_SCENARIO and self._after_the_scenario(judged):
             return False
         return not (finding.unplayed and self._played_elsewhere(judged))
 
@@ -146,13 +143,11 @@ class RunJudge(LiveJudge):
             not any(j.judge.awaiting_client for j in self.sessions if not j.info.ended)
 
 
-#: The findings that say a session did not play the scenario's steps (rather than broke a rule of
-#: the protocol): not asked of a session that began after another completed the scenario.
-STEPS_OF_THE_SCENARIO = frozenset({Rule.SCENARIO_MISMATCH, Rule.CLIENT_DISCONNECTED})
-#: ... nor, there, what the scenario's model does: it plays the script again, to a conversation the
-#: script was not written for (a tool-less chat after the tool round), and may call a tool the
-#: session never declared.
-NOT_ASKED_AFTER_THE_SCENARIO = STEPS_OF_THE_SCENARIO | {Rule.TOOL_NOT_DECLARED}
+#: The findings that say a session did not play the scenario (rather than broke a rule of the
+#: protocol): its steps, and what the scenario's model does, which plays the script again to a
+#: conversation it was not written for (a tool-less chat after the tool round) and may call a tool
+#: the session never declared. Not asked of a session that began after another completed it.
+NOT_ASKED_AFTER_THE_SCENARIO = frozenset({Rule.SCENARIO_MISMATCH, Rule.CLIENT_DISCONNECTED, Rule.TOOL_NOT_DECLARED})
 
 
 def conclude_sessions(judge: LiveJudge, result: RunResult) -> None:
@@ -223,8 +218,7 @@ def _conclude_other_sessions(result: RunResult) -> None:
         if info is completed or info.id in result.probes:
             continue
         later = done_at is not None and datetime.fromisoformat(info.started_at) >= done_at
-        kept = [f for f in verdict.findings
-                if not ((later or f.unplayed) and f.rule in NOT_ASKED_AFTER_THE_SCENARIO)]
+        kept = [f for f in verdict.findings if not ((later and f.rule in NOT_ASKED_AFTER_THE_SCENARIO) or f.unplayed)]
         if kept == verdict.findings:
             continue
         dropped = verdict.findings

@@ -75,10 +75,10 @@ _BETA_SESSION_FIELDS = {
     "output_audio_format": "audio.output.format", "turn_detection": "audio.input.turn_detection",
     "input_audio_transcription": "audio.input.transcription", "voice": "audio.output.voice",
 }
-for _field, _ga in _BETA_SESSION_FIELDS.items():
-    _INVALID_HINTS[f"unknown_parameter:session.{_field}"] = (
-        f"session.{_field} is the beta protocol's; this endpoint speaks GA, where it is session.{_ga} (and "
-        "session.type is 'realtime'). Azure's preview path (/openai/realtime?api-version=…) still speaks beta.")
+_INVALID_HINTS.update({
+    f"unknown_parameter:session.{beta}": f"session.{beta} is the beta protocol's; this endpoint speaks GA, where it is "
+    f"session.{ga} (and session.type is 'realtime'). Azure's preview path (/openai/realtime?api-version=…) still "
+    "speaks beta." for beta, ga in _BETA_SESSION_FIELDS.items()})
 
 #: What `lookup` answers for a path an event does not have.
 _ABSENT = lookup({}, "absent")

@@ -160,6 +160,7 @@ class Finding:
     #: something else instead), or a call of a tool it never made available. When another session
     #: of the run completed the scenario, the client played it there, and this one was a spare, a
     #: connection it left, or a side conversation without the tools (`run_sessions.conclude_sessions`).
+    #: Only findings of `run_sessions.NOT_ASKED_AFTER_THE_SCENARIO` rules are made unplayed.
     unplayed: bool = False
 
     def where(self, scenario_path: str | None = None) -> str:

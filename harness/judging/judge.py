@@ -271,10 +271,8 @@ class Judge(ClientEventRules):
         if kind == "input_audio_buffer.speech_stopped":
             self._hearing.speech_stopped = True
             return
-        if kind == "session.created":  # read from the wire text when the record has it (a transcript's has not)
-            text = record.text
-            self._hearing.transcribes_only = '"type":"transcription"' in text[:200] if text is not None else \
-                ((record.event or {}).get("session") or {}).get("type") == "transcription"
+        if kind == "session.created":  # once a session
+            self._hearing.transcribes_only = ((record.event or {}).get("session") or {}).get("type") == "transcription"
             return
         event = record.event
         if event is None:

@@ -56,11 +56,7 @@ def unknown_path(event_type: str, path: str) -> str | None:
     `event_type`, in any dialect: the segment no shape of the event has, with the nearest name; None
     when some shape has it (or leaves that part open: a map, any value, an unknown event type)."""
     tables = _tables()
-    defs = tables["defs"]
-
-    def resolve(shape: dict[str, Any]) -> dict[str, Any]:
-        return defs[shape["ref"]] if "ref" in shape else shape
-
+    resolve = _Checker(tables["defs"], None).resolve
     shapes = [resolve(table[event_type]) for table in tables["events"].values() if event_type in table]
     if not shapes:
         return None
